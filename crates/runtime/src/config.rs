@@ -1,0 +1,82 @@
+//! How a run is configured.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The supervisor kills a random busy worker at this interval, to show crash isolation at work.
+#[derive(Clone, Copy, Debug)]
+pub struct Chaos {
+    /// Time between kills.
+    pub every: Duration,
+    /// Seed of the choice of victims, so a run can be repeated.
+    pub seed: u64,
+}
+
+/// Parameters of a run. Build with [`Config::new`] and adjust the public fields.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Worker processes (slots).
+    pub workers: usize,
+    /// How many times a task whose worker died is run again before it fails.
+    pub retries: u32,
+    /// Restart intensity: more than this many unexpected worker deaths (or failed spawns)
+    /// within [`Config::restart_window`] stops the run.
+    pub max_restarts: u32,
+    /// The window of the restart-intensity limit.
+    pub restart_window: Duration,
+    /// Optional chaos kills.
+    pub chaos: Option<Chaos>,
+    /// How long a new worker has to connect.
+    pub handshake_timeout: Duration,
+    /// How long a worker asked to shut down has before it is killed.
+    pub shutdown_grace: Duration,
+    /// Most tasks in one batch.
+    pub max_batch: usize,
+    /// The executable to re-execute; `/proc/self/exe` by default, so an upgrade of the binary
+    /// mid-run cannot break respawns.
+    pub worker_exe: PathBuf,
+}
+
+impl Config {
+    /// Defaults for `workers` worker processes.
+    pub fn new(workers: usize) -> Self {
+        Config {
+            workers,
+            retries: 2,
+            max_restarts: Self::default_max_restarts(workers),
+            restart_window: Duration::from_secs(10),
+            chaos: None,
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+            max_batch: 64,
+            worker_exe: PathBuf::from("/proc/self/exe"),
+        }
+    }
+
+    /// The default restart intensity: a few deaths per worker before it looks systematic.
+    pub fn default_max_restarts(workers: usize) -> u32 {
+        (workers as u32).saturating_mul(2).max(10)
+    }
+
+    /// The number of cores this process may use (at least 1).
+    pub fn available_cores() -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), crate::Error> {
+        if self.workers == 0 {
+            return Err(crate::Error::Config("workers must be at least 1".into()));
+        }
+        if self.max_batch == 0 {
+            return Err(crate::Error::Config("max_batch must be at least 1".into()));
+        }
+        if let Some(chaos) = self.chaos {
+            if chaos.every.is_zero() {
+                return Err(crate::Error::Config("the chaos interval must be positive".into()));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,34 @@
+//! The contract between the engine and the work it runs.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A kind of work the engine can run in worker processes.
+///
+/// The parent only needs the types (and [`Job::cost`]); a worker builds the job once from its
+/// [`Job::Setup`] and then calls [`Job::run`] for every task it is sent. Everything that crosses
+/// the process boundary is serde data, so the engine knows nothing of what a task means.
+pub trait Job: Sized + 'static {
+    /// The name a worker uses to find this job in its [`crate::worker::Registry`].
+    const NAME: &'static str;
+    /// Run-wide parameters, sent once to each worker (e.g. the hash algorithm).
+    type Setup: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// One unit of work.
+    type Task: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// The result of one task. Ordinary task errors (permission denied, connection refused)
+    /// belong in here: they are results, not crashes, and are never retried.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Builds the job inside a worker. An `Err` ends the worker with the message as its report.
+    fn start(setup: Self::Setup) -> Result<Self, String>;
+
+    /// Runs one task. A panic is caught and reported as that task's failure.
+    fn run(&mut self, task: Self::Task) -> Self::Output;
+
+    /// An estimate of the task's cost in arbitrary units (bytes for a file). Costlier tasks are
+    /// dispatched first and batches are sized by cost; the worker also adds it to its
+    /// scoreboard byte counter.
+    fn cost(_task: &Self::Task) -> u64 {
+        1
+    }
+}

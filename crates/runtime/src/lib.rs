@@ -1,0 +1,56 @@
+//! A supervised multi-process engine.
+//!
+//! # Theory of operation
+//!
+//! A run has one parent and N worker processes. Workers are re-executions of the parent's own
+//! binary (`/proc/self/exe __supervisor_worker <server>`), routed into worker mode by
+//! [`worker::run_if_worker`] before `main` does anything else, so nothing the parent set up
+//! leaks into them and an upgraded binary cannot break a respawn.
+//!
+//! - **Bootstrap** ([`handshake`]): the parent creates an `ipc-channel` one-shot server in a
+//!   private directory; the child connects, presents the protocol version, a per-spawn random
+//!   token and its pid, and hands over two byte channels: tasks (down) and results (up). A guard
+//!   unblocks the parent's `accept` if the child dies or hangs before connecting.
+//! - **Isolation**: each worker leads its own process group, has `PR_SET_PDEATHSIG(SIGKILL)`
+//!   (checked against a parent that died first), reads /dev/null, and has its stderr captured
+//!   for failure reports. All workers are spawned by one long-lived thread, because the
+//!   parent-death signal follows the spawning thread.
+//! - **Scheduling** (`Supervisor`): pull-based. Each worker holds at most two batches; batches
+//!   are sized by task cost and shrink toward the end of the run; costliest tasks go first.
+//!   Results come back per task, so a crash loses only the task that was running.
+//! - **Failure**: the result channel closing is the fast hint; `wait4` is the truth about how
+//!   the worker ended ([`ExitKind`]). The task that was running (read from the scoreboard) is
+//!   charged an attempt; the rest of the dead worker's batch is re-sent one task per message,
+//!   isolating a poison task. A slot is refilled at once; more than R unexpected deaths in T
+//!   seconds (restart intensity) stops the run with everything finished so far.
+//! - **Scoreboard** ([`scoreboard`]): a `memfd` segment of atomics, one slot per worker, each
+//!   word with a single writer. The parent reads it to charge crashes and for progress; other
+//!   processes (`supervisor ps`) attach it through `/proc/<pid>/fd`. A memfd cannot leak.
+//!
+//! The engine knows nothing about what tasks mean: a [`Job`] supplies serde types and a `run`
+//! function, and output order is task order whatever happened on the way.
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod exit;
+pub mod handshake;
+mod job;
+mod process;
+mod protocol;
+mod report;
+mod schedule;
+pub mod scoreboard;
+mod spawner;
+mod supervisor;
+mod sys;
+pub mod worker;
+
+pub use config::{Chaos, Config};
+pub use error::Error;
+pub use exit::ExitKind;
+pub use job::Job;
+pub use process::{ExitInfo, WORKER_ARG};
+pub use protocol::PROTOCOL_VERSION;
+pub use report::{Failure, Outcome, Report, SlotSummary, Summary};
+pub use supervisor::Supervisor;

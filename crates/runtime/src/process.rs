@@ -1,0 +1,194 @@
+//! One worker OS process: spawning it, signalling it, reaping it, and keeping its stderr.
+
+use crate::sys;
+use crate::{Error, ExitKind};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The hidden first argument that routes an invocation into worker mode.
+pub const WORKER_ARG: &str = "__supervisor_worker";
+/// Environment variable carrying the handshake token to the worker.
+pub(crate) const TOKEN_ENV: &str = "SUPERVISOR_WORKER_TOKEN";
+/// Environment variable carrying the expected parent pid to the worker.
+pub(crate) const PARENT_ENV: &str = "SUPERVISOR_PARENT_PID";
+
+/// How much of a worker's stderr is kept for its failure report.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// How a worker ended and what it cost.
+#[derive(Clone, Debug)]
+pub struct ExitInfo {
+    /// The status `waitpid` reported.
+    pub exit: ExitKind,
+    /// Peak resident set size in bytes.
+    pub max_rss_bytes: u64,
+    /// User plus system CPU time.
+    pub cpu: Duration,
+    /// The last few KiB the worker wrote to stderr/stdout.
+    pub stderr_tail: String,
+}
+
+/// A running (or not yet reaped) worker process.
+///
+/// Signals go to the worker's process group, and only while the process is not yet reaped:
+/// after `wait4` the pid may belong to someone else.
+pub struct ChildProcess {
+    pid: u32,
+    reaped: Mutex<bool>,
+    stderr: Arc<Mutex<StderrTail>>,
+    stderr_reader: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct StderrTail {
+    bytes: VecDeque<u8>,
+}
+
+impl ChildProcess {
+    /// Starts `exe` as a worker: its own process group, stdin from /dev/null, stdout and
+    /// stderr captured, the handshake name in argv and the token in the environment.
+    pub fn spawn(exe: &str, server_name: &str, token: &str) -> Result<Arc<Self>, Error> {
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| Error::io("cannot create the stderr pipe", e))?;
+        let writer2 = writer
+            .try_clone()
+            .map_err(|e| Error::io("cannot duplicate the stderr pipe", e))?;
+        let child = Command::new(exe)
+            .arg(WORKER_ARG)
+            .arg(server_name)
+            .env(TOKEN_ENV, token)
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(writer2)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::io(format!("cannot start worker {exe}"), e))?;
+        let stderr = Arc::new(Mutex::new(StderrTail::default()));
+        let sink = Arc::clone(&stderr);
+        let pid = child.id();
+        // The `Child` is dropped without waiting: this module reaps with wait4, exactly once.
+        drop(child);
+        let reader_thread = std::thread::Builder::new()
+            .name(format!("worker-{pid}-stderr"))
+            .spawn(move || collect_tail(reader, &sink))
+            .map_err(|e| Error::io("cannot start the stderr reader", e))?;
+        Ok(Arc::new(ChildProcess {
+            pid,
+            reaped: Mutex::new(false),
+            stderr,
+            stderr_reader: Mutex::new(Some(reader_thread)),
+        }))
+    }
+
+    /// The worker's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `signal` to the worker's process group unless it was already reaped.
+    pub fn signal(&self, signal: i32) {
+        let reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
+        if !*reaped {
+            if let Ok(sig) = nix::sys::signal::Signal::try_from(signal) {
+                let group = nix::unistd::Pid::from_raw(self.pid as i32);
+                if nix::sys::signal::killpg(group, sig).is_err() {
+                    // The group may already be empty but the leader unreaped: signal it alone.
+                    let _ = nix::sys::signal::kill(group, sig);
+                }
+            }
+        }
+    }
+
+    /// SIGKILLs the worker's process group.
+    pub fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
+    /// True once the process has ended (it may be a zombie not yet reaped).
+    pub fn has_exited(&self) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        if *self.reaped.lock().unwrap_or_else(|e| e.into_inner()) {
+            return true;
+        }
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(nix::unistd::Pid::from_raw(self.pid as i32)), flags) {
+            Ok(WaitStatus::StillAlive) => false,
+            Ok(_) => true,
+            Err(_) => true,
+        }
+    }
+
+    /// Blocks until the worker ends, reaps it, and returns how it ended.
+    pub fn wait(&self) -> Result<ExitInfo, Error> {
+        use nix::sys::wait::{Id, WaitPidFlag, waitid};
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        // Wait without reaping, so a concurrent `signal` can never hit a recycled pid.
+        loop {
+            match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+                Ok(_) => break,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("cannot wait for worker {}", self.pid),
+                        e.into(),
+                    ));
+                }
+            }
+        }
+        let reaped = {
+            let mut flag = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
+            let reaped = sys::reap(self.pid as i32)
+                .map_err(|e| Error::io(format!("cannot reap worker {}", self.pid), e))?;
+            *flag = true;
+            reaped
+        };
+        // The pipe reaches EOF when the worker (and anything it started) is gone; don't wait
+        // long for a grandchild that still holds it.
+        if let Some(handle) = self.stderr_reader.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let deadline = std::time::Instant::now() + Duration::from_millis(200);
+            while !handle.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+        Ok(ExitInfo {
+            exit: reaped.exit,
+            max_rss_bytes: reaped.max_rss_bytes,
+            cpu: reaped.cpu,
+            stderr_tail: self.stderr_tail(),
+        })
+    }
+
+    /// What the worker wrote to stderr so far (its last few KiB).
+    pub fn stderr_tail(&self) -> String {
+        let tail = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        let (a, b) = tail.bytes.as_slices();
+        let mut bytes = a.to_vec();
+        bytes.extend_from_slice(b);
+        String::from_utf8_lossy(&bytes).trim_end().to_string()
+    }
+}
+
+fn collect_tail(mut reader: std::io::PipeReader, sink: &Mutex<StderrTail>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                let mut tail = sink.lock().unwrap_or_else(|e| e.into_inner());
+                tail.bytes.extend(&buf[..n]);
+                let excess = tail.bytes.len().saturating_sub(STDERR_TAIL_BYTES);
+                tail.bytes.drain(..excess);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The live scoreboard: one shared-memory segment per run, a header and one slot per worker.
+//!
+//! The segment is a `memfd` (it cannot outlive its last user, so a SIGKILLed parent leaks
+//! nothing). Workers and `supervisor ps` attach it through `/proc/<parent>/fd/<n>`. Every word is
+//! an `AtomicU64` with exactly one writer: the parent for the header and a slot's identity and
+//! state, the slot's current worker for its progress fields.
+
+use crate::sys::SharedWords;
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Identifies a supervisor scoreboard ("SUPVSCB1").
+pub const MAGIC: u64 = u64::from_le_bytes(*b"SUPVSCB1");
+/// Layout version; readers refuse other versions.
+pub const LAYOUT_VERSION: u64 = 1;
+/// The `memfd` name, as it appears in `/proc/<pid>/fd` links.
+pub const MEMFD_NAME: &str = "supervisor-scoreboard";
+
+const HEADER_WORDS: usize = 32;
+const SLOT_WORDS: usize = 16;
+const JOB_NAME_WORDS: usize = 4;
+
+/// Header word offsets.
+mod h {
+    pub const MAGIC: usize = 0;
+    pub const VERSION: usize = 1;
+    pub const SLOTS: usize = 2;
+    pub const PARENT_PID: usize = 3;
+    pub const STARTED_MS: usize = 4;
+    pub const TASKS_TOTAL: usize = 5;
+    pub const TASKS_DONE: usize = 6;
+    pub const TASKS_FAILED: usize = 7;
+    pub const RETRIED: usize = 8;
+    pub const CRASHES: usize = 9;
+    pub const SPAWNED: usize = 10;
+    pub const COST_TOTAL: usize = 11;
+    pub const JOB_NAME: usize = 12;
+}
+
+/// Slot word offsets.
+mod s {
+    pub const PID: usize = 0;
+    pub const STATE: usize = 1;
+    pub const RESTARTS: usize = 2;
+    pub const TASKS_DONE: usize = 3;
+    pub const COST_DONE: usize = 4;
+    pub const CURRENT_TASK: usize = 5;
+    pub const TASK_STARTED_MS: usize = 6;
+    pub const HEARTBEAT_MS: usize = 7;
+}
+
+/// What a slot's worker is doing, as the parent sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotState {
+    /// No worker yet, or none needed any more.
+    Empty,
+    /// Spawned, handshake in progress.
+    Starting,
+    /// Connected and taking work.
+    Running,
+    /// Died; a replacement may follow.
+    Dead,
+    /// Finished cleanly.
+    Exited,
+}
+
+impl SlotState {
+    fn from_word(w: u64) -> Self {
+        match w {
+            1 => SlotState::Starting,
+            2 => SlotState::Running,
+            3 => SlotState::Dead,
+            4 => SlotState::Exited,
+            _ => SlotState::Empty,
+        }
+    }
+
+    fn word(self) -> u64 {
+        match self {
+            SlotState::Empty => 0,
+            SlotState::Starting => 1,
+            SlotState::Running => 2,
+            SlotState::Dead => 3,
+            SlotState::Exited => 4,
+        }
+    }
+
+    /// A short lowercase name for displays.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlotState::Empty => "empty",
+            SlotState::Starting => "starting",
+            SlotState::Running => "running",
+            SlotState::Dead => "dead",
+            SlotState::Exited => "exited",
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, the scoreboard's clock (comparable across processes).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A mapped scoreboard.
+pub struct Scoreboard {
+    map: SharedWords,
+    slots: usize,
+    /// Keeps the memfd open (and so `/proc/<pid>/fd/<n>` valid) in the parent.
+    fd: Option<OwnedFd>,
+}
+
+/// A snapshot of one slot.
+#[derive(Clone, Debug)]
+pub struct SlotView {
+    /// Slot index.
+    pub slot: usize,
+    /// Current (or last) worker pid; 0 if none yet.
+    pub pid: u32,
+    /// What the slot is doing.
+    pub state: SlotState,
+    /// How many times the slot's worker was replaced.
+    pub restarts: u64,
+    /// Tasks finished by the slot's workers.
+    pub tasks_done: u64,
+    /// Cost units (bytes for files) finished by the slot's workers.
+    pub cost_done: u64,
+    /// The task being run, if any.
+    pub current_task: Option<u64>,
+    /// When the current task started (ms since the epoch).
+    pub task_started_ms: u64,
+    /// The worker's last sign of life (ms since the epoch).
+    pub heartbeat_ms: u64,
+}
+
+/// A snapshot of the header.
+#[derive(Clone, Debug)]
+pub struct HeaderView {
+    /// The supervisor's pid.
+    pub parent_pid: u32,
+    /// When the run started (ms since the epoch).
+    pub started_ms: u64,
+    /// The job's name.
+    pub job: String,
+    /// Tasks in the run.
+    pub tasks_total: u64,
+    /// Tasks with a final outcome.
+    pub tasks_done: u64,
+    /// Tasks that failed for good.
+    pub tasks_failed: u64,
+    /// Task re-dispatches after a worker died.
+    pub retried: u64,
+    /// Worker deaths.
+    pub crashes: u64,
+    /// Workers spawned.
+    pub spawned: u64,
+    /// Total cost units of the run.
+    pub cost_total: u64,
+}
+
+impl Scoreboard {
+    /// Creates a scoreboard for `slots` workers (parent side).
+    pub fn create(slots: usize, job: &str) -> std::io::Result<Self> {
+        use nix::sys::memfd::{MFdFlags, memfd_create};
+        let fd = memfd_create(MEMFD_NAME, MFdFlags::MFD_CLOEXEC).map_err(std::io::Error::from)?;
+        let words = HEADER_WORDS + slots * SLOT_WORDS;
+        let file = File::from(fd);
+        file.set_len((words * 8) as u64)?;
+        let map = SharedWords::map(&file, words, true)?;
+        let board = Scoreboard {
+            map,
+            slots,
+            fd: Some(file.into()),
+        };
+        let w = board.map.words();
+        w[h::VERSION].store(LAYOUT_VERSION, Ordering::Relaxed);
+        w[h::SLOTS].store(slots as u64, Ordering::Relaxed);
+        w[h::PARENT_PID].store(std::process::id() as u64, Ordering::Relaxed);
+        w[h::STARTED_MS].store(now_ms(), Ordering::Relaxed);
+        let mut name = [0u8; JOB_NAME_WORDS * 8];
+        let n = job.len().min(name.len());
+        name[..n].copy_from_slice(&job.as_bytes()[..n]);
+        for (i, chunk) in name.chunks(8).enumerate() {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+            w[h::JOB_NAME + i].store(word, Ordering::Relaxed);
+        }
+        // Magic last: a reader that sees it sees a complete header.
+        w[h::MAGIC].store(MAGIC, Ordering::Release);
+        Ok(board)
+    }
+
+    /// The path another process of the same user opens to attach this scoreboard.
+    pub fn proc_path(&self) -> Option<String> {
+        self.fd
+            .as_ref()
+            .map(|fd| format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()))
+    }
+
+    /// Attaches an existing scoreboard by path (a worker read-write, `ps` read-only).
+    pub fn attach(path: &str, writable: bool) -> std::io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(writable).open(path)?;
+        let len = file.metadata()?.len() as usize;
+        if len < HEADER_WORDS * 8 {
+            return Err(std::io::Error::other("not a supervisor scoreboard"));
+        }
+        let map = SharedWords::map(&file, len / 8, writable)?;
+        let w = map.words();
+        if w[h::MAGIC].load(Ordering::Acquire) != MAGIC
+            || w[h::VERSION].load(Ordering::Relaxed) != LAYOUT_VERSION
+        {
+            return Err(std::io::Error::other("not a supervisor scoreboard"));
+        }
+        let slots = w[h::SLOTS].load(Ordering::Relaxed) as usize;
+        if HEADER_WORDS + slots * SLOT_WORDS > len / 8 {
+            return Err(std::io::Error::other("truncated scoreboard"));
+        }
+        Ok(Scoreboard {
+            map,
+            slots,
+            fd: None,
+        })
+    }
+
+    /// Number of worker slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    fn header(&self, i: usize) -> &AtomicU64 {
+        &self.map.words()[i]
+    }
+
+    fn slot_word(&self, slot: usize, i: usize) -> &AtomicU64 {
+        assert!(slot < self.slots, "slot {slot} out of range");
+        &self.map.words()[HEADER_WORDS + slot * SLOT_WORDS + i]
+    }
+
+    /// Reads the header.
+    pub fn header_view(&self) -> HeaderView {
+        let r = |i| self.header(i).load(Ordering::Relaxed);
+        let mut name = Vec::with_capacity(JOB_NAME_WORDS * 8);
+        for i in 0..JOB_NAME_WORDS {
+            name.extend_from_slice(&r(h::JOB_NAME + i).to_le_bytes());
+        }
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        HeaderView {
+            parent_pid: r(h::PARENT_PID) as u32,
+            started_ms: r(h::STARTED_MS),
+            job: String::from_utf8_lossy(&name[..end]).into_owned(),
+            tasks_total: r(h::TASKS_TOTAL),
+            tasks_done: r(h::TASKS_DONE),
+            tasks_failed: r(h::TASKS_FAILED),
+            retried: r(h::RETRIED),
+            crashes: r(h::CRASHES),
+            spawned: r(h::SPAWNED),
+            cost_total: r(h::COST_TOTAL),
+        }
+    }
+
+    /// Reads one slot.
+    pub fn slot_view(&self, slot: usize) -> SlotView {
+        let r = |i| self.slot_word(slot, i).load(Ordering::Relaxed);
+        let current = r(s::CURRENT_TASK);
+        SlotView {
+            slot,
+            pid: r(s::PID) as u32,
+            state: SlotState::from_word(r(s::STATE)),
+            restarts: r(s::RESTARTS),
+            tasks_done: r(s::TASKS_DONE),
+            cost_done: r(s::COST_DONE),
+            current_task: current.checked_sub(1),
+            task_started_ms: r(s::TASK_STARTED_MS),
+            heartbeat_ms: r(s::HEARTBEAT_MS),
+        }
+    }
+
+    // ---- parent-owned words ----
+
+    pub(crate) fn set_totals(&self, tasks: u64, cost: u64) {
+        self.header(h::TASKS_TOTAL).store(tasks, Ordering::Relaxed);
+        self.header(h::COST_TOTAL).store(cost, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_progress(&self, done: u64, failed: u64, retried: u64, crashes: u64, spawned: u64) {
+        self.header(h::TASKS_DONE).store(done, Ordering::Relaxed);
+        self.header(h::TASKS_FAILED).store(failed, Ordering::Relaxed);
+        self.header(h::RETRIED).store(retried, Ordering::Relaxed);
+        self.header(h::CRASHES).store(crashes, Ordering::Relaxed);
+        self.header(h::SPAWNED).store(spawned, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_slot_process(&self, slot: usize, pid: u32, state: SlotState) {
+        self.slot_word(slot, s::PID).store(pid as u64, Ordering::Relaxed);
+        self.set_slot_state(slot, state);
+    }
+
+    pub(crate) fn set_slot_state(&self, slot: usize, state: SlotState) {
+        self.slot_word(slot, s::STATE).store(state.word(), Ordering::Release);
+    }
+
+    pub(crate) fn set_restarts(&self, slot: usize, restarts: u64) {
+        self.slot_word(slot, s::RESTARTS).store(restarts, Ordering::Relaxed);
+    }
+
+    /// Clears the task marker of a dead worker so its replacement starts clean.
+    pub(crate) fn clear_current(&self, slot: usize) {
+        self.slot_word(slot, s::CURRENT_TASK).store(0, Ordering::Release);
+    }
+
+    // ---- worker-owned words ----
+
+    /// Marks `task` as running in `slot` (worker side).
+    pub fn begin_task(&self, slot: usize, task: u64) {
+        let now = now_ms();
+        self.slot_word(slot, s::TASK_STARTED_MS).store(now, Ordering::Relaxed);
+        self.slot_word(slot, s::HEARTBEAT_MS).store(now, Ordering::Relaxed);
+        self.slot_word(slot, s::CURRENT_TASK).store(task + 1, Ordering::Release);
+    }
+
+    /// Marks the running task finished, adding its cost (worker side).
+    pub fn end_task(&self, slot: usize, cost: u64) {
+        self.slot_word(slot, s::TASKS_DONE).fetch_add(1, Ordering::Relaxed);
+        self.slot_word(slot, s::COST_DONE).fetch_add(cost, Ordering::Relaxed);
+        self.slot_word(slot, s::HEARTBEAT_MS).store(now_ms(), Ordering::Relaxed);
+        self.slot_word(slot, s::CURRENT_TASK).store(0, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_mapping_sees_the_first_ones_writes() {
+        let board = Scoreboard::create(3, "hash").unwrap();
+        board.set_totals(10, 1000);
+        board.set_slot_process(1, 4242, SlotState::Running);
+        let path = board.proc_path().unwrap();
+        let worker = Scoreboard::attach(&path, true).unwrap();
+        worker.begin_task(1, 7);
+        assert_eq!(board.slot_view(1).current_task, Some(7));
+        worker.end_task(1, 64);
+        let view = board.slot_view(1);
+        assert_eq!((view.pid, view.tasks_done, view.cost_done), (4242, 1, 64));
+        assert_eq!(view.current_task, None);
+        let reader = Scoreboard::attach(&path, false).unwrap();
+        let header = reader.header_view();
+        assert_eq!((header.job.as_str(), header.tasks_total), ("hash", 10));
+        assert_eq!(reader.slots(), 3);
+    }
+
+    #[test]
+    fn other_files_are_refused() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(4096).unwrap();
+        assert!(Scoreboard::attach(file.path().to_str().unwrap(), false).is_err());
+    }
+}

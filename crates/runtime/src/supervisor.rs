@@ -1,0 +1,730 @@
+//! The coordinator: one event loop that owns all scheduling state.
+//!
+//! Everything that happens to a worker arrives as an [`Event`] on one channel: a finished
+//! spawn (from the spawner thread), results and the final exit status (from the worker's I/O
+//! thread, which blocks on its result channel, then reaps the process). The loop reacts by
+//! recording outcomes, dispatching more batches, and replacing dead workers, so all decisions
+//! are made in one place, in order, without locks.
+
+use crate::config::Config;
+use crate::handshake::Connection;
+use crate::process::{ChildProcess, ExitInfo};
+use crate::protocol::{self, FromWorker, TaskResult, ToWorker};
+use crate::report::{Failure, Outcome, Report, SlotSummary, Summary};
+use crate::schedule::Schedule;
+use crate::scoreboard::{Scoreboard, SlotState};
+use crate::spawner::{self, SpawnPlan, SpawnRequest, Spawned};
+use crate::{Error, Job};
+use ipc_channel::ipc::IpcBytesSender;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+/// Batches a worker may hold at once: one running and one queued, so it never waits for a
+/// round trip between batches.
+const WINDOW: usize = 2;
+
+/// Runs a job's tasks in supervised worker processes.
+pub struct Supervisor<J: Job> {
+    config: Config,
+    setup: J::Setup,
+}
+
+enum Event<O> {
+    Spawned {
+        slot: usize,
+        generation: u64,
+        spawned: Spawned,
+    },
+    Results {
+        slot: usize,
+        generation: u64,
+        results: Vec<(u64, TaskResult<O>)>,
+    },
+    Garbled {
+        slot: usize,
+        generation: u64,
+        reason: String,
+    },
+    Exited {
+        slot: usize,
+        generation: u64,
+        info: Result<ExitInfo, Error>,
+    },
+}
+
+struct Live {
+    child: Arc<ChildProcess>,
+    tasks: Option<IpcBytesSender>,
+    /// Task ids sent and not yet answered, in the order the worker runs them.
+    inflight: VecDeque<u64>,
+    /// Sizes of the batches in `inflight`, front first.
+    batches: VecDeque<usize>,
+    /// Results received for the front batch.
+    front_done: usize,
+    chaos_killed: bool,
+    garbled: bool,
+}
+
+enum Phase {
+    Idle,
+    Spawning,
+    Live(Live),
+    /// Asked to shut down (or killed on purpose); waiting for its exit.
+    Draining(Arc<ChildProcess>),
+}
+
+struct Slot {
+    generation: u64,
+    phase: Phase,
+    stats: SlotSummary,
+    restarts: u64,
+}
+
+impl<J: Job> Supervisor<J> {
+    /// A supervisor for job `J` with run-wide `setup`.
+    pub fn new(config: Config, setup: J::Setup) -> Self {
+        Supervisor { config, setup }
+    }
+
+    /// Runs every task and returns one outcome per task, in task order.
+    ///
+    /// `on_outcome` is called as each task reaches its final outcome (for streaming output and
+    /// progress). The call returns when every task has an outcome and every worker is reaped,
+    /// or when the restart-intensity limit stops the run early (see [`Summary::gave_up`]).
+    pub fn run(
+        self,
+        tasks: Vec<J::Task>,
+        mut on_outcome: impl FnMut(usize, &Outcome<J::Output>),
+    ) -> Result<Report<J::Output>, Error> {
+        self.config.validate()?;
+        raise_fd_limit();
+        let started = Instant::now();
+        let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
+        let workers = self.config.workers.min(tasks.len()).max(1);
+        let board = Scoreboard::create(workers, J::NAME)
+            .map_err(|e| Error::io("cannot create the scoreboard", e))?;
+        board.set_totals(tasks.len() as u64, costs.iter().sum());
+        let (events_tx, events_rx) = mpsc::channel::<Event<J::Output>>();
+        let (spawn_tx, spawn_rx) = mpsc::channel::<SpawnRequest>();
+        let plan = SpawnPlan {
+            exe: self.config.worker_exe.clone(),
+            job: J::NAME.to_string(),
+            setup: protocol::encode(&self.setup)?,
+            scoreboard: board.proc_path(),
+            handshake_timeout: self.config.handshake_timeout,
+        };
+        let spawner_events = events_tx.clone();
+        let spawner = std::thread::Builder::new()
+            .name("supervisor-spawner".into())
+            .spawn(move || {
+                spawner::serve(plan, spawn_rx, spawner_events, |req, spawned| Event::Spawned {
+                    slot: req.slot,
+                    generation: req.generation,
+                    spawned,
+                })
+            })
+            .map_err(|e| Error::io("cannot start the spawner thread", e))?;
+        let mut run: Run<J> = Run {
+            config: &self.config,
+            schedule: Schedule::new(costs, workers, self.config.max_batch),
+            tasks,
+            outcomes: Vec::new(),
+            attempts: Vec::new(),
+            slots: Vec::new(),
+            board,
+            events_tx,
+            spawn_tx,
+            summary: Summary::default(),
+            restarts: VecDeque::new(),
+            rng: fastrand::Rng::with_seed(self.config.chaos.map(|c| c.seed).unwrap_or(0)),
+            finishing: false,
+            drain_deadline: None,
+        };
+        run.outcomes.resize_with(run.tasks.len(), || None);
+        run.attempts = vec![0; run.tasks.len()];
+        run.summary.tasks = run.tasks.len() as u64;
+        let result = run.event_loop(events_rx, started, &mut on_outcome);
+        let Run {
+            outcomes,
+            mut summary,
+            slots,
+            spawn_tx,
+            ..
+        } = run;
+        drop(spawn_tx);
+        let _ = spawner.join();
+        result?;
+        summary.elapsed = started.elapsed();
+        summary.slots = slots.into_iter().map(|s| s.stats).collect();
+        summary.not_run = outcomes.iter().filter(|o| o.is_none()).count() as u64;
+        Ok(Report { outcomes, summary })
+    }
+}
+
+struct Run<'a, J: Job> {
+    config: &'a Config,
+    schedule: Schedule,
+    tasks: Vec<J::Task>,
+    outcomes: Vec<Option<Outcome<J::Output>>>,
+    /// Times each task was running when its worker died.
+    attempts: Vec<u32>,
+    slots: Vec<Slot>,
+    board: Scoreboard,
+    events_tx: Sender<Event<J::Output>>,
+    spawn_tx: Sender<SpawnRequest>,
+    summary: Summary,
+    /// When recent unexpected deaths happened (restart intensity).
+    restarts: VecDeque<Instant>,
+    rng: fastrand::Rng,
+    /// Every task has an outcome, or the run gave up: no more dispatching or respawning.
+    finishing: bool,
+    /// When workers that were asked to stop get SIGKILL.
+    drain_deadline: Option<Instant>,
+}
+
+impl<J: Job> Run<'_, J> {
+    fn event_loop(
+        &mut self,
+        events: Receiver<Event<J::Output>>,
+        started: Instant,
+        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+    ) -> Result<(), Error> {
+        let workers = self.board.slots();
+        for slot in 0..workers {
+            self.slots.push(Slot {
+                generation: 0,
+                phase: Phase::Idle,
+                stats: SlotSummary::default(),
+                restarts: 0,
+            });
+            if !self.tasks.is_empty() {
+                self.request_spawn(slot);
+            }
+        }
+        self.check_finished();
+        let mut next_chaos = self.config.chaos.map(|c| started + c.every);
+        while self.slots.iter().any(|s| !matches!(s.phase, Phase::Idle)) {
+            let now = Instant::now();
+            let wake = [next_chaos, self.drain_deadline].into_iter().flatten().min();
+            let event = match wake {
+                Some(at) if at <= now => None,
+                Some(at) => match events.recv_timeout(at - now) {
+                    Ok(event) => Some(event),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match events.recv() {
+                    Ok(event) => Some(event),
+                    Err(_) => break,
+                },
+            };
+            match event {
+                Some(event) => self.handle(event, on_outcome),
+                None => {
+                    let now = Instant::now();
+                    if let (Some(at), Some(chaos)) = (next_chaos, self.config.chaos) {
+                        if at <= now {
+                            self.chaos_kill();
+                            next_chaos = Some(now + chaos.every);
+                        }
+                    }
+                    if self.drain_deadline.is_some_and(|at| at <= now) {
+                        self.drain_deadline = None;
+                        for slot in &self.slots {
+                            match &slot.phase {
+                                Phase::Draining(child) => child.kill(),
+                                Phase::Live(live) => live.child.kill(),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            if self.finishing {
+                next_chaos = None;
+            }
+            self.publish_progress();
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        event: Event<J::Output>,
+        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+    ) {
+        match event {
+            Event::Spawned {
+                slot,
+                generation,
+                spawned,
+            } => self.on_spawned(slot, generation, spawned),
+            Event::Results {
+                slot,
+                generation,
+                results,
+            } => {
+                if self.slots[slot].generation == generation {
+                    self.on_results(slot, results, on_outcome);
+                }
+            }
+            Event::Garbled {
+                slot,
+                generation,
+                reason,
+            } => {
+                if self.slots[slot].generation == generation {
+                    if let Phase::Live(live) = &mut self.slots[slot].phase {
+                        eprintln!("supervisor: worker {} sent garbage ({reason}); killing it", live.child.pid());
+                        live.garbled = true;
+                        live.child.kill();
+                    }
+                }
+            }
+            Event::Exited {
+                slot,
+                generation,
+                info,
+            } => {
+                if self.slots[slot].generation == generation {
+                    self.on_exited(slot, info, on_outcome);
+                }
+            }
+        }
+    }
+
+    fn request_spawn(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        s.generation += 1;
+        s.phase = Phase::Spawning;
+        self.board.set_slot_process(slot, 0, SlotState::Starting);
+        let _ = self.spawn_tx.send(SpawnRequest {
+            slot,
+            generation: s.generation,
+        });
+    }
+
+    fn on_spawned(&mut self, slot: usize, generation: u64, spawned: Spawned) {
+        debug_assert_eq!(self.slots[slot].generation, generation);
+        match spawned {
+            Spawned::Ready { child, connection } => {
+                self.summary.workers_spawned += 1;
+                let Connection { tasks, results } = connection;
+                let pid = child.pid();
+                self.slots[slot].stats.pids.push(pid);
+                self.board.set_slot_process(slot, pid, SlotState::Running);
+                self.start_io_thread(slot, generation, Arc::clone(&child), results);
+                let live = Live {
+                    child,
+                    tasks: Some(tasks),
+                    inflight: VecDeque::new(),
+                    batches: VecDeque::new(),
+                    front_done: 0,
+                    chaos_killed: false,
+                    garbled: false,
+                };
+                self.slots[slot].phase = Phase::Live(live);
+                if self.finishing {
+                    self.stop_slot(slot);
+                } else {
+                    self.dispatch();
+                }
+            }
+            Spawned::Failed { error, pid, exit } => {
+                if let Some(pid) = pid {
+                    self.slots[slot].stats.pids.push(pid);
+                    self.summary.workers_spawned += 1;
+                }
+                if let Some(exit) = &exit {
+                    self.account_exit(slot, exit);
+                }
+                self.slots[slot].phase = Phase::Idle;
+                self.board.set_slot_state(slot, SlotState::Dead);
+                let detail = match &exit {
+                    Some(info) if !info.stderr_tail.is_empty() => {
+                        format!("{error} ({})", last_line(&info.stderr_tail))
+                    }
+                    _ => error.to_string(),
+                };
+                eprintln!("supervisor: cannot start a worker for slot {slot}: {detail}");
+                self.note_restart(format!("worker start failed: {detail}"));
+                self.replace(slot);
+            }
+        }
+    }
+
+    fn start_io_thread(
+        &self,
+        slot: usize,
+        generation: u64,
+        child: Arc<ChildProcess>,
+        results: ipc_channel::ipc::IpcBytesReceiver,
+    ) {
+        let events = self.events_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("worker-{}-io", child.pid()))
+            .spawn(move || {
+                while let Ok(bytes) = results.recv() {
+                    let event = match protocol::decode::<FromWorker<J::Output>>(&bytes) {
+                        Ok(FromWorker::Results(results)) => Event::Results {
+                            slot,
+                            generation,
+                            results,
+                        },
+                        Ok(FromWorker::SetupFailed(reason)) => Event::Garbled {
+                            slot,
+                            generation,
+                            reason: format!("job setup failed: {reason}"),
+                        },
+                        Err(e) => Event::Garbled {
+                            slot,
+                            generation,
+                            reason: e.to_string(),
+                        },
+                    };
+                    if events.send(event).is_err() {
+                        child.kill();
+                        break;
+                    }
+                }
+                // The channel closed: the worker is exiting or dead. waitpid says how.
+                let info = child.wait();
+                let _ = events.send(Event::Exited {
+                    slot,
+                    generation,
+                    info,
+                });
+            });
+        if let Err(e) = spawned {
+            eprintln!("supervisor: cannot start an I/O thread: {e}");
+        }
+    }
+
+    fn on_results(
+        &mut self,
+        slot: usize,
+        results: Vec<(u64, TaskResult<J::Output>)>,
+        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+    ) {
+        for (id, result) in results {
+            let Phase::Live(live) = &mut self.slots[slot].phase else {
+                return;
+            };
+            if live.inflight.front() != Some(&id) {
+                eprintln!(
+                    "supervisor: worker {} answered task {id} out of order; killing it",
+                    live.child.pid()
+                );
+                live.garbled = true;
+                live.child.kill();
+                return;
+            }
+            live.inflight.pop_front();
+            live.front_done += 1;
+            if live.batches.front() == Some(&live.front_done) {
+                live.batches.pop_front();
+                live.front_done = 0;
+            }
+            self.slots[slot].stats.tasks += 1;
+            let attempts = self.attempts[id as usize] + 1;
+            let outcome = Outcome {
+                result: match result {
+                    TaskResult::Done(output) => Ok(output),
+                    TaskResult::Panicked(message) => Err(Failure::Panicked(message)),
+                },
+                attempts,
+            };
+            self.finish_task(id, outcome, on_outcome);
+        }
+        self.dispatch();
+    }
+
+    fn finish_task(
+        &mut self,
+        id: u64,
+        outcome: Outcome<J::Output>,
+        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+    ) {
+        match &outcome.result {
+            Ok(_) => self.summary.completed += 1,
+            Err(_) => self.summary.failed += 1,
+        }
+        on_outcome(id as usize, &outcome);
+        self.outcomes[id as usize] = Some(outcome);
+        self.check_finished();
+    }
+
+    fn check_finished(&mut self) {
+        if !self.finishing && self.summary.completed + self.summary.failed == self.summary.tasks {
+            self.begin_finishing();
+        }
+    }
+
+    fn begin_finishing(&mut self) {
+        self.finishing = true;
+        self.drain_deadline = Some(Instant::now() + self.config.shutdown_grace);
+        for slot in 0..self.slots.len() {
+            self.stop_slot(slot);
+        }
+    }
+
+    /// Asks a live worker to exit (closing its task channel) and waits for it.
+    fn stop_slot(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        if let Phase::Live(live) = std::mem::replace(&mut s.phase, Phase::Idle) {
+            if let Some(tasks) = &live.tasks {
+                if let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown) {
+                    let _ = tasks.send(&frame);
+                }
+            }
+            s.phase = Phase::Draining(live.child);
+        } else if let Phase::Idle = s.phase {
+            // Nothing running; nothing to do.
+        }
+    }
+
+    fn on_exited(
+        &mut self,
+        slot: usize,
+        info: Result<ExitInfo, Error>,
+        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+    ) {
+        let phase = std::mem::replace(&mut self.slots[slot].phase, Phase::Idle);
+        let info = match info {
+            Ok(info) => info,
+            Err(e) => {
+                eprintln!("supervisor: {e}");
+                ExitInfo {
+                    exit: crate::ExitKind::Exited(-1),
+                    max_rss_bytes: 0,
+                    cpu: Duration::ZERO,
+                    stderr_tail: String::new(),
+                }
+            }
+        };
+        self.account_exit(slot, &info);
+        match phase {
+            Phase::Draining(_) => {
+                let state = if info.exit.is_success() {
+                    SlotState::Exited
+                } else {
+                    SlotState::Dead
+                };
+                self.board.set_slot_state(slot, state);
+            }
+            Phase::Live(live) => self.on_worker_death(slot, live, info, on_outcome),
+            Phase::Idle | Phase::Spawning => {}
+        }
+    }
+
+    fn account_exit(&mut self, slot: usize, info: &ExitInfo) {
+        let stats = &mut self.slots[slot].stats;
+        stats.max_rss_bytes = stats.max_rss_bytes.max(info.max_rss_bytes);
+        stats.cpu += info.cpu;
+    }
+
+    fn on_worker_death(
+        &mut self,
+        slot: usize,
+        mut live: Live,
+        info: ExitInfo,
+        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+    ) {
+        self.board.set_slot_state(slot, SlotState::Dead);
+        self.summary.worker_crashes += 1;
+        let pid = live.child.pid();
+        // Which task was running: the scoreboard says, if the worker got that far; a worker
+        // without one runs its tasks in order, so it was the first unanswered one.
+        let view = self.board.slot_view(slot);
+        self.board.clear_current(slot);
+        let running = match view.current_task {
+            Some(id) if live.inflight.contains(&id) => Some(id),
+            Some(_) => None,
+            None if view.heartbeat_ms == 0 => live.inflight.front().copied(),
+            None => None,
+        };
+        if live.chaos_killed {
+            self.summary.chaos_kills += 1;
+        } else {
+            let reason = format!("worker {pid} (slot {slot}) {}", info.exit);
+            if !self.finishing {
+                eprintln!("supervisor: {reason}{}", stderr_suffix(&info.stderr_tail));
+            }
+            self.note_restart(reason);
+        }
+        // Split what the worker held: its running batch is isolated (one task per message from
+        // now on), batches it never started go back to the ordinary queue.
+        let front_len = live.batches.front().map_or(0, |n| n - live.front_done);
+        let held: Vec<u64> = live.inflight.drain(..).collect();
+        let (front, rest) = held.split_at(front_len.min(held.len()));
+        let mut isolate = Vec::new();
+        for &id in front {
+            if Some(id) == running {
+                let tries = &mut self.attempts[id as usize];
+                *tries += 1;
+                if *tries > self.config.retries {
+                    let outcome = Outcome {
+                        result: Err(Failure::Crashed {
+                            exit: info.exit,
+                            stderr: info.stderr_tail.clone(),
+                        }),
+                        attempts: *tries,
+                    };
+                    self.finish_task(id, outcome, on_outcome);
+                    continue;
+                }
+            }
+            isolate.push(id);
+        }
+        self.summary.retried += (isolate.len() + rest.len()) as u64;
+        if self.finishing {
+            // The run already gave up: these stay without an outcome.
+        } else {
+            self.schedule.isolate(isolate);
+            self.schedule.requeue(rest.iter().copied());
+        }
+        self.replace(slot);
+        self.dispatch();
+    }
+
+    /// Records an unexpected death for the restart-intensity limit, giving up past it.
+    fn note_restart(&mut self, reason: String) {
+        let now = Instant::now();
+        self.restarts.push_back(now);
+        while self
+            .restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.config.restart_window)
+        {
+            self.restarts.pop_front();
+        }
+        if self.restarts.len() > self.config.max_restarts as usize && !self.finishing {
+            self.give_up(format!(
+                "more than {} worker restarts within {:?} (last: {reason})",
+                self.config.max_restarts, self.config.restart_window
+            ));
+        }
+    }
+
+    fn give_up(&mut self, reason: String) {
+        self.summary.gave_up = Some(reason);
+        self.schedule.clear();
+        self.finishing = true;
+        self.drain_deadline = Some(Instant::now() + self.config.shutdown_grace);
+        for slot in 0..self.slots.len() {
+            if let Phase::Live(live) = &self.slots[slot].phase {
+                live.child.kill();
+            }
+            self.stop_slot(slot);
+        }
+    }
+
+    fn replace(&mut self, slot: usize) {
+        if self.finishing {
+            return;
+        }
+        self.slots[slot].restarts += 1;
+        self.board.set_restarts(slot, self.slots[slot].restarts);
+        self.request_spawn(slot);
+    }
+
+    /// Hands batches to every live worker with room in its window.
+    fn dispatch(&mut self) {
+        if self.finishing {
+            return;
+        }
+        loop {
+            let mut progressed = false;
+            for slot in 0..self.slots.len() {
+                if self.schedule.is_empty() {
+                    return;
+                }
+                let Phase::Live(live) = &mut self.slots[slot].phase else {
+                    continue;
+                };
+                if live.batches.len() >= WINDOW || live.garbled || live.chaos_killed {
+                    continue;
+                }
+                let Some(sender) = &live.tasks else { continue };
+                let batch = self.schedule.next_batch();
+                if batch.is_empty() {
+                    return;
+                }
+                let frame = ToWorker::Batch(
+                    batch
+                        .iter()
+                        .map(|&id| (id, &self.tasks[id as usize]))
+                        .collect(),
+                );
+                let encoded = match protocol::encode(&frame) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        eprintln!("supervisor: {e}");
+                        return;
+                    }
+                };
+                // A send to a dead worker fails; the tasks stay in flight and are requeued
+                // when its exit arrives.
+                let _ = sender.send(&encoded);
+                live.inflight.extend(batch.iter().copied());
+                live.batches.push_back(batch.len());
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn chaos_kill(&mut self) {
+        let busy: Vec<usize> = (0..self.slots.len())
+            .filter(|&s| match &self.slots[s].phase {
+                Phase::Live(live) => !live.inflight.is_empty() && !live.chaos_killed,
+                _ => false,
+            })
+            .collect();
+        if busy.is_empty() {
+            return;
+        }
+        let slot = busy[self.rng.usize(..busy.len())];
+        if let Phase::Live(live) = &mut self.slots[slot].phase {
+            live.chaos_killed = true;
+            live.child.kill();
+        }
+    }
+
+    fn publish_progress(&self) {
+        self.board.set_progress(
+            self.summary.completed + self.summary.failed,
+            self.summary.failed,
+            self.summary.retried,
+            self.summary.worker_crashes,
+            self.summary.workers_spawned,
+        );
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().last().unwrap_or("")
+}
+
+fn stderr_suffix(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", last_line(tail))
+    }
+}
+
+/// Each worker costs the parent a few descriptors; the default soft limit of 1024 would cap
+/// a run at a few hundred workers.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The runtime's only `unsafe` code: shared mappings and the one `wait4` call.
+//!
+//! Everything here is a thin, audited wrapper; callers see safe functions and plain Rust types
+//! (no `libc`/`nix` types leave this crate's public API).
+
+use std::os::fd::AsFd;
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// A `MAP_SHARED` read-write mapping of a whole file, viewed as 64-bit atomics.
+pub(crate) struct SharedWords {
+    ptr: NonNull<AtomicU64>,
+    words: usize,
+}
+
+// SAFETY: the mapping is plain shared memory accessed only through atomics, so it may be used
+// from any thread; the pointer stays valid until `Drop` unmaps it.
+unsafe impl Send for SharedWords {}
+// SAFETY: as above; `&SharedWords` only hands out `&AtomicU64`, which is `Sync`.
+unsafe impl Sync for SharedWords {}
+
+impl SharedWords {
+    /// Maps `words * 8` bytes of `fd` shared and writable (or read-only when `writable` is false).
+    pub(crate) fn map(fd: impl AsFd, words: usize, writable: bool) -> std::io::Result<Self> {
+        use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+        let len = std::num::NonZeroUsize::new(words * 8)
+            .ok_or_else(|| std::io::Error::other("empty shared mapping"))?;
+        let prot = if writable {
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE
+        } else {
+            ProtFlags::PROT_READ
+        };
+        // SAFETY: a fresh mapping chosen by the kernel (no address hint) cannot alias any Rust
+        // object; the caller sized the file to at least `len` bytes, so every word is backed.
+        let ptr = unsafe { mmap(None, len, prot, MapFlags::MAP_SHARED, fd, 0) }
+            .map_err(std::io::Error::from)?;
+        Ok(SharedWords {
+            ptr: ptr.cast(),
+            words,
+        })
+    }
+
+    /// The mapping as a slice of atomics.
+    pub(crate) fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `ptr` is page-aligned (so 8-aligned), valid for `words` u64s for the life of
+        // `self`, and only ever accessed through atomics, by this and other processes alike.
+        // A read-only mapping is only read: `Scoreboard` never stores through a reader.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.words) }
+    }
+}
+
+impl Drop for SharedWords {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the region `map` created; no reference into it outlives `self`
+        // because `words()` borrows `self`.
+        let _ = unsafe { nix::sys::mman::munmap(self.ptr.cast(), self.words * 8) };
+    }
+}
+
+/// How a reaped child ended and what it cost.
+pub(crate) struct Reaped {
+    /// Raw wait status, decoded by the caller with the `libc` macros.
+    pub(crate) exit: crate::ExitKind,
+    /// Peak resident set size in bytes.
+    pub(crate) max_rss_bytes: u64,
+    /// User plus system CPU time.
+    pub(crate) cpu: Duration,
+}
+
+/// Reaps `pid` (blocking) and returns its status and resource usage, like `wait4(2)`.
+///
+/// This is the one place a worker is reaped; callers guarantee it happens once per pid.
+pub(crate) fn reap(pid: i32) -> std::io::Result<Reaped> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both out-pointers point to live, writable locals of the right types.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    let exit = if libc::WIFSIGNALED(status) {
+        crate::ExitKind::Signaled {
+            signal: libc::WTERMSIG(status),
+            core_dumped: libc::WCOREDUMP(status),
+        }
+    } else {
+        crate::ExitKind::Exited(libc::WEXITSTATUS(status))
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Ok(Reaped {
+        exit,
+        max_rss_bytes: usage.ru_maxrss as u64 * 1024,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+    })
+}
+

@@ -1,0 +1,197 @@
+//! The worker's side: routing a re-executed binary into worker mode and serving tasks.
+//!
+//! A worker is the same executable started as `EXE __supervisor_worker <server>`. The binary's
+//! `main` calls [`run_if_worker`] before anything else (no logger, signal handler or thread may
+//! start first, or it would start in every worker too).
+
+use crate::handshake;
+use crate::process::{PARENT_ENV, TOKEN_ENV, WORKER_ARG};
+use crate::protocol::{self, FromWorker, Setup, TaskResult, ToWorker};
+use crate::scoreboard::Scoreboard;
+use crate::{Error, Job};
+use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Exit code of a worker whose parent vanished before or during its start.
+pub const ORPHAN_EXIT: u8 = 70;
+/// Exit code of a worker that could not connect or set up its job.
+pub const SETUP_EXIT: u8 = 71;
+
+/// Results are held back at most this long, so many tiny tasks share a message.
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+/// ... and at most this many.
+const FLUSH_COUNT: usize = 256;
+
+type ServeFn = fn(Endpoint) -> ExitCode;
+
+/// The jobs a binary can run as a worker, by name.
+#[derive(Default)]
+pub struct Registry {
+    jobs: HashMap<&'static str, ServeFn>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a job under [`Job::NAME`].
+    pub fn register<J: Job>(mut self) -> Self {
+        self.jobs.insert(J::NAME, serve::<J>);
+        self
+    }
+}
+
+/// If this process was started as a worker, runs it to completion and returns its exit code;
+/// otherwise returns `None` at once and has done nothing.
+pub fn run_if_worker(registry: &Registry) -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != WORKER_ARG {
+        return None;
+    }
+    let server = args.next().and_then(|s| s.into_string().ok());
+    Some(match start(server, registry) {
+        Ok(code) => code,
+        Err((code, message)) => {
+            eprintln!("supervisor worker {}: {message}", std::process::id());
+            ExitCode::from(code)
+        }
+    })
+}
+
+fn start(server: Option<String>, registry: &Registry) -> Result<ExitCode, (u8, String)> {
+    guard_against_orphaning()?;
+    let server = server.ok_or((SETUP_EXIT, "missing handshake server name".to_string()))?;
+    let token = std::env::var(TOKEN_ENV)
+        .map_err(|_| (SETUP_EXIT, format!("missing {TOKEN_ENV}")))?;
+    let (tasks, results) =
+        handshake::connect(&server, &token).map_err(|e| (SETUP_EXIT, e.to_string()))?;
+    let first = tasks
+        .recv()
+        .map_err(|e| (SETUP_EXIT, format!("no setup from the parent: {e:?}")))?;
+    let setup: Setup = protocol::decode(&first).map_err(|e| (SETUP_EXIT, e.to_string()))?;
+    let Some(serve) = registry.jobs.get(setup.job.as_str()) else {
+        let message = Error::UnknownJob(setup.job.clone()).to_string();
+        let _ = results.send(&protocol::encode(&FromWorker::<()>::SetupFailed(message.clone()))
+            .unwrap_or_default());
+        return Err((SETUP_EXIT, message));
+    };
+    Ok(serve(Endpoint {
+        tasks,
+        results,
+        setup,
+    }))
+}
+
+/// Dies with the parent (PDEATHSIG), and closes the race where the parent died before that
+/// was armed by checking we are still the child of the pid that spawned us.
+fn guard_against_orphaning() -> Result<(), (u8, String)> {
+    use nix::sys::signal::Signal;
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))
+        .map_err(|e| (ORPHAN_EXIT, format!("cannot set the parent-death signal: {e}")))?;
+    let expected = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|s| s.parse::<i32>().ok())
+        .ok_or((SETUP_EXIT, format!("missing {PARENT_ENV}")))?;
+    if nix::unistd::getppid().as_raw() != expected {
+        return Err((ORPHAN_EXIT, "the supervisor is gone".to_string()));
+    }
+    Ok(())
+}
+
+/// A connected worker, before its job is built.
+pub struct Endpoint {
+    tasks: IpcBytesReceiver,
+    results: IpcBytesSender,
+    setup: Setup,
+}
+
+fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
+    let Endpoint {
+        tasks,
+        results,
+        setup,
+    } = endpoint;
+    let job_setup = protocol::decode::<J::Setup>(&setup.setup).map_err(|e| e.to_string());
+    let job = job_setup.and_then(J::start);
+    let mut job = match job {
+        Ok(job) => job,
+        Err(message) => {
+            if let Ok(frame) = protocol::encode(&FromWorker::<J::Output>::SetupFailed(message.clone())) {
+                let _ = results.send(&frame);
+            }
+            eprintln!("supervisor worker: cannot start job {}: {message}", J::NAME);
+            return ExitCode::from(SETUP_EXIT);
+        }
+    };
+    // A worker without a scoreboard still works; the parent then charges crashes by order.
+    let board = setup
+        .scoreboard
+        .as_deref()
+        .and_then(|path| Scoreboard::attach(path, true).ok());
+    let slot = setup.slot as usize;
+    let mut pending: Vec<(u64, TaskResult<J::Output>)> = Vec::new();
+    let mut last_flush = Instant::now();
+    let flush = |pending: &mut Vec<(u64, TaskResult<J::Output>)>| -> bool {
+        if pending.is_empty() {
+            return true;
+        }
+        let frame = FromWorker::Results(std::mem::take(pending));
+        match protocol::encode(&frame) {
+            Ok(bytes) => results.send(&bytes).is_ok(),
+            Err(_) => false,
+        }
+    };
+    loop {
+        let Ok(bytes) = tasks.recv() else {
+            // The parent closed our task channel (or died): nothing more to do.
+            return ExitCode::SUCCESS;
+        };
+        let batch = match protocol::decode::<ToWorker<J::Task>>(&bytes) {
+            Ok(ToWorker::Batch(batch)) => batch,
+            Ok(ToWorker::Shutdown) => return ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("supervisor worker: {e}");
+                return ExitCode::from(SETUP_EXIT);
+            }
+        };
+        for (id, task) in batch {
+            let cost = J::cost(&task);
+            if let Some(board) = &board {
+                board.begin_task(slot, id);
+            }
+            let result = match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task))) {
+                Ok(output) => TaskResult::Done(output),
+                Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
+            };
+            pending.push((id, result));
+            if pending.len() >= FLUSH_COUNT || last_flush.elapsed() >= FLUSH_AFTER {
+                if !flush(&mut pending) {
+                    return ExitCode::SUCCESS;
+                }
+                last_flush = Instant::now();
+            }
+            if let Some(board) = &board {
+                board.end_task(slot, cost);
+            }
+        }
+        if !flush(&mut pending) {
+            return ExitCode::SUCCESS;
+        }
+        last_flush = Instant::now();
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_string()
+    }
+}

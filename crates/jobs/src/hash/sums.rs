@@ -1,0 +1,224 @@
+//! `md5sum`-compatible lines: writing them and reading them back.
+//!
+//! GNU coreutils 9.1 writes `HEX  NAME\n`. If the name contains a backslash, newline or
+//! carriage return, the line starts with a backslash and those three are written as `\\`, `\n`
+//! and `\r`, so that every line is one line and `md5sum -c` can invert it. All other bytes,
+//! including invalid UTF-8, are written raw.
+
+/// Renders one line exactly as `md5sum` (or `sha256sum`, `b3sum`) prints it, newline included.
+pub fn sums_line(digest_hex: &str, path: &[u8]) -> Vec<u8> {
+    let needs_escape = path.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r'));
+    let mut line = Vec::with_capacity(digest_hex.len() + path.len() + 4);
+    if needs_escape {
+        line.push(b'\\');
+    }
+    line.extend_from_slice(digest_hex.as_bytes());
+    line.extend_from_slice(b"  ");
+    if needs_escape {
+        for &byte in path {
+            match byte {
+                b'\\' => line.extend_from_slice(b"\\\\"),
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                other => line.push(other),
+            }
+        }
+    } else {
+        line.extend_from_slice(path);
+    }
+    line.push(b'\n');
+    line
+}
+
+/// A line that is not in `md5sum` format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseSumsError {
+    /// The line does not start with a hex digest.
+    #[error("no hex digest at the start of the line")]
+    MissingDigest,
+    /// The digest is not followed by two spaces or by a space and `*`.
+    #[error("digest not followed by \"  \" or \" *\"")]
+    BadSeparator,
+    /// Nothing follows the separator.
+    #[error("empty file name")]
+    EmptyPath,
+    /// An escaped line contains a backslash sequence other than `\\`, `\n` or `\r`.
+    #[error("invalid escape sequence in file name")]
+    BadEscape,
+}
+
+/// Parses one line as written by [`sums_line`] or `md5sum` (text `HEX  PATH` or binary
+/// `HEX *PATH` mode, escaped or not), returning the lowercase digest and the raw path.
+///
+/// A single trailing `\n` is accepted and removed; any other byte belongs to the name.
+pub fn parse_sums_line(line: &[u8]) -> Result<(String, Vec<u8>), ParseSumsError> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let (escaped, rest) = match line.strip_prefix(b"\\") {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    let hex_len = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if hex_len == 0 || hex_len % 2 != 0 {
+        return Err(ParseSumsError::MissingDigest);
+    }
+    let (hex, rest) = rest.split_at(hex_len);
+    let name = match rest {
+        [b' ', b' ' | b'*', name @ ..] => name,
+        _ => return Err(ParseSumsError::BadSeparator),
+    };
+    if name.is_empty() {
+        return Err(ParseSumsError::EmptyPath);
+    }
+    let path = if escaped {
+        unescape(name)?
+    } else {
+        name.to_vec()
+    };
+    let hex = String::from_utf8_lossy(hex).to_ascii_lowercase();
+    Ok((hex, path))
+}
+
+fn unescape(name: &[u8]) -> Result<Vec<u8>, ParseSumsError> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut bytes = name.iter();
+    while let Some(&byte) = bytes.next() {
+        if byte != b'\\' {
+            out.push(byte);
+            continue;
+        }
+        out.push(match bytes.next() {
+            Some(b'\\') => b'\\',
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            _ => return Err(ParseSumsError::BadEscape),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::process::Command;
+
+    use crate::hash::{Algo, hash_file};
+
+    /// Names that exercise every escaping rule, plus bytes that must pass through raw.
+    const AWKWARD_NAMES: &[&[u8]] = &[
+        b"plain.txt",
+        b"with space",
+        b"back\\slash",
+        b"new\nline",
+        b"carriage\rreturn",
+        b"all\\three\n\r",
+        b"\xff\xfe not utf-8",
+        b"star*",
+        b"tab\there",
+    ];
+
+    #[test]
+    fn lines_match_real_md5sum_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        for (i, name) in AWKWARD_NAMES.iter().enumerate() {
+            let path = dir.path().join(OsStr::from_bytes(name));
+            std::fs::write(&path, format!("content {i}")).unwrap();
+            let path_bytes = path.as_os_str().as_bytes();
+            let digest = hash_file(path_bytes, Algo::Md5, &mut buf).unwrap();
+            let expected = Command::new("md5sum").arg(&path).output().unwrap();
+            assert!(expected.status.success());
+            assert_eq!(
+                sums_line(&digest.digest, path_bytes),
+                expected.stdout,
+                "name {:?}",
+                String::from_utf8_lossy(name)
+            );
+        }
+    }
+
+    #[test]
+    fn md5sum_check_accepts_our_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        let mut list = Vec::new();
+        for name in AWKWARD_NAMES {
+            let path = dir.path().join(OsStr::from_bytes(name));
+            std::fs::write(&path, name).unwrap();
+            let path_bytes = path.as_os_str().as_bytes();
+            let digest = hash_file(path_bytes, Algo::Md5, &mut buf).unwrap();
+            list.extend(sums_line(&digest.digest, path_bytes));
+        }
+        let list_path = dir.path().join("list.md5");
+        std::fs::write(&list_path, &list).unwrap();
+        let status = Command::new("md5sum")
+            .arg("--check")
+            .arg("--quiet")
+            .arg(&list_path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    #[test]
+    fn parse_inverts_sums_line() {
+        let hex = "d41d8cd98f00b204e9800998ecf8427e";
+        for name in AWKWARD_NAMES {
+            let line = sums_line(hex, name);
+            assert_eq!(
+                parse_sums_line(&line),
+                Ok((hex.to_owned(), name.to_vec())),
+                "{:?}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+    }
+
+    #[test]
+    fn parse_binary_mode_and_uppercase() {
+        assert_eq!(
+            parse_sums_line(b"ABCDEF01 *file\n"),
+            Ok(("abcdef01".to_owned(), b"file".to_vec()))
+        );
+        assert_eq!(
+            parse_sums_line(b"\\ab *x\\\\y"),
+            Ok(("ab".to_owned(), b"x\\y".to_vec()))
+        );
+    }
+
+    #[test]
+    fn parse_rejects_malformed_lines() {
+        assert_eq!(
+            parse_sums_line(b"  name"),
+            Err(ParseSumsError::MissingDigest)
+        );
+        assert_eq!(
+            parse_sums_line(b"abc  name"),
+            Err(ParseSumsError::MissingDigest)
+        );
+        assert_eq!(
+            parse_sums_line(b"ab name"),
+            Err(ParseSumsError::BadSeparator)
+        );
+        assert_eq!(parse_sums_line(b"abxx"), Err(ParseSumsError::BadSeparator));
+        assert_eq!(parse_sums_line(b"ab  \n"), Err(ParseSumsError::EmptyPath));
+        assert_eq!(
+            parse_sums_line(b"\\ab  a\\tb"),
+            Err(ParseSumsError::BadEscape)
+        );
+        assert_eq!(
+            parse_sums_line(b"\\ab  a\\"),
+            Err(ParseSumsError::BadEscape)
+        );
+    }
+
+    #[test]
+    fn unescaped_backslash_in_plain_line_is_literal() {
+        // Only a leading backslash switches escaping on, as in md5sum -c.
+        assert_eq!(
+            parse_sums_line(b"ab  a\\nb"),
+            Ok(("ab".to_owned(), b"a\\nb".to_vec()))
+        );
+    }
+}

@@ -74,7 +74,9 @@ impl Config {
         }
         if let Some(chaos) = self.chaos {
             if chaos.every.is_zero() {
-                return Err(crate::Error::Config("the chaos interval must be positive".into()));
+                return Err(crate::Error::Config(
+                    "the chaos interval must be positive".into(),
+                ));
             }
         }
         Ok(())

@@ -51,8 +51,12 @@ impl Rendezvous {
         };
         check_private_dir(&name)?;
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| Error::io("cannot read random bytes", std::io::Error::other(e.to_string())))?;
+        getrandom::fill(&mut bytes).map_err(|e| {
+            Error::io(
+                "cannot read random bytes",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         let token = bytes.iter().map(|b| format!("{b:02x}")).collect();
         Ok(Rendezvous {
             server,
@@ -113,11 +117,13 @@ impl Rendezvous {
             .map_err(|e| Error::Protocol(format!("handshake rejected: malformed hello ({e:?})")))?;
         let hello = match frame {
             HelloFrame::Abort => {
-                return Err(Error::Protocol(if aborted && started.elapsed() > deadline {
-                    format!("worker {pid} did not connect within {deadline:?}")
-                } else {
-                    format!("worker {pid} exited before connecting")
-                }));
+                return Err(Error::Protocol(
+                    if aborted && started.elapsed() > deadline {
+                        format!("worker {pid} did not connect within {deadline:?}")
+                    } else {
+                        format!("worker {pid} exited before connecting")
+                    },
+                ));
             }
             HelloFrame::Hello(hello) => hello,
         };
@@ -225,7 +231,10 @@ mod tests {
             .accept(1, Duration::from_secs(30), || true)
             .err()
             .expect("must give up");
-        assert!(err.to_string().contains("exited before connecting"), "{err}");
+        assert!(
+            err.to_string().contains("exited before connecting"),
+            "{err}"
+        );
         let rv = Rendezvous::new().unwrap();
         let err = rv
             .accept(1, Duration::from_millis(50), || false)

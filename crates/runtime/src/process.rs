@@ -149,7 +149,12 @@ impl ChildProcess {
         };
         // The pipe reaches EOF when the worker (and anything it started) is gone; don't wait
         // long for a grandchild that still holds it.
-        if let Some(handle) = self.stderr_reader.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(handle) = self
+            .stderr_reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             let deadline = std::time::Instant::now() + Duration::from_millis(200);
             while !handle.is_finished() && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));

@@ -286,30 +286,42 @@ impl Scoreboard {
         self.header(h::COST_TOTAL).store(cost, Ordering::Relaxed);
     }
 
-    pub(crate) fn set_progress(&self, done: u64, failed: u64, retried: u64, crashes: u64, spawned: u64) {
+    pub(crate) fn set_progress(
+        &self,
+        done: u64,
+        failed: u64,
+        retried: u64,
+        crashes: u64,
+        spawned: u64,
+    ) {
         self.header(h::TASKS_DONE).store(done, Ordering::Relaxed);
-        self.header(h::TASKS_FAILED).store(failed, Ordering::Relaxed);
+        self.header(h::TASKS_FAILED)
+            .store(failed, Ordering::Relaxed);
         self.header(h::RETRIED).store(retried, Ordering::Relaxed);
         self.header(h::CRASHES).store(crashes, Ordering::Relaxed);
         self.header(h::SPAWNED).store(spawned, Ordering::Relaxed);
     }
 
     pub(crate) fn set_slot_process(&self, slot: usize, pid: u32, state: SlotState) {
-        self.slot_word(slot, s::PID).store(pid as u64, Ordering::Relaxed);
+        self.slot_word(slot, s::PID)
+            .store(pid as u64, Ordering::Relaxed);
         self.set_slot_state(slot, state);
     }
 
     pub(crate) fn set_slot_state(&self, slot: usize, state: SlotState) {
-        self.slot_word(slot, s::STATE).store(state.word(), Ordering::Release);
+        self.slot_word(slot, s::STATE)
+            .store(state.word(), Ordering::Release);
     }
 
     pub(crate) fn set_restarts(&self, slot: usize, restarts: u64) {
-        self.slot_word(slot, s::RESTARTS).store(restarts, Ordering::Relaxed);
+        self.slot_word(slot, s::RESTARTS)
+            .store(restarts, Ordering::Relaxed);
     }
 
     /// Clears the task marker of a dead worker so its replacement starts clean.
     pub(crate) fn clear_current(&self, slot: usize) {
-        self.slot_word(slot, s::CURRENT_TASK).store(0, Ordering::Release);
+        self.slot_word(slot, s::CURRENT_TASK)
+            .store(0, Ordering::Release);
     }
 
     // ---- worker-owned words ----
@@ -317,17 +329,24 @@ impl Scoreboard {
     /// Marks `task` as running in `slot` (worker side).
     pub fn begin_task(&self, slot: usize, task: u64) {
         let now = now_ms();
-        self.slot_word(slot, s::TASK_STARTED_MS).store(now, Ordering::Relaxed);
-        self.slot_word(slot, s::HEARTBEAT_MS).store(now, Ordering::Relaxed);
-        self.slot_word(slot, s::CURRENT_TASK).store(task + 1, Ordering::Release);
+        self.slot_word(slot, s::TASK_STARTED_MS)
+            .store(now, Ordering::Relaxed);
+        self.slot_word(slot, s::HEARTBEAT_MS)
+            .store(now, Ordering::Relaxed);
+        self.slot_word(slot, s::CURRENT_TASK)
+            .store(task + 1, Ordering::Release);
     }
 
     /// Marks the running task finished, adding its cost (worker side).
     pub fn end_task(&self, slot: usize, cost: u64) {
-        self.slot_word(slot, s::TASKS_DONE).fetch_add(1, Ordering::Relaxed);
-        self.slot_word(slot, s::COST_DONE).fetch_add(cost, Ordering::Relaxed);
-        self.slot_word(slot, s::HEARTBEAT_MS).store(now_ms(), Ordering::Relaxed);
-        self.slot_word(slot, s::CURRENT_TASK).store(0, Ordering::Release);
+        self.slot_word(slot, s::TASKS_DONE)
+            .fetch_add(1, Ordering::Relaxed);
+        self.slot_word(slot, s::COST_DONE)
+            .fetch_add(cost, Ordering::Relaxed);
+        self.slot_word(slot, s::HEARTBEAT_MS)
+            .store(now_ms(), Ordering::Relaxed);
+        self.slot_word(slot, s::CURRENT_TASK)
+            .store(0, Ordering::Release);
     }
 }
 

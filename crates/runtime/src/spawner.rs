@@ -4,10 +4,10 @@
 //! that spawned a child exits, not the process. It also keeps the (guarded) handshake off the
 //! coordinator's event loop.
 
+use crate::Error;
 use crate::handshake::{Connection, Rendezvous};
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, Setup};
-use crate::Error;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -61,16 +61,30 @@ pub(crate) fn serve<E>(
 fn spawn_one(plan: &SpawnPlan, slot: usize) -> Spawned {
     let rendezvous = match Rendezvous::new() {
         Ok(r) => r,
-        Err(error) => return Spawned::Failed { error, pid: None, exit: None },
+        Err(error) => {
+            return Spawned::Failed {
+                error,
+                pid: None,
+                exit: None,
+            };
+        }
     };
     let exe = plan.exe.to_string_lossy();
     let child = match ChildProcess::spawn(&exe, rendezvous.name(), rendezvous.token()) {
         Ok(child) => child,
-        Err(error) => return Spawned::Failed { error, pid: None, exit: None },
+        Err(error) => {
+            return Spawned::Failed {
+                error,
+                pid: None,
+                exit: None,
+            };
+        }
     };
     let watched = Arc::clone(&child);
     let connected = rendezvous
-        .accept(child.pid(), plan.handshake_timeout, move || watched.has_exited())
+        .accept(child.pid(), plan.handshake_timeout, move || {
+            watched.has_exited()
+        })
         .and_then(|connection| {
             let setup = Setup {
                 job: plan.job.clone(),

@@ -119,10 +119,12 @@ impl<J: Job> Supervisor<J> {
         let spawner = std::thread::Builder::new()
             .name("supervisor-spawner".into())
             .spawn(move || {
-                spawner::serve(plan, spawn_rx, spawner_events, |req, spawned| Event::Spawned {
-                    slot: req.slot,
-                    generation: req.generation,
-                    spawned,
+                spawner::serve(plan, spawn_rx, spawner_events, |req, spawned| {
+                    Event::Spawned {
+                        slot: req.slot,
+                        generation: req.generation,
+                        spawned,
+                    }
                 })
             })
             .map_err(|e| Error::io("cannot start the spawner thread", e))?;
@@ -207,7 +209,10 @@ impl<J: Job> Run<'_, J> {
         let mut next_chaos = self.config.chaos.map(|c| started + c.every);
         while self.slots.iter().any(|s| !matches!(s.phase, Phase::Idle)) {
             let now = Instant::now();
-            let wake = [next_chaos, self.drain_deadline].into_iter().flatten().min();
+            let wake = [next_chaos, self.drain_deadline]
+                .into_iter()
+                .flatten()
+                .min();
             let event = match wake {
                 Some(at) if at <= now => None,
                 Some(at) => match events.recv_timeout(at - now) {
@@ -277,7 +282,10 @@ impl<J: Job> Run<'_, J> {
             } => {
                 if self.slots[slot].generation == generation {
                     if let Phase::Live(live) = &mut self.slots[slot].phase {
-                        eprintln!("supervisor: worker {} sent garbage ({reason}); killing it", live.child.pid());
+                        eprintln!(
+                            "supervisor: worker {} sent garbage ({reason}); killing it",
+                            live.child.pid()
+                        );
                         live.garbled = true;
                         live.child.kill();
                     }

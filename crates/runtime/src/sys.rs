@@ -101,4 +101,3 @@ pub(crate) fn reap(pid: i32) -> std::io::Result<Reaped> {
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
     })
 }
-

@@ -66,8 +66,8 @@ pub fn run_if_worker(registry: &Registry) -> Option<ExitCode> {
 fn start(server: Option<String>, registry: &Registry) -> Result<ExitCode, (u8, String)> {
     guard_against_orphaning()?;
     let server = server.ok_or((SETUP_EXIT, "missing handshake server name".to_string()))?;
-    let token = std::env::var(TOKEN_ENV)
-        .map_err(|_| (SETUP_EXIT, format!("missing {TOKEN_ENV}")))?;
+    let token =
+        std::env::var(TOKEN_ENV).map_err(|_| (SETUP_EXIT, format!("missing {TOKEN_ENV}")))?;
     let (tasks, results) =
         handshake::connect(&server, &token).map_err(|e| (SETUP_EXIT, e.to_string()))?;
     let first = tasks
@@ -76,8 +76,9 @@ fn start(server: Option<String>, registry: &Registry) -> Result<ExitCode, (u8, S
     let setup: Setup = protocol::decode(&first).map_err(|e| (SETUP_EXIT, e.to_string()))?;
     let Some(serve) = registry.jobs.get(setup.job.as_str()) else {
         let message = Error::UnknownJob(setup.job.clone()).to_string();
-        let _ = results.send(&protocol::encode(&FromWorker::<()>::SetupFailed(message.clone()))
-            .unwrap_or_default());
+        let _ = results.send(
+            &protocol::encode(&FromWorker::<()>::SetupFailed(message.clone())).unwrap_or_default(),
+        );
         return Err((SETUP_EXIT, message));
     };
     Ok(serve(Endpoint {
@@ -91,8 +92,12 @@ fn start(server: Option<String>, registry: &Registry) -> Result<ExitCode, (u8, S
 /// was armed by checking we are still the child of the pid that spawned us.
 fn guard_against_orphaning() -> Result<(), (u8, String)> {
     use nix::sys::signal::Signal;
-    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL))
-        .map_err(|e| (ORPHAN_EXIT, format!("cannot set the parent-death signal: {e}")))?;
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(|e| {
+        (
+            ORPHAN_EXIT,
+            format!("cannot set the parent-death signal: {e}"),
+        )
+    })?;
     let expected = std::env::var(PARENT_ENV)
         .ok()
         .and_then(|s| s.parse::<i32>().ok())
@@ -121,7 +126,9 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
     let mut job = match job {
         Ok(job) => job,
         Err(message) => {
-            if let Ok(frame) = protocol::encode(&FromWorker::<J::Output>::SetupFailed(message.clone())) {
+            if let Ok(frame) =
+                protocol::encode(&FromWorker::<J::Output>::SetupFailed(message.clone()))
+            {
                 let _ = results.send(&frame);
             }
             eprintln!("supervisor worker: cannot start job {}: {message}", J::NAME);

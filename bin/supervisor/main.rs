@@ -1,0 +1,30 @@
+//! `supervisor`: run work across all cores in separate OS processes and survive whatever
+//! happens to them. See the README for the command line and exit codes.
+
+mod cli;
+mod error;
+mod jobs;
+mod output;
+mod run;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // Worker mode first, before anything else starts: whatever runs above this line would
+    // run in every worker too.
+    if let Some(code) = supervisor_runtime::worker::run_if_worker(&jobs::registry()) {
+        return code;
+    }
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("supervisor: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! How hash results look in each format.
+
+use super::{Record, View, display_path, insert_path, summary::human_bytes};
+use serde_json::{Map, Value};
+use supervisor_jobs::hash::{Algo, sums_line};
+
+/// The hash job's table and CSV layout.
+pub fn view() -> View {
+    View {
+        csv_header: &["path", "size", "digest", "algo", "error", "attempts"],
+        table_header: format!("{:>14}  {:<32}  PATH", "SIZE", "DIGEST"),
+        table_row: |r| {
+            let size = r.json.get("size").and_then(Value::as_u64).unwrap_or(0);
+            let digest = r.json.get("digest").and_then(Value::as_str).unwrap_or("");
+            (
+                size,
+                format!("{size:>14}  {digest:<32}  {}", display_path(&r.order)),
+            )
+        },
+        table_total: |records| {
+            let (files, bytes) =
+                records
+                    .iter()
+                    .filter(|r| !r.failed)
+                    .fold((0u64, 0u64), |(n, b), r| {
+                        (
+                            n + 1,
+                            b + r.json.get("size").and_then(Value::as_u64).unwrap_or(0),
+                        )
+                    });
+            format!(
+                "total: {files} files, {} ({bytes} bytes)",
+                human_bytes(bytes)
+            )
+        },
+    }
+}
+
+/// A file that was hashed.
+pub fn digest(path: &[u8], size: u64, digest: &str, algo: Algo, attempts: u32) -> Record {
+    let mut json = Map::new();
+    insert_path(&mut json, "path", path);
+    json.insert("size".into(), Value::from(size));
+    json.insert("digest".into(), Value::from(digest));
+    json.insert("algo".into(), Value::from(algo.name()));
+    if attempts > 1 {
+        json.insert("attempts".into(), Value::from(attempts));
+    }
+    Record {
+        order: path.to_vec(),
+        failed: false,
+        json,
+        csv: vec![
+            path.to_vec(),
+            size.to_string().into_bytes(),
+            digest.as_bytes().to_vec(),
+            algo.name().as_bytes().to_vec(),
+            Vec::new(),
+            attempts.to_string().into_bytes(),
+        ],
+        sums: Some(sums_line(digest, path)),
+        error_line: None,
+    }
+}
+
+/// A path that could not be hashed, with the reason.
+pub fn error(path: &[u8], message: &str, attempts: u32) -> Record {
+    let mut json = Map::new();
+    insert_path(&mut json, "path", path);
+    json.insert("error".into(), Value::from(message));
+    if attempts > 1 {
+        json.insert("attempts".into(), Value::from(attempts));
+    }
+    Record {
+        order: path.to_vec(),
+        failed: true,
+        json,
+        csv: vec![
+            path.to_vec(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            message.as_bytes().to_vec(),
+            attempts.to_string().into_bytes(),
+        ],
+        sums: None,
+        error_line: Some(if attempts > 1 {
+            format!("{}: {message} (attempts: {attempts})", display_path(path))
+        } else {
+            format!("{}: {message}", display_path(path))
+        }),
+    }
+}

@@ -1,0 +1,176 @@
+//! Where output goes: stdout, a regular file replaced atomically, or a device/FIFO in place.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A destination for results. Write errors are remembered, not returned per call, so a
+/// failing output never interrupts the run; [`Sink::finish`] reports them.
+pub struct Sink {
+    target: Target,
+    error: Option<io::Error>,
+}
+
+enum Target {
+    Stdout(BufWriter<io::Stdout>),
+    /// Written to a temp file beside the destination, renamed over it on success.
+    Atomic {
+        file: BufWriter<tempfile::NamedTempFile>,
+        dest: PathBuf,
+    },
+    /// A device or FIFO: never replaced, written where it is.
+    InPlace {
+        file: BufWriter<File>,
+        dest: PathBuf,
+    },
+}
+
+impl Sink {
+    /// Opens the destination now, so an unwritable path fails before any work starts.
+    pub fn open(path: Option<&Path>) -> Result<Self, String> {
+        let target = match path {
+            None => Target::Stdout(BufWriter::with_capacity(64 * 1024, io::stdout())),
+            Some(dest) => open_file(dest)?,
+        };
+        Ok(Sink {
+            target,
+            error: None,
+        })
+    }
+
+    /// True when output goes to a terminal-less stdout that was closed (`| head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(&self.error, Some(e) if e.kind() == io::ErrorKind::BrokenPipe)
+            && matches!(self.target, Target::Stdout(_))
+    }
+
+    /// Writes bytes, remembering the first error.
+    pub fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = match &mut self.target {
+            Target::Stdout(w) => w.write_all(bytes),
+            Target::Atomic { file, .. } => file.write_all(bytes),
+            Target::InPlace { file, .. } => file.write_all(bytes),
+        };
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    /// Pushes buffered output out (for streaming formats).
+    pub fn flush(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = match &mut self.target {
+            Target::Stdout(w) => w.flush(),
+            Target::Atomic { file, .. } => file.flush(),
+            Target::InPlace { file, .. } => file.flush(),
+        };
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes and, for a regular file, renames it into place. A closed stdout pipe is not an
+    /// error: the reader simply wanted no more.
+    pub fn finish(mut self) -> Result<(), String> {
+        self.flush();
+        let broken_pipe = self.is_broken_pipe();
+        let Sink { target, error } = self;
+        match (target, error) {
+            (Target::Stdout(_), None) => Ok(()),
+            (Target::Stdout(_), Some(_)) if broken_pipe => Ok(()),
+            (Target::Stdout(_), Some(e)) => {
+                Err(format!("cannot write to standard output: {}", describe(&e)))
+            }
+            (Target::Atomic { dest, .. } | Target::InPlace { dest, .. }, Some(e)) => {
+                Err(format!("cannot write {}: {}", dest.display(), describe(&e)))
+            }
+            (Target::InPlace { file, dest }, None) => file
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all().or(Ok(())))
+                .map_err(|e| format!("cannot write {}: {}", dest.display(), describe(&e))),
+            (Target::Atomic { file, dest }, None) => {
+                let tmp = file.into_inner().map_err(|e| {
+                    format!("cannot write {}: {}", dest.display(), describe(e.error()))
+                })?;
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| format!("cannot write {}: {}", dest.display(), describe(&e)))?;
+                tmp.persist(&dest)
+                    .map(|_| ())
+                    .map_err(|e| format!("cannot write {}: {}", dest.display(), describe(&e.error)))
+            }
+        }
+    }
+}
+
+fn open_file(dest: &Path) -> Result<Target, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let fail = |e: io::Error| format!("cannot write {}: {}", dest.display(), describe(&e));
+    match std::fs::metadata(dest) {
+        Ok(meta) if meta.is_dir() => {
+            Err(format!("cannot write {}: Is a directory", dest.display()))
+        }
+        Ok(meta)
+            if meta.file_type().is_char_device()
+                || meta.file_type().is_block_device()
+                || meta.file_type().is_fifo()
+                || meta.file_type().is_socket() =>
+        {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dest)
+                .map_err(fail)?;
+            Ok(Target::InPlace {
+                file: BufWriter::with_capacity(64 * 1024, file),
+                dest: dest.to_path_buf(),
+            })
+        }
+        _ => {
+            let dir = match dest.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let name = dest
+                .file_name()
+                .ok_or_else(|| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
+            let mut prefix = std::ffi::OsString::from(".");
+            prefix.push(name);
+            prefix.push(".");
+            let tmp = tempfile::Builder::new()
+                .prefix(&prefix)
+                .suffix(".tmp")
+                .tempfile_in(dir)
+                .map_err(fail)?;
+            // Keep the permissions a plain create would have given (the temp file is 0600).
+            let _ = keep_existing_mode(dest, tmp.as_file());
+            Ok(Target::Atomic {
+                file: BufWriter::with_capacity(64 * 1024, tmp),
+                dest: dest.to_path_buf(),
+            })
+        }
+    }
+}
+
+fn keep_existing_mode(dest: &Path, tmp: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = match std::fs::metadata(dest) {
+        Ok(meta) => meta.permissions().mode() & 0o7777,
+        Err(_) => {
+            let mask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+            nix::sys::stat::umask(mask);
+            0o666 & !mask.bits()
+        }
+    };
+    tmp.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// An io error's description without the "(os error N)" suffix.
+fn describe(e: &io::Error) -> String {
+    supervisor_jobs::describe_io_error(e)
+}

@@ -6,7 +6,7 @@ use crate::jobs::{FaultJob, HashJob, HashOutput};
 use crate::output::{self, Output, Sink};
 use supervisor_jobs::fault::FaultPlan;
 use supervisor_jobs::hash::{self, DiscoverOptions, Found};
-use supervisor_runtime::{Chaos, Config, Job, Outcome, Report, Supervisor};
+use supervisor_runtime::{Chaos, Config, Job, Notice, Observer, Outcome, Report, Supervisor};
 
 /// Runs the job and returns the process exit code.
 pub fn run(args: RunArgs) -> Result<u8, CliError> {
@@ -49,7 +49,13 @@ fn supervise<J: Job>(
     mut record: impl FnMut(usize, &Outcome<J::Output>) -> output::Record,
 ) -> Result<Report<J::Output>, CliError> {
     let supervisor = Supervisor::<J>::new(engine_config(options), setup);
-    let report = supervisor.run(tasks, |index, outcome| out.push(record(index, outcome)))?;
+    let mut observer = Reporter {
+        out,
+        record: &mut record,
+        quiet: options.quiet,
+        verbose: options.verbose,
+    };
+    let report = supervisor.run(tasks, &mut observer)?;
     if options.verbose {
         for (slot, s) in report.summary.slots.iter().enumerate() {
             eprintln!(
@@ -59,6 +65,49 @@ fn supervise<J: Job>(
         }
     }
     Ok(report)
+}
+
+/// Turns outcomes into records and worker notices into stderr lines.
+struct Reporter<'a, F> {
+    out: &'a mut Output,
+    record: &'a mut F,
+    quiet: bool,
+    verbose: bool,
+}
+
+impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter<'_, F> {
+    fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
+        self.out.push((self.record)(index, outcome));
+    }
+
+    fn notice(&mut self, notice: &Notice<'_>) {
+        match notice {
+            Notice::WorkerDied {
+                slot,
+                pid,
+                exit,
+                chaos,
+                stderr_tail,
+            } => {
+                if self.quiet || (*chaos && !self.verbose) {
+                    return;
+                }
+                let cause = if *chaos { " (chaos)" } else { "" };
+                let last = stderr_tail.lines().last().unwrap_or("");
+                if last.is_empty() {
+                    eprintln!("supervisor: worker {pid} (slot {slot}) {exit}{cause}");
+                } else {
+                    eprintln!("supervisor: worker {pid} (slot {slot}) {exit}{cause}: {last}");
+                }
+            }
+            Notice::SpawnFailed { slot, message } => {
+                eprintln!("supervisor: cannot start a worker for slot {slot}: {message}");
+            }
+            Notice::Misbehaved { slot, pid, reason } => {
+                eprintln!("supervisor: worker {pid} (slot {slot}) killed: {reason}");
+            }
+        }
+    }
 }
 
 /// The exit code for a finished run, after the output was written.

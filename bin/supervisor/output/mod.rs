@@ -52,10 +52,10 @@ impl Output {
 
     /// Adds one result (written at once for `jsonl`).
     pub fn push(&mut self, record: Record) {
-        if let Some(line) = &record.error_line {
-            if matches!(self.format, Format::Sums | Format::Csv) {
-                eprintln!("supervisor: {line}");
-            }
+        if let Some(line) = &record.error_line
+            && matches!(self.format, Format::Sums | Format::Csv)
+        {
+            eprintln!("supervisor: {line}");
         }
         if self.format == Format::Jsonl {
             let mut line = serde_json::to_vec(&record.json).unwrap_or_default();

@@ -72,12 +72,12 @@ impl Config {
         if self.max_batch == 0 {
             return Err(crate::Error::Config("max_batch must be at least 1".into()));
         }
-        if let Some(chaos) = self.chaos {
-            if chaos.every.is_zero() {
-                return Err(crate::Error::Config(
-                    "the chaos interval must be positive".into(),
-                ));
-            }
+        if let Some(chaos) = self.chaos
+            && chaos.every.is_zero()
+        {
+            return Err(crate::Error::Config(
+                "the chaos interval must be positive".into(),
+            ));
         }
         Ok(())
     }

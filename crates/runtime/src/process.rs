@@ -93,13 +93,11 @@ impl ChildProcess {
     /// Sends `signal` to the worker's process group unless it was already reaped.
     pub fn signal(&self, signal: i32) {
         let reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
-        if !*reaped {
-            if let Ok(sig) = nix::sys::signal::Signal::try_from(signal) {
-                let group = nix::unistd::Pid::from_raw(self.pid as i32);
-                if nix::sys::signal::killpg(group, sig).is_err() {
-                    // The group may already be empty but the leader unreaped: signal it alone.
-                    let _ = nix::sys::signal::kill(group, sig);
-                }
+        if !*reaped && let Ok(sig) = nix::sys::signal::Signal::try_from(signal) {
+            let group = nix::unistd::Pid::from_raw(self.pid as i32);
+            if nix::sys::signal::killpg(group, sig).is_err() {
+                // The group may already be empty but the leader unreaped: signal it alone.
+                let _ = nix::sys::signal::kill(group, sig);
             }
         }
     }

@@ -106,7 +106,7 @@ mod tests {
         let mut s = Schedule::new(costs, 2, 64);
         assert_eq!(s.next_batch(), vec![150], "the big task goes alone, first");
         let b = s.next_batch();
-        assert!(b.len() <= 64 && b.len() >= 1);
+        assert!(b.len() <= 64 && !b.is_empty());
         assert_eq!(b[0], 0, "ties keep task order");
         let mut seen = b.len() + 1;
         while !s.is_empty() {

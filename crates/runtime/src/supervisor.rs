@@ -8,6 +8,7 @@
 
 use crate::config::Config;
 use crate::handshake::Connection;
+use crate::observer::{Notice, Observer};
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, FromWorker, TaskResult, ToWorker};
 use crate::report::{Failure, Outcome, Report, SlotSummary, Summary};
@@ -90,13 +91,13 @@ impl<J: Job> Supervisor<J> {
 
     /// Runs every task and returns one outcome per task, in task order.
     ///
-    /// `on_outcome` is called as each task reaches its final outcome (for streaming output and
-    /// progress). The call returns when every task has an outcome and every worker is reaped,
+    /// `observer` hears each task's final outcome as it happens (for streaming output and
+    /// progress) and notices about workers. The call returns when every task has an outcome and every worker is reaped,
     /// or when the restart-intensity limit stops the run early (see [`Summary::gave_up`]).
     pub fn run(
         self,
         tasks: Vec<J::Task>,
-        mut on_outcome: impl FnMut(usize, &Outcome<J::Output>),
+        observer: &mut impl Observer<J::Output>,
     ) -> Result<Report<J::Output>, Error> {
         self.config.validate()?;
         raise_fd_limit();
@@ -147,7 +148,7 @@ impl<J: Job> Supervisor<J> {
         run.outcomes.resize_with(run.tasks.len(), || None);
         run.attempts = vec![0; run.tasks.len()];
         run.summary.tasks = run.tasks.len() as u64;
-        let result = run.event_loop(events_rx, started, &mut on_outcome);
+        let result = run.event_loop(events_rx, started, observer);
         let Run {
             outcomes,
             mut summary,
@@ -191,7 +192,7 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         events: Receiver<Event<J::Output>>,
         started: Instant,
-        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+        obs: &mut impl Observer<J::Output>,
     ) -> Result<(), Error> {
         let workers = self.board.slots();
         for slot in 0..workers {
@@ -226,14 +227,14 @@ impl<J: Job> Run<'_, J> {
                 },
             };
             match event {
-                Some(event) => self.handle(event, on_outcome),
+                Some(event) => self.handle(event, obs),
                 None => {
                     let now = Instant::now();
-                    if let (Some(at), Some(chaos)) = (next_chaos, self.config.chaos) {
-                        if at <= now {
-                            self.chaos_kill();
-                            next_chaos = Some(now + chaos.every);
-                        }
+                    if let (Some(at), Some(chaos)) = (next_chaos, self.config.chaos)
+                        && at <= now
+                    {
+                        self.chaos_kill();
+                        next_chaos = Some(now + chaos.every);
                     }
                     if self.drain_deadline.is_some_and(|at| at <= now) {
                         self.drain_deadline = None;
@@ -255,24 +256,20 @@ impl<J: Job> Run<'_, J> {
         Ok(())
     }
 
-    fn handle(
-        &mut self,
-        event: Event<J::Output>,
-        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
-    ) {
+    fn handle(&mut self, event: Event<J::Output>, obs: &mut impl Observer<J::Output>) {
         match event {
             Event::Spawned {
                 slot,
                 generation,
                 spawned,
-            } => self.on_spawned(slot, generation, spawned),
+            } => self.on_spawned(slot, generation, spawned, obs),
             Event::Results {
                 slot,
                 generation,
                 results,
             } => {
                 if self.slots[slot].generation == generation {
-                    self.on_results(slot, results, on_outcome);
+                    self.on_results(slot, results, obs);
                 }
             }
             Event::Garbled {
@@ -280,15 +277,16 @@ impl<J: Job> Run<'_, J> {
                 generation,
                 reason,
             } => {
-                if self.slots[slot].generation == generation {
-                    if let Phase::Live(live) = &mut self.slots[slot].phase {
-                        eprintln!(
-                            "supervisor: worker {} sent garbage ({reason}); killing it",
-                            live.child.pid()
-                        );
-                        live.garbled = true;
-                        live.child.kill();
-                    }
+                if self.slots[slot].generation == generation
+                    && let Phase::Live(live) = &mut self.slots[slot].phase
+                {
+                    obs.notice(&Notice::Misbehaved {
+                        slot,
+                        pid: live.child.pid(),
+                        reason,
+                    });
+                    live.garbled = true;
+                    live.child.kill();
                 }
             }
             Event::Exited {
@@ -297,7 +295,7 @@ impl<J: Job> Run<'_, J> {
                 info,
             } => {
                 if self.slots[slot].generation == generation {
-                    self.on_exited(slot, info, on_outcome);
+                    self.on_exited(slot, info, obs);
                 }
             }
         }
@@ -314,7 +312,13 @@ impl<J: Job> Run<'_, J> {
         });
     }
 
-    fn on_spawned(&mut self, slot: usize, generation: u64, spawned: Spawned) {
+    fn on_spawned(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        spawned: Spawned,
+        obs: &mut impl Observer<J::Output>,
+    ) {
         debug_assert_eq!(self.slots[slot].generation, generation);
         match spawned {
             Spawned::Ready { child, connection } => {
@@ -356,7 +360,10 @@ impl<J: Job> Run<'_, J> {
                     }
                     _ => error.to_string(),
                 };
-                eprintln!("supervisor: cannot start a worker for slot {slot}: {detail}");
+                obs.notice(&Notice::SpawnFailed {
+                    slot,
+                    message: detail.clone(),
+                });
                 self.note_restart(format!("worker start failed: {detail}"));
                 self.replace(slot);
             }
@@ -371,6 +378,7 @@ impl<J: Job> Run<'_, J> {
         results: ipc_channel::ipc::IpcBytesReceiver,
     ) {
         let events = self.events_tx.clone();
+        let fallback = Arc::clone(&child);
         let spawned = std::thread::Builder::new()
             .name(format!("worker-{}-io", child.pid()))
             .spawn(move || {
@@ -405,8 +413,16 @@ impl<J: Job> Run<'_, J> {
                     info,
                 });
             });
-        if let Err(e) = spawned {
-            eprintln!("supervisor: cannot start an I/O thread: {e}");
+        if spawned.is_err() {
+            // Without its I/O thread the worker can never be heard from: end it now, so its
+            // tasks are requeued like any other death.
+            fallback.kill();
+            let info = fallback.wait();
+            let _ = self.events_tx.send(Event::Exited {
+                slot,
+                generation,
+                info,
+            });
         }
     }
 
@@ -414,17 +430,18 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         slot: usize,
         results: Vec<(u64, TaskResult<J::Output>)>,
-        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+        obs: &mut impl Observer<J::Output>,
     ) {
         for (id, result) in results {
             let Phase::Live(live) = &mut self.slots[slot].phase else {
                 return;
             };
             if live.inflight.front() != Some(&id) {
-                eprintln!(
-                    "supervisor: worker {} answered task {id} out of order; killing it",
-                    live.child.pid()
-                );
+                obs.notice(&Notice::Misbehaved {
+                    slot,
+                    pid: live.child.pid(),
+                    reason: format!("answered task {id} out of order"),
+                });
                 live.garbled = true;
                 live.child.kill();
                 return;
@@ -444,7 +461,7 @@ impl<J: Job> Run<'_, J> {
                 },
                 attempts,
             };
-            self.finish_task(id, outcome, on_outcome);
+            self.finish_task(id, outcome, obs);
         }
         self.dispatch();
     }
@@ -453,13 +470,13 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         id: u64,
         outcome: Outcome<J::Output>,
-        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+        obs: &mut impl Observer<J::Output>,
     ) {
         match &outcome.result {
             Ok(_) => self.summary.completed += 1,
             Err(_) => self.summary.failed += 1,
         }
-        on_outcome(id as usize, &outcome);
+        obs.outcome(id as usize, &outcome);
         self.outcomes[id as usize] = Some(outcome);
         self.check_finished();
     }
@@ -482,10 +499,10 @@ impl<J: Job> Run<'_, J> {
     fn stop_slot(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
         if let Phase::Live(live) = std::mem::replace(&mut s.phase, Phase::Idle) {
-            if let Some(tasks) = &live.tasks {
-                if let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown) {
-                    let _ = tasks.send(&frame);
-                }
+            if let Some(tasks) = &live.tasks
+                && let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown)
+            {
+                let _ = tasks.send(&frame);
             }
             s.phase = Phase::Draining(live.child);
         } else if let Phase::Idle = s.phase {
@@ -497,13 +514,17 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         slot: usize,
         info: Result<ExitInfo, Error>,
-        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+        obs: &mut impl Observer<J::Output>,
     ) {
         let phase = std::mem::replace(&mut self.slots[slot].phase, Phase::Idle);
         let info = match info {
             Ok(info) => info,
             Err(e) => {
-                eprintln!("supervisor: {e}");
+                obs.notice(&Notice::Misbehaved {
+                    slot,
+                    pid: 0,
+                    reason: e.to_string(),
+                });
                 ExitInfo {
                     exit: crate::ExitKind::Exited(-1),
                     max_rss_bytes: 0,
@@ -522,7 +543,7 @@ impl<J: Job> Run<'_, J> {
                 };
                 self.board.set_slot_state(slot, state);
             }
-            Phase::Live(live) => self.on_worker_death(slot, live, info, on_outcome),
+            Phase::Live(live) => self.on_worker_death(slot, live, info, obs),
             Phase::Idle | Phase::Spawning => {}
         }
     }
@@ -538,7 +559,7 @@ impl<J: Job> Run<'_, J> {
         slot: usize,
         mut live: Live,
         info: ExitInfo,
-        on_outcome: &mut impl FnMut(usize, &Outcome<J::Output>),
+        obs: &mut impl Observer<J::Output>,
     ) {
         self.board.set_slot_state(slot, SlotState::Dead);
         self.summary.worker_crashes += 1;
@@ -553,14 +574,19 @@ impl<J: Job> Run<'_, J> {
             None if view.heartbeat_ms == 0 => live.inflight.front().copied(),
             None => None,
         };
+        if !self.finishing {
+            obs.notice(&Notice::WorkerDied {
+                slot,
+                pid,
+                exit: info.exit,
+                chaos: live.chaos_killed,
+                stderr_tail: &info.stderr_tail,
+            });
+        }
         if live.chaos_killed {
             self.summary.chaos_kills += 1;
         } else {
-            let reason = format!("worker {pid} (slot {slot}) {}", info.exit);
-            if !self.finishing {
-                eprintln!("supervisor: {reason}{}", stderr_suffix(&info.stderr_tail));
-            }
-            self.note_restart(reason);
+            self.note_restart(format!("worker {pid} (slot {slot}) {}", info.exit));
         }
         // Split what the worker held: its running batch is isolated (one task per message from
         // now on), batches it never started go back to the ordinary queue.
@@ -572,7 +598,9 @@ impl<J: Job> Run<'_, J> {
             if Some(id) == running {
                 let tries = &mut self.attempts[id as usize];
                 *tries += 1;
-                if *tries > self.config.retries {
+                if *tries <= self.config.retries {
+                    self.summary.retried += 1;
+                } else {
                     let outcome = Outcome {
                         result: Err(Failure::Crashed {
                             exit: info.exit,
@@ -580,13 +608,12 @@ impl<J: Job> Run<'_, J> {
                         }),
                         attempts: *tries,
                     };
-                    self.finish_task(id, outcome, on_outcome);
+                    self.finish_task(id, outcome, obs);
                     continue;
                 }
             }
             isolate.push(id);
         }
-        self.summary.retried += (isolate.len() + rest.len()) as u64;
         if self.finishing {
             // The run already gave up: these stay without an outcome.
         } else {
@@ -668,10 +695,9 @@ impl<J: Job> Run<'_, J> {
                 );
                 let encoded = match protocol::encode(&frame) {
                     Ok(bytes) => bytes,
-                    Err(e) => {
-                        eprintln!("supervisor: {e}");
-                        return;
-                    }
+                    // Encoding our own task types cannot fail short of a bug in a Serialize impl;
+                    // leave the tasks queued rather than lose them.
+                    Err(_) => return,
                 };
                 // A send to a dead worker fails; the tasks stay in flight and are requeued
                 // when its exit arrives.
@@ -718,21 +744,13 @@ fn last_line(text: &str) -> &str {
     text.lines().last().unwrap_or("")
 }
 
-fn stderr_suffix(tail: &str) -> String {
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", last_line(tail))
-    }
-}
-
 /// Each worker costs the parent a few descriptors; the default soft limit of 1024 would cap
 /// a run at a few hundred workers.
 fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }

@@ -135,6 +135,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             return ExitCode::from(SETUP_EXIT);
         }
     };
+    quiet_panics_inside_tasks();
     // A worker without a scoreboard still works; the parent then charges crashes by order.
     let board = setup
         .scoreboard
@@ -171,7 +172,10 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             if let Some(board) = &board {
                 board.begin_task(slot, id);
             }
-            let result = match std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task))) {
+            IN_TASK.set(true);
+            let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task)));
+            IN_TASK.set(false);
+            let result = match caught {
                 Ok(output) => TaskResult::Done(output),
                 Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
             };
@@ -191,6 +195,21 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         }
         last_flush = Instant::now();
     }
+}
+
+thread_local! {
+    static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A task's panic is reported as its result, so printing it too would only add noise to the
+/// worker's stderr tail; a panic anywhere else still prints.
+fn quiet_panics_inside_tasks() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_TASK.get() {
+            default(info);
+        }
+    }));
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

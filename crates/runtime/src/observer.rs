@@ -1,0 +1,54 @@
+//! How a caller follows a run as it happens.
+
+use crate::{ExitKind, Outcome};
+
+/// Something worth telling a user while a run goes on; the engine itself never prints.
+#[derive(Debug)]
+pub enum Notice<'a> {
+    /// A worker died while it was still needed (the slot is being refilled).
+    WorkerDied {
+        /// The worker's slot.
+        slot: usize,
+        /// Its pid.
+        pid: u32,
+        /// How it ended.
+        exit: ExitKind,
+        /// True when `--chaos-kill-every` killed it.
+        chaos: bool,
+        /// The last lines it wrote to stderr.
+        stderr_tail: &'a str,
+    },
+    /// A worker could not be started or did not complete its handshake.
+    SpawnFailed {
+        /// The slot being filled.
+        slot: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// A worker broke the protocol and was killed.
+    Misbehaved {
+        /// The worker's slot.
+        slot: usize,
+        /// Its pid.
+        pid: u32,
+        /// What it did.
+        reason: String,
+    },
+}
+
+/// Receives each task's final outcome (in completion order) and notices about workers.
+///
+/// Any `FnMut(usize, &Outcome<O>)` closure is an observer that ignores notices.
+pub trait Observer<O> {
+    /// Task `index` reached its final outcome.
+    fn outcome(&mut self, index: usize, outcome: &Outcome<O>);
+
+    /// Something happened to a worker.
+    fn notice(&mut self, _notice: &Notice<'_>) {}
+}
+
+impl<O, F: FnMut(usize, &Outcome<O>)> Observer<O> for F {
+    fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
+        self(index, outcome)
+    }
+}

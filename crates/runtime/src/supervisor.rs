@@ -48,6 +48,11 @@ enum Event<O> {
         generation: u64,
         reason: String,
     },
+    SetupFailed {
+        slot: usize,
+        generation: u64,
+        reason: String,
+    },
     Exited {
         slot: usize,
         generation: u64,
@@ -66,6 +71,8 @@ struct Live {
     front_done: usize,
     chaos_killed: bool,
     garbled: bool,
+    /// The worker could not build its job, so it never ran a task: none is charged.
+    setup_failed: bool,
 }
 
 enum Phase {
@@ -289,6 +296,21 @@ impl<J: Job> Run<'_, J> {
                     live.child.kill();
                 }
             }
+            Event::SetupFailed {
+                slot,
+                generation,
+                reason,
+            } => {
+                if self.slots[slot].generation == generation
+                    && let Phase::Live(live) = &mut self.slots[slot].phase
+                {
+                    obs.notice(&Notice::SpawnFailed {
+                        slot,
+                        message: format!("the job could not start: {reason}"),
+                    });
+                    live.setup_failed = true;
+                }
+            }
             Event::Exited {
                 slot,
                 generation,
@@ -336,6 +358,7 @@ impl<J: Job> Run<'_, J> {
                     front_done: 0,
                     chaos_killed: false,
                     garbled: false,
+                    setup_failed: false,
                 };
                 self.slots[slot].phase = Phase::Live(live);
                 if self.finishing {
@@ -389,10 +412,10 @@ impl<J: Job> Run<'_, J> {
                             generation,
                             results,
                         },
-                        Ok(FromWorker::SetupFailed(reason)) => Event::Garbled {
+                        Ok(FromWorker::SetupFailed(reason)) => Event::SetupFailed {
                             slot,
                             generation,
-                            reason: format!("job setup failed: {reason}"),
+                            reason,
                         },
                         Err(e) => Event::Garbled {
                             slot,
@@ -569,6 +592,7 @@ impl<J: Job> Run<'_, J> {
         let view = self.board.slot_view(slot);
         self.board.clear_current(slot);
         let running = match view.current_task {
+            _ if live.setup_failed => None,
             Some(id) if live.inflight.contains(&id) => Some(id),
             Some(_) => None,
             None if view.heartbeat_ms == 0 => live.inflight.front().copied(),

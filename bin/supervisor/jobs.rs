@@ -56,6 +56,10 @@ impl Job for HashJob {
     fn cost(task: &FileEntry) -> u64 {
         task.size + PER_FILE_COST
     }
+
+    fn label(task: &FileEntry) -> String {
+        String::from_utf8_lossy(&task.path).into_owned()
+    }
 }
 
 /// The hidden fault-injection job.

@@ -100,6 +100,7 @@ impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter
                     eprintln!("supervisor: worker {pid} (slot {slot}) {exit}{cause}: {last}");
                 }
             }
+            Notice::WorkerStarted { .. } => {}
             Notice::SpawnFailed { slot, message } => {
                 eprintln!("supervisor: cannot start a worker for slot {slot}: {message}");
             }

@@ -31,4 +31,10 @@ pub trait Job: Sized + 'static {
     fn cost(_task: &Self::Task) -> u64 {
         1
     }
+
+    /// A short human-readable name of the task (e.g. its path), shown by live views such as
+    /// `supervisor ps`. Only the last 128 bytes are kept.
+    fn label(_task: &Self::Task) -> String {
+        String::new()
+    }
 }

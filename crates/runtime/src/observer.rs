@@ -5,6 +5,13 @@ use crate::{ExitKind, Outcome};
 /// Something worth telling a user while a run goes on; the engine itself never prints.
 #[derive(Debug)]
 pub enum Notice<'a> {
+    /// A worker connected and is taking work.
+    WorkerStarted {
+        /// The worker's slot.
+        slot: usize,
+        /// Its pid.
+        pid: u32,
+    },
     /// A worker died while it was still needed (the slot is being refilled).
     WorkerDied {
         /// The worker's slot.

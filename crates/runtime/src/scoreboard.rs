@@ -14,12 +14,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Identifies a supervisor scoreboard ("SUPVSCB1").
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SUPVSCB1");
 /// Layout version; readers refuse other versions.
-pub const LAYOUT_VERSION: u64 = 1;
+pub const LAYOUT_VERSION: u64 = 2;
 /// The `memfd` name, as it appears in `/proc/<pid>/fd` links.
 pub const MEMFD_NAME: &str = "supervisor-scoreboard";
 
 const HEADER_WORDS: usize = 32;
-const SLOT_WORDS: usize = 16;
+const SLOT_WORDS: usize = 32;
+/// Words of a slot's current-task label (UTF-8, NUL-padded, for displays only).
+const LABEL_WORDS: usize = 16;
 const JOB_NAME_WORDS: usize = 4;
 
 /// Header word offsets.
@@ -49,6 +51,7 @@ mod s {
     pub const CURRENT_TASK: usize = 5;
     pub const TASK_STARTED_MS: usize = 6;
     pub const HEARTBEAT_MS: usize = 7;
+    pub const LABEL: usize = 16;
 }
 
 /// What a slot's worker is doing, as the parent sees it.
@@ -132,6 +135,8 @@ pub struct SlotView {
     pub cost_done: u64,
     /// The task being run, if any.
     pub current_task: Option<u64>,
+    /// A human-readable name of the current (or last) task, e.g. its path.
+    pub label: String,
     /// When the current task started (ms since the epoch).
     pub task_started_ms: u64,
     /// The worker's last sign of life (ms since the epoch).
@@ -274,6 +279,7 @@ impl Scoreboard {
             tasks_done: r(s::TASKS_DONE),
             cost_done: r(s::COST_DONE),
             current_task: current.checked_sub(1),
+            label: self.label(slot),
             task_started_ms: r(s::TASK_STARTED_MS),
             heartbeat_ms: r(s::HEARTBEAT_MS),
         }
@@ -326,8 +332,31 @@ impl Scoreboard {
 
     // ---- worker-owned words ----
 
-    /// Marks `task` as running in `slot` (worker side).
-    pub fn begin_task(&self, slot: usize, task: u64) {
+    fn label(&self, slot: usize) -> String {
+        let mut bytes = Vec::with_capacity(LABEL_WORDS * 8);
+        for i in 0..LABEL_WORDS {
+            let word = self.slot_word(slot, s::LABEL + i).load(Ordering::Relaxed);
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    }
+
+    /// Marks `task` as running in `slot` (worker side), with a label for displays. A long
+    /// label keeps its end (the file name matters more than the directory).
+    pub fn begin_task(&self, slot: usize, task: u64, label: &str) {
+        let mut bytes = [0u8; LABEL_WORDS * 8];
+        let text = label.as_bytes();
+        let mut from = text.len().saturating_sub(bytes.len());
+        while from < text.len() && !label.is_char_boundary(from) {
+            from += 1;
+        }
+        bytes[..text.len() - from].copy_from_slice(&text[from..]);
+        for (i, chunk) in bytes.chunks(8).enumerate() {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+            self.slot_word(slot, s::LABEL + i)
+                .store(word, Ordering::Relaxed);
+        }
         let now = now_ms();
         self.slot_word(slot, s::TASK_STARTED_MS)
             .store(now, Ordering::Relaxed);
@@ -350,6 +379,42 @@ impl Scoreboard {
     }
 }
 
+/// Every scoreboard of a running supervisor this user can see (optionally only `pid`'s), found
+/// by the memfd name among `/proc/<pid>/fd` links, with the supervisor's pid.
+pub fn find_running(pid: Option<u32>) -> Vec<(u32, Scoreboard)> {
+    let target = format!("/memfd:{MEMFD_NAME} (deleted)");
+    let mut found = Vec::new();
+    let pids: Vec<u32> = match pid {
+        Some(pid) => vec![pid],
+        None => match std::fs::read_dir("/proc") {
+            Ok(dir) => dir
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect(),
+            Err(_) => return found,
+        },
+    };
+    for pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let is_board = std::fs::read_link(fd.path())
+                .map(|link| link.as_os_str() == target.as_str())
+                .unwrap_or(false);
+            if !is_board {
+                continue;
+            }
+            if let Some(path) = fd.path().to_str()
+                && let Ok(board) = Scoreboard::attach(path, false)
+            {
+                found.push((pid, board));
+            }
+        }
+    }
+    found.sort_by_key(|(pid, _)| *pid);
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,8 +426,12 @@ mod tests {
         board.set_slot_process(1, 4242, SlotState::Running);
         let path = board.proc_path().unwrap();
         let worker = Scoreboard::attach(&path, true).unwrap();
-        worker.begin_task(1, 7);
+        worker.begin_task(1, 7, "some/file.txt");
         assert_eq!(board.slot_view(1).current_task, Some(7));
+        assert_eq!(board.slot_view(1).label, "some/file.txt");
+        let long = format!("{}/é-end", "x".repeat(200));
+        worker.begin_task(1, 7, &long);
+        assert!(board.slot_view(1).label.ends_with("/é-end"));
         worker.end_task(1, 64);
         let view = board.slot_view(1);
         assert_eq!((view.pid, view.tasks_done, view.cost_done), (4242, 1, 64));
@@ -371,6 +440,9 @@ mod tests {
         let header = reader.header_view();
         assert_eq!((header.job.as_str(), header.tasks_total), ("hash", 10));
         assert_eq!(reader.slots(), 3);
+        let mine = find_running(Some(std::process::id()));
+        assert!(!mine.is_empty(), "our own scoreboard is found");
+        assert_eq!(mine[0].1.header_view().parent_pid, std::process::id());
     }
 
     #[test]

@@ -349,6 +349,7 @@ impl<J: Job> Run<'_, J> {
                 let pid = child.pid();
                 self.slots[slot].stats.pids.push(pid);
                 self.board.set_slot_process(slot, pid, SlotState::Running);
+                obs.notice(&Notice::WorkerStarted { slot, pid });
                 self.start_io_thread(slot, generation, Arc::clone(&child), results);
                 let live = Live {
                     child,

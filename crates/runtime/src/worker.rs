@@ -170,7 +170,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         for (id, task) in batch {
             let cost = J::cost(&task);
             if let Some(board) = &board {
-                board.begin_task(slot, id);
+                board.begin_task(slot, id, &J::label(&task));
             }
             IN_TASK.set(true);
             let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task)));

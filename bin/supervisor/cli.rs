@@ -17,6 +17,27 @@ pub struct Cli {
 pub enum Command {
     /// Run a job in supervised worker processes.
     Run(RunArgs),
+    /// Show the workers of running supervisors (from their live scoreboards).
+    Ps(PsArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Only the supervisor with this pid.
+    pub pid: Option<u32>,
+    /// Refresh until the supervisors end.
+    #[arg(long)]
+    pub watch: bool,
+    /// Time between refreshes with --watch.
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
+    pub interval: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -64,6 +85,10 @@ pub struct RunOptions {
     #[arg(long, value_name = "N", default_value_t = 1, global = true)]
     pub chaos_seed: u64,
 
+    /// Live progress on stderr: auto = only when stderr is a terminal.
+    #[arg(long, value_enum, default_value_t = Progress::Auto, global = true)]
+    pub progress: Progress,
+
     /// Print only results and errors: no summary, no notes.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -71,6 +96,16 @@ pub struct RunOptions {
     /// Print per-worker details and every worker death.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always, even on a pipe.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

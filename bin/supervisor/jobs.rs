@@ -26,12 +26,9 @@ pub enum HashOutput {
     Error(String),
 }
 
-/// Per-file overhead in cost units (bytes): opening and stat-ing a file is not free, so a
-/// batch of empty files is not unbounded.
-const PER_FILE_COST: u64 = 16 * 1024;
-
 impl Job for HashJob {
     const NAME: &'static str = "hash";
+    const COST_IS_BYTES: bool = true;
     type Setup = Algo;
     type Task = FileEntry;
     type Output = HashOutput;
@@ -54,7 +51,7 @@ impl Job for HashJob {
     }
 
     fn cost(task: &FileEntry) -> u64 {
-        task.size + PER_FILE_COST
+        task.size
     }
 
     fn label(task: &FileEntry) -> String {

@@ -5,6 +5,8 @@ mod cli;
 mod error;
 mod jobs;
 mod output;
+mod progress;
+mod ps;
 mod run;
 
 use clap::Parser;
@@ -19,6 +21,21 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
+        cli::Command::Ps(args) => ps::run(args),
+        cli::Command::Completions { shell } => {
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "supervisor", &mut std::io::stdout());
+            Ok(error::code::OK)
+        }
+        cli::Command::Man => {
+            let command = <cli::Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(
+                    error::CliError::Output(format!("cannot write the man page: {e}")),
+                ),
+                _ => Ok(error::code::OK),
+            }
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@ use crate::cli::{FaultArgs, Format, HashArgs, JobCommand, RunArgs, RunOptions};
 use crate::error::{CliError, code};
 use crate::jobs::{FaultJob, HashJob, HashOutput};
 use crate::output::{self, Output, Sink};
+use crate::progress::Progress;
 use supervisor_jobs::fault::FaultPlan;
 use supervisor_jobs::hash::{self, DiscoverOptions, Found};
 use supervisor_runtime::{Chaos, Config, Job, Notice, Observer, Outcome, Report, Supervisor};
@@ -48,14 +49,21 @@ fn supervise<J: Job>(
     out: &mut Output,
     mut record: impl FnMut(usize, &Outcome<J::Output>) -> output::Record,
 ) -> Result<Report<J::Output>, CliError> {
+    let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
+    let total_bytes = J::COST_IS_BYTES.then(|| costs.iter().sum());
+    let progress = Progress::new(options.progress, tasks.len() as u64, total_bytes);
     let supervisor = Supervisor::<J>::new(engine_config(options), setup);
     let mut observer = Reporter {
         out,
         record: &mut record,
         quiet: options.quiet,
         verbose: options.verbose,
+        progress,
+        costs: if J::COST_IS_BYTES { costs } else { Vec::new() },
     };
-    let report = supervisor.run(tasks, &mut observer)?;
+    let report = supervisor.run(tasks, &mut observer);
+    observer.progress.finish();
+    let report = report?;
     if options.verbose {
         for (slot, s) in report.summary.slots.iter().enumerate() {
             eprintln!(
@@ -73,14 +81,24 @@ struct Reporter<'a, F> {
     record: &'a mut F,
     quiet: bool,
     verbose: bool,
+    progress: Progress,
+    /// Bytes per task, for jobs whose cost is bytes (empty otherwise).
+    costs: Vec<u64>,
 }
 
 impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter<'_, F> {
     fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
         self.out.push((self.record)(index, outcome));
+        let bytes = self.costs.get(index).copied().unwrap_or(0);
+        self.progress.task_done(bytes, outcome.attempts);
     }
 
     fn notice(&mut self, notice: &Notice<'_>) {
+        match notice {
+            Notice::WorkerStarted { .. } => self.progress.worker_started(),
+            Notice::WorkerDied { .. } => self.progress.worker_died(),
+            _ => {}
+        }
         match notice {
             Notice::WorkerDied {
                 slot,

@@ -11,6 +11,8 @@ use serde::de::DeserializeOwned;
 pub trait Job: Sized + 'static {
     /// The name a worker uses to find this job in its [`crate::worker::Registry`].
     const NAME: &'static str;
+    /// True when [`Job::cost`] is a byte count, so displays may show it as bytes.
+    const COST_IS_BYTES: bool = false;
     /// Run-wide parameters, sent once to each worker (e.g. the hash algorithm).
     type Setup: Serialize + DeserializeOwned + Send + Sync + 'static;
     /// One unit of work.

@@ -39,6 +39,7 @@ mod h {
     pub const SPAWNED: usize = 10;
     pub const COST_TOTAL: usize = 11;
     pub const JOB_NAME: usize = 12;
+    pub const COST_IS_BYTES: usize = 16;
 }
 
 /// Slot word offsets.
@@ -166,6 +167,8 @@ pub struct HeaderView {
     pub spawned: u64,
     /// Total cost units of the run.
     pub cost_total: u64,
+    /// Whether cost units are bytes.
+    pub cost_is_bytes: bool,
 }
 
 impl Scoreboard {
@@ -264,6 +267,7 @@ impl Scoreboard {
             crashes: r(h::CRASHES),
             spawned: r(h::SPAWNED),
             cost_total: r(h::COST_TOTAL),
+            cost_is_bytes: r(h::COST_IS_BYTES) != 0,
         }
     }
 
@@ -287,7 +291,9 @@ impl Scoreboard {
 
     // ---- parent-owned words ----
 
-    pub(crate) fn set_totals(&self, tasks: u64, cost: u64) {
+    pub(crate) fn set_totals(&self, tasks: u64, cost: u64, cost_is_bytes: bool) {
+        self.header(h::COST_IS_BYTES)
+            .store(cost_is_bytes as u64, Ordering::Relaxed);
         self.header(h::TASKS_TOTAL).store(tasks, Ordering::Relaxed);
         self.header(h::COST_TOTAL).store(cost, Ordering::Relaxed);
     }
@@ -422,7 +428,7 @@ mod tests {
     #[test]
     fn a_second_mapping_sees_the_first_ones_writes() {
         let board = Scoreboard::create(3, "hash").unwrap();
-        board.set_totals(10, 1000);
+        board.set_totals(10, 1000, true);
         board.set_slot_process(1, 4242, SlotState::Running);
         let path = board.proc_path().unwrap();
         let worker = Scoreboard::attach(&path, true).unwrap();

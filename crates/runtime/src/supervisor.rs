@@ -113,7 +113,7 @@ impl<J: Job> Supervisor<J> {
         let workers = self.config.workers.min(tasks.len()).max(1);
         let board = Scoreboard::create(workers, J::NAME)
             .map_err(|e| Error::io("cannot create the scoreboard", e))?;
-        board.set_totals(tasks.len() as u64, costs.iter().sum());
+        board.set_totals(tasks.len() as u64, costs.iter().sum(), J::COST_IS_BYTES);
         let (events_tx, events_rx) = mpsc::channel::<Event<J::Output>>();
         let (spawn_tx, spawn_rx) = mpsc::channel::<SpawnRequest>();
         let plan = SpawnPlan {

@@ -44,7 +44,7 @@ impl Progress {
                 );
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{elapsed:>4} [{wide_bar}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+                        "{elapsed:>4} [{wide_bar}] {pos}/{len} ETA {eta} {msg}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
@@ -93,6 +93,7 @@ impl Progress {
 
     fn message(&self) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let per_sec = format!("{:.0}/s ", self.done as f64 / secs);
         let rate = match self.total_bytes {
             Some(total) => format!(
                 "{}/{} {}/s ",
@@ -103,7 +104,7 @@ impl Progress {
             None => String::new(),
         };
         format!(
-            "{rate}| {} workers, {} crashes, {} retries",
+            "{per_sec}{rate}| {} workers, {} crashes, {} retries",
             self.alive, self.crashes, self.retried
         )
     }
@@ -132,6 +133,14 @@ impl Progress {
                     eprintln!("progress: {}/{} {message}", self.done, self.total_tasks);
                 }
             }
+        }
+    }
+
+    /// Prints a line on stderr without tearing the bar.
+    pub fn note(&self, line: &str) {
+        match &self.display {
+            Display::Bar(bar) => bar.println(line),
+            _ => eprintln!("{line}"),
         }
     }
 

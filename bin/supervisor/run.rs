@@ -88,7 +88,9 @@ struct Reporter<'a, F> {
 
 impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter<'_, F> {
     fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
-        self.out.push((self.record)(index, outcome));
+        if let Some(note) = self.out.push((self.record)(index, outcome)) {
+            self.progress.note(&note);
+        }
         let bytes = self.costs.get(index).copied().unwrap_or(0);
         self.progress.task_done(bytes, outcome.attempts);
     }
@@ -112,18 +114,23 @@ impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter
                 }
                 let cause = if *chaos { " (chaos)" } else { "" };
                 let last = stderr_tail.lines().last().unwrap_or("");
-                if last.is_empty() {
-                    eprintln!("supervisor: worker {pid} (slot {slot}) {exit}{cause}");
+                let line = if last.is_empty() {
+                    format!("supervisor: worker {pid} (slot {slot}) {exit}{cause}")
                 } else {
-                    eprintln!("supervisor: worker {pid} (slot {slot}) {exit}{cause}: {last}");
-                }
+                    format!("supervisor: worker {pid} (slot {slot}) {exit}{cause}: {last}")
+                };
+                self.progress.note(&line);
             }
             Notice::WorkerStarted { .. } => {}
             Notice::SpawnFailed { slot, message } => {
-                eprintln!("supervisor: cannot start a worker for slot {slot}: {message}");
+                self.progress.note(&format!(
+                    "supervisor: cannot start a worker for slot {slot}: {message}"
+                ));
             }
             Notice::Misbehaved { slot, pid, reason } => {
-                eprintln!("supervisor: worker {pid} (slot {slot}) killed: {reason}");
+                self.progress.note(&format!(
+                    "supervisor: worker {pid} (slot {slot}) killed: {reason}"
+                ));
             }
         }
     }
@@ -174,7 +181,11 @@ fn run_hash(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
                     );
                 }
             }
-            Found::Error { path, message } => out.push(output::hash::error(&path, &message, 1)),
+            Found::Error { path, message } => {
+                if let Some(note) = out.push(output::hash::error(&path, &message, 1)) {
+                    eprintln!("{note}");
+                }
+            }
         }
     }
     let paths: Vec<Vec<u8>> = tasks.iter().map(|t| t.path.clone()).collect();

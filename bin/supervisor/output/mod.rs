@@ -50,13 +50,14 @@ impl Output {
         }
     }
 
-    /// Adds one result (written at once for `jsonl`).
-    pub fn push(&mut self, record: Record) {
-        if let Some(line) = &record.error_line
-            && matches!(self.format, Format::Sums | Format::Csv)
-        {
-            eprintln!("supervisor: {line}");
-        }
+    /// Adds one result (written at once for `jsonl`). Returns a line for stderr when the
+    /// format has no room for the result's error (`sums`, `csv`).
+    #[must_use]
+    pub fn push(&mut self, record: Record) -> Option<String> {
+        let note = match (&record.error_line, self.format) {
+            (Some(line), Format::Sums | Format::Csv) => Some(format!("supervisor: {line}")),
+            _ => None,
+        };
         if self.format == Format::Jsonl {
             let mut line = serde_json::to_vec(&record.json).unwrap_or_default();
             line.push(b'\n');
@@ -64,6 +65,7 @@ impl Output {
             self.sink.flush();
         }
         self.records.push(record);
+        note
     }
 
     /// How many pushed records are failures.

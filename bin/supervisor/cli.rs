@@ -16,7 +16,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a job in supervised worker processes.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show the workers of running supervisors (from their live scoreboards).
     Ps(PsArgs),
     /// Print a shell completion script.

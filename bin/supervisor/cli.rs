@@ -126,6 +126,12 @@ pub enum Format {
 pub enum JobCommand {
     /// Hash every regular file under PATH... (recursive).
     Hash(HashArgs),
+    /// Count lines with ERROR / WARNING (or --pattern) per log file.
+    Logs(LogsArgs),
+    /// Check TCP reachability of HOST:PORT targets, with connect latency.
+    Probe(ProbeArgs),
+    /// The seed's CPU benchmark: the sum of i² for i below n × scale, per task.
+    Cpu(CpuArgs),
     /// Fault injection for tests: tasks that crash their worker in chosen ways.
     #[command(hide = true)]
     Fault(FaultArgs),
@@ -134,20 +140,77 @@ pub enum JobCommand {
 #[derive(Args, Debug)]
 pub struct HashArgs {
     /// Files or directories to hash.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "check", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Verify the files listed in a md5sum/sha256sum/b3sum-style file instead (`-` for stdin):
+    /// prints `NAME: OK` or `NAME: FAILED` per line, as coreutils does.
+    #[arg(short = 'c', long, value_name = "SUMSFILE", conflicts_with_all = ["paths", "extensions", "follow_symlinks"])]
+    pub check: Option<PathBuf>,
 
     /// Only files whose name ends with EXT (e.g. `.log`; repeatable). Default: all files.
     #[arg(long = "ext", value_name = "EXT")]
     pub extensions: Vec<String>,
 
-    /// Digest algorithm: md5, sha1, sha256 or blake3.
-    #[arg(long, default_value = "md5", value_parser = parse_algo)]
-    pub algo: Algo,
+    /// Digest algorithm: md5, sha1, sha256 or blake3 [default: md5; with --check, guessed
+    /// from the digest length (64 hex digits: sha256)].
+    #[arg(long, value_parser = parse_algo)]
+    pub algo: Option<Algo>,
 
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     pub follow_symlinks: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Log files or directories (searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// File names to read, as shell globs (repeatable) [default: *.log]. Names ending in .gz
+    /// are decompressed, e.g. --glob '*.log' --glob '*.log.*.gz'.
+    #[arg(long = "glob", value_name = "GLOB")]
+    pub globs: Vec<String>,
+
+    /// Count lines containing P (repeatable, in priority order: a line counts for the first
+    /// one it contains) [default: ERROR, WARNING].
+    #[arg(long = "pattern", value_name = "P")]
+    pub patterns: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// Targets as HOST:PORT, IP:PORT or [IPV6]:PORT.
+    #[arg(value_name = "HOST:PORT")]
+    pub targets: Vec<String>,
+
+    /// Read more targets from FILE: one per line, `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+
+    /// Time allowed per target for name resolution and connecting together.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_positive_duration)]
+    pub connect_timeout: Duration,
+
+    /// Exit 1 when a target is not up.
+    #[arg(long)]
+    pub fail_on_down: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CpuArgs {
+    /// The tasks' n, comma-separated: task n loops n × scale times.
+    #[arg(long, value_delimiter = ',', default_value = "100,200,300,400,500")]
+    pub tasks: Vec<u64>,
+
+    /// Iterations per unit of n.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scale: u64,
+
+    /// Also run the tasks sequentially in this process and print both times and the speedup.
+    #[arg(long)]
+    pub compare: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,14 +1,22 @@
 //! The glue between the work (supervisor-jobs) and the engine (supervisor-runtime).
 
 use serde::{Deserialize, Serialize};
+use supervisor_jobs::cpu::CpuTask;
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 use supervisor_jobs::hash::{self, Algo, FileEntry};
+use supervisor_jobs::logs::{self, LogCounts, LogPatterns, LogTask};
+use supervisor_jobs::probe::{ProbeResult, ProbeTask};
 use supervisor_runtime::Job;
 use supervisor_runtime::worker::Registry;
 
 /// Every job this binary can run as a worker.
 pub fn registry() -> Registry {
-    Registry::new().register::<HashJob>().register::<FaultJob>()
+    Registry::new()
+        .register::<HashJob>()
+        .register::<LogsJob>()
+        .register::<ProbeJob>()
+        .register::<CpuJob>()
+        .register::<FaultJob>()
 }
 
 /// Hashes one file per task.
@@ -56,6 +64,104 @@ impl Job for HashJob {
 
     fn label(task: &FileEntry) -> String {
         String::from_utf8_lossy(&task.path).into_owned()
+    }
+}
+
+/// Counts pattern lines in one byte range of one log file per task.
+pub struct LogsJob {
+    patterns: LogPatterns,
+    buf: Vec<u8>,
+}
+
+/// A log range with its expected cost (bytes to read; a guess for gzip streams).
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct LogsTask {
+    /// The range to count.
+    pub range: LogTask,
+    /// Bytes it will read, for scheduling and progress.
+    pub bytes: u64,
+}
+
+impl Job for LogsJob {
+    const NAME: &'static str = "logs";
+    const COST_IS_BYTES: bool = true;
+    type Setup = LogPatterns;
+    type Task = LogsTask;
+    type Output = Result<LogCounts, String>;
+
+    fn start(patterns: LogPatterns) -> Result<Self, String> {
+        patterns.validate().map_err(|e| e.to_string())?;
+        Ok(LogsJob {
+            patterns,
+            buf: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, task: LogsTask) -> Self::Output {
+        logs::count_range(&task.range, &self.patterns, &mut self.buf).map_err(|e| e.message())
+    }
+
+    fn cost(task: &LogsTask) -> u64 {
+        task.bytes
+    }
+
+    fn label(task: &LogsTask) -> String {
+        String::from_utf8_lossy(&task.range.path).into_owned()
+    }
+}
+
+/// Probes a group of targets concurrently per task.
+pub struct ProbeJob;
+
+impl Job for ProbeJob {
+    const NAME: &'static str = "probe";
+    type Setup = ();
+    type Task = ProbeTask;
+    type Output = Vec<ProbeResult>;
+
+    fn start(_: ()) -> Result<Self, String> {
+        Ok(ProbeJob)
+    }
+
+    fn run(&mut self, task: ProbeTask) -> Vec<ProbeResult> {
+        task.run()
+    }
+
+    fn cost(task: &ProbeTask) -> u64 {
+        task.targets.len() as u64
+    }
+
+    fn label(task: &ProbeTask) -> String {
+        task.targets
+            .first()
+            .map(|t| format!("{t} (+{} more)", task.targets.len() - 1))
+            .unwrap_or_default()
+    }
+}
+
+/// The seed's sum-of-squares loop, one `n` per task.
+pub struct CpuJob;
+
+impl Job for CpuJob {
+    const NAME: &'static str = "cpu";
+    type Setup = ();
+    type Task = CpuTask;
+    type Output = u128;
+
+    fn start(_: ()) -> Result<Self, String> {
+        Ok(CpuJob)
+    }
+
+    fn run(&mut self, task: CpuTask) -> u128 {
+        task.run()
+    }
+
+    fn cost(task: &CpuTask) -> u64 {
+        task.n.saturating_mul(task.scale)
+    }
+
+    fn label(task: &CpuTask) -> String {
+        format!("n={}", task.n)
     }
 }
 

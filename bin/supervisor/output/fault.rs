@@ -6,16 +6,18 @@ use serde_json::{Map, Value};
 /// The fault job's table and CSV layout.
 pub fn view() -> View {
     View {
-        csv_header: &["item", "value", "error", "attempts"],
+        csv_header: ["item", "value", "error", "attempts"]
+            .map(String::from)
+            .to_vec(),
         table_header: format!("{:>8}  {:>20}  ATTEMPTS", "ITEM", "VALUE"),
         table_row: |r| {
+            if r.failed {
+                return None;
+            }
             let item = r.json.get("item").and_then(Value::as_u64).unwrap_or(0);
             let value = r.json.get("value").and_then(Value::as_u64).unwrap_or(0);
             let attempts = r.json.get("attempts").and_then(Value::as_u64).unwrap_or(1);
-            (
-                u64::MAX - item,
-                format!("{item:>8}  {value:>20}  {attempts}"),
-            )
+            Some((0, format!("{item:>8}  {value:>20}  {attempts}")))
         },
         table_total: |records| {
             format!(

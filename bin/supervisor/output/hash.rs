@@ -7,15 +7,20 @@ use supervisor_jobs::hash::{Algo, sums_line};
 /// The hash job's table and CSV layout.
 pub fn view() -> View {
     View {
-        csv_header: &["path", "size", "digest", "algo", "error", "attempts"],
+        csv_header: ["path", "size", "digest", "algo", "error", "attempts"]
+            .map(String::from)
+            .to_vec(),
         table_header: format!("{:>14}  {:<32}  PATH", "SIZE", "DIGEST"),
         table_row: |r| {
+            if r.failed {
+                return None;
+            }
             let size = r.json.get("size").and_then(Value::as_u64).unwrap_or(0);
             let digest = r.json.get("digest").and_then(Value::as_str).unwrap_or("");
-            (
+            Some((
                 size,
                 format!("{size:>14}  {digest:<32}  {}", display_path(&r.order)),
-            )
+            ))
         },
         table_total: |records| {
             let (files, bytes) =
@@ -58,7 +63,7 @@ pub fn digest(path: &[u8], size: u64, digest: &str, algo: Algo, attempts: u32) -
             Vec::new(),
             attempts.to_string().into_bytes(),
         ],
-        sums: Some(sums_line(digest, path)),
+        sums: Some(sums_line(digest, path, algo)),
         error_line: None,
     }
 }

@@ -4,8 +4,11 @@
 //! writes them. Order is canonical (by path, or by input position) whatever order results
 //! arrived in, except `jsonl`, which streams results as they complete.
 
+pub mod cpu;
 pub mod fault;
 pub mod hash;
+pub mod logs;
+pub mod probe;
 mod record;
 mod sink;
 pub mod summary;
@@ -20,11 +23,13 @@ use supervisor_runtime::Summary;
 /// How a job's records look in the table and CSV formats.
 pub struct View {
     /// CSV column names, matching `Record::csv`.
-    pub csv_header: &'static [&'static str],
+    pub csv_header: Vec<String>,
     /// The table's first line.
     pub table_header: String,
-    /// Table lines of one record and its sort rank (higher first), for successful records.
-    pub table_row: fn(&Record) -> (u64, String),
+    /// Table line of one record and its sort rank (higher first). `None` leaves the record
+    /// out of the rows (e.g. a log file without matches); a failed record left out this way
+    /// is listed after the rows with its error line.
+    pub table_row: fn(&Record) -> Option<(u64, String)>,
     /// The table's closing line(s) before the summary, from all records.
     pub table_total: fn(&[Record]) -> String,
 }
@@ -36,6 +41,8 @@ pub struct Output {
     quiet: bool,
     view: View,
     records: Vec<Record>,
+    /// Job-specific additions to the summary: a JSON key and value, and a text line.
+    extra: Vec<(String, serde_json::Value, String)>,
 }
 
 impl Output {
@@ -47,6 +54,7 @@ impl Output {
             quiet,
             view,
             records: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -66,6 +74,31 @@ impl Output {
         }
         self.records.push(record);
         note
+    }
+
+    /// Adds a job-specific entry to the summary (`key` in JSON, `line` in text).
+    pub fn add_summary(&mut self, key: &str, value: serde_json::Value, line: String) {
+        self.extra.push((key.to_string(), value, line));
+    }
+
+    fn summary_json(&self, summary: &Summary, totals: &Totals) -> serde_json::Value {
+        let mut json = summary::to_json(summary, totals);
+        if let Some(object) = json.as_object_mut() {
+            for (key, value, _) in &self.extra {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+        json
+    }
+
+    fn summary_text(&self, summary: &Summary, totals: &Totals) -> String {
+        let mut text = String::new();
+        for (_, _, line) in &self.extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(&summary::to_text(summary, totals));
+        text
     }
 
     /// How many pushed records are failures.
@@ -93,7 +126,7 @@ impl Output {
         self.records.sort_by(|a, b| a.order.cmp(&b.order));
         match self.format {
             Format::Jsonl => {
-                let line = serde_json::json!({ "summary": summary::to_json(summary, &totals) });
+                let line = serde_json::json!({ "summary": self.summary_json(summary, &totals) });
                 self.sink.write(format!("{line}\n").as_bytes());
             }
             Format::Json => {
@@ -101,7 +134,7 @@ impl Output {
                     self.records.iter().map(|r| &r.json).collect();
                 let doc = serde_json::json!({
                     "results": results,
-                    "summary": summary::to_json(summary, &totals),
+                    "summary": self.summary_json(summary, &totals),
                 });
                 let mut text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
                 text.push(b'\n');
@@ -109,14 +142,14 @@ impl Output {
             }
             Format::Csv => {
                 let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-                let _ = writer.write_record(self.view.csv_header);
+                let _ = writer.write_record(&self.view.csv_header);
                 for record in &self.records {
                     let _ = writer.write_record(&record.csv);
                 }
                 let bytes = writer.into_inner().unwrap_or_default();
                 self.sink.write(&bytes);
                 if !self.quiet {
-                    eprint!("{}", summary::to_text(summary, &totals));
+                    eprint!("{}", self.summary_text(summary, &totals));
                 }
             }
             Format::Sums => {
@@ -126,7 +159,7 @@ impl Output {
                     }
                 }
                 if !self.quiet {
-                    eprint!("{}", summary::to_text(summary, &totals));
+                    eprint!("{}", self.summary_text(summary, &totals));
                 }
             }
             Format::Table => {
@@ -141,21 +174,26 @@ impl Output {
         let mut rows: Vec<(u64, &[u8], String)> = self
             .records
             .iter()
-            .filter(|r| !r.failed)
-            .map(|r| {
-                let (rank, line) = (self.view.table_row)(r);
-                (rank, r.order.as_slice(), line)
+            .filter_map(|r| {
+                let (rank, line) = (self.view.table_row)(r)?;
+                Some((rank, r.order.as_slice(), line))
             })
             .collect();
         rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
         let mut out = String::new();
-        out.push_str(&self.view.table_header);
-        out.push('\n');
+        if !self.view.table_header.is_empty() {
+            out.push_str(&self.view.table_header);
+            out.push('\n');
+        }
         for (_, _, line) in rows {
             out.push_str(&line);
             out.push('\n');
         }
-        for record in self.records.iter().filter(|r| r.failed) {
+        let left_out = self
+            .records
+            .iter()
+            .filter(|r| r.failed && (self.view.table_row)(r).is_none());
+        for record in left_out {
             if let Some(line) = &record.error_line {
                 out.push_str("ERROR  ");
                 out.push_str(line);
@@ -165,7 +203,7 @@ impl Output {
         out.push_str(&(self.view.table_total)(&self.records));
         if !self.quiet {
             out.push('\n');
-            out.push_str(&summary::to_text(summary, totals));
+            out.push_str(&self.summary_text(summary, totals));
         }
         out
     }

@@ -5,23 +5,48 @@
 //! A job is split in two halves that may live in different processes:
 //!
 //! * **Discovery** runs in the parent. It is cheap metadata work (walking directories, reading
-//!   `lstat` results) and yields a lazy stream of tasks, so the parent can start dispatching
-//!   before the walk has finished and never holds more than it must.
-//! * **The per-task work** ([`hash::hash_file`], [`fault::FaultTask::run`]) is a plain function
-//!   from serde data to serde data. Any process can run it, any number of times, in any order:
-//!   nothing depends on state left behind by an earlier task, which is what makes retrying a
-//!   task on a fresh worker after a crash safe.
+//!   `lstat` results, parsing targets) and yields a lazy stream of tasks, so the parent can
+//!   start dispatching before the walk has finished and never holds more than it must.
+//! * **The per-task work** ([`hash::hash_file`], [`logs::count_range`], [`probe::probe_group`],
+//!   [`cpu::sum_of_squares`], [`fault::FaultTask::run`]) is a plain function from serde data to
+//!   serde data. Any process can run it, any number of times, in any order: nothing depends on
+//!   state left behind by an earlier task, which is what makes retrying a task on a fresh
+//!   worker after a crash safe.
 //!
-//! Errors are values, not panics: an unreadable file is a [`hash::HashError`] the caller reports
-//! as that file's result. The only deliberate process deaths are the ones the [`fault`] job
-//! exists to produce, so that the supervisor's crash handling can be exercised end to end.
+//! The jobs:
+//!
+//! * [`hash`]: digest every regular file under some roots, print `md5sum`-style lines.
+//! * [`logs`]: count lines, and lines per pattern, in log files (gzip included). A big file
+//!   is split into byte ranges counted by different workers; a line belongs to the range
+//!   holding its first byte, so [`logs::LogCounts::merge`] adds the ranges up exactly.
+//! * [`probe`]: TCP reachability of `HOST:PORT` targets. A task is a group of targets probed
+//!   concurrently inside one worker, because the work is waiting, not computing.
+//! * [`cpu`]: the seed's sum-of-squares loop, pure CPU, with exact `u128` results.
+//! * [`fault`]: tasks that crash, hang or leak on purpose.
+//!
+//! The `hash` and `logs` jobs share one directory walk (deterministic order, symlinks and
+//! special files reported as [`SkipReason`]s, never opened) and one way of opening a file to
+//! read: `O_NONBLOCK`, then checked to be regular on the descriptor, so a FIFO swapped in
+//! since discovery cannot block a worker.
+//!
+//! Errors are values, not panics: an unreadable file is a [`hash::HashError`] or
+//! [`logs::LogError`], a refused connection a [`probe::ProbeStatus::Down`], which the caller
+//! reports as that task's result. The only deliberate process deaths are the ones the
+//! [`fault`] job exists to produce, so that the supervisor's crash handling can be exercised
+//! end to end.
 //!
 //! Paths cross process boundaries as raw bytes (`Vec<u8>`), never `PathBuf` or `String`, because
 //! Unix file names need not be UTF-8 and must survive the trip exactly.
 #![deny(missing_docs)]
 
+pub mod cpu;
 pub mod fault;
 pub mod hash;
 mod io_text;
+pub mod logs;
+mod open_regular;
+pub mod probe;
+mod walk;
 
 pub use io_text::describe_io_error;
+pub use walk::SkipReason;

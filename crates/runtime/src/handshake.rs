@@ -194,6 +194,20 @@ pub fn connect(name: &str, token: &str) -> Result<(ipc::IpcBytesReceiver, IpcByt
     Ok((tasks_rx, results_tx))
 }
 
+/// Removes a one-shot server's socket and its private directory, as a worker does right after
+/// connecting (so a parent killed before `accept` leaves nothing behind). Only a directory that
+/// holds nothing but that socket is removed.
+pub fn remove_socket_dir(name: &str) {
+    let socket = Path::new(name);
+    if socket.file_name().is_some_and(|n| n == "socket") {
+        let _ = std::fs::remove_file(socket);
+        if let Some(dir) = socket.parent() {
+            // remove_dir (not remove_dir_all): it fails unless the directory is empty.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +216,12 @@ mod tests {
     fn genuine_client_is_accepted() {
         let rv = Rendezvous::new().unwrap();
         let (name, token) = (rv.name().to_string(), rv.token().to_string());
-        let client = std::thread::spawn(move || connect(&name, &token).unwrap());
+        let client = std::thread::spawn(move || {
+            let ends = connect(&name, &token).unwrap();
+            remove_socket_dir(&name);
+            assert!(!Path::new(&name).parent().unwrap().exists());
+            ends
+        });
         let conn = rv
             .accept(std::process::id(), Duration::from_secs(5), || false)
             .unwrap();

@@ -44,6 +44,21 @@ impl Schedule {
         self.pending.is_empty() && self.isolated.is_empty()
     }
 
+    /// The cost a batch aims at: a quarter of an even share of what is queued per worker.
+    fn budget(&self) -> u64 {
+        (self.queued_cost / (self.workers * 4)).max(1)
+    }
+
+    /// True when the next batch would hold several tasks, i.e. the next task is cheap
+    /// relative to the batch budget (an isolated task never is).
+    pub(crate) fn next_is_small(&self) -> bool {
+        self.isolated.is_empty()
+            && self
+                .pending
+                .front()
+                .is_some_and(|&id| self.cost(id).saturating_mul(2) <= self.budget())
+    }
+
     /// The next batch for a worker, or an empty one if nothing waits.
     ///
     /// A batch aims at a quarter of an even share of the remaining cost per worker, so batches
@@ -53,7 +68,7 @@ impl Schedule {
             self.queued_cost -= self.cost(id);
             return vec![id];
         }
-        let budget = (self.queued_cost / (self.workers * 4)).max(1);
+        let budget = self.budget();
         let mut batch = Vec::new();
         let mut cost = 0u64;
         while let Some(&id) = self.pending.front() {

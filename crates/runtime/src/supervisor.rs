@@ -520,8 +520,13 @@ impl<J: Job> Run<'_, J> {
     }
 
     /// Asks a live worker to exit (closing its task channel) and waits for it.
+    ///
+    /// A slot still spawning is left alone: its worker is stopped as soon as it is ready.
     fn stop_slot(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
+        if !matches!(s.phase, Phase::Live(_)) {
+            return;
+        }
         if let Phase::Live(live) = std::mem::replace(&mut s.phase, Phase::Idle) {
             if let Some(tasks) = &live.tasks
                 && let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown)
@@ -529,8 +534,6 @@ impl<J: Job> Run<'_, J> {
                 let _ = tasks.send(&frame);
             }
             s.phase = Phase::Draining(live.child);
-        } else if let Phase::Idle = s.phase {
-            // Nothing running; nothing to do.
         }
     }
 
@@ -705,6 +708,12 @@ impl<J: Job> Run<'_, J> {
                     continue;
                 };
                 if live.batches.len() >= WINDOW || live.garbled || live.chaos_killed {
+                    continue;
+                }
+                // A second, queued batch only pays off for small tasks (it hides the round
+                // trip); a big task queued behind another would be stuck while other workers
+                // idle, which ruins largest-first balancing.
+                if !live.batches.is_empty() && !self.schedule.next_is_small() {
                     continue;
                 }
                 let Some(sender) = &live.tasks else { continue };

@@ -11,6 +11,7 @@ use crate::scoreboard::Scoreboard;
 use crate::{Error, Job};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use std::collections::HashMap;
+use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -57,19 +58,28 @@ pub fn run_if_worker(registry: &Registry) -> Option<ExitCode> {
     Some(match start(server, registry) {
         Ok(code) => code,
         Err((code, message)) => {
-            eprintln!("supervisor worker {}: {message}", std::process::id());
+            // stderr may be a pipe whose reader (the parent) is gone: never panic on it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "supervisor worker {}: {message}",
+                std::process::id()
+            );
             ExitCode::from(code)
         }
     })
 }
 
 fn start(server: Option<String>, registry: &Registry) -> Result<ExitCode, (u8, String)> {
-    guard_against_orphaning()?;
     let server = server.ok_or((SETUP_EXIT, "missing handshake server name".to_string()))?;
     let token =
         std::env::var(TOKEN_ENV).map_err(|_| (SETUP_EXIT, format!("missing {TOKEN_ENV}")))?;
-    let (tasks, results) =
-        handshake::connect(&server, &token).map_err(|e| (SETUP_EXIT, e.to_string()))?;
+    let connected = handshake::connect(&server, &token);
+    // The socket's directory is removed by the parent only after `accept`; a parent killed
+    // before that would leave it behind. Once we have connected (or failed to), nobody else
+    // needs the path, so remove it here too: whichever side comes first wins.
+    handshake::remove_socket_dir(&server);
+    guard_against_orphaning()?;
+    let (tasks, results) = connected.map_err(|e| (SETUP_EXIT, e.to_string()))?;
     let first = tasks
         .recv()
         .map_err(|e| (SETUP_EXIT, format!("no setup from the parent: {e:?}")))?;
@@ -131,7 +141,11 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             {
                 let _ = results.send(&frame);
             }
-            eprintln!("supervisor worker: cannot start job {}: {message}", J::NAME);
+            let _ = writeln!(
+                std::io::stderr(),
+                "supervisor worker: cannot start job {}: {message}",
+                J::NAME
+            );
             return ExitCode::from(SETUP_EXIT);
         }
     };
@@ -163,7 +177,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             Ok(ToWorker::Batch(batch)) => batch,
             Ok(ToWorker::Shutdown) => return ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("supervisor worker: {e}");
+                let _ = writeln!(std::io::stderr(), "supervisor worker: {e}");
                 return ExitCode::from(SETUP_EXIT);
             }
         };

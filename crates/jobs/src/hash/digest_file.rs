@@ -1,15 +1,12 @@
 //! Digesting one file: the per-task work of the `hash` job, run in a worker.
 
-use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::Algo;
 use crate::describe_io_error;
+use crate::open_regular::{OpenError, open_regular};
 
 /// Size of the read buffer [`hash_file`] wants: large enough that syscall overhead vanishes
 /// next to hashing, small enough to stay in L2 on common CPUs.
@@ -48,6 +45,16 @@ impl HashError {
 impl From<io::Error> for HashError {
     fn from(err: io::Error) -> Self {
         HashError::Io(err)
+    }
+}
+
+impl From<OpenError> for HashError {
+    fn from(err: OpenError) -> Self {
+        match err {
+            OpenError::Io(err) => HashError::Io(err),
+            OpenError::IsDirectory => HashError::IsDirectory,
+            OpenError::NotRegular => HashError::NotRegular,
+        }
     }
 }
 
@@ -91,25 +98,10 @@ pub fn hash_file(path: &[u8], algo: Algo, buf: &mut Vec<u8>) -> Result<FileDiges
     })
 }
 
-fn open_regular(path: &[u8]) -> Result<File, HashError> {
-    let file = OpenOptions::new()
-        .read(true)
-        // O_NOCTTY: a terminal device slipped in under the path must not become ours.
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(OsStr::from_bytes(path))?;
-    let file_type = file.metadata()?.file_type();
-    if file_type.is_dir() {
-        return Err(HashError::IsDirectory);
-    }
-    if !file_type.is_file() {
-        return Err(HashError::NotRegular);
-    }
-    Ok(file)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
     use std::process::Command;
 

@@ -2,32 +2,46 @@
 //!
 //! GNU coreutils 9.1 writes `HEX  NAME\n`. If the name contains a backslash, newline or
 //! carriage return, the line starts with a backslash and those three are written as `\\`, `\n`
-//! and `\r`, so that every line is one line and `md5sum -c` can invert it. All other bytes,
-//! including invalid UTF-8, are written raw.
+//! and `\r`, so that every line is one line and `md5sum -c` can invert it. `b3sum` does the
+//! same for backslash and newline only: a carriage return stays raw, and its `--check` refuses
+//! `\r`. All other bytes, including invalid UTF-8, are written raw.
 
-/// Renders one line exactly as `md5sum` (or `sha256sum`, `b3sum`) prints it, newline included.
-pub fn sums_line(digest_hex: &str, path: &[u8]) -> Vec<u8> {
-    let needs_escape = path.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r'));
-    let mut line = Vec::with_capacity(digest_hex.len() + path.len() + 4);
-    if needs_escape {
+use super::Algo;
+
+/// Renders one line exactly as the reference tool of `algo` (`md5sum`, `sha1sum`, `sha256sum`,
+/// `b3sum`) prints it, newline included.
+pub fn sums_line(digest_hex: &str, path: &[u8], algo: Algo) -> Vec<u8> {
+    let (escaped, name) = escape_name(path, algo);
+    let mut line = Vec::with_capacity(digest_hex.len() + name.len() + 4);
+    if escaped {
         line.push(b'\\');
     }
     line.extend_from_slice(digest_hex.as_bytes());
     line.extend_from_slice(b"  ");
-    if needs_escape {
-        for &byte in path {
-            match byte {
-                b'\\' => line.extend_from_slice(b"\\\\"),
-                b'\n' => line.extend_from_slice(b"\\n"),
-                b'\r' => line.extend_from_slice(b"\\r"),
-                other => line.push(other),
-            }
-        }
-    } else {
-        line.extend_from_slice(path);
-    }
+    line.extend_from_slice(&name);
     line.push(b'\n');
     line
+}
+
+/// A name as the reference tool of `algo` prints it in `*sum` and `*sum -c` output:
+/// `(true, escaped)` when it holds a character that must be escaped (the caller then starts
+/// the line with a backslash), else `(false, name)` unchanged.
+pub fn escape_name(path: &[u8], algo: Algo) -> (bool, Vec<u8>) {
+    let escapes_cr = algo != Algo::Blake3;
+    let special = |b: u8| b == b'\\' || b == b'\n' || (escapes_cr && b == b'\r');
+    if !path.iter().copied().any(special) {
+        return (false, path.to_vec());
+    }
+    let mut name = Vec::with_capacity(path.len() + 4);
+    for &byte in path {
+        match byte {
+            b'\\' => name.extend_from_slice(b"\\\\"),
+            b'\n' => name.extend_from_slice(b"\\n"),
+            b'\r' if escapes_cr => name.extend_from_slice(b"\\r"),
+            other => name.push(other),
+        }
+    }
+    (true, name)
 }
 
 /// A line that is not in `md5sum` format.
@@ -130,7 +144,7 @@ mod tests {
             let expected = Command::new("md5sum").arg(&path).output().unwrap();
             assert!(expected.status.success());
             assert_eq!(
-                sums_line(&digest.digest, path_bytes),
+                sums_line(&digest.digest, path_bytes, Algo::Md5),
                 expected.stdout,
                 "name {:?}",
                 String::from_utf8_lossy(name)
@@ -148,7 +162,7 @@ mod tests {
             std::fs::write(&path, name).unwrap();
             let path_bytes = path.as_os_str().as_bytes();
             let digest = hash_file(path_bytes, Algo::Md5, &mut buf).unwrap();
-            list.extend(sums_line(&digest.digest, path_bytes));
+            list.extend(sums_line(&digest.digest, path_bytes, Algo::Md5));
         }
         let list_path = dir.path().join("list.md5");
         std::fs::write(&list_path, &list).unwrap();
@@ -165,7 +179,7 @@ mod tests {
     fn parse_inverts_sums_line() {
         let hex = "d41d8cd98f00b204e9800998ecf8427e";
         for name in AWKWARD_NAMES {
-            let line = sums_line(hex, name);
+            let line = sums_line(hex, name, Algo::Md5);
             assert_eq!(
                 parse_sums_line(&line),
                 Ok((hex.to_owned(), name.to_vec())),
@@ -220,5 +234,12 @@ mod tests {
             parse_sums_line(b"ab  a\\nb"),
             Ok(("ab".to_owned(), b"a\\nb".to_vec()))
         );
+    }
+
+    #[test]
+    fn b3sum_lines_keep_carriage_returns_raw() {
+        assert_eq!(sums_line("ab", b"a\rb", Algo::Blake3), b"ab  a\rb\n");
+        assert_eq!(sums_line("ab", b"a\rb", Algo::Md5), b"\\ab  a\\rb\n");
+        assert_eq!(sums_line("ab", b"a\nb", Algo::Blake3), b"\\ab  a\\nb\n");
     }
 }

@@ -1,20 +1,27 @@
 //! `supervisor run`: turn a job's arguments into tasks, run them supervised, write results.
 
-use crate::cli::{FaultArgs, Format, HashArgs, JobCommand, RunArgs, RunOptions};
+mod check;
+mod cpu;
+mod fault;
+mod hash;
+mod logs;
+mod probe;
+
+use crate::cli::{JobCommand, RunArgs, RunOptions};
 use crate::error::{CliError, code};
-use crate::jobs::{FaultJob, HashJob, HashOutput};
 use crate::output::{self, Output, Sink};
 use crate::progress::Progress;
-use supervisor_jobs::fault::FaultPlan;
-use supervisor_jobs::hash::{self, DiscoverOptions, Found};
 use supervisor_runtime::{Chaos, Config, Job, Notice, Observer, Outcome, Report, Supervisor};
 
 /// Runs the job and returns the process exit code.
 pub fn run(args: RunArgs) -> Result<u8, CliError> {
     let options = args.options;
     match args.job {
-        JobCommand::Hash(hash) => run_hash(&options, hash),
-        JobCommand::Fault(fault) => run_fault(&options, fault),
+        JobCommand::Hash(args) => hash::run(&options, args),
+        JobCommand::Logs(args) => logs::run(&options, args),
+        JobCommand::Probe(args) => probe::run(&options, args),
+        JobCommand::Cpu(args) => cpu::run(&options, args),
+        JobCommand::Fault(args) => fault::run(&options, args),
     }
 }
 
@@ -36,18 +43,19 @@ fn engine_config(options: &RunOptions) -> Config {
     config
 }
 
-fn open_output(options: &RunOptions, view: output::View) -> Result<Output, CliError> {
+pub(crate) fn open_output(options: &RunOptions, view: output::View) -> Result<Output, CliError> {
     let sink = Sink::open(options.output.as_deref()).map_err(CliError::Output)?;
     Ok(Output::new(options.format, sink, options.quiet, view))
 }
 
-/// Runs tasks and feeds each final outcome to `record`, in completion order.
-fn supervise<J: Job>(
+/// Runs tasks and feeds each final outcome to `record`, in completion order; the records it
+/// returns (none, one, or several per task) are the results.
+pub(crate) fn supervise<J: Job>(
     options: &RunOptions,
     setup: J::Setup,
     tasks: Vec<J::Task>,
     out: &mut Output,
-    mut record: impl FnMut(usize, &Outcome<J::Output>) -> output::Record,
+    mut record: impl FnMut(usize, &Outcome<J::Output>) -> Vec<output::Record>,
 ) -> Result<Report<J::Output>, CliError> {
     let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
     let total_bytes = J::COST_IS_BYTES.then(|| costs.iter().sum());
@@ -86,10 +94,12 @@ struct Reporter<'a, F> {
     costs: Vec<u64>,
 }
 
-impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter<'_, F> {
+impl<O, F: FnMut(usize, &Outcome<O>) -> Vec<output::Record>> Observer<O> for Reporter<'_, F> {
     fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
-        if let Some(note) = self.out.push((self.record)(index, outcome)) {
-            self.progress.note(&note);
+        for record in (self.record)(index, outcome) {
+            if let Some(note) = self.out.push(record) {
+                self.progress.note(&note);
+            }
         }
         let bytes = self.costs.get(index).copied().unwrap_or(0);
         self.progress.task_done(bytes, outcome.attempts);
@@ -137,7 +147,7 @@ impl<O, F: FnMut(usize, &Outcome<O>) -> output::Record> Observer<O> for Reporter
 }
 
 /// The exit code for a finished run, after the output was written.
-fn finish(
+pub(crate) fn finish(
     out: Output,
     report_summary: &supervisor_runtime::Summary,
     skipped: u64,
@@ -158,78 +168,4 @@ fn finish(
     } else {
         code::OK
     })
-}
-
-fn run_hash(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
-    let algo = args.algo;
-    let mut out = open_output(options, output::hash::view())?;
-    let discover = DiscoverOptions {
-        extensions: args.extensions,
-        follow_symlinks: args.follow_symlinks,
-    };
-    let mut tasks = Vec::new();
-    let mut skipped = 0u64;
-    for found in hash::discover(&args.paths, &discover) {
-        match found {
-            Found::File(entry) => tasks.push(entry),
-            Found::Skipped { path, reason } => {
-                skipped += 1;
-                if !options.quiet {
-                    eprintln!(
-                        "supervisor: skipping {}: {reason}",
-                        output::display_path(&path)
-                    );
-                }
-            }
-            Found::Error { path, message } => {
-                if let Some(note) = out.push(output::hash::error(&path, &message, 1)) {
-                    eprintln!("{note}");
-                }
-            }
-        }
-    }
-    let paths: Vec<Vec<u8>> = tasks.iter().map(|t| t.path.clone()).collect();
-    let report = supervise::<HashJob>(options, algo, tasks, &mut out, |i, outcome| {
-        let path = &paths[i];
-        match &outcome.result {
-            Ok(HashOutput::Digest { size, digest }) => {
-                output::hash::digest(path, *size, digest, algo, outcome.attempts)
-            }
-            Ok(HashOutput::Error(message)) => output::hash::error(path, message, outcome.attempts),
-            Err(failure) => output::hash::error(path, &failure.to_string(), outcome.attempts),
-        }
-    })?;
-    finish(out, &report.summary, skipped)
-}
-
-fn run_fault(options: &RunOptions, args: FaultArgs) -> Result<u8, CliError> {
-    if options.format == Format::Sums {
-        return Err(CliError::Usage(
-            "--format sums only applies to the hash job".into(),
-        ));
-    }
-    let plan = FaultPlan {
-        tasks: args.tasks,
-        segfault_on: args.segfault_on,
-        abort_on: args.abort_on,
-        exit_on: args.exit_on,
-        exit_code: args.exit_code,
-        panic_on: args.panic_on,
-        hang_on: args.hang_on,
-        ignore_term_on: args.ignore_term_on,
-        alloc_on: args.alloc_on,
-        crash_once_on: args.crash_once_on,
-        marker_dir: args.marker_dir,
-        sleep_ms: args.sleep_ms,
-    };
-    let tasks = plan.tasks();
-    let items: Vec<u64> = tasks.iter().map(|t| t.item).collect();
-    let mut out = open_output(options, output::fault::view())?;
-    let report = supervise::<FaultJob>(options, (), tasks, &mut out, |i, outcome| match &outcome
-        .result
-    {
-        Ok(o) => output::fault::value(o.item, o.value, outcome.attempts),
-        Err(failure) => output::fault::failure(items[i], &failure.to_string(), outcome.attempts),
-    })?;
-    finish(out, &report.summary, 0)
 }

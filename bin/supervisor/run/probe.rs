@@ -1,0 +1,124 @@
+//! `run probe`: TCP reachability of many targets, grouped so each worker keeps many connects
+//! in flight.
+
+use super::{finish, open_output, supervise};
+use crate::cli::{Format, ProbeArgs, RunOptions};
+use crate::error::CliError;
+use crate::jobs::ProbeJob;
+use crate::output;
+use supervisor_jobs::probe::{
+    MAX_CONCURRENT, ProbeStatus, ProbeTask, Target, parse_target, parse_targets_file,
+};
+use supervisor_runtime::Config;
+
+/// One line of input: a target, or what was wrong with it.
+enum Entry {
+    Target(Target),
+    Invalid { text: String, message: String },
+}
+
+/// Probes every target; exit 1 only for crashes, malformed targets, or (with
+/// `--fail-on-down`) targets that are not up.
+pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
+    if options.format == Format::Sums {
+        return Err(CliError::Usage(
+            "--format sums only applies to the hash job".into(),
+        ));
+    }
+    let entries = read_targets(&args)?;
+    if entries.is_empty() {
+        return Err(CliError::Usage(
+            "no targets: give HOST:PORT arguments or --targets-file".into(),
+        ));
+    }
+    let mut out = open_output(options, output::probe::view())?;
+    let valid: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| matches!(e, Entry::Target(_)).then_some(i))
+        .collect();
+    for (i, entry) in entries.iter().enumerate() {
+        if let Entry::Invalid { text, message } = entry
+            && let Some(note) = out.push(output::probe::error(i, text, message))
+        {
+            eprintln!("{note}");
+        }
+    }
+    let workers = options
+        .workers
+        .map(|n| n as usize)
+        .unwrap_or_else(Config::available_cores);
+    let group = valid.len().div_ceil(workers).clamp(1, MAX_CONCURRENT);
+    let members: Vec<Vec<usize>> = valid.chunks(group).map(<[usize]>::to_vec).collect();
+    let tasks: Vec<ProbeTask> = members
+        .iter()
+        .map(|m| ProbeTask {
+            targets: m
+                .iter()
+                .filter_map(|&i| match &entries[i] {
+                    Entry::Target(t) => Some(t.clone()),
+                    Entry::Invalid { .. } => None,
+                })
+                .collect(),
+            timeout: args.connect_timeout,
+        })
+        .collect();
+    let fail_on_down = args.fail_on_down;
+    let report = supervise::<ProbeJob>(options, (), tasks, &mut out, |task, outcome| {
+        let group = &members[task];
+        match &outcome.result {
+            Ok(results) => group
+                .iter()
+                .zip(results)
+                .map(|(&i, r)| {
+                    let failed = fail_on_down && r.status != ProbeStatus::Up;
+                    output::probe::result(i, r, failed)
+                })
+                .collect(),
+            Err(failure) => group
+                .iter()
+                .map(|&i| {
+                    let text = match &entries[i] {
+                        Entry::Target(t) => t.to_string(),
+                        Entry::Invalid { text, .. } => text.clone(),
+                    };
+                    output::probe::error(i, &text, &failure.to_string())
+                })
+                .collect(),
+        }
+    })?;
+    finish(out, &report.summary, 0)
+}
+
+fn read_targets(args: &ProbeArgs) -> Result<Vec<Entry>, CliError> {
+    let mut entries: Vec<Entry> = args
+        .targets
+        .iter()
+        .map(|text| match parse_target(text) {
+            Ok(target) => Entry::Target(target),
+            Err(e) => Entry::Invalid {
+                text: text.clone(),
+                message: format!("invalid target: {e}"),
+            },
+        })
+        .collect();
+    if let Some(path) = &args.targets_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read {}: {}",
+                path.display(),
+                supervisor_jobs::describe_io_error(&e)
+            ))
+        })?;
+        for line in parse_targets_file(&text) {
+            entries.push(match line {
+                Ok(target) => Entry::Target(target),
+                Err(e) => Entry::Invalid {
+                    text: e.raw.clone(),
+                    message: format!("{}:{}: invalid target: {}", path.display(), e.line, e.error),
+                },
+            });
+        }
+    }
+    Ok(entries)
+}

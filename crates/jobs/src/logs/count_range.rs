@@ -1,0 +1,195 @@
+//! Counting one range of one file: the per-task work of the `logs` job, run in a worker.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use flate2::read::MultiGzDecoder;
+use memchr::memchr;
+use serde::{Serialize, Serializer};
+
+use super::counter::LineCounter;
+use super::patterns::{LogPatterns, PatternError};
+use super::{LogCounts, LogTask};
+use crate::describe_io_error;
+use crate::open_regular::{OpenError, open_regular};
+
+/// Bytes read per piece: large enough that syscall overhead vanishes next to the searches,
+/// small enough that the few passes over each piece stay in cache.
+pub const READ_SIZE: usize = 1 << 20;
+
+/// Why a range could not be counted. An ordinary result, not a reason to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Opening, inspecting or reading the file failed.
+    #[error("{}", describe_io_error(.0))]
+    Io(io::Error),
+    /// A `.gz` file is not valid gzip (or is truncated).
+    #[error("gzip: {}", describe_io_error(.0))]
+    Gzip(io::Error),
+    /// The path names a directory (possibly replaced since discovery).
+    #[error("Is a directory")]
+    IsDirectory,
+    /// The path names a FIFO, socket or device (possibly replaced since discovery).
+    #[error("not a regular file")]
+    NotRegular,
+    /// The patterns cannot be counted (see [`LogPatterns::validate`]).
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+}
+
+impl LogError {
+    /// The user-facing message, e.g. `"Permission denied"`, without `"(os error N)"`.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<io::Error> for LogError {
+    fn from(err: io::Error) -> Self {
+        LogError::Io(err)
+    }
+}
+
+impl From<OpenError> for LogError {
+    fn from(err: OpenError) -> Self {
+        match err {
+            OpenError::Io(err) => LogError::Io(err),
+            OpenError::IsDirectory => LogError::IsDirectory,
+            OpenError::NotRegular => LogError::NotRegular,
+        }
+    }
+}
+
+/// Serialized as its message: the kind of error is not needed across the process boundary,
+/// and `io::Error` itself cannot be serialized.
+impl Serialize for LogError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.message())
+    }
+}
+
+/// Counts the lines of `task`'s range: every line whose first byte lies in `[start, end)`,
+/// reading past `end` to finish the last one, and for each line the first pattern (in order)
+/// it contains, if any.
+///
+/// The line at `start` belongs to this range only if byte `start - 1` is a newline; otherwise
+/// it belongs to the previous range and counting begins after the next newline. So the ranges
+/// of [`plan_ranges`](super::plan_ranges), wherever they cut, count every line exactly once.
+///
+/// Works on bytes: invalid UTF-8 is just bytes, `\r\n` ends one line, a last line without a
+/// newline counts, and a line of any length is counted in bounded memory. `buf` is the
+/// caller's reusable read buffer, grown to [`READ_SIZE`] plus the longest pattern if smaller.
+///
+/// The file is opened as `hash_file` opens it: `O_NONBLOCK`, then checked to be regular on
+/// the open descriptor, so a FIFO swapped in since discovery cannot block the worker.
+pub fn count_range(
+    task: &LogTask,
+    patterns: &LogPatterns,
+    buf: &mut Vec<u8>,
+) -> Result<LogCounts, LogError> {
+    patterns.validate()?;
+    let mut file = open_regular(&task.path)?;
+    let wanted = READ_SIZE + LineCounter::overlap(patterns);
+    if buf.len() < wanted {
+        buf.resize(wanted, 0);
+    }
+    if task.gzip {
+        // Multi-member: `cat a.gz b.gz` and some rotation tools produce several members.
+        let decoder = MultiGzDecoder::new(file);
+        return count_stream(decoder, 0, task.start, task.end, patterns, buf).map_err(
+            |err| match err.kind() {
+                io::ErrorKind::InvalidInput
+                | io::ErrorKind::InvalidData
+                | io::ErrorKind::UnexpectedEof => LogError::Gzip(err),
+                _ => LogError::Io(err),
+            },
+        );
+    }
+    // Start one byte early: whether that byte is a newline decides who owns the line at `start`.
+    let first = task.start.saturating_sub(1);
+    file.seek(SeekFrom::Start(first))?;
+    Ok(count_stream(
+        file, first, task.start, task.end, patterns, buf,
+    )?)
+}
+
+/// The range rule over a stream whose next byte is at absolute `offset` (≤ `start - 1` when
+/// `start > 0`, else 0): skip to the first line starting at or after `start`, then feed the
+/// counter up to the newline ending the line that holds byte `end - 1`, or to the end.
+fn count_stream(
+    mut reader: impl Read,
+    mut offset: u64,
+    start: u64,
+    end: u64,
+    patterns: &LogPatterns,
+    buf: &mut [u8],
+) -> io::Result<LogCounts> {
+    let mut counter = LineCounter::new(patterns);
+    if end <= start {
+        return Ok(counter.finish());
+    }
+    let overlap = LineCounter::overlap(patterns);
+    let mut skipping = start > 0;
+    // Bytes at the front of `buf` repeated from the previous piece (never while skipping).
+    let mut carried = 0;
+    loop {
+        let n = fill(&mut reader, &mut buf[carried..])?;
+        if n == 0 {
+            break;
+        }
+        let piece_offset = offset;
+        offset += n as u64;
+        // The new bytes are buf[lo..hi], the first at `piece_offset + (lo - carried)`.
+        let mut lo = carried;
+        let mut hi = carried + n;
+        if skipping {
+            // Drop everything up to and including the first newline at or after `start - 1`.
+            let from = (start - 1).saturating_sub(piece_offset);
+            if from >= n as u64 {
+                continue;
+            }
+            let Some(i) = memchr(b'\n', &buf[lo + from as usize..hi]) else {
+                continue;
+            };
+            lo += from as usize + i + 1;
+            skipping = false;
+            if piece_offset + (lo - carried) as u64 >= end {
+                // The first line starting here starts past the range: it has no lines.
+                break;
+            }
+        }
+        let lo_offset = piece_offset + (lo - carried) as u64;
+        let mut done = false;
+        if offset > end - 1 {
+            // This piece reaches the range's last byte: stop after the newline ending its line.
+            let from = (end - 1).saturating_sub(lo_offset) as usize;
+            if let Some(i) = memchr(b'\n', &buf[lo + from..hi]) {
+                hi = lo + from + i + 1;
+                done = true;
+            }
+        }
+        let unfinished = counter.feed(&buf[lo - carried..hi], carried);
+        if done {
+            break;
+        }
+        carried = unfinished.min(overlap);
+        buf.copy_within(hi - carried..hi, 0);
+    }
+    Ok(counter.finish())
+}
+
+/// Reads until `buf` is full or the stream ends; fewer, fuller pieces mean fewer searches.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+//! Opening a file that discovery listed as regular, safely, for any job that reads contents.
+
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+
+/// Why [`open_regular`] gave no file; each job maps it into its own error type.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// Opening or inspecting the file failed.
+    Io(io::Error),
+    /// The path names a directory (possibly replaced since discovery).
+    IsDirectory,
+    /// The path names a FIFO, socket or device (possibly replaced since discovery).
+    NotRegular,
+}
+
+/// Opens `path` (raw bytes of a Unix path) for reading, refusing anything not regular.
+///
+/// The file is opened with `O_NONBLOCK` and checked with `fstat` before any read: discovery
+/// listed it as a regular file, but it may have been replaced by a FIFO (whose `open` would
+/// otherwise block forever waiting for a writer) or a device since. Checking the open
+/// descriptor rather than the path leaves no window for another swap. `O_NONBLOCK` has no
+/// effect on reads of regular files, so the descriptor is used as is.
+pub(crate) fn open_regular(path: &[u8]) -> Result<File, OpenError> {
+    let file = OpenOptions::new()
+        .read(true)
+        // O_NOCTTY: a terminal device slipped in under the path must not become ours.
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(OsStr::from_bytes(path))
+        .map_err(OpenError::Io)?;
+    let file_type = file.metadata().map_err(OpenError::Io)?.file_type();
+    if file_type.is_dir() {
+        return Err(OpenError::IsDirectory);
+    }
+    if !file_type.is_file() {
+        return Err(OpenError::NotRegular);
+    }
+    Ok(file)
+}

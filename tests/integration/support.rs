@@ -1,0 +1,430 @@
+//! Helpers shared by the integration tests: running the real binary with a deadline, polling,
+//! looking at processes through /proc, and building awkward file trees.
+
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_supervisor");
+
+/// How long any single run may take before the test calls it a hang.
+pub const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// How often conditions are polled.
+const POLL: Duration = Duration::from_millis(2);
+
+/// A `supervisor` command with the `run` subcommand already given.
+pub fn supervisor_run() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run");
+    cmd
+}
+
+/// An instant `secs` seconds from now.
+pub fn deadline(secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(secs)
+}
+
+/// Polls `cond` until it holds (true) or `deadline` passes (false, after one last check).
+pub fn wait_until(deadline: Instant, mut cond: impl FnMut() -> bool) -> bool {
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return cond();
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit code (None when killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// stdout parsed as one JSON document.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&self.stdout),
+                self.stderr
+            )
+        })
+    }
+
+    /// Asserts the exit code, showing the run's output otherwise.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit status\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&self.stdout),
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A spawned run whose stdout and stderr are collected in the background.
+pub struct Running {
+    pub child: Child,
+    pub description: String,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for the run to end (killing it and failing the test past `limit`).
+    pub fn finish_within(mut self, limit: Duration) -> Finished {
+        let end = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() >= end {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{} did not finish within {limit:?}", self.description);
+            }
+            thread::sleep(POLL);
+        };
+        let stdout = self.stdout.take().unwrap().join().unwrap();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        Finished {
+            code: status.code(),
+            stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    pub fn finish(self) -> Finished {
+        self.finish_within(RUN_LIMIT)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Never leave a supervisor behind when a test fails half-way.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn collect(mut reader: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = reader.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Starts `cmd` with stdin closed and stdout/stderr captured.
+pub fn spawn(cmd: &mut Command) -> Running {
+    let description = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    Running {
+        child,
+        description,
+        stdout: Some(stdout),
+        stderr: Some(stderr),
+    }
+}
+
+/// Runs `cmd` to completion (a hang fails the test after [`RUN_LIMIT`]).
+pub fn run(cmd: &mut Command) -> Finished {
+    spawn(cmd).finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// A process's state letter and parent pid from /proc/PID/stat, if it exists.
+pub fn stat(pid: i32) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// True once `pid` no longer runs (absent, or a zombie waiting for init to reap it).
+pub fn is_gone(pid: i32) -> bool {
+    !matches!(stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
+}
+
+/// The raw command line of `pid` (NUL-separated), empty if unreadable.
+pub fn cmdline(pid: i32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .expect("read /proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Live worker processes of the supervisor `parent`: children whose command line names the
+/// hidden worker entry.
+pub fn workers_of(parent: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            matches!(stat(pid), Some((state, ppid)) if ppid == parent && state != 'Z')
+                && contains(&cmdline(pid), b"__supervisor_worker")
+        })
+        .collect()
+}
+
+/// Live processes (any parent) whose command line contains `needle`.
+pub fn processes_mentioning(needle: &[u8]) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != me && !is_gone(pid) && contains(&cmdline(pid), needle))
+        .collect()
+}
+
+/// The handshake socket a worker was started with (its last argument).
+pub fn worker_socket(pid: i32) -> Option<PathBuf> {
+    let line = cmdline(pid);
+    let last = line.split(|&b| b == 0).rfind(|arg| !arg.is_empty())?;
+    Some(PathBuf::from(OsStr::from_bytes(last)))
+}
+
+/// True when `pid` has a memfd mapped (a worker does once it attached the scoreboard).
+pub fn maps_memfd(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/maps")).is_ok_and(|m| contains(&m, b"/memfd:"))
+}
+
+/// Asserts that every pid is gone within 2 s.
+pub fn assert_all_gone(pids: &[i32]) {
+    let gone = wait_until(deadline(2), || pids.iter().all(|&p| is_gone(p)));
+    let alive: Vec<i32> = pids.iter().copied().filter(|&p| !is_gone(p)).collect();
+    assert!(gone, "processes still alive after 2 s: {alive:?}");
+}
+
+/// Every worker pid a JSON summary lists.
+pub fn summary_pids(doc: &Value) -> Vec<i32> {
+    doc["summary"]["workers"]
+        .as_array()
+        .expect("summary.workers is an array")
+        .iter()
+        .flat_map(|w| w["pids"].as_array().expect("pids is an array").clone())
+        .map(|p| p.as_i64().expect("pid is a number") as i32)
+        .collect()
+}
+
+/// Sends SIGSTOP to `pid`.
+pub fn sigstop(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap_or_else(|e| panic!("kill -STOP {pid}: {e}"));
+}
+
+/// Sends SIGKILL to `pid`.
+pub fn sigkill(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap_or_else(|e| panic!("kill -9 {pid}: {e}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/// Deterministic pseudo-random content.
+pub fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Path bytes of a path.
+pub fn bytes(path: &Path) -> Vec<u8> {
+    path.as_os_str().as_bytes().to_vec()
+}
+
+/// A path from bytes.
+pub fn path_of(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+/// A fresh temp dir under the test process's temp dir.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("supervisor-it-")
+        .tempdir()
+        .expect("create temp dir")
+}
+
+/// A generated tree and the regular files in it.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+    /// Absolute path bytes of every regular file, sorted by bytes.
+    pub files: Vec<Vec<u8>>,
+}
+
+impl Tree {
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating parents) and records it.
+    pub fn add(&mut self, relative: &[u8], data: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(OsStr::from_bytes(relative));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data).unwrap();
+        self.files.push(bytes(&path));
+        self.files.sort();
+        path
+    }
+
+    pub fn empty() -> Tree {
+        Tree {
+            dir: tempdir(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// Names that need escaping or are not UTF-8, besides ordinary ones.
+pub const AWKWARD: &[&[u8]] = &[
+    b"with space.txt",
+    b"back\\slash",
+    b"new\nline",
+    b"carriage\rreturn",
+    b"bad\xff\xfeutf8",
+    b"all\\three\n\r",
+    b"dir with space/inner file",
+    b"sub\xe9dir/x",
+];
+
+/// A tree with nested directories, empty files, one large file, awkward names, and `small`
+/// further small files spread over a few directories.
+pub fn awkward_tree(small: usize, big_len: usize) -> Tree {
+    let mut tree = Tree::empty();
+    tree.add(b"big.bin", &content(1, big_len));
+    tree.add(b"empty", b"");
+    tree.add(b"nested/a/b/c/deep.txt", b"deep\n");
+    tree.add(b"nested/a/empty2", b"");
+    tree.add(b"nested/a-b", &content(2, 1000));
+    for (i, name) in AWKWARD.iter().enumerate() {
+        tree.add(name, &content(10 + i as u64, 100 * i));
+    }
+    for i in 0..small {
+        let name = format!("many/d{:02}/f{i:04}.dat", i % 17);
+        tree.add(name.as_bytes(), &content(1000 + i as u64, (i * 37) % 5000));
+    }
+    tree
+}
+
+/// What `tool` (md5sum, sha256sum, b3sum) prints for `files`, in the given order.
+pub fn reference_sums(tool: &str, files: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in files.chunks(200) {
+        let result = Command::new(tool)
+            .args(chunk.iter().map(|f| OsStr::from_bytes(f)))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+        assert!(
+            result.status.success(),
+            "{tool} failed: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        out.extend(result.stdout);
+    }
+    out
+}
+
+/// True if `tool` can be run.
+pub fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// The hex digest `md5sum` gives one file.
+pub fn md5_of(path: &[u8]) -> String {
+    let line = reference_sums("md5sum", &[path.to_vec()]);
+    let line = line.strip_prefix(b"\\").unwrap_or(&line);
+    String::from_utf8_lossy(&line[..32]).into_owned()
+}
+
+/// The exact path bytes of a JSON result (`path_bytes` when present, else `path`).
+pub fn result_path(result: &Value) -> Vec<u8> {
+    match result.get("path_bytes") {
+        Some(list) => list
+            .as_array()
+            .expect("path_bytes is an array")
+            .iter()
+            .map(|b| b.as_u64().expect("byte") as u8)
+            .collect(),
+        None => result["path"]
+            .as_str()
+            .expect("path is a string")
+            .as_bytes()
+            .to_vec(),
+    }
+}
+
+/// Lines of the human summary (`sums` mode stderr): the number of worker crashes.
+pub fn crashes_in_text_summary(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("workers: "))
+        .unwrap_or_else(|| panic!("no 'workers:' summary line in stderr:\n{stderr}"));
+    let (_, after) = line
+        .split_once("spawned, ")
+        .expect("'spawned, ' in summary");
+    after
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the crash count in {line:?}"))
+}

@@ -201,8 +201,14 @@ impl Output {
             }
         }
         out.push_str(&(self.view.table_total)(&self.records));
-        if !self.quiet {
-            out.push('\n');
+        out.push('\n');
+        if self.quiet {
+            // What the job adds (e.g. --compare's speedup) was asked for explicitly.
+            for (_, _, line) in &self.extra {
+                out.push_str(line);
+                out.push('\n');
+            }
+        } else {
             out.push_str(&self.summary_text(summary, totals));
         }
         out

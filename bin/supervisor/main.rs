@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod ps;
 mod run;
+mod signals;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -41,6 +41,7 @@ pub fn to_json(summary: &Summary, totals: &Totals) -> Value {
         "workers_spawned": summary.workers_spawned,
         "elapsed_ms": summary.elapsed.as_millis() as u64,
         "gave_up": summary.gave_up,
+        "interrupted": summary.interrupted,
         "workers": workers,
     })
 }
@@ -77,6 +78,11 @@ pub fn to_text(summary: &Summary, totals: &Totals) -> String {
     }
     if let Some(reason) = &summary.gave_up {
         out.push_str(&format!("gave up: {reason}\n"));
+    }
+    if let Some(reason) = &summary.interrupted {
+        out.push_str(&format!(
+            "interrupted: {reason}; results above are partial\n"
+        ));
     }
     out
 }

@@ -49,7 +49,7 @@ pub fn run(options: &RunOptions, sums_file: &Path, algo: Option<Algo>) -> Result
         })
         .collect();
     let (mut mismatched, mut unreadable) = (0u64, 0u64);
-    let report = supervise::<HashJob>(&options, algo, tasks, &mut out, |i, outcome| {
+    let report = supervise::<HashJob>(&options, algo, tasks, &mut out, |i, _task, outcome| {
         let (hex, path) = &expected[i];
         let verdict = match &outcome.result {
             Ok(HashOutput::Digest { digest, .. }) if digest == hex => Verdict::Ok,

@@ -33,7 +33,7 @@ pub fn run(options: &RunOptions, args: CpuArgs) -> Result<u8, CliError> {
     let ns: Vec<u64> = args.tasks.clone();
     let mut parallel_results: Vec<Option<u128>> = vec![None; tasks.len()];
     let mut out = open_output(options, output::cpu::view())?;
-    let report = supervise::<CpuJob>(options, (), tasks.clone(), &mut out, |i, outcome| {
+    let report = supervise::<CpuJob>(options, (), tasks.clone(), &mut out, |i, _task, outcome| {
         vec![match &outcome.result {
             Ok(result) => {
                 parallel_results[i] = Some(*result);

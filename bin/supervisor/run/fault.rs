@@ -30,7 +30,7 @@ pub fn run(options: &RunOptions, args: FaultArgs) -> Result<u8, CliError> {
     let tasks = plan.tasks();
     let items: Vec<u64> = tasks.iter().map(|t| t.item).collect();
     let mut out = open_output(options, output::fault::view())?;
-    let report = supervise::<FaultJob>(options, (), tasks, &mut out, |i, outcome| {
+    let report = supervise::<FaultJob>(options, (), tasks, &mut out, |i, _task, outcome| {
         vec![match &outcome.result {
             Ok(o) => output::fault::value(o.item, o.value, outcome.attempts),
             Err(failure) => {

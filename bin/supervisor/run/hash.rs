@@ -18,19 +18,11 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         follow_symlinks: args.follow_symlinks,
     };
     let mut tasks = Vec::new();
-    let mut skipped = 0u64;
+    let mut skips = super::Skips::new(options);
     for found in hash::discover(&args.paths, &discover) {
         match found {
             Found::File(entry) => tasks.push(entry),
-            Found::Skipped { path, reason } => {
-                skipped += 1;
-                if !options.quiet {
-                    eprintln!(
-                        "supervisor: skipping {}: {reason}",
-                        output::display_path(&path)
-                    );
-                }
-            }
+            Found::Skipped { path, reason } => skips.note(&path, reason),
             Found::Error { path, message } => {
                 if let Some(note) = out.push(output::hash::error(&path, &message, 1)) {
                     eprintln!("{note}");
@@ -39,7 +31,7 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         }
     }
     let paths: Vec<Vec<u8>> = tasks.iter().map(|t| t.path.clone()).collect();
-    let report = supervise::<HashJob>(options, algo, tasks, &mut out, |i, outcome| {
+    let report = supervise::<HashJob>(options, algo, tasks, &mut out, |i, _task, outcome| {
         let path = &paths[i];
         vec![match &outcome.result {
             Ok(HashOutput::Digest { size, digest }) => {
@@ -49,5 +41,6 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
             Err(failure) => output::hash::error(path, &failure.to_string(), outcome.attempts),
         }]
     })?;
-    finish(out, &report.summary, skipped)
+    skips.finish();
+    finish(out, &report.summary, skips.count)
 }

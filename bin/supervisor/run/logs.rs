@@ -42,19 +42,11 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
         discover_logs(&args.paths, &args.globs).map_err(|e| CliError::Usage(e.to_string()))?;
     let mut out = open_output(options, output::logs::view(&names))?;
     let mut files: Vec<(Vec<u8>, u64, bool)> = Vec::new();
-    let mut skipped = 0u64;
+    let mut skips = super::Skips::new(options);
     for entry in found {
         match entry {
             LogFound::File { path, size, gzip } => files.push((path, size, gzip)),
-            LogFound::Skipped { path, reason } => {
-                skipped += 1;
-                if !options.quiet {
-                    eprintln!(
-                        "supervisor: skipping {}: {reason}",
-                        output::display_path(&path)
-                    );
-                }
-            }
+            LogFound::Skipped { path, reason } => skips.note(&path, reason),
             LogFound::Error { path, message } => {
                 if let Some(note) = out.push(output::logs::error(&path, &message, names.len())) {
                     eprintln!("{note}");
@@ -97,7 +89,7 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
             eprintln!("{note}");
         }
     }
-    let report = supervise::<LogsJob>(options, patterns, tasks, &mut out, |i, outcome| {
+    let report = supervise::<LogsJob>(options, patterns, tasks, &mut out, |i, _task, outcome| {
         let file = &mut counting[owner[i]];
         match &outcome.result {
             Ok(Ok(counts)) => file.counts.merge(counts),
@@ -117,5 +109,6 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
             None => output::logs::counts(&file.path, &file.counts, &names),
         }]
     })?;
-    finish(out, &report.summary, skipped)
+    skips.finish();
+    finish(out, &report.summary, skips.count)
 }

@@ -11,7 +11,11 @@ use crate::cli::{JobCommand, RunArgs, RunOptions};
 use crate::error::{CliError, code};
 use crate::output::{self, Output, Sink};
 use crate::progress::Progress;
-use supervisor_runtime::{Chaos, Config, Job, Notice, Observer, Outcome, Report, Supervisor};
+use crate::signals::SignalGuard;
+use supervisor_jobs::SkipReason;
+use supervisor_runtime::{
+    Chaos, Config, Job, Notice, Observer, Outcome, Report, StopMode, Stopper, Supervisor,
+};
 
 /// Runs the job and returns the process exit code.
 pub fn run(args: RunArgs) -> Result<u8, CliError> {
@@ -55,13 +59,17 @@ pub(crate) fn supervise<J: Job>(
     setup: J::Setup,
     tasks: Vec<J::Task>,
     out: &mut Output,
-    mut record: impl FnMut(usize, &Outcome<J::Output>) -> Vec<output::Record>,
-) -> Result<Report<J::Output>, CliError> {
+    mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<output::Record>,
+) -> Result<Report<J::Task, J::Output>, CliError> {
     let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
     let total_bytes = J::COST_IS_BYTES.then(|| costs.iter().sum());
     let progress = Progress::new(options.progress, tasks.len() as u64, total_bytes);
     let supervisor = Supervisor::<J>::new(engine_config(options), setup);
+    let _signals = SignalGuard::install(supervisor.stopper())
+        .map_err(|e| CliError::Usage(format!("cannot watch for signals: {e}")))?;
     let mut observer = Reporter {
+        stopper: supervisor.stopper(),
+        stopped_for_pipe: false,
         out,
         record: &mut record,
         quiet: options.quiet,
@@ -83,8 +91,59 @@ pub(crate) fn supervise<J: Job>(
     Ok(report)
 }
 
+/// Entries discovery skipped: FIFOs, sockets and devices each get a note; symlinks not
+/// followed (often thousands in a system tree) get one line at the end unless `-v`.
+pub(crate) struct Skips {
+    quiet: bool,
+    verbose: bool,
+    /// All skipped entries.
+    pub count: u64,
+    symlinks: u64,
+}
+
+impl Skips {
+    pub(crate) fn new(options: &RunOptions) -> Self {
+        Skips {
+            quiet: options.quiet,
+            verbose: options.verbose,
+            count: 0,
+            symlinks: 0,
+        }
+    }
+
+    /// Records one skipped entry, noting it on stderr where that is useful.
+    pub(crate) fn note(&mut self, path: &[u8], reason: SkipReason) {
+        self.count += 1;
+        if reason == SkipReason::Symlink {
+            self.symlinks += 1;
+            if !self.verbose {
+                return;
+            }
+        }
+        if !self.quiet {
+            eprintln!(
+                "supervisor: skipping {}: {reason}",
+                output::display_path(path)
+            );
+        }
+    }
+
+    /// The closing line about symlinks, if any were skipped silently.
+    pub(crate) fn finish(&self) {
+        if self.symlinks > 0 && !self.quiet && !self.verbose {
+            eprintln!(
+                "supervisor: skipped {} symbolic links (not followed; -v lists them, --follow-symlinks follows them)",
+                self.symlinks
+            );
+        }
+    }
+}
+
 /// Turns outcomes into records and worker notices into stderr lines.
 struct Reporter<'a, F> {
+    /// Stops the run when the reader of stdout goes away (`| head`).
+    stopper: Stopper,
+    stopped_for_pipe: bool,
     out: &'a mut Output,
     record: &'a mut F,
     quiet: bool,
@@ -94,12 +153,19 @@ struct Reporter<'a, F> {
     costs: Vec<u64>,
 }
 
-impl<O, F: FnMut(usize, &Outcome<O>) -> Vec<output::Record>> Observer<O> for Reporter<'_, F> {
-    fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
-        for record in (self.record)(index, outcome) {
+impl<T, O, F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>> Observer<T, O>
+    for Reporter<'_, F>
+{
+    fn outcome(&mut self, index: usize, task: &T, outcome: &Outcome<O>) {
+        for record in (self.record)(index, task, outcome) {
             if let Some(note) = self.out.push(record) {
                 self.progress.note(&note);
             }
+        }
+        if !self.stopped_for_pipe && self.out.reader_went_away() {
+            self.stopped_for_pipe = true;
+            self.stopper
+                .stop(StopMode::Graceful, "standard output was closed");
         }
         let bytes = self.costs.get(index).copied().unwrap_or(0);
         self.progress.task_done(bytes, outcome.attempts);
@@ -156,12 +222,15 @@ pub(crate) fn finish(
     let went_away = out.reader_went_away();
     out.finish(report_summary, skipped)
         .map_err(CliError::Output)?;
+    if went_away {
+        return Ok(code::OK);
+    }
+    if let Some(signal_code) = crate::signals::exit_code() {
+        return Ok(signal_code);
+    }
     if let Some(reason) = &report_summary.gave_up {
         eprintln!("supervisor: gave up: {reason}");
         return Ok(code::GAVE_UP);
-    }
-    if went_away {
-        return Ok(code::OK);
     }
     Ok(if failed > 0 {
         code::TASKS_FAILED

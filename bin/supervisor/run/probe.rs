@@ -64,7 +64,7 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
         })
         .collect();
     let fail_on_down = args.fail_on_down;
-    let report = supervise::<ProbeJob>(options, (), tasks, &mut out, |task, outcome| {
+    let report = supervise::<ProbeJob>(options, (), tasks, &mut out, |task, _task, outcome| {
         let group = &members[task];
         match &outcome.result {
             Ok(results) => group

@@ -55,4 +55,4 @@ pub use observer::{Notice, Observer};
 pub use process::{ExitInfo, WORKER_ARG};
 pub use protocol::PROTOCOL_VERSION;
 pub use report::{Failure, Outcome, Report, SlotSummary, Summary};
-pub use supervisor::Supervisor;
+pub use supervisor::{StopMode, Stopper, Supervisor};

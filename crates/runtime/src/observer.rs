@@ -45,17 +45,17 @@ pub enum Notice<'a> {
 
 /// Receives each task's final outcome (in completion order) and notices about workers.
 ///
-/// Any `FnMut(usize, &Outcome<O>)` closure is an observer that ignores notices.
-pub trait Observer<O> {
-    /// Task `index` reached its final outcome.
-    fn outcome(&mut self, index: usize, outcome: &Outcome<O>);
+/// Any `FnMut(usize, &T, &Outcome<O>)` closure is an observer that ignores notices.
+pub trait Observer<T, O> {
+    /// Task `index` (which is `task`) reached its final outcome.
+    fn outcome(&mut self, index: usize, task: &T, outcome: &Outcome<O>);
 
     /// Something happened to a worker.
     fn notice(&mut self, _notice: &Notice<'_>) {}
 }
 
-impl<O, F: FnMut(usize, &Outcome<O>)> Observer<O> for F {
-    fn outcome(&mut self, index: usize, outcome: &Outcome<O>) {
-        self(index, outcome)
+impl<T, O, F: FnMut(usize, &T, &Outcome<O>)> Observer<T, O> for F {
+    fn outcome(&mut self, index: usize, task: &T, outcome: &Outcome<O>) {
+        self(index, task, outcome)
     }
 }

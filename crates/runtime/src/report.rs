@@ -72,15 +72,19 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Per-slot statistics.
     pub slots: Vec<SlotSummary>,
-    /// Set when the supervisor stopped early, with the reason.
+    /// Set when the supervisor gave up (restart intensity), with the reason.
     pub gave_up: Option<String>,
+    /// Set when a [`crate::Stopper`] stopped the run early, with the reason given.
+    pub interrupted: Option<String>,
 }
 
 /// Everything a run produced.
 #[derive(Debug)]
-pub struct Report<O> {
+pub struct Report<T, O> {
+    /// The tasks, handed back in task order.
+    pub tasks: Vec<T>,
     /// One entry per task, in task order; `None` only for tasks never run because the run
-    /// stopped early (see [`Summary::gave_up`]).
+    /// stopped early (see [`Summary::gave_up`] and [`Summary::interrupted`]).
     pub outcomes: Vec<Option<Outcome<O>>>,
     /// How the run went.
     pub summary: Summary,

@@ -18,8 +18,8 @@ use crate::spawner::{self, SpawnPlan, SpawnRequest, Spawned};
 use crate::{Error, Job};
 use ipc_channel::ipc::IpcBytesSender;
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Batches a worker may hold at once: one running and one queued, so it never waits for a
@@ -30,9 +30,38 @@ const WINDOW: usize = 2;
 pub struct Supervisor<J: Job> {
     config: Config,
     setup: J::Setup,
+    events_tx: Sender<Event<J::Output>>,
+    events_rx: Receiver<Event<J::Output>>,
+}
+
+/// How a run should stop early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    /// Stop dispatching, send SIGTERM to every worker, SIGKILL after the grace period.
+    Graceful,
+    /// SIGKILL every worker now.
+    Immediate,
+}
+
+/// Asks a run to stop early, from any thread (e.g. a signal-handling thread); cheap to clone.
+#[derive(Clone)]
+pub struct Stopper {
+    send: Arc<dyn Fn(StopMode, String) + Send + Sync>,
+}
+
+impl Stopper {
+    /// Stops the run; `reason` ends up in [`Summary::interrupted`]. Harmless after the run
+    /// ended or when called again (a second, `Immediate` call hurries a graceful stop).
+    pub fn stop(&self, mode: StopMode, reason: impl Into<String>) {
+        (self.send)(mode, reason.into());
+    }
 }
 
 enum Event<O> {
+    Stop {
+        mode: StopMode,
+        reason: String,
+    },
     Spawned {
         slot: usize,
         generation: u64,
@@ -93,19 +122,62 @@ struct Slot {
 impl<J: Job> Supervisor<J> {
     /// A supervisor for job `J` with run-wide `setup`.
     pub fn new(config: Config, setup: J::Setup) -> Self {
-        Supervisor { config, setup }
+        let (events_tx, events_rx) = mpsc::channel();
+        Supervisor {
+            config,
+            setup,
+            events_tx,
+            events_rx,
+        }
+    }
+
+    /// A handle that stops this supervisor's run early (before or during [`Supervisor::run`]).
+    pub fn stopper(&self) -> Stopper {
+        let events = Mutex::new(self.events_tx.clone());
+        Stopper {
+            send: Arc::new(move |mode, reason| {
+                let events = events.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = events.send(Event::Stop { mode, reason });
+            }),
+        }
     }
 
     /// Runs every task and returns one outcome per task, in task order.
     ///
     /// `observer` hears each task's final outcome as it happens (for streaming output and
-    /// progress) and notices about workers. The call returns when every task has an outcome and every worker is reaped,
-    /// or when the restart-intensity limit stops the run early (see [`Summary::gave_up`]).
+    /// progress) and notices about workers. The call returns when every task has an outcome
+    /// and every worker is reaped, or earlier when the restart-intensity limit is exceeded
+    /// ([`Summary::gave_up`]) or a [`Stopper`] stops it ([`Summary::interrupted`]). The tasks
+    /// are handed back in the report.
     pub fn run(
         self,
         tasks: Vec<J::Task>,
-        observer: &mut impl Observer<J::Output>,
-    ) -> Result<Report<J::Output>, Error> {
+        observer: &mut impl Observer<J::Task, J::Output>,
+    ) -> Result<Report<J::Task, J::Output>, Error> {
+        let Supervisor {
+            config,
+            setup,
+            events_tx,
+            events_rx,
+        } = self;
+        let this = SupervisorParts::<J> { config, setup };
+        this.run_with(tasks, observer, events_tx, events_rx)
+    }
+}
+
+struct SupervisorParts<J: Job> {
+    config: Config,
+    setup: J::Setup,
+}
+
+impl<J: Job> SupervisorParts<J> {
+    fn run_with(
+        self,
+        tasks: Vec<J::Task>,
+        observer: &mut impl Observer<J::Task, J::Output>,
+        events_tx: Sender<Event<J::Output>>,
+        events_rx: Receiver<Event<J::Output>>,
+    ) -> Result<Report<J::Task, J::Output>, Error> {
         self.config.validate()?;
         raise_fd_limit();
         let started = Instant::now();
@@ -114,7 +186,6 @@ impl<J: Job> Supervisor<J> {
         let board = Scoreboard::create(workers, J::NAME)
             .map_err(|e| Error::io("cannot create the scoreboard", e))?;
         board.set_totals(tasks.len() as u64, costs.iter().sum(), J::COST_IS_BYTES);
-        let (events_tx, events_rx) = mpsc::channel::<Event<J::Output>>();
         let (spawn_tx, spawn_rx) = mpsc::channel::<SpawnRequest>();
         let plan = SpawnPlan {
             exe: self.config.worker_exe.clone(),
@@ -161,6 +232,7 @@ impl<J: Job> Supervisor<J> {
             mut summary,
             slots,
             spawn_tx,
+            tasks,
             ..
         } = run;
         drop(spawn_tx);
@@ -169,7 +241,11 @@ impl<J: Job> Supervisor<J> {
         summary.elapsed = started.elapsed();
         summary.slots = slots.into_iter().map(|s| s.stats).collect();
         summary.not_run = outcomes.iter().filter(|o| o.is_none()).count() as u64;
-        Ok(Report { outcomes, summary })
+        Ok(Report {
+            tasks,
+            outcomes,
+            summary,
+        })
     }
 }
 
@@ -199,7 +275,7 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         events: Receiver<Event<J::Output>>,
         started: Instant,
-        obs: &mut impl Observer<J::Output>,
+        obs: &mut impl Observer<J::Task, J::Output>,
     ) -> Result<(), Error> {
         let workers = self.board.slots();
         for slot in 0..workers {
@@ -263,8 +339,9 @@ impl<J: Job> Run<'_, J> {
         Ok(())
     }
 
-    fn handle(&mut self, event: Event<J::Output>, obs: &mut impl Observer<J::Output>) {
+    fn handle(&mut self, event: Event<J::Output>, obs: &mut impl Observer<J::Task, J::Output>) {
         match event {
+            Event::Stop { mode, reason } => self.stop(mode, reason),
             Event::Spawned {
                 slot,
                 generation,
@@ -339,7 +416,7 @@ impl<J: Job> Run<'_, J> {
         slot: usize,
         generation: u64,
         spawned: Spawned,
-        obs: &mut impl Observer<J::Output>,
+        obs: &mut impl Observer<J::Task, J::Output>,
     ) {
         debug_assert_eq!(self.slots[slot].generation, generation);
         match spawned {
@@ -454,7 +531,7 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         slot: usize,
         results: Vec<(u64, TaskResult<J::Output>)>,
-        obs: &mut impl Observer<J::Output>,
+        obs: &mut impl Observer<J::Task, J::Output>,
     ) {
         for (id, result) in results {
             let Phase::Live(live) = &mut self.slots[slot].phase else {
@@ -494,13 +571,13 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         id: u64,
         outcome: Outcome<J::Output>,
-        obs: &mut impl Observer<J::Output>,
+        obs: &mut impl Observer<J::Task, J::Output>,
     ) {
         match &outcome.result {
             Ok(_) => self.summary.completed += 1,
             Err(_) => self.summary.failed += 1,
         }
-        obs.outcome(id as usize, &outcome);
+        obs.outcome(id as usize, &self.tasks[id as usize], &outcome);
         self.outcomes[id as usize] = Some(outcome);
         self.check_finished();
     }
@@ -541,7 +618,7 @@ impl<J: Job> Run<'_, J> {
         &mut self,
         slot: usize,
         info: Result<ExitInfo, Error>,
-        obs: &mut impl Observer<J::Output>,
+        obs: &mut impl Observer<J::Task, J::Output>,
     ) {
         let phase = std::mem::replace(&mut self.slots[slot].phase, Phase::Idle);
         let info = match info {
@@ -586,7 +663,7 @@ impl<J: Job> Run<'_, J> {
         slot: usize,
         mut live: Live,
         info: ExitInfo,
-        obs: &mut impl Observer<J::Output>,
+        obs: &mut impl Observer<J::Task, J::Output>,
     ) {
         self.board.set_slot_state(slot, SlotState::Dead);
         self.summary.worker_crashes += 1;
@@ -668,6 +745,41 @@ impl<J: Job> Run<'_, J> {
                 "more than {} worker restarts within {:?} (last: {reason})",
                 self.config.max_restarts, self.config.restart_window
             ));
+        }
+    }
+
+    /// Stops early on request: nothing more is dispatched or respawned; workers get SIGTERM
+    /// and, after the grace period (or at once for `Immediate`), SIGKILL. Their deaths are
+    /// not crashes and charge no task.
+    fn stop(&mut self, mode: StopMode, reason: String) {
+        if self.summary.interrupted.is_none() {
+            self.summary.interrupted = Some(reason);
+        }
+        self.schedule.clear();
+        self.finishing = true;
+        let signal = match mode {
+            StopMode::Graceful => libc::SIGTERM,
+            StopMode::Immediate => libc::SIGKILL,
+        };
+        let grace = match mode {
+            StopMode::Graceful => self.config.shutdown_grace,
+            StopMode::Immediate => Duration::ZERO,
+        };
+        let deadline = Instant::now() + grace;
+        self.drain_deadline = Some(self.drain_deadline.map_or(deadline, |d| d.min(deadline)));
+        for slot in &mut self.slots {
+            let phase = std::mem::replace(&mut slot.phase, Phase::Idle);
+            slot.phase = match phase {
+                Phase::Live(live) => {
+                    live.child.signal(signal);
+                    Phase::Draining(live.child)
+                }
+                Phase::Draining(child) => {
+                    child.signal(signal);
+                    Phase::Draining(child)
+                }
+                other => other,
+            };
         }
     }
 

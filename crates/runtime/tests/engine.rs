@@ -118,8 +118,8 @@ struct Recorder {
     notices: Vec<String>,
 }
 
-impl Observer<u64> for Recorder {
-    fn outcome(&mut self, index: usize, outcome: &Outcome<u64>) {
+impl Observer<u64, u64> for Recorder {
+    fn outcome(&mut self, index: usize, _task: &u64, outcome: &Outcome<u64>) {
         self.outcomes.push((
             index,
             *outcome.result.as_ref().expect("no failures expected"),

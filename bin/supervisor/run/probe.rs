@@ -64,8 +64,8 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
         })
         .collect();
     let fail_on_down = args.fail_on_down;
-    let report = supervise::<ProbeJob>(options, (), tasks, &mut out, |task, _task, outcome| {
-        let group = &members[task];
+    let report = supervise::<ProbeJob>(options, (), tasks, &mut out, |i, _task, outcome| {
+        let group = &members[i];
         match &outcome.result {
             Ok(results) => group
                 .iter()

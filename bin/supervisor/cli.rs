@@ -69,6 +69,31 @@ pub struct RunOptions {
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration, global = true)]
     pub restart_window: Duration,
 
+    /// Kill a task's worker when the task runs longer than DUR (SIGTERM, then SIGKILL after
+    /// --kill-grace); the attempt counts against --retries. Default: no limit.
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, global = true)]
+    pub task_timeout: Option<Duration>,
+
+    /// Time between SIGTERM and SIGKILL for a worker killed by --task-timeout or
+    /// --heartbeat-timeout.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration, global = true)]
+    pub kill_grace: Duration,
+
+    /// Kill a worker whose heartbeat is silent for DUR (e.g. it was stopped); its running
+    /// task counts an attempt. `0` disables the check.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub heartbeat_timeout: Duration,
+
+    /// Replace each worker process with a fresh one after it has run N tasks (bounds leaks).
+    #[arg(long, value_name = "N", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tasks_per_child: Option<u64>,
+
+    /// Cap each worker's heap (RLIMIT_DATA) at SIZE, e.g. 512M, 2GiB, 1048576 (bytes); a task
+    /// that exceeds it fails alone.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
+    pub memory_limit: Option<u64>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
@@ -265,6 +290,99 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A byte count: digits with an optional binary unit `K`, `M`, `G` or `T` (powers of 1024),
+/// optionally followed by `i`, `iB` or `B`, any case (`64M`, `512MiB`, `2g`, `1048576`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size {text:?} (expected e.g. 512M, 2GiB or a byte count)");
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "ki" | "kib" | "kb" => 10,
+        "m" | "mi" | "mib" | "mb" => 20,
+        "g" | "gi" | "gib" | "gb" => 30,
+        "t" | "ti" | "tib" | "tb" => 40,
+        _ => return Err(bad()),
+    };
+    let bytes = number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {text:?} is too large"))?;
+    if bytes == 0 {
+        return Err(format!("size {text:?} must be greater than zero"));
+    }
+    Ok(bytes)
+}
+
 fn parse_algo(text: &str) -> Result<Algo, String> {
     text.parse::<Algo>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2gb"), Ok(2 << 30));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("4Ki"), Ok(4096));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("100B"), Ok(100));
+        assert_eq!(parse_size("64 MiB"), Ok(64 << 20));
+    }
+
+    #[test]
+    fn bad_sizes_name_the_value() {
+        for text in ["0", "0M", "", "M", "12X", "1.5G", "-1", "64 MiB extra"] {
+            let err = parse_size(text).unwrap_err();
+            assert!(err.contains(&format!("{text:?}")), "{text}: {err}");
+        }
+        assert!(
+            parse_size("99999999999T")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn run_options_parse() {
+        let cli = Cli::try_parse_from([
+            "supervisor",
+            "run",
+            "--task-timeout",
+            "500ms",
+            "--memory-limit",
+            "64M",
+            "--max-tasks-per-child",
+            "3",
+            "cpu",
+            "--heartbeat-timeout",
+            "0",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not a run")
+        };
+        let o = &args.options;
+        assert_eq!(o.task_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(o.kill_grace, Duration::from_secs(2));
+        assert_eq!(o.heartbeat_timeout, Duration::ZERO);
+        assert_eq!(o.max_tasks_per_child, Some(3));
+        assert_eq!(o.memory_limit, Some(64 << 20));
+        for bad in [
+            ["--max-tasks-per-child", "0"],
+            ["--task-timeout", "0s"],
+            ["--memory-limit", "lots"],
+        ] {
+            let args = ["supervisor", "run", bad[0], bad[1], "cpu"];
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
 }

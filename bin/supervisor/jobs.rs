@@ -29,9 +29,39 @@ pub struct HashJob {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub enum HashOutput {
     /// The file was read to the end.
-    Digest { size: u64, digest: String },
+    Digest { size: u64, digest: DigestBytes },
     /// It could not be read.
     Error(String),
+}
+
+/// A digest of up to 32 bytes, kept inline: a million results must not mean a million small
+/// string allocations in the parent.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestBytes {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl DigestBytes {
+    /// From lowercase hex (what the jobs crate returns); `None` if it is not hex of at most
+    /// 32 bytes.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        let len = text.len() / 2;
+        if text.len() % 2 != 0 || len > bytes.len() {
+            return None;
+        }
+        hex::decode_to_slice(text, &mut bytes[..len]).ok()?;
+        Some(DigestBytes {
+            bytes,
+            len: len as u8,
+        })
+    }
+
+    /// Lowercase hex, as `md5sum` prints it.
+    pub fn hex(&self) -> String {
+        hex::encode(&self.bytes[..self.len as usize])
+    }
 }
 
 impl Job for HashJob {
@@ -50,9 +80,12 @@ impl Job for HashJob {
 
     fn run(&mut self, task: FileEntry) -> HashOutput {
         match hash::hash_file(&task.path, self.algo, &mut self.buf) {
-            Ok(d) => HashOutput::Digest {
-                size: d.size,
-                digest: d.digest,
+            Ok(d) => match DigestBytes::from_hex(&d.digest) {
+                Some(digest) => HashOutput::Digest {
+                    size: d.size,
+                    digest,
+                },
+                None => HashOutput::Error(format!("unexpected digest {:?}", d.digest)),
             },
             Err(e) => HashOutput::Error(e.message()),
         }

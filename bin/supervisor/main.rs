@@ -24,17 +24,21 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Ps(args) => ps::run(args),
         cli::Command::Completions { shell } => {
+            // Generated into memory first: clap_complete panics on a write error, and a
+            // closed pipe (`| head`) is not an error.
             let mut command = <cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "supervisor", &mut std::io::stdout());
-            Ok(error::code::OK)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "supervisor", &mut script);
+            write_stdout(&script)
         }
         cli::Command::Man => {
             let command = <cli::Cli as clap::CommandFactory>::command();
-            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(
-                    error::CliError::Output(format!("cannot write the man page: {e}")),
-                ),
-                _ => Ok(error::code::OK),
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(command).render(&mut page) {
+                Ok(()) => write_stdout(&page),
+                Err(e) => Err(error::CliError::Output(format!(
+                    "cannot render the man page: {e}"
+                ))),
             }
         }
     };
@@ -44,5 +48,17 @@ fn main() -> ExitCode {
             eprintln!("supervisor: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Writes generated text to stdout; a reader that went away is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<u8, error::CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(error::CliError::Output(
+            format!("cannot write to standard output: {e}"),
+        )),
+        _ => Ok(error::code::OK),
     }
 }

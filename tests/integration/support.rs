@@ -428,3 +428,57 @@ pub fn crashes_in_text_summary(stderr: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("cannot read the crash count in {line:?}"))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other subcommands, networking
+
+/// A `supervisor` command with no subcommand yet (`ps`, `completions`, `man`).
+pub fn supervisor() -> Command {
+    Command::new(BIN)
+}
+
+/// stdout as text (lossy), for subcommands whose output is text.
+pub fn stdout_text(done: &Finished) -> String {
+    String::from_utf8_lossy(&done.stdout).into_owned()
+}
+
+/// A port on `ip` that was just listening and no longer is: connecting to it is refused.
+/// `None` where `ip` cannot be bound (e.g. no IPv6 loopback).
+pub fn closed_port(ip: &str) -> Option<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind((ip, 0)).ok()?;
+    listener.local_addr().ok()
+}
+
+/// A listener that is never accepted from and whose accept queue is full, so the kernel drops
+/// further SYNs and a connect to it hangs until its timeout; with the client connections that
+/// fill it (keep both alive). The backlog is first lowered to 1 so that a few connections
+/// fill it, then clients connect until one attempt times out. `None` (the caller skips) where
+/// that cannot be arranged.
+pub fn saturated_listener() -> Option<(std::net::TcpListener, Vec<std::net::TcpStream>)> {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+    // SAFETY: listen(2) on a socket this function owns; it only changes the backlog.
+    let lowered = unsafe { libc::listen(listener.as_raw_fd(), 1) } == 0;
+    if !lowered {
+        eprintln!("note: could not lower the backlog; filling the system maximum");
+    }
+    let addr = listener.local_addr().ok()?;
+    let mut clients = Vec::new();
+    for _ in 0..20_000 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(stream) => clients.push(stream),
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                return Some((listener, clients));
+            }
+            Err(err) => {
+                eprintln!(
+                    "skipped: could not fill the backlog after {} connections: {err}",
+                    clients.len()
+                );
+                return None;
+            }
+        }
+    }
+    eprintln!("skipped: the backlog never filled");
+    None
+}

@@ -18,7 +18,7 @@ pub fn view() -> View {
             let result = r.json.get("result").and_then(Value::as_str).unwrap_or("");
             Some((0, format!("{n:>8}  {result}")))
         },
-        table_total: |records| format!("total: {} tasks", records.len()),
+        table_total: |records| format!("total: {} tasks", records.count()),
     }
 }
 

@@ -20,11 +20,9 @@ pub fn view() -> View {
             Some((0, format!("{item:>8}  {value:>20}  {attempts}")))
         },
         table_total: |records| {
-            format!(
-                "total: {} items, {} failed",
-                records.len(),
-                records.iter().filter(|r| r.failed).count()
-            )
+            let (items, failed) =
+                records.fold((0, 0), |(n, f), r| (n + 1, f + u64::from(r.failed)));
+            format!("total: {items} items, {failed} failed")
         },
     }
 }

@@ -23,16 +23,14 @@ pub fn view() -> View {
             ))
         },
         table_total: |records| {
-            let (files, bytes) =
-                records
-                    .iter()
-                    .filter(|r| !r.failed)
-                    .fold((0u64, 0u64), |(n, b), r| {
-                        (
-                            n + 1,
-                            b + r.json.get("size").and_then(Value::as_u64).unwrap_or(0),
-                        )
-                    });
+            let (files, bytes) = records
+                .filter(|r| !r.failed)
+                .fold((0u64, 0u64), |(n, b), r| {
+                    (
+                        n + 1,
+                        b + r.json.get("size").and_then(Value::as_u64).unwrap_or(0),
+                    )
+                });
             format!(
                 "total: {files} files, {} ({bytes} bytes)",
                 human_bytes(bytes)

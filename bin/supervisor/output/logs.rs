@@ -30,7 +30,7 @@ pub fn view(patterns: &[String]) -> View {
             let mut files = 0u64;
             let mut lines = 0u64;
             let mut totals: Vec<(String, u64)> = Vec::new();
-            for r in records.iter().filter(|r| !r.failed) {
+            for r in records.filter(|r| !r.failed) {
                 files += 1;
                 lines += r.json.get("lines").and_then(Value::as_u64).unwrap_or(0);
                 let Some(counts) = r.json.get("counts").and_then(Value::as_object) else {

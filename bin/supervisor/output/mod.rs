@@ -31,49 +31,88 @@ pub struct View {
     /// is listed after the rows with its error line.
     pub table_row: fn(&Record) -> Option<(u64, String)>,
     /// The table's closing line(s) before the summary, from all records.
-    pub table_total: fn(&[Record]) -> String,
+    pub table_total: fn(&mut dyn Iterator<Item = Record>) -> String,
 }
 
-/// Collects records and writes them in the chosen format.
+/// The results of a run, turned into records one at a time when they are written, so a
+/// million results never exist as a million records at once.
+pub trait Rows {
+    /// How many rows (some may be absent: tasks never run).
+    fn len(&self) -> usize;
+    /// The canonical output order of row `i` (path bytes, or a big-endian position).
+    fn order_key(&self, i: usize) -> &[u8];
+    /// Row `i` as a record, or `None` for a task that has no result.
+    fn record(&self, i: usize) -> Option<Record>;
+    /// Whether row `i` is a failure (`None`: absent). Cheaper than building the record.
+    fn failed(&self, i: usize) -> Option<bool> {
+        self.record(i).map(|r| r.failed)
+    }
+}
+
+impl Rows for Vec<Record> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn order_key(&self, i: usize) -> &[u8] {
+        &self[i].order
+    }
+
+    fn record(&self, i: usize) -> Option<Record> {
+        Some(self[i].clone())
+    }
+
+    fn failed(&self, i: usize) -> Option<bool> {
+        Some(self[i].failed)
+    }
+}
+
+/// Writes results in the chosen format: `jsonl` as they come, the others at the end.
 pub struct Output {
     format: Format,
     sink: Sink,
     quiet: bool,
     view: View,
-    records: Vec<Record>,
+    /// Records pushed during the run, for jobs that do not supply their own [`Rows`].
+    collected: Vec<Record>,
+    /// Whether pushed records are kept (jobs with their own rows only stream them).
+    collect: bool,
     /// Job-specific additions to the summary: a JSON key and value, and a text line.
     extra: Vec<(String, serde_json::Value, String)>,
 }
 
 impl Output {
-    /// Starts an output; `jsonl` writes nothing until the first record.
+    /// Starts an output that keeps what is pushed; `jsonl` writes nothing until the first one.
     pub fn new(format: Format, sink: Sink, quiet: bool, view: View) -> Self {
         Output {
             format,
             sink,
             quiet,
             view,
-            records: Vec::new(),
+            collected: Vec::new(),
+            collect: true,
             extra: Vec::new(),
         }
     }
 
-    /// Adds one result (written at once for `jsonl`). Returns a line for stderr when the
-    /// format has no room for the result's error (`sums`, `csv`).
-    #[must_use]
-    pub fn push(&mut self, record: Record) -> Option<String> {
-        let note = match (&record.error_line, self.format) {
-            (Some(line), Format::Sums | Format::Csv) => Some(format!("supervisor: {line}")),
-            _ => None,
-        };
+    /// Stops keeping pushed records: the job will hand its own [`Rows`] to
+    /// [`Output::finish_rows`], and pushing only serves `jsonl` streaming.
+    pub fn streaming_only(mut self) -> Self {
+        self.collect = false;
+        self
+    }
+
+    /// Adds one result (written at once for `jsonl`).
+    pub fn push(&mut self, record: Record) {
         if self.format == Format::Jsonl {
             let mut line = serde_json::to_vec(&record.json).unwrap_or_default();
             line.push(b'\n');
             self.sink.write(&line);
             self.sink.flush();
         }
-        self.records.push(record);
-        note
+        if self.collect {
+            self.collected.push(record);
+        }
     }
 
     /// Adds a job-specific entry to the summary (`key` in JSON, `line` in text).
@@ -101,59 +140,80 @@ impl Output {
         text
     }
 
-    /// How many pushed records are failures.
-    pub fn failed(&self) -> u64 {
-        self.records.iter().filter(|r| r.failed).count() as u64
-    }
-
-    /// How many records were pushed.
-    pub fn len(&self) -> u64 {
-        self.records.len() as u64
-    }
-
     /// True when stdout was closed by its reader (`| head`).
     pub fn reader_went_away(&self) -> bool {
         self.sink.is_broken_pipe()
     }
 
-    /// Writes everything that was held back, then the summary, and closes the output.
-    pub fn finish(mut self, summary: &Summary, skipped: u64) -> Result<(), String> {
+    /// Writes the collected records, then the summary, and closes the output. Returns how
+    /// many results failed.
+    pub fn finish(mut self, summary: &Summary, skipped: u64) -> Result<Finished, String> {
+        let collected = std::mem::take(&mut self.collected);
+        self.finish_rows(&collected, summary, skipped)
+    }
+
+    /// Writes `rows` in canonical order, then the summary, and closes the output.
+    pub fn finish_rows(
+        mut self,
+        rows: &dyn Rows,
+        summary: &Summary,
+        skipped: u64,
+    ) -> Result<Finished, String> {
+        let mut order: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows.failed(i).is_some())
+            .collect();
+        order.sort_by(|&a, &b| rows.order_key(a).cmp(rows.order_key(b)));
+        let failed = order
+            .iter()
+            .filter(|&&i| rows.failed(i) == Some(true))
+            .count() as u64;
         let totals = Totals {
-            results: self.len(),
-            failed: self.failed(),
+            results: order.len() as u64,
+            failed,
             skipped,
         };
-        self.records.sort_by(|a, b| a.order.cmp(&b.order));
+        let records = || order.iter().filter_map(|&i| rows.record(i));
+        if matches!(self.format, Format::Sums | Format::Csv) {
+            // These formats have no room for errors: name each one on stderr.
+            for record in records().filter(|r| r.failed) {
+                if let Some(line) = &record.error_line {
+                    eprintln!("supervisor: {line}");
+                }
+            }
+        }
         match self.format {
             Format::Jsonl => {
                 let line = serde_json::json!({ "summary": self.summary_json(summary, &totals) });
                 self.sink.write(format!("{line}\n").as_bytes());
             }
             Format::Json => {
-                let results: Vec<&serde_json::Map<_, _>> =
-                    self.records.iter().map(|r| &r.json).collect();
-                let doc = serde_json::json!({
-                    "results": results,
-                    "summary": self.summary_json(summary, &totals),
-                });
-                let mut text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-                text.push(b'\n');
-                self.sink.write(&text);
+                // One result per line keeps a million-result document streamable.
+                self.sink.write(b"{\"results\": [");
+                for (n, record) in records().enumerate() {
+                    self.sink.write(if n == 0 { b"\n" } else { b",\n" });
+                    self.sink
+                        .write(&serde_json::to_vec(&record.json).unwrap_or_default());
+                }
+                let summary_json = serde_json::to_vec_pretty(&self.summary_json(summary, &totals))
+                    .unwrap_or_default();
+                self.sink.write(b"\n],\n\"summary\": ");
+                self.sink.write(&summary_json);
+                self.sink.write(b"}\n");
             }
             Format::Csv => {
-                let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+                let mut writer = csv::WriterBuilder::new().from_writer(&mut self.sink);
                 let _ = writer.write_record(&self.view.csv_header);
-                for record in &self.records {
+                for record in records() {
                     let _ = writer.write_record(&record.csv);
                 }
-                let bytes = writer.into_inner().unwrap_or_default();
-                self.sink.write(&bytes);
+                let _ = writer.flush();
+                drop(writer);
                 if !self.quiet {
                     eprint!("{}", self.summary_text(summary, &totals));
                 }
             }
             Format::Sums => {
-                for record in &self.records {
+                for record in records() {
                     if let Some(line) = &record.sums {
                         self.sink.write(line);
                     }
@@ -163,44 +223,58 @@ impl Output {
                 }
             }
             Format::Table => {
-                let text = self.table(summary, &totals);
+                let text = self.table(rows, &order, summary, &totals);
                 self.sink.write(text.as_bytes());
             }
         }
-        self.sink.finish()
+        let reader_went_away = self.sink.is_broken_pipe();
+        self.sink.finish()?;
+        Ok(Finished {
+            failed,
+            reader_went_away,
+        })
     }
 
-    fn table(&self, summary: &Summary, totals: &Totals) -> String {
-        let mut rows: Vec<(u64, &[u8], String)> = self
-            .records
-            .iter()
-            .filter_map(|r| {
-                let (rank, line) = (self.view.table_row)(r)?;
-                Some((rank, r.order.as_slice(), line))
-            })
-            .collect();
-        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    fn table(
+        &self,
+        rows: &dyn Rows,
+        order: &[usize],
+        summary: &Summary,
+        totals: &Totals,
+    ) -> String {
+        // Rank first (cheap to keep), lines second, so only the visible text is held.
+        let mut ranked: Vec<(u64, usize)> = Vec::new();
+        let mut left_out: Vec<String> = Vec::new();
+        for &i in order {
+            let Some(record) = rows.record(i) else {
+                continue;
+            };
+            match (self.view.table_row)(&record) {
+                Some((rank, _)) => ranked.push((rank, i)),
+                None if record.failed => left_out.extend(record.error_line),
+                None => {}
+            }
+        }
+        // `order` is already canonical, so a stable sort by rank keeps it within a rank.
+        ranked.sort_by(|a, b| b.0.cmp(&a.0));
         let mut out = String::new();
         if !self.view.table_header.is_empty() {
             out.push_str(&self.view.table_header);
             out.push('\n');
         }
-        for (_, _, line) in rows {
-            out.push_str(&line);
-            out.push('\n');
-        }
-        let left_out = self
-            .records
-            .iter()
-            .filter(|r| r.failed && (self.view.table_row)(r).is_none());
-        for record in left_out {
-            if let Some(line) = &record.error_line {
-                out.push_str("ERROR  ");
-                out.push_str(line);
+        for (_, i) in ranked {
+            if let Some((_, line)) = rows.record(i).and_then(|r| (self.view.table_row)(&r)) {
+                out.push_str(&line);
                 out.push('\n');
             }
         }
-        out.push_str(&(self.view.table_total)(&self.records));
+        for line in left_out {
+            out.push_str("ERROR  ");
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let mut all = order.iter().filter_map(|&i| rows.record(i));
+        out.push_str(&(self.view.table_total)(&mut all));
         out.push('\n');
         if self.quiet {
             // What the job adds (e.g. --compare's speedup) was asked for explicitly.
@@ -213,4 +287,12 @@ impl Output {
         }
         out
     }
+}
+
+/// What writing the output found.
+pub struct Finished {
+    /// Results that are failures.
+    pub failed: u64,
+    /// Standard output was closed by its reader (`| head`): not an error.
+    pub reader_went_away: bool,
 }

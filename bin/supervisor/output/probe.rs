@@ -38,19 +38,21 @@ pub fn view() -> View {
             ))
         },
         table_total: |records| {
-            let count = |status: &str| {
-                records
+            let mut counts = [0usize; 4];
+            let mut total = 0;
+            for r in records {
+                total += 1;
+                let status = r.json.get("status").and_then(Value::as_str);
+                if let Some(k) = ["up", "down", "timeout", "error"]
                     .iter()
-                    .filter(|r| r.json.get("status").and_then(Value::as_str) == Some(status))
-                    .count()
-            };
+                    .position(|s| Some(*s) == status)
+                {
+                    counts[k] += 1;
+                }
+            }
             format!(
-                "total: {} targets: {} up, {} down, {} timeout, {} error",
-                records.len(),
-                count("up"),
-                count("down"),
-                count("timeout"),
-                count("error")
+                "total: {total} targets: {} up, {} down, {} timeout, {} error",
+                counts[0], counts[1], counts[2], counts[3]
             )
         },
     }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 /// A result row as every format needs it.
+#[derive(Clone)]
 pub struct Record {
     /// The canonical output order (e.g. path bytes, or a big-endian index).
     pub order: Vec<u8>,

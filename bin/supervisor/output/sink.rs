@@ -109,6 +109,18 @@ impl Sink {
     }
 }
 
+/// Lets writers such as `csv::Writer` write into a sink; errors stay remembered in the sink.
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        Sink::write(self, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn open_file(dest: &Path) -> Result<Target, String> {
     use std::os::unix::fs::FileTypeExt;
     let fail = |e: io::Error| format!("cannot write {}: {}", dest.display(), describe(&e));

@@ -38,6 +38,8 @@ pub fn to_json(summary: &Summary, totals: &Totals) -> Value {
         "retried": summary.retried,
         "worker_crashes": summary.worker_crashes,
         "chaos_kills": summary.chaos_kills,
+        "timeouts": summary.timeouts,
+        "recycled": summary.recycled,
         "workers_spawned": summary.workers_spawned,
         "elapsed_ms": summary.elapsed.as_millis() as u64,
         "gave_up": summary.gave_up,

@@ -8,7 +8,7 @@ use crate::output::{self, Record, View};
 use serde_json::{Map, Value};
 use std::io::Read;
 use std::path::Path;
-use supervisor_jobs::hash::{Algo, FileEntry, escape_name, parse_sums_line};
+use supervisor_jobs::hash::{Algo, FileEntry, parse_sums_line};
 
 /// Checks every line of `sums_file` and returns the exit code (1 on any mismatch or unreadable
 /// file, as coreutils does).
@@ -52,8 +52,8 @@ pub fn run(options: &RunOptions, sums_file: &Path, algo: Option<Algo>) -> Result
     let report = supervise::<HashJob>(&options, algo, tasks, &mut out, |i, _task, outcome| {
         let (hex, path) = &expected[i];
         let verdict = match &outcome.result {
-            Ok(HashOutput::Digest { digest, .. }) if digest == hex => Verdict::Ok,
-            Ok(HashOutput::Digest { digest, .. }) => Verdict::Mismatch(digest.clone()),
+            Ok(HashOutput::Digest { digest, .. }) if digest.hex() == *hex => Verdict::Ok,
+            Ok(HashOutput::Digest { digest, .. }) => Verdict::Mismatch(digest.hex()),
             Ok(HashOutput::Error(message)) => Verdict::Unreadable(message.clone()),
             Err(failure) => Verdict::Unreadable(failure.to_string()),
         };
@@ -62,7 +62,7 @@ pub fn run(options: &RunOptions, sums_file: &Path, algo: Option<Algo>) -> Result
             Verdict::Unreadable(_) => unreadable += 1,
             Verdict::Ok => {}
         }
-        vec![record(i, path, hex, algo, &verdict)]
+        vec![record(i, path, hex, &verdict)]
     })?;
     let status = finish(out, &report.summary, 0)?;
     let plural = |n: u64, one: &str, many: &str| {
@@ -108,6 +108,23 @@ enum Verdict {
     Unreadable(String),
 }
 
+/// A name as `md5sum -c` prints it: unlike the sums lines themselves, only a newline
+/// triggers escaping (then backslashes are doubled too); a carriage return stays raw.
+fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
+    if !path.contains(&b'\n') {
+        return (false, path.to_vec());
+    }
+    let mut name = Vec::with_capacity(path.len() + 4);
+    for &byte in path {
+        match byte {
+            b'\\' => name.extend_from_slice(b"\\\\"),
+            b'\n' => name.extend_from_slice(b"\\n"),
+            other => name.push(other),
+        }
+    }
+    (true, name)
+}
+
 fn guess_algo(hex_len: usize) -> Algo {
     match hex_len {
         40 => Algo::Sha1,
@@ -144,13 +161,13 @@ fn view() -> View {
     }
 }
 
-fn record(index: usize, path: &[u8], expected: &str, algo: Algo, verdict: &Verdict) -> Record {
+fn record(index: usize, path: &[u8], expected: &str, verdict: &Verdict) -> Record {
     let status = match verdict {
         Verdict::Ok => "OK",
         Verdict::Mismatch(_) => "FAILED",
         Verdict::Unreadable(_) => "FAILED open or read",
     };
-    let (escaped, name) = escape_name(path, algo);
+    let (escaped, name) = check_name(path);
     let mut line = Vec::with_capacity(name.len() + 24);
     if escaped {
         line.push(b'\\');

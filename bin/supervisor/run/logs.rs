@@ -48,9 +48,7 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
             LogFound::File { path, size, gzip } => files.push((path, size, gzip)),
             LogFound::Skipped { path, reason } => skips.note(&path, reason),
             LogFound::Error { path, message } => {
-                if let Some(note) = out.push(output::logs::error(&path, &message, names.len())) {
-                    eprintln!("{note}");
-                }
+                out.push(output::logs::error(&path, &message, names.len()));
             }
         }
     }
@@ -85,9 +83,7 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
     }
     for file in counting.iter().filter(|f| f.ranges_left == 0) {
         // An empty file has nothing to count but is still a result.
-        if let Some(note) = out.push(output::logs::counts(&file.path, &file.counts, &names)) {
-            eprintln!("{note}");
-        }
+        out.push(output::logs::counts(&file.path, &file.counts, &names));
     }
     let report = supervise::<LogsJob>(options, patterns, tasks, &mut out, |i, _task, outcome| {
         let file = &mut counting[owner[i]];

@@ -44,6 +44,11 @@ fn engine_config(options: &RunOptions) -> Config {
         every,
         seed: options.chaos_seed,
     });
+    config.task_timeout = options.task_timeout;
+    config.kill_grace = options.kill_grace;
+    config.heartbeat_timeout = Some(options.heartbeat_timeout).filter(|d| !d.is_zero());
+    config.max_tasks_per_child = options.max_tasks_per_child;
+    config.memory_limit = options.memory_limit;
     config
 }
 
@@ -158,9 +163,7 @@ impl<T, O, F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>> Observer<T, 
 {
     fn outcome(&mut self, index: usize, task: &T, outcome: &Outcome<O>) {
         for record in (self.record)(index, task, outcome) {
-            if let Some(note) = self.out.push(record) {
-                self.progress.note(&note);
-            }
+            self.out.push(record);
         }
         if !self.stopped_for_pipe && self.out.reader_went_away() {
             self.stopped_for_pipe = true;
@@ -218,11 +221,31 @@ pub(crate) fn finish(
     report_summary: &supervisor_runtime::Summary,
     skipped: u64,
 ) -> Result<u8, CliError> {
-    let failed = out.failed();
-    let went_away = out.reader_went_away();
-    out.finish(report_summary, skipped)
+    let written = out
+        .finish(report_summary, skipped)
         .map_err(CliError::Output)?;
-    if went_away {
+    exit_code(&written, report_summary)
+}
+
+/// Like [`finish`], for a job that hands over its own rows.
+pub(crate) fn finish_rows(
+    out: Output,
+    rows: &dyn output::Rows,
+    report_summary: &supervisor_runtime::Summary,
+    skipped: u64,
+) -> Result<u8, CliError> {
+    let written = out
+        .finish_rows(rows, report_summary, skipped)
+        .map_err(CliError::Output)?;
+    exit_code(&written, report_summary)
+}
+
+/// The exit code of a run whose output was written (see the README's table).
+fn exit_code(
+    written: &output::Finished,
+    report_summary: &supervisor_runtime::Summary,
+) -> Result<u8, CliError> {
+    if written.reader_went_away {
         return Ok(code::OK);
     }
     if let Some(signal_code) = crate::signals::exit_code() {
@@ -232,7 +255,7 @@ pub(crate) fn finish(
         eprintln!("supervisor: gave up: {reason}");
         return Ok(code::GAVE_UP);
     }
-    Ok(if failed > 0 {
+    Ok(if written.failed > 0 {
         code::TASKS_FAILED
     } else {
         code::OK

@@ -38,10 +38,8 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
         .filter_map(|(i, e)| matches!(e, Entry::Target(_)).then_some(i))
         .collect();
     for (i, entry) in entries.iter().enumerate() {
-        if let Entry::Invalid { text, message } = entry
-            && let Some(note) = out.push(output::probe::error(i, text, message))
-        {
-            eprintln!("{note}");
+        if let Entry::Invalid { text, message } = entry {
+            out.push(output::probe::error(i, text, message));
         }
     }
     let workers = options

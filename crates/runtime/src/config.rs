@@ -35,6 +35,20 @@ pub struct Config {
     /// The executable to re-execute; `/proc/self/exe` by default, so an upgrade of the binary
     /// mid-run cannot break respawns.
     pub worker_exe: PathBuf,
+    /// A task running longer than this gets its worker terminated (SIGTERM, then SIGKILL after
+    /// [`Config::kill_grace`]) and is charged an attempt. `None`: tasks may run forever.
+    pub task_timeout: Option<Duration>,
+    /// How long a worker being killed for a timeout has between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// A connected worker whose scoreboard heartbeat is older than this (it was stopped, or
+    /// is wedged as a whole) is killed like a timed-out one. `None` disables the check.
+    pub heartbeat_timeout: Option<Duration>,
+    /// Each worker process is sent at most this many tasks, then replaced by a fresh one
+    /// (bounds leaks in the job). `None`: workers live for the whole run.
+    pub max_tasks_per_child: Option<u64>,
+    /// Caps each worker's data segment (`RLIMIT_DATA`, i.e. heap and other private writable
+    /// memory) at this many bytes, so a runaway task dies alone. `None`: no limit.
+    pub memory_limit: Option<u64>,
 }
 
 impl Config {
@@ -50,6 +64,11 @@ impl Config {
             shutdown_grace: Duration::from_secs(5),
             max_batch: 64,
             worker_exe: PathBuf::from("/proc/self/exe"),
+            task_timeout: None,
+            kill_grace: Duration::from_secs(2),
+            heartbeat_timeout: Some(Duration::from_secs(30)),
+            max_tasks_per_child: None,
+            memory_limit: None,
         }
     }
 
@@ -77,6 +96,26 @@ impl Config {
         {
             return Err(crate::Error::Config(
                 "the chaos interval must be positive".into(),
+            ));
+        }
+        if self.task_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(crate::Error::Config(
+                "the task timeout must be positive".into(),
+            ));
+        }
+        if self.heartbeat_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(crate::Error::Config(
+                "the heartbeat timeout must be positive".into(),
+            ));
+        }
+        if self.max_tasks_per_child == Some(0) {
+            return Err(crate::Error::Config(
+                "max_tasks_per_child must be at least 1".into(),
+            ));
+        }
+        if self.memory_limit == Some(0) {
+            return Err(crate::Error::Config(
+                "the memory limit must be positive".into(),
             ));
         }
         Ok(())

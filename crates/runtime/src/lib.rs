@@ -23,9 +23,19 @@
 //!   charged an attempt; the rest of the dead worker's batch is re-sent one task per message,
 //!   isolating a poison task. A slot is refilled at once; more than R unexpected deaths in T
 //!   seconds (restart intensity) stops the run with everything finished so far.
+//! - **Limits**: a watchdog on the coordinator's timer reads each worker's scoreboard slot; a
+//!   task past `task_timeout`, or a worker whose heartbeat thread went silent past
+//!   `heartbeat_timeout` (stopped), gets SIGTERM then SIGKILL after `kill_grace`, and the task
+//!   is charged an attempt; these deaths are the supervisor's doing and do not count toward
+//!   restart intensity. `max_tasks_per_child` retires a worker (Shutdown frame) once it has
+//!   answered its share, and refills the slot. `memory_limit` is an `RLIMIT_DATA` set in the
+//!   child before `exec`; an allocation failure under it is reported as such.
 //! - **Scoreboard** ([`scoreboard`]): a `memfd` segment of atomics, one slot per worker, each
 //!   word with a single writer. The parent reads it to charge crashes and for progress; other
 //!   processes (`supervisor ps`) attach it through `/proc/<pid>/fd`. A memfd cannot leak.
+//! - **Journal** ([`journal`]): an append-only, checksummed file of finished outcomes, written
+//!   within 50 ms of each result, so a run whose parent died can be resumed with only the
+//!   missing tasks.
 //!
 //! The engine knows nothing about what tasks mean: a [`Job`] supplies serde types and a `run`
 //! function, and output order is task order whatever happened on the way.
@@ -35,7 +45,9 @@ mod config;
 mod error;
 mod exit;
 pub mod handshake;
+mod heartbeat;
 mod job;
+pub mod journal;
 mod observer;
 mod process;
 mod protocol;
@@ -45,6 +57,8 @@ pub mod scoreboard;
 mod spawner;
 mod supervisor;
 mod sys;
+mod units;
+mod watchdog;
 pub mod worker;
 
 pub use config::{Chaos, Config};

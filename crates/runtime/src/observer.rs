@@ -32,13 +32,14 @@ pub enum Notice<'a> {
         /// What went wrong.
         message: String,
     },
-    /// A worker broke the protocol and was killed.
+    /// A worker broke the protocol, or overran its task timeout, or stopped beating its
+    /// heartbeat, and is being killed ([`Notice::WorkerDied`] follows when it is gone).
     Misbehaved {
         /// The worker's slot.
         slot: usize,
         /// Its pid.
         pid: u32,
-        /// What it did.
+        /// What it did, e.g. `task 7 timed out after 30s`.
         reason: String,
     },
 }

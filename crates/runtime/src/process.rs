@@ -50,14 +50,21 @@ struct StderrTail {
 
 impl ChildProcess {
     /// Starts `exe` as a worker: its own process group, stdin from /dev/null, stdout and
-    /// stderr captured, the handshake name in argv and the token in the environment.
-    pub fn spawn(exe: &str, server_name: &str, token: &str) -> Result<Arc<Self>, Error> {
+    /// stderr captured, the handshake name in argv and the token in the environment, and
+    /// `memory_limit` bytes of data segment if given.
+    pub fn spawn(
+        exe: &str,
+        server_name: &str,
+        token: &str,
+        memory_limit: Option<u64>,
+    ) -> Result<Arc<Self>, Error> {
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::io("cannot create the stderr pipe", e))?;
         let writer2 = writer
             .try_clone()
             .map_err(|e| Error::io("cannot duplicate the stderr pipe", e))?;
-        let child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg(WORKER_ARG)
             .arg(server_name)
             .env(TOKEN_ENV, token)
@@ -65,7 +72,11 @@ impl ChildProcess {
             .stdin(Stdio::null())
             .stdout(writer)
             .stderr(writer2)
-            .process_group(0)
+            .process_group(0);
+        if let Some(bytes) = memory_limit {
+            sys::limit_data_before_exec(&mut command, bytes);
+        }
+        let child = command
             .spawn()
             .map_err(|e| Error::io(format!("cannot start worker {exe}"), e))?;
         let stderr = Arc::new(Mutex::new(StderrTail::default()));
@@ -100,6 +111,13 @@ impl ChildProcess {
                 let _ = nix::sys::signal::kill(group, sig);
             }
         }
+    }
+
+    /// Asks the worker's process group to end: SIGTERM, then SIGCONT so that a stopped
+    /// worker wakes up to receive it (a pending SIGTERM does nothing to a stopped process).
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+        self.signal(libc::SIGCONT);
     }
 
     /// SIGKILLs the worker's process group.

@@ -16,6 +16,26 @@ pub enum Failure {
     },
     /// The job panicked while running it.
     Panicked(String),
+    /// It ran past [`crate::Config::task_timeout`] on the last allowed attempt, and its worker
+    /// was killed.
+    TimedOut {
+        /// The timeout it exceeded.
+        after: Duration,
+    },
+    /// Its worker stopped updating its heartbeat (e.g. it was SIGSTOPped) for
+    /// [`crate::Config::heartbeat_timeout`] on the last allowed attempt, and was killed.
+    Unresponsive {
+        /// The heartbeat timeout that passed.
+        after: Duration,
+    },
+    /// Its worker died after an allocation failed under [`crate::Config::memory_limit`], on
+    /// the last allowed attempt.
+    OutOfMemory {
+        /// The limit, in bytes.
+        limit: u64,
+        /// How the worker ended (an allocation failure aborts: SIGABRT).
+        exit: crate::ExitKind,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -23,6 +43,19 @@ impl fmt::Display for Failure {
         match self {
             Failure::Crashed { exit, .. } => write!(f, "{exit}"),
             Failure::Panicked(message) => write!(f, "panicked: {message}"),
+            Failure::TimedOut { after } => {
+                write!(f, "timed out after {}", crate::units::duration(*after))
+            }
+            Failure::Unresponsive { after } => write!(
+                f,
+                "stopped responding (no heartbeat for {})",
+                crate::units::duration(*after)
+            ),
+            Failure::OutOfMemory { limit, exit } => write!(
+                f,
+                "exceeded --memory-limit of {} ({exit})",
+                crate::units::bytes(*limit)
+            ),
         }
     }
 }
@@ -66,6 +99,13 @@ pub struct Summary {
     pub worker_crashes: u64,
     /// Of those, kills done by `--chaos-kill-every`.
     pub chaos_kills: u64,
+    /// Of those, workers killed by the supervisor because a task overran
+    /// [`crate::Config::task_timeout`] or the worker's heartbeat went silent for
+    /// [`crate::Config::heartbeat_timeout`]. They do not count toward restart intensity.
+    pub timeouts: u64,
+    /// Workers that served [`crate::Config::max_tasks_per_child`] tasks and were replaced
+    /// (not crashes).
+    pub recycled: u64,
     /// Worker processes started.
     pub workers_spawned: u64,
     /// Wall-clock time of the run.
@@ -88,4 +128,35 @@ pub struct Report<T, O> {
     pub outcomes: Vec<Option<Outcome<O>>>,
     /// How the run went.
     pub summary: Summary,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExitKind;
+
+    #[test]
+    fn failures_name_the_cause_and_the_limit() {
+        let after = Duration::from_secs(30);
+        assert_eq!(
+            Failure::TimedOut { after }.to_string(),
+            "timed out after 30s"
+        );
+        assert_eq!(
+            Failure::Unresponsive { after }.to_string(),
+            "stopped responding (no heartbeat for 30s)"
+        );
+        let exit = ExitKind::Signaled {
+            signal: 6,
+            core_dumped: false,
+        };
+        assert_eq!(
+            Failure::OutOfMemory {
+                limit: 64 << 20,
+                exit
+            }
+            .to_string(),
+            "exceeded --memory-limit of 64 MiB (killed by SIGABRT)"
+        );
+    }
 }

@@ -59,11 +59,12 @@ impl Schedule {
                 .is_some_and(|&id| self.cost(id).saturating_mul(2) <= self.budget())
     }
 
-    /// The next batch for a worker, or an empty one if nothing waits.
+    /// The next batch for a worker, of at most `limit` tasks (at least one is always given
+    /// when any waits), or an empty one if nothing waits.
     ///
     /// A batch aims at a quarter of an even share of the remaining cost per worker, so batches
     /// shrink as the run nears its end and no worker is left holding a long tail.
-    pub(crate) fn next_batch(&mut self) -> Vec<u64> {
+    pub(crate) fn next_batch(&mut self, limit: usize) -> Vec<u64> {
         if let Some(id) = self.isolated.pop_front() {
             self.queued_cost -= self.cost(id);
             return vec![id];
@@ -73,7 +74,8 @@ impl Schedule {
         let mut cost = 0u64;
         while let Some(&id) = self.pending.front() {
             let c = self.cost(id);
-            if !batch.is_empty() && (batch.len() >= self.max_batch || cost + c > budget) {
+            let full = batch.len() >= self.max_batch.min(limit);
+            if !batch.is_empty() && (full || cost + c > budget) {
                 break;
             }
             self.pending.pop_front();
@@ -119,13 +121,17 @@ mod tests {
         let mut costs = vec![1u64; 200];
         costs[150] = 10_000;
         let mut s = Schedule::new(costs, 2, 64);
-        assert_eq!(s.next_batch(), vec![150], "the big task goes alone, first");
-        let b = s.next_batch();
+        assert_eq!(
+            s.next_batch(usize::MAX),
+            vec![150],
+            "the big task goes alone, first"
+        );
+        let b = s.next_batch(usize::MAX);
         assert!(b.len() <= 64 && !b.is_empty());
         assert_eq!(b[0], 0, "ties keep task order");
         let mut seen = b.len() + 1;
         while !s.is_empty() {
-            seen += s.next_batch().len();
+            seen += s.next_batch(usize::MAX).len();
         }
         assert_eq!(seen, 200);
     }
@@ -133,11 +139,22 @@ mod tests {
     #[test]
     fn isolated_tasks_go_one_at_a_time_before_the_rest() {
         let mut s = Schedule::new(vec![1; 40], 1, 64);
-        let first = s.next_batch();
+        let first = s.next_batch(usize::MAX);
         s.isolate(first[1..3].iter().copied());
         s.requeue(first[3..].iter().copied());
-        assert_eq!(s.next_batch(), vec![first[1]]);
-        assert_eq!(s.next_batch(), vec![first[2]]);
-        assert_eq!(s.next_batch()[0], first[3]);
+        assert_eq!(s.next_batch(usize::MAX), vec![first[1]]);
+        assert_eq!(s.next_batch(usize::MAX), vec![first[2]]);
+        assert_eq!(s.next_batch(usize::MAX)[0], first[3]);
+    }
+
+    #[test]
+    fn a_limit_caps_the_batch() {
+        let mut s = Schedule::new(vec![1; 40], 1, 64);
+        assert_eq!(s.next_batch(3).len(), 3);
+        assert_eq!(
+            s.next_batch(0).len(),
+            1,
+            "never an empty batch while tasks wait"
+        );
     }
 }

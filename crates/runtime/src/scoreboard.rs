@@ -144,6 +144,17 @@ pub struct SlotView {
     pub heartbeat_ms: u64,
 }
 
+/// The signs of life of a slot's worker, as the watchdog reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Vitals {
+    /// The task being run, if any.
+    pub(crate) current_task: Option<u64>,
+    /// When it started (ms since the epoch).
+    pub(crate) task_started_ms: u64,
+    /// The worker's last heartbeat (ms since the epoch); 0 if it never beat.
+    pub(crate) heartbeat_ms: u64,
+}
+
 /// A snapshot of the header.
 #[derive(Clone, Debug)]
 pub struct HeaderView {
@@ -330,6 +341,16 @@ impl Scoreboard {
             .store(restarts, Ordering::Relaxed);
     }
 
+    /// The words the parent's watchdog needs, without the label (cheap enough for every tick).
+    pub(crate) fn vitals(&self, slot: usize) -> Vitals {
+        let r = |i| self.slot_word(slot, i).load(Ordering::Acquire);
+        Vitals {
+            current_task: r(s::CURRENT_TASK).checked_sub(1),
+            task_started_ms: r(s::TASK_STARTED_MS),
+            heartbeat_ms: r(s::HEARTBEAT_MS),
+        }
+    }
+
     /// Clears the task marker of a dead worker so its replacement starts clean.
     pub(crate) fn clear_current(&self, slot: usize) {
         self.slot_word(slot, s::CURRENT_TASK)
@@ -370,6 +391,13 @@ impl Scoreboard {
             .store(now, Ordering::Relaxed);
         self.slot_word(slot, s::CURRENT_TASK)
             .store(task + 1, Ordering::Release);
+    }
+
+    /// Records a sign of life of `slot`'s worker (worker side; its heartbeat thread calls
+    /// this a few times a second).
+    pub fn beat(&self, slot: usize) {
+        self.slot_word(slot, s::HEARTBEAT_MS)
+            .store(now_ms(), Ordering::Relaxed);
     }
 
     /// Marks the running task finished, adding its cost (worker side).

@@ -41,6 +41,8 @@ pub(crate) struct SpawnPlan {
     pub(crate) setup: Vec<u8>,
     pub(crate) scoreboard: Option<String>,
     pub(crate) handshake_timeout: Duration,
+    /// `RLIMIT_DATA` for each worker, in bytes.
+    pub(crate) memory_limit: Option<u64>,
 }
 
 /// Serves requests until the request channel closes; each answer goes to `reply`.
@@ -70,7 +72,12 @@ fn spawn_one(plan: &SpawnPlan, slot: usize) -> Spawned {
         }
     };
     let exe = plan.exe.to_string_lossy();
-    let child = match ChildProcess::spawn(&exe, rendezvous.name(), rendezvous.token()) {
+    let child = match ChildProcess::spawn(
+        &exe,
+        rendezvous.name(),
+        rendezvous.token(),
+        plan.memory_limit,
+    ) {
         Ok(child) => child,
         Err(error) => {
             return Spawned::Failed {

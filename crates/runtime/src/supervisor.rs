@@ -13,14 +13,17 @@ use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, FromWorker, TaskResult, ToWorker};
 use crate::report::{Failure, Outcome, Report, SlotSummary, Summary};
 use crate::schedule::Schedule;
-use crate::scoreboard::{Scoreboard, SlotState};
+use crate::scoreboard::{self, Scoreboard, SlotState};
 use crate::spawner::{self, SpawnPlan, SpawnRequest, Spawned};
+use crate::watchdog::Limits;
 use crate::{Error, Job};
 use ipc_channel::ipc::IpcBytesSender;
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod limits;
 
 /// Batches a worker may hold at once: one running and one queued, so it never waits for a
 /// round trip between batches.
@@ -102,6 +105,13 @@ struct Live {
     garbled: bool,
     /// The worker could not build its job, so it never ran a task: none is charged.
     setup_failed: bool,
+    /// When it connected (scoreboard clock): its heartbeat is counted from here at the
+    /// earliest, since the slot may still hold its predecessor's.
+    live_since_ms: u64,
+    /// Tasks sent to it so far (for `max_tasks_per_child`).
+    sent: u64,
+    /// Set once the watchdog decided to end it.
+    killing: Option<limits::Killing>,
 }
 
 enum Phase {
@@ -109,7 +119,27 @@ enum Phase {
     Spawning,
     Live(Live),
     /// Asked to shut down (or killed on purpose); waiting for its exit.
-    Draining(Arc<ChildProcess>),
+    Draining(Drain),
+}
+
+/// A worker on its way out.
+struct Drain {
+    child: Arc<ChildProcess>,
+    /// It served `max_tasks_per_child` tasks: the slot is refilled when it exits, unless the
+    /// run is over by then.
+    recycling: bool,
+    /// When it is SIGKILLed if still alive; run-wide stops use `Run::drain_deadline` instead.
+    kill_at: Option<Instant>,
+}
+
+impl Drain {
+    fn new(child: Arc<ChildProcess>) -> Self {
+        Drain {
+            child,
+            recycling: false,
+            kill_at: None,
+        }
+    }
 }
 
 struct Slot {
@@ -193,6 +223,7 @@ impl<J: Job> SupervisorParts<J> {
             setup: protocol::encode(&self.setup)?,
             scoreboard: board.proc_path(),
             handshake_timeout: self.config.handshake_timeout,
+            memory_limit: self.config.memory_limit,
         };
         let spawner_events = events_tx.clone();
         let spawner = std::thread::Builder::new()
@@ -222,6 +253,10 @@ impl<J: Job> SupervisorParts<J> {
             rng: fastrand::Rng::with_seed(self.config.chaos.map(|c| c.seed).unwrap_or(0)),
             finishing: false,
             drain_deadline: None,
+            limits: Limits {
+                task_timeout: self.config.task_timeout,
+                heartbeat_timeout: self.config.heartbeat_timeout,
+            },
         };
         run.outcomes.resize_with(run.tasks.len(), || None);
         run.attempts = vec![0; run.tasks.len()];
@@ -268,6 +303,8 @@ struct Run<'a, J: Job> {
     finishing: bool,
     /// When workers that were asked to stop get SIGKILL.
     drain_deadline: Option<Instant>,
+    /// The timeouts the watchdog enforces.
+    limits: Limits,
 }
 
 impl<J: Job> Run<'_, J> {
@@ -291,9 +328,11 @@ impl<J: Job> Run<'_, J> {
         }
         self.check_finished();
         let mut next_chaos = self.config.chaos.map(|c| started + c.every);
+        let watching = self.limits.any() || self.config.max_tasks_per_child.is_some();
+        let mut next_watch: Option<Instant> = None;
         while self.slots.iter().any(|s| !matches!(s.phase, Phase::Idle)) {
             let now = Instant::now();
-            let wake = [next_chaos, self.drain_deadline]
+            let wake = [next_chaos, self.drain_deadline, next_watch]
                 .into_iter()
                 .flatten()
                 .min();
@@ -309,6 +348,7 @@ impl<J: Job> Run<'_, J> {
                     Err(_) => break,
                 },
             };
+            let had_event = event.is_some();
             match event {
                 Some(event) => self.handle(event, obs),
                 None => {
@@ -323,12 +363,25 @@ impl<J: Job> Run<'_, J> {
                         self.drain_deadline = None;
                         for slot in &self.slots {
                             match &slot.phase {
-                                Phase::Draining(child) => child.kill(),
+                                Phase::Draining(drain) => drain.child.kill(),
                                 Phase::Live(live) => live.child.kill(),
                                 _ => {}
                             }
                         }
                     }
+                }
+            }
+            if watching {
+                // Events change what there is to watch (a task dispatched, a worker
+                // connected), so look again soon after one; between events the watchdog
+                // sleeps until the earliest deadline it computed.
+                let now = Instant::now();
+                if had_event {
+                    let soon = now + limits::TICK;
+                    next_watch = Some(next_watch.map_or(soon, |at| at.min(soon)));
+                }
+                if next_watch.is_some_and(|at| at <= now) {
+                    next_watch = self.watch(obs);
                 }
             }
             if self.finishing {
@@ -437,6 +490,9 @@ impl<J: Job> Run<'_, J> {
                     chaos_killed: false,
                     garbled: false,
                     setup_failed: false,
+                    live_since_ms: scoreboard::now_ms(),
+                    sent: 0,
+                    killing: None,
                 };
                 self.slots[slot].phase = Phase::Live(live);
                 if self.finishing {
@@ -564,6 +620,7 @@ impl<J: Job> Run<'_, J> {
             };
             self.finish_task(id, outcome, obs);
         }
+        self.recycle_if_spent(slot);
         self.dispatch();
     }
 
@@ -600,6 +657,12 @@ impl<J: Job> Run<'_, J> {
     ///
     /// A slot still spawning is left alone: its worker is stopped as soon as it is ready.
     fn stop_slot(&mut self, slot: usize) {
+        self.drain_slot(slot, None);
+    }
+
+    /// Sends a live worker the Shutdown frame and moves it to draining; `recycle_grace` marks
+    /// a recycle (the slot is refilled on exit) and bounds how long the worker has to exit.
+    fn drain_slot(&mut self, slot: usize, recycle_grace: Option<Duration>) {
         let s = &mut self.slots[slot];
         if !matches!(s.phase, Phase::Live(_)) {
             return;
@@ -610,7 +673,14 @@ impl<J: Job> Run<'_, J> {
             {
                 let _ = tasks.send(&frame);
             }
-            s.phase = Phase::Draining(live.child);
+            // A worker the watchdog is killing keeps its SIGKILL time: it is stuck and will
+            // not read the frame.
+            let killing_at = live.killing.as_ref().and_then(|k| k.kill_at);
+            s.phase = Phase::Draining(Drain {
+                child: live.child,
+                recycling: recycle_grace.is_some(),
+                kill_at: recycle_grace.map(|g| Instant::now() + g).or(killing_at),
+            });
         }
     }
 
@@ -639,13 +709,16 @@ impl<J: Job> Run<'_, J> {
         };
         self.account_exit(slot, &info);
         match phase {
-            Phase::Draining(_) => {
+            Phase::Draining(drain) => {
                 let state = if info.exit.is_success() {
                     SlotState::Exited
                 } else {
                     SlotState::Dead
                 };
                 self.board.set_slot_state(slot, state);
+                if drain.recycling {
+                    self.on_recycled(slot, drain.child.pid(), &info, obs);
+                }
             }
             Phase::Live(live) => self.on_worker_death(slot, live, info, obs),
             Phase::Idle | Phase::Spawning => {}
@@ -669,11 +742,18 @@ impl<J: Job> Run<'_, J> {
         self.summary.worker_crashes += 1;
         let pid = live.child.pid();
         // Which task was running: the scoreboard says, if the worker got that far; a worker
-        // without one runs its tasks in order, so it was the first unanswered one.
+        // without one runs its tasks in order, so it was the first unanswered one. A worker
+        // the watchdog killed is charged for the task it was killed for, if still unanswered,
+        // and nothing else (a successor task that started during the grace is not its fault).
         let view = self.board.slot_view(slot);
         self.board.clear_current(slot);
+        let killed = live.killing.take();
         let running = match view.current_task {
             _ if live.setup_failed => None,
+            _ if killed.is_some() => killed
+                .as_ref()
+                .and_then(|k| k.task)
+                .filter(|id| live.inflight.contains(id)),
             Some(id) if live.inflight.contains(&id) => Some(id),
             Some(_) => None,
             None if view.heartbeat_ms == 0 => live.inflight.front().copied(),
@@ -688,7 +768,10 @@ impl<J: Job> Run<'_, J> {
                 stderr_tail: &info.stderr_tail,
             });
         }
-        if live.chaos_killed {
+        if killed.is_some() {
+            // The supervisor ended it: not a sign that something is systematically wrong.
+            self.summary.timeouts += 1;
+        } else if live.chaos_killed {
             self.summary.chaos_kills += 1;
         } else {
             self.note_restart(format!("worker {pid} (slot {slot}) {}", info.exit));
@@ -701,17 +784,18 @@ impl<J: Job> Run<'_, J> {
         let mut isolate = Vec::new();
         for &id in front {
             if Some(id) == running {
-                let tries = &mut self.attempts[id as usize];
-                *tries += 1;
-                if *tries <= self.config.retries {
+                self.attempts[id as usize] += 1;
+                let tries = self.attempts[id as usize];
+                if tries <= self.config.retries {
                     self.summary.retried += 1;
                 } else {
+                    let failure = match &killed {
+                        Some(killing) => killing.failure.clone(),
+                        None => self.crash_failure(&info),
+                    };
                     let outcome = Outcome {
-                        result: Err(Failure::Crashed {
-                            exit: info.exit,
-                            stderr: info.stderr_tail.clone(),
-                        }),
-                        attempts: *tries,
+                        result: Err(failure),
+                        attempts: tries,
                     };
                     self.finish_task(id, outcome, obs);
                     continue;
@@ -772,11 +856,11 @@ impl<J: Job> Run<'_, J> {
             slot.phase = match phase {
                 Phase::Live(live) => {
                     live.child.signal(signal);
-                    Phase::Draining(live.child)
+                    Phase::Draining(Drain::new(live.child))
                 }
-                Phase::Draining(child) => {
-                    child.signal(signal);
-                    Phase::Draining(child)
+                Phase::Draining(drain) => {
+                    drain.child.signal(signal);
+                    Phase::Draining(drain)
                 }
                 other => other,
             };
@@ -819,7 +903,19 @@ impl<J: Job> Run<'_, J> {
                 let Phase::Live(live) = &mut self.slots[slot].phase else {
                     continue;
                 };
-                if live.batches.len() >= WINDOW || live.garbled || live.chaos_killed {
+                if live.batches.len() >= WINDOW
+                    || live.garbled
+                    || live.chaos_killed
+                    || live.killing.is_some()
+                {
+                    continue;
+                }
+                // A worker being recycled gets no more than its share in all.
+                let room = match self.config.max_tasks_per_child {
+                    Some(cap) => cap.saturating_sub(live.sent),
+                    None => u64::MAX,
+                };
+                if room == 0 {
                     continue;
                 }
                 // A second, queued batch only pays off for small tasks (it hides the round
@@ -829,7 +925,9 @@ impl<J: Job> Run<'_, J> {
                     continue;
                 }
                 let Some(sender) = &live.tasks else { continue };
-                let batch = self.schedule.next_batch();
+                let batch = self
+                    .schedule
+                    .next_batch(usize::try_from(room).unwrap_or(usize::MAX));
                 if batch.is_empty() {
                     return;
                 }
@@ -849,6 +947,7 @@ impl<J: Job> Run<'_, J> {
                 // when its exit arrives.
                 let _ = sender.send(&encoded);
                 live.inflight.extend(batch.iter().copied());
+                live.sent += batch.len() as u64;
                 live.batches.push_back(batch.len());
                 progressed = true;
             }
@@ -861,7 +960,9 @@ impl<J: Job> Run<'_, J> {
     fn chaos_kill(&mut self) {
         let busy: Vec<usize> = (0..self.slots.len())
             .filter(|&s| match &self.slots[s].phase {
-                Phase::Live(live) => !live.inflight.is_empty() && !live.chaos_killed,
+                Phase::Live(live) => {
+                    !live.inflight.is_empty() && !live.chaos_killed && live.killing.is_none()
+                }
                 _ => false,
             })
             .collect();

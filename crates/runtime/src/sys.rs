@@ -1,9 +1,12 @@
-//! The runtime's only `unsafe` code: shared mappings and the one `wait4` call.
+//! The runtime's only `unsafe` code: shared mappings, the one `wait4` call, and the hook that
+//! limits a worker's memory between `fork` and `exec`.
 //!
 //! Everything here is a thin, audited wrapper; callers see safe functions and plain Rust types
 //! (no `libc`/`nix` types leave this crate's public API).
 
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -100,4 +103,33 @@ pub(crate) fn reap(pid: i32) -> std::io::Result<Reaped> {
         max_rss_bytes: usage.ru_maxrss as u64 * 1024,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
     })
+}
+
+/// Makes the process that `command` starts have `RLIMIT_DATA` (soft and hard) of `bytes`.
+///
+/// `RLIMIT_DATA` rather than `RLIMIT_AS`: glibc and Rust reserve large virtual areas (malloc
+/// arenas, thread stacks) that are never touched, so an address-space limit would kill a
+/// healthy worker; since Linux 4.7 the data limit counts private writable mappings, i.e. what
+/// the heap really grows into. Set in the child, before `exec`, so it binds the worker from
+/// its first instruction and the parent is never limited.
+pub(crate) fn limit_data_before_exec(command: &mut Command, bytes: u64) {
+    let limit = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    let hook = move || {
+        // SAFETY: `setrlimit` is async-signal-safe and reads only `limit`, a plain struct
+        // copied into this closure before the fork.
+        if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    // SAFETY: the hook runs in the forked child, where only async-signal-safe calls are
+    // allowed: it calls `setrlimit` and reads `errno` (`last_os_error` does no allocation),
+    // takes no locks and touches no state shared with other threads of the parent.
+    unsafe {
+        command.pre_exec(hook);
+    }
 }

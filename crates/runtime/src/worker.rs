@@ -5,6 +5,7 @@
 //! start first, or it would start in every worker too).
 
 use crate::handshake;
+use crate::heartbeat;
 use crate::process::{PARENT_ENV, TOKEN_ENV, WORKER_ARG};
 use crate::protocol::{self, FromWorker, Setup, TaskResult, ToWorker};
 use crate::scoreboard::Scoreboard;
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Exit code of a worker whose parent vanished before or during its start.
@@ -131,7 +133,22 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         results,
         setup,
     } = endpoint;
-    let job_setup = protocol::decode::<J::Setup>(&setup.setup).map_err(|e| e.to_string());
+    // A worker without a scoreboard still works; the parent then charges crashes by order
+    // (and cannot apply timeouts to it).
+    let board = setup
+        .scoreboard
+        .as_deref()
+        .and_then(|path| Scoreboard::attach(path, true).ok())
+        .map(Arc::new);
+    let slot = setup.slot as usize;
+    // Beating starts before the job is built, so a slow `J::start` is not taken for a hang.
+    let beating = match &board {
+        Some(board) => heartbeat::start(Arc::clone(board), slot)
+            .map_err(|e| format!("cannot start the heartbeat thread: {e}")),
+        None => Ok(()),
+    };
+    let job_setup = beating
+        .and_then(|()| protocol::decode::<J::Setup>(&setup.setup).map_err(|e| e.to_string()));
     let job = job_setup.and_then(J::start);
     let mut job = match job {
         Ok(job) => job,
@@ -150,12 +167,6 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         }
     };
     quiet_panics_inside_tasks();
-    // A worker without a scoreboard still works; the parent then charges crashes by order.
-    let board = setup
-        .scoreboard
-        .as_deref()
-        .and_then(|path| Scoreboard::attach(path, true).ok());
-    let slot = setup.slot as usize;
     let mut pending: Vec<(u64, TaskResult<J::Output>)> = Vec::new();
     let mut last_flush = Instant::now();
     let flush = |pending: &mut Vec<(u64, TaskResult<J::Output>)>| -> bool {

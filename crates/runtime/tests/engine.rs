@@ -8,6 +8,9 @@ use supervisor_runtime::handshake::Rendezvous;
 use supervisor_runtime::worker::{Registry, run_if_worker};
 use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor};
 
+#[path = "engine/limits.rs"]
+mod limits;
+
 /// Squares numbers; the test job.
 struct Square;
 
@@ -55,10 +58,13 @@ fn maybe_intrude() {
 
 fn main() -> std::process::ExitCode {
     maybe_intrude();
-    if let Some(code) = run_if_worker(&Registry::new().register::<Square>()) {
+    let registry = Registry::new()
+        .register::<Square>()
+        .register::<limits::Misbehave>();
+    if let Some(code) = run_if_worker(&registry) {
         return code;
     }
-    let tests: &[(&str, fn())] = &[
+    let basics: &[(&str, fn())] = &[
         (
             "results_come_back_in_task_order",
             results_come_back_in_task_order,
@@ -75,12 +81,13 @@ fn main() -> std::process::ExitCode {
             "a_missing_worker_binary_stops_the_run",
             a_missing_worker_binary_stops_the_run,
         ),
-        // Last: it changes the process umask.
-        (
-            "handshake_dir_is_private_under_umask_000",
-            handshake_dir_is_private_under_umask_000,
-        ),
     ];
+    // Last: it changes the process umask.
+    let last: &[(&str, fn())] = &[(
+        "handshake_dir_is_private_under_umask_000",
+        handshake_dir_is_private_under_umask_000,
+    )];
+    let tests = basics.iter().chain(limits::TESTS).chain(last);
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

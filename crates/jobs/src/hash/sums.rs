@@ -26,7 +26,7 @@ pub fn sums_line(digest_hex: &str, path: &[u8], algo: Algo) -> Vec<u8> {
 /// A name as the reference tool of `algo` prints it in `*sum` and `*sum -c` output:
 /// `(true, escaped)` when it holds a character that must be escaped (the caller then starts
 /// the line with a backslash), else `(false, name)` unchanged.
-pub fn escape_name(path: &[u8], algo: Algo) -> (bool, Vec<u8>) {
+fn escape_name(path: &[u8], algo: Algo) -> (bool, Vec<u8>) {
     let escapes_cr = algo != Algo::Blake3;
     let special = |b: u8| b == b'\\' || b == b'\n' || (escapes_cr && b == b'\r');
     if !path.iter().copied().any(special) {

@@ -121,6 +121,17 @@ pub struct RunOptions {
     /// Print per-worker details and every worker death.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Append every completed result to FILE as it arrives, so a run whose supervisor died
+    /// can be finished with --resume FILE.
+    #[arg(long, value_name = "FILE", global = true, conflicts_with = "resume")]
+    pub journal: Option<PathBuf>,
+
+    /// Continue the run journaled in FILE: only the tasks missing from it are run, and the
+    /// output is the same as an uninterrupted run's. Refused if FILE was written for another
+    /// job, other arguments or another task list.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

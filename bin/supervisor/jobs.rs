@@ -48,7 +48,7 @@ impl DigestBytes {
     pub fn from_hex(text: &str) -> Option<Self> {
         let mut bytes = [0u8; 32];
         let len = text.len() / 2;
-        if text.len() % 2 != 0 || len > bytes.len() {
+        if !text.len().is_multiple_of(2) || len > bytes.len() {
             return None;
         }
         hex::decode_to_slice(text, &mut bytes[..len]).ok()?;

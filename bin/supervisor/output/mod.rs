@@ -256,7 +256,7 @@ impl Output {
             }
         }
         // `order` is already canonical, so a stable sort by rank keeps it within a rank.
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.sort_by_key(|&(rank, _)| std::cmp::Reverse(rank));
         let mut out = String::new();
         if !self.view.table_header.is_empty() {
             out.push_str(&self.view.table_header);

@@ -4,6 +4,7 @@ mod check;
 mod cpu;
 mod fault;
 mod hash;
+mod journal;
 mod logs;
 mod probe;
 
@@ -13,6 +14,7 @@ use crate::output::{self, Output, Sink};
 use crate::progress::Progress;
 use crate::signals::SignalGuard;
 use supervisor_jobs::SkipReason;
+use supervisor_runtime::journal::JournalWriter;
 use supervisor_runtime::{
     Chaos, Config, Job, Notice, Observer, Outcome, Report, StopMode, Stopper, Supervisor,
 };
@@ -66,9 +68,37 @@ pub(crate) fn supervise<J: Job>(
     out: &mut Output,
     mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<output::Record>,
 ) -> Result<Report<J::Task, J::Output>, CliError> {
-    let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
+    let journal = journal::open::<J>(options, &setup, &tasks)?;
+    let total = tasks.len();
+    let mut outcomes: Vec<Option<Outcome<J::Output>>> = Vec::with_capacity(total);
+    outcomes.resize_with(total, || None);
+    let resumed = journal.restored.len();
+    for (index, outcome) in journal.restored {
+        let index = index as usize;
+        for rec in record(index, &tasks[index], &outcome) {
+            out.push(rec);
+        }
+        outcomes[index] = Some(outcome);
+    }
+    if options.resume.is_some() {
+        out.add_summary(
+            "resumed",
+            serde_json::Value::from(resumed),
+            format!(
+                "resumed: {resumed} results from the journal, {} run now",
+                total - resumed
+            ),
+        );
+    }
+    // Only what the journal does not have yet is run; `to_run[k]` is the task index of the
+    // k-th task handed to the engine.
+    let to_run: Vec<usize> = (0..total).filter(|&i| outcomes[i].is_none()).collect();
+    let mut held: Vec<Option<J::Task>> = tasks.into_iter().map(Some).collect();
+    let run_tasks: Vec<J::Task> = to_run.iter().filter_map(|&i| held[i].take()).collect();
+
+    let costs: Vec<u64> = run_tasks.iter().map(J::cost).collect();
     let total_bytes = J::COST_IS_BYTES.then(|| costs.iter().sum());
-    let progress = Progress::new(options.progress, tasks.len() as u64, total_bytes);
+    let progress = Progress::new(options.progress, run_tasks.len() as u64, total_bytes);
     let supervisor = Supervisor::<J>::new(engine_config(options), setup);
     let _signals = SignalGuard::install(supervisor.stopper())
         .map_err(|e| CliError::Usage(format!("cannot watch for signals: {e}")))?;
@@ -81,9 +111,16 @@ pub(crate) fn supervise<J: Job>(
         verbose: options.verbose,
         progress,
         costs: if J::COST_IS_BYTES { costs } else { Vec::new() },
+        to_run: &to_run,
+        journal: journal.writer,
     };
-    let report = supervisor.run(tasks, &mut observer);
+    let report = supervisor.run(run_tasks, &mut observer);
     observer.progress.finish();
+    if let Some(writer) = observer.journal.take()
+        && let Err(e) = writer.finish()
+    {
+        eprintln!("supervisor: {e}");
+    }
     let report = report?;
     if options.verbose {
         for (slot, s) in report.summary.slots.iter().enumerate() {
@@ -93,7 +130,16 @@ pub(crate) fn supervise<J: Job>(
             );
         }
     }
-    Ok(report)
+    // Put the run's tasks and outcomes back among the journal's, in task order.
+    for ((&index, task), outcome) in to_run.iter().zip(report.tasks).zip(report.outcomes) {
+        held[index] = Some(task);
+        outcomes[index] = outcome;
+    }
+    Ok(Report {
+        tasks: held.into_iter().flatten().collect(),
+        outcomes,
+        summary: report.summary,
+    })
 }
 
 /// Entries discovery skipped: FIFOs, sockets and devices each get a note; symlinks not
@@ -145,7 +191,7 @@ impl Skips {
 }
 
 /// Turns outcomes into records and worker notices into stderr lines.
-struct Reporter<'a, F> {
+struct Reporter<'a, F, O> {
     /// Stops the run when the reader of stdout goes away (`| head`).
     stopper: Stopper,
     stopped_for_pipe: bool,
@@ -156,12 +202,26 @@ struct Reporter<'a, F> {
     progress: Progress,
     /// Bytes per task, for jobs whose cost is bytes (empty otherwise).
     costs: Vec<u64>,
+    /// The task index of each task the engine runs (they are numbered from 0 there).
+    to_run: &'a [usize],
+    /// Where completed results are appended, with `--journal`/`--resume`.
+    journal: Option<JournalWriter<O>>,
 }
 
-impl<T, O, F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>> Observer<T, O>
-    for Reporter<'_, F>
+impl<T, O, F> Observer<T, O> for Reporter<'_, F, O>
+where
+    O: serde::Serialize,
+    F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>,
 {
-    fn outcome(&mut self, index: usize, task: &T, outcome: &Outcome<O>) {
+    fn outcome(&mut self, run_index: usize, task: &T, outcome: &Outcome<O>) {
+        let index = self.to_run[run_index];
+        if let Some(writer) = &mut self.journal
+            && let Err(e) = writer.append(index as u64, outcome)
+        {
+            // The run goes on: its output is still complete, only resuming is lost.
+            eprintln!("supervisor: {e}; continuing without the journal");
+            self.journal = None;
+        }
         for record in (self.record)(index, task, outcome) {
             self.out.push(record);
         }
@@ -170,7 +230,7 @@ impl<T, O, F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>> Observer<T, 
             self.stopper
                 .stop(StopMode::Graceful, "standard output was closed");
         }
-        let bytes = self.costs.get(index).copied().unwrap_or(0);
+        let bytes = self.costs.get(run_index).copied().unwrap_or(0);
         self.progress.task_done(bytes, outcome.attempts);
     }
 

@@ -105,9 +105,9 @@ struct Live {
     garbled: bool,
     /// The worker could not build its job, so it never ran a task: none is charged.
     setup_failed: bool,
-    /// When it connected (scoreboard clock): its heartbeat is counted from here at the
-    /// earliest, since the slot may still hold its predecessor's.
-    live_since_ms: u64,
+    /// When its spawn was requested (scoreboard clock): a heartbeat not later than this is
+    /// its predecessor's.
+    born_ms: u64,
     /// Tasks sent to it so far (for `max_tasks_per_child`).
     sent: u64,
     /// Set once the watchdog decided to end it.
@@ -144,6 +144,8 @@ impl Drain {
 
 struct Slot {
     generation: u64,
+    /// When the current generation's spawn was requested (scoreboard clock).
+    requested_ms: u64,
     phase: Phase,
     stats: SlotSummary,
     restarts: u64,
@@ -318,6 +320,7 @@ impl<J: Job> Run<'_, J> {
         for slot in 0..workers {
             self.slots.push(Slot {
                 generation: 0,
+                requested_ms: 0,
                 phase: Phase::Idle,
                 stats: SlotSummary::default(),
                 restarts: 0,
@@ -456,6 +459,7 @@ impl<J: Job> Run<'_, J> {
     fn request_spawn(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
         s.generation += 1;
+        s.requested_ms = scoreboard::now_ms();
         s.phase = Phase::Spawning;
         self.board.set_slot_process(slot, 0, SlotState::Starting);
         let _ = self.spawn_tx.send(SpawnRequest {
@@ -490,7 +494,7 @@ impl<J: Job> Run<'_, J> {
                     chaos_killed: false,
                     garbled: false,
                     setup_failed: false,
-                    live_since_ms: scoreboard::now_ms(),
+                    born_ms: self.slots[slot].requested_ms,
                     sent: 0,
                     killing: None,
                 };

@@ -17,8 +17,9 @@ pub(crate) struct Limits {
 /// What the watchdog concluded about one worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Within its limits; nothing can be overdue before `recheck_ms` (ms since the epoch),
-    /// or, when `None`, before the worker is seen running a task.
+    /// Within its limits; nothing can be overdue before `recheck_ms` (ms since the epoch).
+    /// `None`: no deadline is known yet (no task marked as started, no heartbeat yet), so
+    /// the caller polls.
     Healthy { recheck_ms: Option<u64> },
     /// `task` has run longer than the task timeout.
     TaskTimedOut { task: u64 },
@@ -32,20 +33,23 @@ impl Limits {
         self.task_timeout.is_some() || self.heartbeat_timeout.is_some()
     }
 
-    /// Judges a worker connected since `live_since_ms` whose slot reads `vitals`, at `now_ms`.
+    /// Judges a worker whose slot reads `vitals`, at `now_ms`; `born_ms` is when its spawn was
+    /// requested, so any beat it made is later.
     ///
-    /// The heartbeat is counted from the later of its last beat and the worker's connection,
-    /// because the slot may still hold the beat of the worker it replaced. A deadline is
-    /// passed only when `now_ms` is strictly beyond it, so that with the clock's millisecond
-    /// truncation a task is never cut short of its full timeout.
-    pub(crate) fn judge(&self, vitals: Vitals, live_since_ms: u64, now_ms: u64) -> Verdict {
+    /// A heartbeat not later than `born_ms` is its predecessor's (or none): such a worker is
+    /// not judged by its heartbeat until it has beaten once, since one that cannot (its
+    /// scoreboard failed to attach) would otherwise be killed over and over, charging nothing.
+    /// A deadline is passed only when `now_ms` is strictly beyond it, so that with the clock's
+    /// millisecond truncation a task is never cut short of its full timeout.
+    pub(crate) fn judge(&self, vitals: Vitals, born_ms: u64, now_ms: u64) -> Verdict {
         let task_deadline = match (self.task_timeout, vitals.current_task) {
             (Some(timeout), Some(task)) => Some((task, deadline(vitals.task_started_ms, timeout))),
             _ => None,
         };
         let beat_deadline = self
             .heartbeat_timeout
-            .map(|timeout| deadline(vitals.heartbeat_ms.max(live_since_ms), timeout));
+            .filter(|_| vitals.heartbeat_ms > born_ms)
+            .map(|timeout| deadline(vitals.heartbeat_ms, timeout));
         if let Some((task, at)) = task_deadline
             && now_ms > at
             && beat_deadline.is_none_or(|beat| at <= beat)
@@ -124,12 +128,18 @@ mod tests {
     }
 
     #[test]
-    fn a_replacement_is_not_judged_by_its_predecessors_last_beat() {
+    fn a_worker_is_judged_by_its_heartbeat_only_once_it_has_beaten() {
+        // The slot still holds the beat of the worker it replaced.
         let v = vitals(None, 0, 1_000);
-        assert!(matches!(
-            LIMITS.judge(v, 50_000, 52_000),
-            Verdict::Healthy { .. }
-        ));
+        assert_eq!(
+            LIMITS.judge(v, 50_000, 90_000),
+            Verdict::Healthy { recheck_ms: None }
+        );
+        let v = vitals(None, 0, 50_001);
+        assert_eq!(
+            LIMITS.judge(v, 50_000, 90_000),
+            Verdict::Silent { task: None }
+        );
     }
 
     #[test]

@@ -62,12 +62,18 @@ impl<J: Job> Run<'_, J> {
                         }
                         continue;
                     }
+                    if !self.limits.any() {
+                        continue;
+                    }
                     let vitals = self.board.vitals(slot);
-                    let verdict = self.limits.judge(vitals, live.live_since_ms, now_ms);
+                    let verdict = self.limits.judge(vitals, live.born_ms, now_ms);
                     let (failure, task) = match verdict {
                         Verdict::Healthy { recheck_ms } => {
-                            if let Some(ms) = recheck_ms {
-                                soonest(now + Duration::from_millis(ms.saturating_sub(now_ms)));
+                            match recheck_ms {
+                                Some(ms) => {
+                                    soonest(now + Duration::from_millis(ms.saturating_sub(now_ms)))
+                                }
+                                None => soonest(now + TICK),
                             }
                             if vitals.current_task.is_none() && !live.inflight.is_empty() {
                                 soonest(now + TICK);

@@ -1,0 +1,61 @@
+//! `--journal` / `--resume`: completed results survive the supervisor's own death.
+
+use crate::cli::RunOptions;
+use crate::error::CliError;
+use supervisor_runtime::journal::{self, Fingerprint, JournalWriter};
+use supervisor_runtime::{Job, Outcome};
+
+/// What `--journal`/`--resume` asked for: a writer to append to, and outcomes already known.
+pub(crate) struct Journal<O> {
+    pub(crate) writer: Option<JournalWriter<O>>,
+    pub(crate) restored: Vec<(u64, Outcome<O>)>,
+}
+
+/// Opens the journal of a run of `J` over `tasks`: created fresh for `--journal`, read back and
+/// continued for `--resume`, absent otherwise.
+pub(crate) fn open<J: Job>(
+    options: &RunOptions,
+    setup: &J::Setup,
+    tasks: &[J::Task],
+) -> Result<Journal<J::Output>, CliError> {
+    let none = Journal {
+        writer: None,
+        restored: Vec::new(),
+    };
+    if options.journal.is_none() && options.resume.is_none() {
+        return Ok(none);
+    }
+    let fingerprint = fingerprint::<J>(setup, tasks)?;
+    let total = tasks.len() as u64;
+    let refused = |e: journal::JournalError| CliError::Usage(e.to_string());
+    if let Some(path) = &options.resume {
+        let (writer, restored) =
+            journal::resume::<J::Output>(path, fingerprint, total).map_err(refused)?;
+        return Ok(Journal {
+            writer: Some(writer),
+            restored,
+        });
+    }
+    match &options.journal {
+        Some(path) => Ok(Journal {
+            writer: Some(JournalWriter::create(path, fingerprint, total).map_err(refused)?),
+            restored: Vec::new(),
+        }),
+        None => Ok(none),
+    }
+}
+
+/// The job, its setup and every task: a journal only resumes the very same run.
+fn fingerprint<J: Job>(setup: &J::Setup, tasks: &[J::Task]) -> Result<Fingerprint, CliError> {
+    let mut builder = Fingerprint::builder(J::NAME);
+    builder.add(&encode(setup)?);
+    for task in tasks {
+        builder.add(&encode(task)?);
+    }
+    Ok(builder.finish())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CliError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .map_err(|e| CliError::Usage(format!("cannot fingerprint the run: {e}")))
+}

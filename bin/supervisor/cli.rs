@@ -287,6 +287,9 @@ pub struct FaultArgs {
     /// Milliseconds every task sleeps before its action.
     #[arg(long, default_value_t = 0)]
     pub sleep_ms: u64,
+    /// Make the supervisor itself panic after N results (leak tests).
+    #[arg(long, value_name = "N")]
+    pub parent_panic_after: Option<u64>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -20,7 +20,22 @@ fn main() -> ExitCode {
         return code;
     }
     let cli = cli::Cli::parse();
-    let result = match cli.command {
+    // A bug that panics still ends with the documented code for an internal failure (the
+    // panic message is already on stderr); workers die with us (PR_SET_PDEATHSIG).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command)))
+        .unwrap_or(Ok(error::code::GAVE_UP));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("supervisor: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs one subcommand and returns its exit code.
+fn dispatch(command: cli::Command) -> Result<u8, error::CliError> {
+    match command {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Ps(args) => ps::run(args),
         cli::Command::Completions { shell } => {
@@ -40,13 +55,6 @@ fn main() -> ExitCode {
                     "cannot render the man page: {e}"
                 ))),
             }
-        }
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("supervisor: {e}");
-            ExitCode::from(e.exit_code())
         }
     }
 }

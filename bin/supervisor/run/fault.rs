@@ -30,7 +30,14 @@ pub fn run(options: &RunOptions, args: FaultArgs) -> Result<u8, CliError> {
     let tasks = plan.tasks();
     let items: Vec<u64> = tasks.iter().map(|t| t.item).collect();
     let mut out = open_output(options, output::fault::view())?;
+    let mut finished = 0u64;
+    let panic_after = args.parent_panic_after;
     let report = supervise::<FaultJob>(options, (), tasks, &mut out, |i, _task, outcome| {
+        finished += 1;
+        if panic_after.is_some_and(|n| finished > n) {
+            // For the leak tests: the supervisor itself failing mid-run must leave nothing.
+            panic!("fault job: deliberate panic in the supervisor after {finished} results");
+        }
         vec![match &outcome.result {
             Ok(o) => output::fault::value(o.item, o.value, outcome.attempts),
             Err(failure) => {

@@ -41,7 +41,7 @@ for round in $(seq 1 "$rounds"); do
     done
     wait "$sup" || true
     summary=$(grep -m1 '^workers:' "$work/chaos.err" || true)
-    crashes=$(echo "$summary" | sed -n 's/.* \([0-9]*\) crashes (\([0-9]*\) by chaos).*/\1 \2/p')
+    crashes=$(echo "$summary" | sed -n 's/.* \([0-9]*\) crashes (\([0-9]*\) by chaos.*/\1 \2/p')
     total_crashes=$((total_crashes + ${crashes% *}))
     total_chaos=$((total_chaos + ${crashes#* }))
     total_outside=$((total_outside + outside))

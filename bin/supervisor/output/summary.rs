@@ -64,8 +64,13 @@ pub fn to_text(summary: &Summary, totals: &Totals) -> String {
         out.push_str(&format!("{} tasks not run\n", summary.not_run));
     }
     out.push_str(&format!(
-        "workers: {} spawned, {} crashes ({} by chaos), {} task retries\n",
-        summary.workers_spawned, summary.worker_crashes, summary.chaos_kills, summary.retried
+        "workers: {} spawned, {} crashes ({} by chaos, {} timeouts), {} recycled, {} task retries\n",
+        summary.workers_spawned,
+        summary.worker_crashes,
+        summary.chaos_kills,
+        summary.timeouts,
+        summary.recycled,
+        summary.retried
     ));
     out.push_str("slot  tasks  max rss     cpu      pids\n");
     for (slot, s) in summary.slots.iter().enumerate() {

@@ -252,7 +252,7 @@ where
                     return;
                 }
                 let cause = if *chaos { " (chaos)" } else { "" };
-                let last = stderr_tail.lines().last().unwrap_or("");
+                let last = telling_line(stderr_tail);
                 let line = if last.is_empty() {
                     format!("supervisor: worker {pid} (slot {slot}) {exit}{cause}")
                 } else {
@@ -320,4 +320,14 @@ fn exit_code(
     } else {
         code::OK
     })
+}
+
+/// The line of a dead worker's stderr that best says what happened: an allocation failure if
+/// there is one, else the last line that is not Rust's advice about backtraces.
+fn telling_line(stderr: &str) -> &str {
+    let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .rfind(|l| l.contains("memory allocation of"))
+        .or_else(|| lines().rfind(|l| !l.starts_with("note:")))
+        .unwrap_or("")
 }

@@ -70,16 +70,7 @@ pub(crate) fn supervise<J: Job>(
 ) -> Result<Report<J::Task, J::Output>, CliError> {
     let journal = journal::open::<J>(options, &setup, &tasks)?;
     let total = tasks.len();
-    let mut outcomes: Vec<Option<Outcome<J::Output>>> = Vec::with_capacity(total);
-    outcomes.resize_with(total, || None);
     let resumed = journal.restored.len();
-    for (index, outcome) in journal.restored {
-        let index = index as usize;
-        for rec in record(index, &tasks[index], &outcome) {
-            out.push(rec);
-        }
-        outcomes[index] = Some(outcome);
-    }
     if options.resume.is_some() {
         out.add_summary(
             "resumed",
@@ -90,14 +81,27 @@ pub(crate) fn supervise<J: Job>(
             ),
         );
     }
-    // Only what the journal does not have yet is run; `to_run[k]` is the task index of the
-    // k-th task handed to the engine.
-    let to_run: Vec<usize> = (0..total).filter(|&i| outcomes[i].is_none()).collect();
-    let mut held: Vec<Option<J::Task>> = tasks.into_iter().map(Some).collect();
-    let run_tasks: Vec<J::Task> = to_run.iter().filter_map(|&i| held[i].take()).collect();
+    // Without restored results every task runs, in place: no second copy of a million tasks.
+    let (mut resume, tasks) = if resumed > 0 {
+        (Some(Resume::new(tasks, journal.restored)), Vec::new())
+    } else {
+        (None, tasks)
+    };
+    let run_tasks = match &mut resume {
+        Some(resume) => {
+            for (index, outcome) in resume.outcomes.iter().enumerate() {
+                if let (Some(outcome), Some(task)) = (outcome, &resume.held[index]) {
+                    for rec in record(index, task, outcome) {
+                        out.push(rec);
+                    }
+                }
+            }
+            resume.take_missing()
+        }
+        None => tasks,
+    };
 
-    let costs: Vec<u64> = run_tasks.iter().map(J::cost).collect();
-    let total_bytes = J::COST_IS_BYTES.then(|| costs.iter().sum());
+    let total_bytes = J::COST_IS_BYTES.then(|| run_tasks.iter().map(J::cost).sum());
     let progress = Progress::new(options.progress, run_tasks.len() as u64, total_bytes);
     let supervisor = Supervisor::<J>::new(engine_config(options), setup);
     let _signals = SignalGuard::install(supervisor.stopper())
@@ -110,8 +114,8 @@ pub(crate) fn supervise<J: Job>(
         quiet: options.quiet,
         verbose: options.verbose,
         progress,
-        costs: if J::COST_IS_BYTES { costs } else { Vec::new() },
-        to_run: &to_run,
+        to_run: resume.as_ref().map(|r| r.to_run.as_slice()),
+        bytes: J::COST_IS_BYTES.then_some(J::cost as fn(&J::Task) -> u64),
         journal: journal.writer,
     };
     let report = supervisor.run(run_tasks, &mut observer);
@@ -130,16 +134,56 @@ pub(crate) fn supervise<J: Job>(
             );
         }
     }
-    // Put the run's tasks and outcomes back among the journal's, in task order.
-    for ((&index, task), outcome) in to_run.iter().zip(report.tasks).zip(report.outcomes) {
-        held[index] = Some(task);
-        outcomes[index] = outcome;
-    }
-    Ok(Report {
-        tasks: held.into_iter().flatten().collect(),
-        outcomes,
-        summary: report.summary,
+    Ok(match resume {
+        Some(resume) => resume.merge(report),
+        None => report,
     })
+}
+
+/// A resumed run: the journal's outcomes, and which tasks still run.
+struct Resume<T, O> {
+    held: Vec<Option<T>>,
+    outcomes: Vec<Option<Outcome<O>>>,
+    /// `to_run[k]` is the task index of the k-th task handed to the engine.
+    to_run: Vec<usize>,
+}
+
+impl<T, O> Resume<T, O> {
+    fn new(tasks: Vec<T>, restored: Vec<(u64, Outcome<O>)>) -> Self {
+        let mut outcomes: Vec<Option<Outcome<O>>> = Vec::with_capacity(tasks.len());
+        outcomes.resize_with(tasks.len(), || None);
+        for (index, outcome) in restored {
+            outcomes[index as usize] = Some(outcome);
+        }
+        let to_run = (0..tasks.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
+        Resume {
+            held: tasks.into_iter().map(Some).collect(),
+            outcomes,
+            to_run,
+        }
+    }
+
+    /// The tasks without an outcome, in task order.
+    fn take_missing(&mut self) -> Vec<T> {
+        let held = &mut self.held;
+        self.to_run.iter().filter_map(|&i| held[i].take()).collect()
+    }
+
+    /// The run's tasks and outcomes put back among the journal's, in task order.
+    fn merge(mut self, report: Report<T, O>) -> Report<T, O> {
+        let ran = self.to_run.iter().zip(report.tasks).zip(report.outcomes);
+        for ((&index, task), outcome) in ran {
+            self.held[index] = Some(task);
+            self.outcomes[index] = outcome;
+        }
+        Report {
+            tasks: self.held.into_iter().flatten().collect(),
+            outcomes: self.outcomes,
+            summary: report.summary,
+        }
+    }
 }
 
 /// Entries discovery skipped: FIFOs, sockets and devices each get a note; symlinks not
@@ -191,7 +235,7 @@ impl Skips {
 }
 
 /// Turns outcomes into records and worker notices into stderr lines.
-struct Reporter<'a, F, O> {
+struct Reporter<'a, F, T, O> {
     /// Stops the run when the reader of stdout goes away (`| head`).
     stopper: Stopper,
     stopped_for_pipe: bool,
@@ -200,21 +244,22 @@ struct Reporter<'a, F, O> {
     quiet: bool,
     verbose: bool,
     progress: Progress,
-    /// Bytes per task, for jobs whose cost is bytes (empty otherwise).
-    costs: Vec<u64>,
-    /// The task index of each task the engine runs (they are numbered from 0 there).
-    to_run: &'a [usize],
+    /// The task index of each task the engine runs (they are numbered from 0 there), when
+    /// some tasks were restored from a journal; `None`: the same numbering.
+    to_run: Option<&'a [usize]>,
+    /// A task's size in bytes, for jobs whose cost is bytes (progress shows MB/s).
+    bytes: Option<fn(&T) -> u64>,
     /// Where completed results are appended, with `--journal`/`--resume`.
     journal: Option<JournalWriter<O>>,
 }
 
-impl<T, O, F> Observer<T, O> for Reporter<'_, F, O>
+impl<T, O, F> Observer<T, O> for Reporter<'_, F, T, O>
 where
     O: serde::Serialize,
     F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>,
 {
     fn outcome(&mut self, run_index: usize, task: &T, outcome: &Outcome<O>) {
-        let index = self.to_run[run_index];
+        let index = self.to_run.map_or(run_index, |to_run| to_run[run_index]);
         if let Some(writer) = &mut self.journal
             && let Err(e) = writer.append(index as u64, outcome)
         {
@@ -230,7 +275,7 @@ where
             self.stopper
                 .stop(StopMode::Graceful, "standard output was closed");
         }
-        let bytes = self.costs.get(run_index).copied().unwrap_or(0);
+        let bytes = self.bytes.map_or(0, |size| size(task));
         self.progress.task_done(bytes, outcome.attempts);
     }
 

@@ -482,3 +482,192 @@ pub fn saturated_listener() -> Option<(std::net::TcpListener, Vec<std::net::TcpS
     eprintln!("skipped: the backlog never filled");
     None
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signals, live progress, and watching a run's processes
+
+/// Sends `signal` to `pid`.
+pub fn send(pid: i32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal)
+        .unwrap_or_else(|e| panic!("kill -{signal} {pid}: {e}"));
+}
+
+/// Sends SIGCONT to `pid`.
+pub fn sigcont(pid: i32) {
+    send(pid, nix::sys::signal::Signal::SIGCONT);
+}
+
+/// Every live child of `parent`, whatever it runs (also one not yet exec'd as a worker).
+pub fn children_of(parent: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&pid| matches!(stat(pid), Some((state, ppid)) if ppid == parent && state != 'Z'))
+        .collect()
+}
+
+/// Collects, in a background thread, every child the process `parent` has while it runs, so
+/// a test can check afterwards that each of them is gone (even short-lived recycled ones are
+/// usually caught; those missed are gone anyway).
+pub struct ChildWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<Vec<i32>>>,
+}
+
+impl ChildWatch {
+    pub fn start(parent: i32) -> ChildWatch {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            loop {
+                let done = flag.load(Ordering::SeqCst);
+                seen.extend(children_of(parent));
+                if done {
+                    break;
+                }
+                thread::sleep(POLL);
+            }
+            seen.into_iter().collect()
+        });
+        ChildWatch {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops watching and returns every child seen.
+    pub fn seen(mut self) -> Vec<i32> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.take().unwrap().join().expect("child watcher")
+    }
+}
+
+impl Drop for ChildWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// What `supervisor ps PID` says about a running supervisor: its header counts and the raw
+/// text. `None` once it is not (or not yet) listed.
+#[derive(Debug, Clone)]
+pub struct PsView {
+    pub done: u64,
+    pub total: u64,
+    pub spawned: u64,
+    pub text: String,
+}
+
+/// Runs `supervisor ps PID` and reads its header line
+/// (`supervisor PID: job J, D/T tasks done, ..., S workers spawned, running ...`).
+pub fn ps_view(pid: i32) -> Option<PsView> {
+    let out = Command::new(BIN)
+        .args(["ps", &pid.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run supervisor ps");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let head = text
+        .lines()
+        .find(|l| l.starts_with(&format!("supervisor {pid}: ")))?
+        .to_owned();
+    let (done, total) = head
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" tasks done")?.split_once('/'))?;
+    let spawned = head
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" workers spawned"))?;
+    Some(PsView {
+        done: done.parse().ok()?,
+        total: total.parse().ok()?,
+        spawned: spawned.parse().ok()?,
+        text,
+    })
+}
+
+/// Polls `supervisor ps PID` until `cond` holds for what it shows; the last view seen is
+/// returned either way (an assertion message wants it).
+pub fn wait_for_ps(
+    pid: i32,
+    secs: u64,
+    mut cond: impl FnMut(&PsView) -> bool,
+) -> (bool, Option<PsView>) {
+    let mut last = None;
+    let ok = wait_until(deadline(secs), || {
+        let view = ps_view(pid);
+        let hit = view.as_ref().is_some_and(&mut cond);
+        if view.is_some() {
+            last = view;
+        }
+        hit
+    });
+    (ok, last)
+}
+
+/// Number of open file descriptors of `pid` (entries of /proc/PID/fd).
+pub fn fd_count(pid: i32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// True when `pid` ignores SIGTERM (bit 15 of SigIgn in /proc/PID/status).
+pub fn ignores_sigterm(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+/// Lets the stopped process `pid` run in short slices (SIGCONT, a poll interval, SIGSTOP)
+/// until `cond` holds while it is stopped; it is left stopped when this returns true.
+pub fn step_until(pid: i32, secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = deadline(secs);
+    loop {
+        sigstop(pid);
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end || is_gone(pid) {
+            return false;
+        }
+        sigcont(pid);
+        thread::sleep(POLL);
+    }
+}
+
+/// Entries of /dev/shm now.
+pub fn dev_shm_entries() -> std::collections::BTreeSet<std::ffi::OsString> {
+    std::fs::read_dir("/dev/shm")
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
+        .unwrap_or_default()
+}
+
+/// Names in `dir`.
+pub fn dir_entries(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name())
+        .collect()
+}
+
+/// The results of a fault run by item, checking that each item appears at most once.
+pub fn fault_results(doc: &Value) -> std::collections::BTreeMap<u64, Value> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in doc["results"].as_array().expect("results array") {
+        let item = r["item"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no item in {r}"));
+        assert!(out.insert(item, r.clone()).is_none(), "item {item} twice");
+    }
+    out
+}
+
+/// Asserts that a fault result is the success value item² (no error).
+pub fn assert_fault_ok(item: u64, r: &Value) {
+    assert_eq!(r["value"], item * item, "item {item}: {r}");
+    assert!(r.get("error").is_none(), "item {item}: {r}");
+}

@@ -192,40 +192,22 @@ impl<J: Job> Supervisor<J> {
             events_tx,
             events_rx,
         } = self;
-        let this = SupervisorParts::<J> { config, setup };
-        this.run_with(tasks, observer, events_tx, events_rx)
-    }
-}
-
-struct SupervisorParts<J: Job> {
-    config: Config,
-    setup: J::Setup,
-}
-
-impl<J: Job> SupervisorParts<J> {
-    fn run_with(
-        self,
-        tasks: Vec<J::Task>,
-        observer: &mut impl Observer<J::Task, J::Output>,
-        events_tx: Sender<Event<J::Output>>,
-        events_rx: Receiver<Event<J::Output>>,
-    ) -> Result<Report<J::Task, J::Output>, Error> {
-        self.config.validate()?;
+        config.validate()?;
         raise_fd_limit();
         let started = Instant::now();
         let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
-        let workers = self.config.workers.min(tasks.len()).max(1);
+        let workers = config.workers.min(tasks.len()).max(1);
         let board = Scoreboard::create(workers, J::NAME)
             .map_err(|e| Error::io("cannot create the scoreboard", e))?;
         board.set_totals(tasks.len() as u64, costs.iter().sum(), J::COST_IS_BYTES);
         let (spawn_tx, spawn_rx) = mpsc::channel::<SpawnRequest>();
         let plan = SpawnPlan {
-            exe: self.config.worker_exe.clone(),
+            exe: config.worker_exe.clone(),
             job: J::NAME.to_string(),
-            setup: protocol::encode(&self.setup)?,
+            setup: protocol::encode(&setup)?,
             scoreboard: board.proc_path(),
-            handshake_timeout: self.config.handshake_timeout,
-            memory_limit: self.config.memory_limit,
+            handshake_timeout: config.handshake_timeout,
+            memory_limit: config.memory_limit,
         };
         let spawner_events = events_tx.clone();
         let spawner = std::thread::Builder::new()
@@ -241,8 +223,8 @@ impl<J: Job> SupervisorParts<J> {
             })
             .map_err(|e| Error::io("cannot start the spawner thread", e))?;
         let mut run: Run<J> = Run {
-            config: &self.config,
-            schedule: Schedule::new(costs, workers, self.config.max_batch),
+            config: &config,
+            schedule: Schedule::new(costs, workers, config.max_batch),
             tasks,
             outcomes: Vec::new(),
             attempts: Vec::new(),
@@ -252,12 +234,12 @@ impl<J: Job> SupervisorParts<J> {
             spawn_tx,
             summary: Summary::default(),
             restarts: VecDeque::new(),
-            rng: fastrand::Rng::with_seed(self.config.chaos.map(|c| c.seed).unwrap_or(0)),
+            rng: fastrand::Rng::with_seed(config.chaos.map(|c| c.seed).unwrap_or(0)),
             finishing: false,
             drain_deadline: None,
             limits: Limits {
-                task_timeout: self.config.task_timeout,
-                heartbeat_timeout: self.config.heartbeat_timeout,
+                task_timeout: config.task_timeout,
+                heartbeat_timeout: config.heartbeat_timeout,
             },
         };
         run.outcomes.resize_with(run.tasks.len(), || None);

@@ -4,7 +4,7 @@
 Sizes follow a long tail like a real source/log tree: most files are a few KiB, some are
 MiBs, a few (optional) are huge. The same arguments always give the same bytes.
 
-    scripts/make-tree.py DIR [--files N] [--total-mb MB] [--big N --big-mb MB] [--seed S]
+    scripts/make-tree.py DIR [--files N] [--total-mb MB] [--max-kb KB] [--big N --big-mb MB] [--seed S]
 """
 import argparse
 import os
@@ -18,17 +18,20 @@ def main() -> None:
     p.add_argument("--total-mb", type=float, default=300, help="approximate size of the ordinary files")
     p.add_argument("--big", type=int, default=0, help="number of extra big files")
     p.add_argument("--big-mb", type=int, default=256, help="size of each big file")
+    p.add_argument("--max-kb", type=int, default=0, help="cap each ordinary file at this size (0: no cap)")
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
 
     rng = random.Random(a.seed)
     # Pareto-distributed weights give the long tail; scale them to the requested total.
     weights = [rng.paretovariate(1.2) for _ in range(a.files)]
-    scale = a.total_mb * 1024 * 1024 / sum(weights)
+    scale = a.total_mb * 1024 * 1024 / sum(weights) if weights else 0.0
     block = rng.randbytes(1 << 20)
     os.makedirs(a.dir, exist_ok=True)
     for i, w in enumerate(weights):
         size = int(w * scale)
+        if a.max_kb:
+            size = min(size, a.max_kb * 1024)
         sub = os.path.join(a.dir, f"d{i % 97:02d}", f"s{(i // 97) % 31:02d}")
         os.makedirs(sub, exist_ok=True)
         write(os.path.join(sub, f"file{i:06d}.dat"), size, block, i)

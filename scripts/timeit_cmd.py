@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Time shell commands, alternating them round by round, and report medians.
+
+    scripts/timeit_cmd.py [--runs N] [--warmup K] [--store FILE] NAME=COMMAND [NAME=COMMAND ...]
+    scripts/timeit_cmd.py --store FILE --put NAME=VALUE [NAME=VALUE ...]
+
+Each COMMAND is run by bash. After K untimed warm-up runs of every command, N rounds follow;
+each round runs every command once, in an order rotated by one per round, so slow drifts of the
+machine (other processes, frequency changes) hit all commands alike. A command that exits
+non-zero stops everything with its stderr (a benchmark of a failing command is worthless).
+
+Prints one line per command (every time, the median and the minimum); with --store, merges
+{NAME: {"median": s, "min": s, "times": [...], "cmd": COMMAND}} into the JSON file FILE.
+--put stores plain values ({"value": v}) in the same file, for numbers measured otherwise.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run_once(name: str, cmd: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(["bash", "-c", cmd], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr.decode(errors="replace")[-4000:])
+        sys.exit(f"timeit_cmd: {name} failed with exit status {proc.returncode}: {cmd}")
+    return elapsed
+
+
+def load(path: str) -> dict:
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def save(path: str, data: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def split(spec: str) -> tuple[str, str]:
+    name, sep, rest = spec.partition("=")
+    if not sep or not name:
+        sys.exit(f"timeit_cmd: expected NAME=COMMAND, got {spec!r}")
+    return name, rest
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--store", help="JSON file to merge the results into")
+    p.add_argument("--put", action="store_true", help="store NAME=VALUE numbers, time nothing")
+    p.add_argument("specs", nargs="+", metavar="NAME=COMMAND")
+    a = p.parse_args()
+    specs = [split(s) for s in a.specs]
+    data = load(a.store)
+
+    if a.put:
+        for name, value in specs:
+            data[name] = {"value": float(value)}
+        if a.store:
+            save(a.store, data)
+        return
+
+    for _ in range(a.warmup):
+        for name, cmd in specs:
+            run_once(name, cmd)
+    times: dict[str, list[float]] = {name: [] for name, _ in specs}
+    for r in range(a.runs):
+        k = r % len(specs)
+        for name, cmd in specs[k:] + specs[:k]:
+            times[name].append(run_once(name, cmd))
+    width = max(len(name) for name, _ in specs)
+    for name, cmd in specs:
+        t = times[name]
+        med = statistics.median(t)
+        print(f"  {name:<{width}}  median {med:8.3f} s  min {min(t):8.3f} s   "
+              f"[{' '.join(f'{x:.3f}' for x in t)}]", flush=True)
+        data[name] = {"median": med, "min": min(t), "times": t, "cmd": cmd}
+    if a.store:
+        save(a.store, data)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,8 +5,8 @@
 //! the end than near the start.
 
 use crate::support::{
-    ChildWatch, Running, deadline, dev_shm_entries, dir_entries, fd_count, processes_mentioning,
-    ps_view, sigkill, spawn, supervisor_run, tempdir, wait_for_ps, wait_until,
+    ChildWatch, PsView, Running, deadline, dev_shm_entries, dir_entries, fd_count,
+    processes_mentioning, ps_view, spawn, supervisor_run, tempdir, wait_for_ps, wait_until,
 };
 use nix::sys::signal::Signal;
 use std::os::unix::ffi::OsStrExt;
@@ -86,11 +86,11 @@ fn ends_without_leaks(ending: Ending) {
         "{ending:?}: left behind in TMPDIR: {:?}",
         dir_entries(tmp.path())
     );
-    let new_shm: Vec<_> = dev_shm_entries()
-        .difference(&shm_before)
-        .cloned()
-        .collect();
-    assert!(new_shm.is_empty(), "{ending:?}: new /dev/shm entries: {new_shm:?}");
+    let new_shm: Vec<_> = dev_shm_entries().difference(&shm_before).cloned().collect();
+    assert!(
+        new_shm.is_empty(),
+        "{ending:?}: new /dev/shm entries: {new_shm:?}"
+    );
 }
 
 #[test]
@@ -137,24 +137,25 @@ fn descriptors_stay_flat_over_a_thousand_respawns() {
     let mut early = Vec::new();
     let mut late = Vec::new();
     let end = deadline(60);
-    loop {
-        let Some(view) = ps_view(parent) else {
-            // Not listed: not started yet, or over.
-            if crate::support::is_gone(parent) || std::time::Instant::now() >= end {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-            continue;
-        };
+    // Each descriptor sample is taken between two `ps` views and counts for a phase only if
+    // both views agree: early = at least 10 workers spawned and at most 300 results; late =
+    // at least 900 results and not all 1000 yet (when the run ends, its last workers go and
+    // the count drops, which is not the steady state either).
+    let mut before: Option<PsView> = None;
+    while std::time::Instant::now() < end && !crate::support::is_gone(parent) {
         let Some(fds) = fd_count(parent) else { break };
-        if view.spawned >= 10 && view.done <= 300 {
-            early.push(fds);
-        } else if view.done >= 900 {
-            late.push(fds);
+        let after = ps_view(parent);
+        if let (Some(b), Some(a)) = (&before, &after) {
+            if b.spawned >= 10 && a.done <= 300 {
+                early.push(fds);
+            } else if b.done >= 900 && a.done < a.total {
+                late.push(fds);
+            }
         }
-        if std::time::Instant::now() >= end {
-            break;
+        if after.is_none() {
+            std::thread::sleep(Duration::from_millis(2));
         }
+        before = after;
     }
     let done = running.finish();
     done.assert_code(0);

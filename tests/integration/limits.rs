@@ -1,9 +1,9 @@
 //! Per-worker limits: task timeouts (TERM, grace, KILL), recycling after N tasks, and the
-//! memory limit. Each run's worker pids must all be gone afterwards.
+//! memory limit, and the heartbeat timeout. Each run's worker pids must all be gone afterwards.
 
 use crate::support::{
-    Finished, assert_all_gone, assert_fault_ok, fault_results, spawn, summary_pids,
-    supervisor_run,
+    Finished, assert_all_gone, assert_fault_ok, deadline, fault_results, sigstop, spawn,
+    summary_pids, supervisor_run, wait_for_ps, wait_until, workers_of,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -109,7 +109,10 @@ fn max_tasks_per_child_recycles_workers_without_losing_results() {
     for w in summary["workers"].as_array().unwrap() {
         let tasks = w["tasks"].as_u64().unwrap();
         let workers = w["pids"].as_array().unwrap().len() as u64;
-        assert!(tasks <= 3 * workers, "slot ran {tasks} tasks with {workers} workers: {w}");
+        assert!(
+            tasks <= 3 * workers,
+            "slot ran {tasks} tasks with {workers} workers: {w}"
+        );
         slot_tasks += tasks;
     }
     assert_eq!(slot_tasks, 100, "{summary}");
@@ -141,4 +144,67 @@ fn a_task_over_the_memory_limit_fails_alone() {
     }
     assert_eq!(doc["summary"]["failed"], 1, "{}", doc["summary"]);
     assert_eq!(doc["summary"]["ok"], 5, "{}", doc["summary"]);
+}
+
+/// A worker that stops responding (SIGSTOPped, so its heartbeat thread is silent too) is
+/// killed after --heartbeat-timeout and replaced; its tasks are run again elsewhere and no
+/// result is lost.
+#[test]
+fn a_stopped_worker_is_killed_after_the_heartbeat_timeout() {
+    let running = spawn(supervisor_run().args([
+        "-w",
+        "2",
+        "--heartbeat-timeout",
+        "1s",
+        "--kill-grace",
+        "200ms",
+        "--format",
+        "json",
+        "fault",
+        "--tasks",
+        "60",
+        "--sleep-ms",
+        "50",
+    ]));
+    let parent = running.pid();
+    let (busy, view) = wait_for_ps(parent, 20, |v| v.done >= 4);
+    assert!(busy, "the run never got going: {view:?}");
+    let mut workers = Vec::new();
+    assert!(
+        wait_until(deadline(10), || {
+            workers = workers_of(parent);
+            !workers.is_empty()
+        }),
+        "no worker"
+    );
+    let stopped = workers[0];
+    sigstop(stopped);
+    let done = running.finish();
+    done.assert_code(0);
+    let doc = done.json();
+    let mut pids = summary_pids(&doc);
+    assert!(pids.contains(&stopped), "{stopped} not in {pids:?}");
+    pids.push(stopped);
+    assert_all_gone(&pids);
+    let results = fault_results(&doc);
+    assert_eq!(results.len(), 60, "{doc}");
+    for (&item, r) in &results {
+        assert_fault_ok(item, r);
+    }
+    assert!(
+        done.stderr.contains(&format!("worker {stopped} (slot ")),
+        "stderr:\n{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr
+            .contains("stopped responding (no heartbeat for 1s)"),
+        "stderr:\n{}",
+        done.stderr
+    );
+    let summary = &doc["summary"];
+    assert!(
+        summary["workers_spawned"].as_u64().unwrap() >= 3,
+        "the stopped worker was not replaced: {summary}"
+    );
 }

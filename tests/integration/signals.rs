@@ -185,6 +185,9 @@ fn sums_into_a_closed_pipe_exit_0() {
         let name = format!("many/d{:02}/f{i:04}.dat", i % 13);
         tree.add(name.as_bytes(), &content(i, (i % 97) as usize));
     }
+    // The premise: the sums are more than a pipe holds, so writing them meets the closed end.
+    let output_len: usize = tree.files.iter().map(|f| 32 + 2 + f.len() + 1).sum();
+    assert!(output_len > 96 << 10, "only {output_len} bytes of sums");
     let tmp = tempdir();
     let (mut child, errors) = spawn_reading(
         supervisor_run()
@@ -205,7 +208,9 @@ fn sums_into_a_closed_pipe_exit_0() {
     // The one line read is a correct sums line for a file of the tree.
     let line = line.strip_suffix(b"\n").expect("a whole line");
     let (digest, path) = line.split_at(32);
-    let path = path.strip_prefix(b"  ").expect("two spaces after the digest");
+    let path = path
+        .strip_prefix(b"  ")
+        .expect("two spaces after the digest");
     assert!(tree.files.iter().any(|f| f == path), "{line:?}");
     assert_eq!(
         std::str::from_utf8(digest).unwrap(),

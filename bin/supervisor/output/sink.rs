@@ -15,7 +15,8 @@ enum Target {
     Stdout(BufWriter<io::Stdout>),
     /// Written to a temp file beside the destination, renamed over it on success.
     Atomic {
-        file: BufWriter<tempfile::NamedTempFile>,
+        file: BufWriter<File>,
+        tmp: TempPath,
         dest: PathBuf,
     },
     /// A device or FIFO: never replaced, written where it is.
@@ -94,16 +95,12 @@ impl Sink {
                 .map_err(|e| e.into_error())
                 .and_then(|f| f.sync_all().or(Ok(())))
                 .map_err(|e| format!("cannot write {}: {}", dest.display(), describe(&e))),
-            (Target::Atomic { file, dest }, None) => {
-                let tmp = file.into_inner().map_err(|e| {
-                    format!("cannot write {}: {}", dest.display(), describe(e.error()))
-                })?;
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| format!("cannot write {}: {}", dest.display(), describe(&e)))?;
-                tmp.persist(&dest)
-                    .map(|_| ())
-                    .map_err(|e| format!("cannot write {}: {}", dest.display(), describe(&e.error)))
+            (Target::Atomic { file, tmp, dest }, None) => {
+                let fail =
+                    |e: &io::Error| format!("cannot write {}: {}", dest.display(), describe(e));
+                let file = file.into_inner().map_err(|e| fail(e.error()))?;
+                file.sync_all().map_err(|e| fail(&e))?;
+                tmp.persist(&dest).map_err(|e| fail(&e))
             }
         }
     }
@@ -151,20 +148,66 @@ fn open_file(dest: &Path) -> Result<Target, String> {
             let name = dest
                 .file_name()
                 .ok_or_else(|| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
-            let mut prefix = std::ffi::OsString::from(".");
-            prefix.push(name);
-            prefix.push(".");
-            let tmp = tempfile::Builder::new()
-                .prefix(&prefix)
-                .suffix(".tmp")
-                .tempfile_in(dir)
-                .map_err(fail)?;
+            let (file, tmp) = TempPath::create(dir, name).map_err(fail)?;
             // Keep the permissions a plain create would have given (the temp file is 0600).
-            let _ = keep_existing_mode(dest, tmp.as_file());
+            let _ = keep_existing_mode(dest, &file);
             Ok(Target::Atomic {
-                file: BufWriter::with_capacity(64 * 1024, tmp),
+                file: BufWriter::with_capacity(64 * 1024, file),
+                tmp,
                 dest: dest.to_path_buf(),
             })
+        }
+    }
+}
+
+/// A temp file beside the destination (`.NAME.XXXX.tmp`), removed unless renamed into place,
+/// so an interrupted write never leaves it behind or half-replaces the destination.
+struct TempPath {
+    path: Option<PathBuf>,
+}
+
+impl TempPath {
+    fn create(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(File, TempPath)> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ u64::from(std::process::id()) << 32;
+        for attempt in 0..64u64 {
+            let mut file_name = std::ffi::OsString::from(".");
+            file_name.push(name);
+            file_name.push(format!(
+                ".{:08x}.tmp",
+                seed.wrapping_add(attempt.wrapping_mul(0x9e37_79b9)) as u32
+            ));
+            let path = dir.join(file_name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(file) => return Ok((file, TempPath { path: Some(path) })),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::from(io::ErrorKind::AlreadyExists))
+    }
+
+    fn persist(mut self, dest: &Path) -> io::Result<()> {
+        let path = self.path.take().expect("a temp path is persisted once");
+        std::fs::rename(&path, dest).inspect_err(|_| {
+            let _ = std::fs::remove_file(&path);
+        })
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

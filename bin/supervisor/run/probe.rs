@@ -101,21 +101,39 @@ fn read_targets(args: &ProbeArgs) -> Result<Vec<Entry>, CliError> {
         })
         .collect();
     if let Some(path) = &args.targets_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             CliError::Usage(format!(
                 "cannot read {}: {}",
                 path.display(),
                 supervisor_jobs::describe_io_error(&e)
             ))
         })?;
-        for line in parse_targets_file(&text) {
-            entries.push(match line {
-                Ok(target) => Entry::Target(target),
-                Err(e) => Entry::Invalid {
-                    text: e.raw.clone(),
-                    message: format!("{}:{}: invalid target: {}", path.display(), e.line, e.error),
-                },
-            });
+        // Line by line, so one line of binary junk is one error row, not a refused file.
+        for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let number = number + 1;
+            let Ok(text) = std::str::from_utf8(line) else {
+                entries.push(Entry::Invalid {
+                    text: String::from_utf8_lossy(line).into_owned(),
+                    message: format!(
+                        "{}:{number}: invalid target: not valid UTF-8",
+                        path.display()
+                    ),
+                });
+                continue;
+            };
+            for parsed in parse_targets_file(text) {
+                entries.push(match parsed {
+                    Ok(target) => Entry::Target(target),
+                    Err(e) => Entry::Invalid {
+                        text: e.raw.clone(),
+                        message: format!(
+                            "{}:{number}: invalid target: {}",
+                            path.display(),
+                            e.error
+                        ),
+                    },
+                });
+            }
         }
     }
     Ok(entries)

@@ -832,7 +832,7 @@ impl<J: Job> Run<'_, J> {
             StopMode::Immediate => libc::SIGKILL,
         };
         let grace = match mode {
-            StopMode::Graceful => self.config.shutdown_grace,
+            StopMode::Graceful => self.config.kill_grace,
             StopMode::Immediate => Duration::ZERO,
         };
         let deadline = Instant::now() + grace;

@@ -9,7 +9,8 @@ ROWS.tsv has one row per line, tab-separated:
     LABEL  SUPERVISOR  REFERENCE-LABEL  REFERENCE  GOAL  UNIT
 
 SUPERVISOR and REFERENCE are values: `t:KEY` (the median time of KEY in the store, seconds),
-`rate:N:KEY` (N divided by that median: tasks/s), `v:KEY` (a value put in the store), `n:X` (a
+`c:KEY` (its median CPU time, user + sys of all its processes), `rate:N:KEY` (N divided
+by the median time: tasks/s), `v:KEY` (a value put in the store), `n:X` (a
 number) or `skip:TEXT` (the row cannot be measured: printed as "skipped: TEXT"). UNIT is `s`,
 `tasks/s` or `x` (a speedup) and says how both values print. The ratio is supervisor /
 reference. GOAL is `ratio<=X`, `ratio>=X`, `sup>=X`, `sup<=X` or `-` (informational).
@@ -44,6 +45,8 @@ def value(expr: str, store: dict):
         return float(rest)
     if kind == "t":
         return store[rest]["median"] if rest in store else f"not measured ({rest})"
+    if kind == "c":
+        return store[rest]["cpu_median"] if rest in store else f"not measured ({rest})"
     if kind == "v":
         return store[rest]["value"] if rest in store else f"not measured ({rest})"
     if kind == "rate":
@@ -100,6 +103,9 @@ def main() -> None:
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
         f"- machine: {os.cpu_count()} cores (nproc), {cpu_model()}, "
         f"kernel {u.release} ({u.machine})",
+        f"- load average when the table was made: {open('/proc/loadavg').read().split()[0]} "
+        f"(anything near or above {os.cpu_count()} means the wall times are inflated by other "
+        "processes: compare the CPU times below)",
         "",
         "| row | supervisor | reference | ratio | goal | met? |",
         "|---|---|---|---|---|---|",
@@ -123,6 +129,13 @@ def main() -> None:
                 missed.append(label)
     lines.append("")
     lines.append(f"goals missed: {len(missed)}" + (f" ({'; '.join(missed)})" if missed else ""))
+    timed = sorted((k, v) for k, v in store.items() if "median" in v)
+    if timed:
+        lines += ["", "Every timed command: median wall time, minimum, and median CPU time (user + sys "
+                  "of the command and all its processes; insensitive to competing load):", "",
+                  "| command | wall median | wall min | CPU median |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v['median']:.3f} s | {v['min']:.3f} s | "
+                  f"{v.get('cpu_median', float('nan')):.3f} s |" for k, v in timed]
     if a.notes and os.path.exists(a.notes):
         with open(a.notes) as f:
             notes = [n.rstrip("\n") for n in f if n.strip()]

@@ -9,31 +9,43 @@ each round runs every command once, in an order rotated by one per round, so slo
 machine (other processes, frequency changes) hit all commands alike. A command that exits
 non-zero stops everything with its stderr (a benchmark of a failing command is worthless).
 
-Prints one line per command (every time, the median and the minimum); with --store, merges
-{NAME: {"median": s, "min": s, "times": [...], "cmd": COMMAND}} into the JSON file FILE.
+Prints one line per command (the median and minimum wall time, the median CPU time of the
+command and all its reaped descendants (user + sys, from getrusage), every wall time); with
+--store, merges {NAME: {"median": s, "min": s, "times": [...], "cpu_median": s, "cpu": [...],
+"cmd": COMMAND}} into the JSON file FILE. CPU time hardly changes when other processes compete
+for the cores, wall time does: compare both on a busy machine.
 --put stores plain values ({"value": v}) in the same file, for numbers measured otherwise.
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 
 
-def run_once(name: str, cmd: str) -> float:
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_once(name: str, cmd: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every descendant that was reaped)."""
+    cpu0 = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(["bash", "-c", cmd], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
+    cpu = children_cpu() - cpu0
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr.decode(errors="replace")[-4000:])
         sys.exit(f"timeit_cmd: {name} failed with exit status {proc.returncode}: {cmd}")
-    return elapsed
+    return elapsed, cpu
 
 
 def load(path: str) -> dict:
-    if path and os.path.exists(path):
+    if path and os.path.exists(path) and os.path.getsize(path) > 0:
         with open(path) as f:
             return json.load(f)
     return {}
@@ -75,17 +87,22 @@ def main() -> None:
         for name, cmd in specs:
             run_once(name, cmd)
     times: dict[str, list[float]] = {name: [] for name, _ in specs}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in specs}
     for r in range(a.runs):
         k = r % len(specs)
         for name, cmd in specs[k:] + specs[:k]:
-            times[name].append(run_once(name, cmd))
+            wall, cpu = run_once(name, cmd)
+            times[name].append(wall)
+            cpus[name].append(cpu)
     width = max(len(name) for name, _ in specs)
     for name, cmd in specs:
         t = times[name]
         med = statistics.median(t)
-        print(f"  {name:<{width}}  median {med:8.3f} s  min {min(t):8.3f} s   "
+        cpu = statistics.median(cpus[name])
+        print(f"  {name:<{width}}  median {med:8.3f} s  min {min(t):8.3f} s  cpu {cpu:7.3f} s   "
               f"[{' '.join(f'{x:.3f}' for x in t)}]", flush=True)
-        data[name] = {"median": med, "min": min(t), "times": t, "cmd": cmd}
+        data[name] = {"median": med, "min": min(t), "times": t, "cpu_median": cpu,
+                      "cpu": cpus[name], "cmd": cmd}
     if a.store:
         save(a.store, data)
 

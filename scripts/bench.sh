@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# The benchmark suite: supervisor next to the reference tools and the seed's Python, on
+# generated corpora, warm cache, all cores, with one Markdown table of results at the end.
+#
+#   scripts/bench.sh [--quick] [--runs N] [--dir DIR] [--out FILE]
+#
+#   --quick    small corpora (10k files / 150 MB tree, 2 × 64 MiB, 10 logs / 100 MB) and 3 runs:
+#              a few minutes at most on 2 cores
+#   --runs N   timed runs per command (default 5, 3 with --quick); commands of a row alternate
+#              round by round and the medians are reported
+#   --dir DIR  where the corpora live (default /tmp/supervisor-bench[-quick]); generated once,
+#              deterministically, and reused while DIR/*.ok markers match the parameters
+#   --out FILE the results table (default DIR/bench-results.md); it is also printed
+#
+# Full corpora: a tree of 100,000 files with a long tail of sizes (~1.5 GB, make-tree.py), two
+# 256 MiB files, 40 logs of ~950 MB in all with known counts (make-logs.py).
+#
+# References: md5sum, sha256sum (coreutils), b3sum, rg (ripgrep), openssl (single-core MD5 and
+# SHA-256 rates for the compute limits; optional), python3 (required: it does the timing).
+# As root, a missing b3sum / rg is installed with apt-get; a reference still missing turns its
+# rows into "skipped: X not installed".
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+scripts=$root/scripts
+
+quick=0
+runs=
+dir=
+out=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) quick=1 ;;
+        --runs) runs=${2:?--runs needs a number}; shift ;;
+        --runs=*) runs=${1#*=} ;;
+        --dir) dir=${2:?--dir needs a directory}; shift ;;
+        --dir=*) dir=${1#*=} ;;
+        --out) out=${2:?--out needs a file}; shift ;;
+        --out=*) out=${1#*=} ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$quick" = 1 ]; then
+    runs=${runs:-3}
+    dir=${dir:-/tmp/supervisor-bench-quick}
+    tree_files=10000 tree_mb=150 big_mb=64 log_files=10 log_mb=100
+    cpu_scale=10000 pool1_tasks=20000 openssl_secs=1
+else
+    runs=${runs:-5}
+    dir=${dir:-/tmp/supervisor-bench}
+    tree_files=100000 tree_mb=1500 big_mb=256 log_files=40 log_mb=950
+    cpu_scale=30000 pool1_tasks=50000 openssl_secs=2
+fi
+engine_tasks=200000
+out=${out:-$dir/bench-results.md}
+W=$(nproc)
+
+say() { printf '\n== %s\n' "$*"; }
+
+command -v python3 >/dev/null || { echo "bench.sh: python3 is required (it times the runs)" >&2; exit 1; }
+
+# --- build --------------------------------------------------------------------------------
+say "building the release binary"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+bin=$root/target/release/supervisor
+"$bin" --version
+
+# --- references ---------------------------------------------------------------------------
+say "references"
+apt_updated=0
+try_install() { # TOOL PACKAGE
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
+    echo "  $1 missing: apt-get install -y $2"
+    if ! apt-get install -y -qq "$2" >/dev/null 2>&1; then
+        [ "$apt_updated" = 1 ] && return 1
+        apt_updated=1
+        apt-get update -qq >/dev/null 2>&1 || return 1
+        apt-get install -y -qq "$2" >/dev/null 2>&1 || return 1
+    fi
+}
+declare -A have
+for spec in md5sum:coreutils sha256sum:coreutils b3sum:b3sum rg:ripgrep openssl:openssl; do
+    tool=${spec%%:*} pkg=${spec#*:}
+    if ! command -v "$tool" >/dev/null && [ "$tool" != openssl ]; then
+        try_install "$tool" "$pkg" || true
+    fi
+    if command -v "$tool" >/dev/null; then
+        have[$tool]=1
+        case $tool in
+            openssl) version=$(openssl version) ;;
+            *) version=$("$tool" --version 2>&1 | sed -n 1p) ;;
+        esac
+        printf '  %-10s %s (%s)\n' "$tool" "$(command -v "$tool")" "$version"
+    else
+        have[$tool]=0
+        printf '  %-10s NOT INSTALLED: its rows are skipped\n' "$tool"
+    fi
+done
+# The interpreter itself, not a launcher such as a pyenv shim (a shell script that would add
+# its own start-up to every timed Python run).
+py=$(python3 -c 'import sys; print(sys.executable)')
+printf '  %-10s %s (%s)\n' python3 "$py" "$(python3 --version 2>&1)"
+skip_unless() { [ "${have[$1]}" = 1 ]; }
+
+# --- corpora ------------------------------------------------------------------------------
+mkdir -p "$dir/out"
+tree=$dir/tree big=$dir/big logs=$dir/logs
+generate() { # NAME DIR COMMAND...: run COMMAND unless DIR/../NAME.ok holds the same description
+    local name=$1 target=$2; shift 2
+    local want
+    want="$* $(md5sum "$scripts"/make-*.py | awk '{print $1}' | tr '\n' ' ')"
+    if [ -d "$target" ] && [ "$(cat "$dir/$name.ok" 2>/dev/null)" = "$want" ]; then
+        echo "  $name: reusing $target"
+        return
+    fi
+    echo "  $name: generating $target"
+    rm -rf "$target" "$dir/$name.ok"
+    "$@"
+    echo "$want" >"$dir/$name.ok"
+}
+say "corpora in $dir"
+generate tree "$tree" python3 "$scripts/make-tree.py" "$tree" --files "$tree_files" --total-mb "$tree_mb"
+generate big "$big" python3 "$scripts/make-tree.py" "$big" --files 0 --big 2 --big-mb "$big_mb" --seed 2
+generate logs "$logs" python3 "$scripts/make-logs.py" "$logs" --files "$log_files" --total-mb "$log_mb"
+
+stats() { find "$1" -type f "${@:2}" -printf '%s\n' | awk '{n++; s+=$1} END {printf "%d %d\n", n, s}'; }
+read -r tree_n tree_bytes < <(stats "$tree")
+read -r big_n big_bytes < <(stats "$big")
+read -r log_n log_bytes < <(stats "$logs" -name '*.log')
+bigfile=$big/big0.bin
+mb() { python3 -c "print(f'{$1/1e6:,.0f}')"; }
+echo "  tree: $tree_n files, $(mb "$tree_bytes") MB; big: $big_n × ${big_mb} MiB; logs: $log_n files, $(mb "$log_bytes") MB"
+
+say "warming the page cache"
+find "$dir/tree" "$dir/big" "$dir/logs" -type f -print0 | xargs -0 cat >/dev/null
+
+store=$dir/out/measurements.json
+rows=$dir/out/rows.tsv
+notes=$dir/out/notes.txt
+rm -f "$store" "$rows" "$notes"
+: >"$rows"
+: >"$notes"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+o=$dir/out
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$rows"; }
+note() { echo "$*" >>"$notes"; }
+timeit() { python3 "$scripts/timeit_cmd.py" --runs "$runs" --store "$store" "$@"; }
+put() { python3 "$scripts/timeit_cmd.py" --store "$store" --put "$@"; }
+xargs_tree() { echo "find '$tree' -type f -print0 | xargs -0 -P $W -n256 $1 >$o/$2.out"; }
+sup="'$bin' run -w $W -q"
+
+# --- single-core compute rates (limits) ---------------------------------------------------
+say "single-core digest rates"
+rate_of() { # ALGO -> bytes/s of one core, from openssl speed (1 MiB blocks)
+    openssl speed -evp "$1" -bytes 1048576 -seconds "$openssl_secs" 2>/dev/null \
+        | awk -v a="$1" '$1 == a {v=$NF; sub(/k$/, "", v); print v * 1000}'
+}
+md5_rate= sha_rate=
+if skip_unless openssl; then
+    md5_rate=$(rate_of md5); sha_rate=$(rate_of sha256)
+    rate_src="openssl speed -evp md5/sha256 -bytes 1048576"
+fi
+if [ -z "$md5_rate" ]; then # no openssl: one core of md5sum over a big file
+    t=$(python3 - "$bigfile" <<'EOF'
+import subprocess, sys, time
+s = time.perf_counter(); subprocess.run(["md5sum", sys.argv[1]], stdout=subprocess.DEVNULL, check=True)
+print(time.perf_counter() - s)
+EOF
+)
+    md5_rate=$(python3 -c "print($((big_bytes / big_n)) / $t)")
+    rate_src="md5sum of one ${big_mb} MiB file (openssl not installed)"
+fi
+limit() { python3 -c "print($1 / ($W * $2))"; } # BYTES RATE -> seconds on W cores
+echo "  md5: $(mb "$md5_rate") MB/s per core${sha_rate:+, sha256: $(mb "$sha_rate") MB/s per core} ($rate_src)"
+note "compute limit = bytes / ($W × single-core rate); rates: md5 $(mb "$md5_rate") MB/s${sha_rate:+, sha256 $(mb "$sha_rate") MB/s} per core ($rate_src)"
+
+# --- a. md5 tree --------------------------------------------------------------------------
+say "a. md5, tree of $tree_n files ($(mb "$tree_bytes") MB)"
+specs=("sup_md5_tree=$sup --format sums hash '$tree' >$o/sup_md5_tree.out")
+skip_unless md5sum && specs+=("xargs_md5_tree=$(xargs_tree md5sum xargs_md5_tree)")
+specs+=("seed_hash=$py '$scripts/seed_hash.py' '$tree' >$o/seed_hash.out 2>/dev/null")
+timeit "${specs[@]}"
+if skip_unless md5sum; then
+    if cmp -s <(sort "$o/sup_md5_tree.out") <(sort "$o/xargs_md5_tree.out"); then
+        echo "  md5 digests verified against md5sum ($tree_n files)"
+    else
+        echo "bench.sh: supervisor's md5 sums differ from md5sum's" >&2; exit 1
+    fi
+fi
+md5_ref=$(skip_unless md5sum && echo t:xargs_md5_tree || echo "skip:md5sum not installed")
+row "md5 tree, $tree_n files, $(mb "$tree_bytes") MB" t:sup_md5_tree "xargs -P$W md5sum" "$md5_ref" "ratio<=0.75" s
+row "md5 tree vs compute limit" t:sup_md5_tree "limit" "n:$(limit "$tree_bytes" "$md5_rate")" "ratio<=1.15" s
+row "md5 tree, CPU time vs 1-core compute time" c:sup_md5_tree "bytes / 1-core rate" "n:$(limit "$tree_bytes" "$md5_rate" | python3 -c "import sys; print(float(sys.stdin.read()) * $W)")" - s
+row "md5 tree vs seed Python (≥3× faster)" t:sup_md5_tree "seed_hash.py" t:seed_hash "ratio<=0.3333" s
+
+# --- b. md5 big files ---------------------------------------------------------------------
+say "b. md5, $big_n files of ${big_mb} MiB"
+specs=("sup_md5_big=$sup --format sums hash '$big' >$o/sup_md5_big.out")
+skip_unless md5sum && specs+=("xargs_md5_big=find '$big' -type f -print0 | xargs -0 -P $W -n1 md5sum >$o/xargs_md5_big.out")
+timeit "${specs[@]}"
+row "md5 $big_n × ${big_mb} MiB vs compute limit" t:sup_md5_big "limit" "n:$(limit "$big_bytes" "$md5_rate")" "ratio<=1.1" s
+row "md5 $big_n × ${big_mb} MiB, CPU time vs 1-core compute time" c:sup_md5_big "bytes / 1-core rate" "n:$(python3 -c "print($big_bytes / $md5_rate)")" - s
+md5_ref=$(skip_unless md5sum && echo t:xargs_md5_big || echo "skip:md5sum not installed")
+row "md5 $big_n × ${big_mb} MiB vs md5sum" t:sup_md5_big "xargs -P$W -n1 md5sum" "$md5_ref" - s
+
+# --- c. blake3 ----------------------------------------------------------------------------
+say "c. blake3, tree and one ${big_mb} MiB file"
+if skip_unless b3sum; then
+    timeit "sup_b3_tree=$sup --format sums hash --algo blake3 '$tree' >$o/sup_b3_tree.out" \
+        "xargs_b3_tree=$(xargs_tree b3sum xargs_b3_tree)"
+    if cmp -s <(sort "$o/sup_b3_tree.out") <(sort "$o/xargs_b3_tree.out"); then
+        echo "  blake3 digests verified against b3sum"
+    else
+        echo "bench.sh: supervisor's blake3 sums differ from b3sum's" >&2; exit 1
+    fi
+    timeit "sup_b3_one=$sup --format sums hash --algo blake3 '$bigfile' >$o/sup_b3_one.out" \
+        "b3sum_one=b3sum '$bigfile' >$o/b3sum_one.out"
+    cmp -s "$o/sup_b3_one.out" "$o/b3sum_one.out" || { echo "bench.sh: blake3 of $bigfile differs" >&2; exit 1; }
+    row "blake3 tree" t:sup_b3_tree "xargs -P$W b3sum" t:xargs_b3_tree "ratio<=0.7" s
+    row "blake3 one ${big_mb} MiB file" t:sup_b3_one "b3sum (multithreaded)" t:b3sum_one "ratio<=1.0" s
+else
+    timeit "sup_b3_tree=$sup --format sums hash --algo blake3 '$tree' >$o/sup_b3_tree.out" \
+        "sup_b3_one=$sup --format sums hash --algo blake3 '$bigfile' >$o/sup_b3_one.out"
+    row "blake3 tree" t:sup_b3_tree "xargs b3sum" "skip:b3sum not installed" "ratio<=0.7" s
+    row "blake3 one ${big_mb} MiB file" t:sup_b3_one "b3sum" "skip:b3sum not installed" "ratio<=1.0" s
+fi
+
+# --- d. sha256 tree -----------------------------------------------------------------------
+say "d. sha256, tree"
+specs=("sup_sha_tree=$sup --format sums hash --algo sha256 '$tree' >$o/sup_sha_tree.out")
+skip_unless sha256sum && specs+=("xargs_sha_tree=$(xargs_tree sha256sum xargs_sha_tree)")
+timeit "${specs[@]}"
+if skip_unless sha256sum; then
+    cmp -s <(sort "$o/sup_sha_tree.out") <(sort "$o/xargs_sha_tree.out") \
+        || { echo "bench.sh: supervisor's sha256 sums differ from sha256sum's" >&2; exit 1; }
+    echo "  sha256 digests verified against sha256sum"
+    row "sha256 tree (≥4× faster)" t:sup_sha_tree "xargs -P$W sha256sum" t:xargs_sha_tree "ratio<=0.25" s
+else
+    row "sha256 tree (≥4× faster)" t:sup_sha_tree "xargs sha256sum" "skip:sha256sum not installed" "ratio<=0.25" s
+fi
+if [ -n "$sha_rate" ]; then
+    row "sha256 tree vs compute limit" t:sup_sha_tree "limit" "n:$(limit "$tree_bytes" "$sha_rate")" - s
+fi
+
+# --- e. logs ------------------------------------------------------------------------------
+say "e. logs, $log_n files ($(mb "$log_bytes") MB)"
+"$bin" run -w "$W" -q --format json logs "$logs" >"$o/sup_logs.json"
+python3 - "$o/sup_logs.json" "$logs/expected.json" <<'EOF'
+import json, os, sys
+got = {os.path.basename(r["path"]): r for r in json.load(open(sys.argv[1]))["results"]}
+want = {os.path.basename(p): e for p, e in json.load(open(sys.argv[2])).items()}
+bad = [n for n in want if n not in got or got[n].get("lines") != want[n]["lines"]
+       or got[n].get("counts") != want[n]["counts"]]
+if bad or len(got) != len(want):
+    sys.exit(f"bench.sh: logs counts DIFFER from expected.json: {bad[:5]} ({len(got)} vs {len(want)} files)")
+e = sum(w["counts"]["ERROR"] for w in want.values()); w_ = sum(w["counts"]["WARNING"] for w in want.values())
+print(f"  counts verified: {len(want)} files, {e} ERROR, {w_} WARNING lines, as expected.json")
+EOF
+specs=("sup_logs=$sup --format json logs '$logs' >$o/sup_logs.out")
+# rg's output goes to a file, not /dev/null: rg treats a /dev/null stdout like --quiet.
+skip_unless rg && specs+=("rg_logs=rg -j $W -c -e ERROR -e WARNING '$logs' >$o/rg_logs.out")
+specs+=("seed_logs=$py '$scripts/seed_logs.py' --processes $W '$logs' >$o/seed_logs.out")
+timeit "${specs[@]}"
+rg_ref=$(skip_unless rg && echo t:rg_logs || echo "skip:rg not installed")
+row "logs, $log_n files, $(mb "$log_bytes") MB" t:sup_logs "rg -j$W -c -e ERROR -e WARNING" "$rg_ref" "ratio<=1.0" s
+row "logs vs seed Python (≥15× faster)" t:sup_logs "seed_logs.py -p $W" t:seed_logs "ratio<=0.0667" s
+note "rg -c counts lines matching either pattern (one number per file); supervisor counts ERROR and WARNING separately, the seed's rule"
+note "seed_logs.py runs $W processes here; the seed's own default is max(1, cpu_count - 1) = $((W > 1 ? W - 1 : 1))"
+
+# --- f. engine: trivial tasks -------------------------------------------------------------
+say "f. engine, $engine_tasks trivial tasks (the hidden fault job: item²)"
+timeit "sup_engine=$sup --format csv -o /dev/null fault --tasks $engine_tasks" \
+    "pool_default=$py '$scripts/trivial_pool.py' $engine_tasks --chunksize default >$o/pool_default.out" \
+    "pool_one=$py '$scripts/trivial_pool.py' $pool1_tasks --chunksize 1 >$o/pool_one.out"
+row "engine: $engine_tasks trivial tasks" "rate:$engine_tasks:sup_engine" "Pool.map default chunksize" "rate:$engine_tasks:pool_default" "sup>=5000000" tasks/s
+row "engine vs Pool.map chunksize=1" "rate:$engine_tasks:sup_engine" "Pool.map chunksize=1 ($pool1_tasks tasks)" "rate:$pool1_tasks:pool_one" - tasks/s
+note "engine rows: tasks / wall time of the whole command (process start, $W worker spawns, output to /dev/null as CSV) — the same for the Python side (interpreter and Pool start)"
+
+# --- g. cpu --compare ---------------------------------------------------------------------
+say "g. cpu --compare (the seed's benchmark)"
+sup_speedups=() seed_speedups=()
+for i in $(seq 1 "$runs"); do
+    s=$("$bin" run -w "$W" cpu --compare --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["compare"]["speedup"])')
+    p=$("$py" "$scripts/seed_cpu.py" --scale "$cpu_scale" | awk '/^speedup:/ {print $2}')
+    sup_speedups+=("$s") seed_speedups+=("$p")
+    printf '  run %d: supervisor %.3f×, seed Python %.3f×\n' "$i" "$s" "$p"
+done
+med() { printf '%s\n' "$@" | python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.stdin))'; }
+put "sup_cpu_speedup=$(med "${sup_speedups[@]}")" "seed_cpu_speedup=$(med "${seed_speedups[@]}")"
+row "cpu --compare speedup ($W workers)" v:sup_cpu_speedup "seed_cpu.py" v:seed_cpu_speedup "sup>=1.85" x
+note "seed_cpu.py runs the seed's task list at --scale $cpu_scale (the seed's 1,000,000 takes minutes in CPython); supervisor's at the full scale. Ideal: 1.875× largest-first, 1.67× for Pool.map's in-order hand-out"
+
+# --- the table ----------------------------------------------------------------------------
+note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"
+mode=$([ "$quick" = 1 ] && echo "--quick, " || true)
+say "results"
+python3 "$scripts/bench_table.py" --store "$store" --rows "$rows" --notes "$notes" --out "$out" \
+    --title "scripts/bench.sh (${mode}$runs runs per command, medians, warm cache, -w $W)"
+echo
+echo "written to $out (raw times: $store); took $((SECONDS / 60)) min $((SECONDS % 60)) s"

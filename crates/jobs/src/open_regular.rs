@@ -23,20 +23,22 @@ pub(crate) enum OpenError {
 /// listed it as a regular file, but it may have been replaced by a FIFO (whose `open` would
 /// otherwise block forever waiting for a writer) or a device since. Checking the open
 /// descriptor rather than the path leaves no window for another swap. `O_NONBLOCK` has no
-/// effect on reads of regular files, so the descriptor is used as is.
-pub(crate) fn open_regular(path: &[u8]) -> Result<File, OpenError> {
+/// effect on reads of regular files, so the descriptor is used as is. Also returns the size
+/// `fstat` saw, which lets readers stop without a last read that only confirms the end.
+pub(crate) fn open_regular(path: &[u8]) -> Result<(File, u64), OpenError> {
     let file = OpenOptions::new()
         .read(true)
         // O_NOCTTY: a terminal device slipped in under the path must not become ours.
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(OsStr::from_bytes(path))
         .map_err(OpenError::Io)?;
-    let file_type = file.metadata().map_err(OpenError::Io)?.file_type();
+    let metadata = file.metadata().map_err(OpenError::Io)?;
+    let file_type = metadata.file_type();
     if file_type.is_dir() {
         return Err(OpenError::IsDirectory);
     }
     if !file_type.is_file() {
         return Err(OpenError::NotRegular);
     }
-    Ok(file)
+    Ok((file, metadata.len()))
 }

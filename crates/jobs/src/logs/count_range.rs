@@ -87,7 +87,7 @@ pub fn count_range(
     buf: &mut Vec<u8>,
 ) -> Result<LogCounts, LogError> {
     patterns.validate()?;
-    let mut file = open_regular(&task.path)?;
+    let (mut file, _) = open_regular(&task.path)?;
     let wanted = READ_SIZE + LineCounter::overlap(patterns);
     if buf.len() < wanted {
         buf.resize(wanted, 0);

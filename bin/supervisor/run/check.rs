@@ -8,7 +8,7 @@ use crate::output::{self, Record, View};
 use serde_json::{Map, Value};
 use std::io::Read;
 use std::path::Path;
-use supervisor_jobs::hash::{Algo, FileEntry, parse_sums_line};
+use supervisor_jobs::hash::{Algo, FileEntry, check_name, parse_sums_line};
 
 /// Checks every line of `sums_file` and returns the exit code (1 on any mismatch or unreadable
 /// file, as coreutils does).
@@ -106,23 +106,6 @@ enum Verdict {
     Ok,
     Mismatch(String),
     Unreadable(String),
-}
-
-/// A name as `md5sum -c` prints it: unlike the sums lines themselves, only a newline
-/// triggers escaping (then backslashes are doubled too); a carriage return stays raw.
-fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
-    if !path.contains(&b'\n') {
-        return (false, path.to_vec());
-    }
-    let mut name = Vec::with_capacity(path.len() + 4);
-    for &byte in path {
-        match byte {
-            b'\\' => name.extend_from_slice(b"\\\\"),
-            b'\n' => name.extend_from_slice(b"\\n"),
-            other => name.push(other),
-        }
-    }
-    (true, name)
 }
 
 fn guess_algo(hex_len: usize) -> Algo {

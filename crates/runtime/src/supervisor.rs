@@ -399,16 +399,11 @@ impl<J: Job> Run<'_, J> {
                 generation,
                 reason,
             } => {
-                if self.slots[slot].generation == generation
-                    && let Phase::Live(live) = &mut self.slots[slot].phase
-                {
-                    obs.notice(&Notice::Misbehaved {
-                        slot,
-                        pid: live.child.pid(),
-                        reason,
-                    });
+                if let Some(live) = self.current_live(slot, generation) {
+                    let pid = live.child.pid();
                     live.garbled = true;
                     live.child.kill();
+                    obs.notice(&Notice::Misbehaved { slot, pid, reason });
                 }
             }
             Event::SetupFailed {
@@ -416,14 +411,12 @@ impl<J: Job> Run<'_, J> {
                 generation,
                 reason,
             } => {
-                if self.slots[slot].generation == generation
-                    && let Phase::Live(live) = &mut self.slots[slot].phase
-                {
+                if let Some(live) = self.current_live(slot, generation) {
+                    live.setup_failed = true;
                     obs.notice(&Notice::SpawnFailed {
                         slot,
                         message: format!("the job could not start: {reason}"),
                     });
-                    live.setup_failed = true;
                 }
             }
             Event::Exited {
@@ -435,6 +428,16 @@ impl<J: Job> Run<'_, J> {
                     self.on_exited(slot, info, obs);
                 }
             }
+        }
+    }
+
+    /// The slot's live worker, if the event (from `generation`) is about it and not about a
+    /// predecessor whose news arrived late.
+    fn current_live(&mut self, slot: usize, generation: u64) -> Option<&mut Live> {
+        let s = &mut self.slots[slot];
+        match &mut s.phase {
+            Phase::Live(live) if s.generation == generation => Some(live),
+            _ => None,
         }
     }
 

@@ -13,4 +13,4 @@ mod sums;
 pub use algo::{Algo, ParseAlgoError};
 pub use digest_file::{CHUNK_SIZE, FileDigest, HashError, hash_file};
 pub use discover::{Discover, DiscoverOptions, FileEntry, Found, SkipReason, discover};
-pub use sums::{ParseSumsError, parse_sums_line, sums_line};
+pub use sums::{ParseSumsError, check_name, parse_sums_line, sums_line};

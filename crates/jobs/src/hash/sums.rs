@@ -23,21 +23,36 @@ pub fn sums_line(digest_hex: &str, path: &[u8], algo: Algo) -> Vec<u8> {
     line
 }
 
-/// A name as the reference tool of `algo` prints it in `*sum` and `*sum -c` output:
-/// `(true, escaped)` when it holds a character that must be escaped (the caller then starts
-/// the line with a backslash), else `(false, name)` unchanged.
+/// A name as the reference tool of `algo` prints it in its sums lines: `(true, escaped)` when
+/// it holds a character that must be escaped (the caller then starts the line with a
+/// backslash), else `(false, name)` unchanged.
 fn escape_name(path: &[u8], algo: Algo) -> (bool, Vec<u8>) {
-    let escapes_cr = algo != Algo::Blake3;
-    let special = |b: u8| b == b'\\' || b == b'\n' || (escapes_cr && b == b'\r');
-    if !path.iter().copied().any(special) {
+    let specials: &[u8] = if algo == Algo::Blake3 {
+        b"\\\n"
+    } else {
+        b"\\\n\r"
+    };
+    escape(path, specials, specials)
+}
+
+/// A name as `md5sum -c` prints it in its `NAME: OK` lines: unlike the sums lines, only a
+/// newline makes it escape (then backslashes are doubled too); a carriage return stays raw.
+pub fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
+    escape(path, b"\n", b"\\\n")
+}
+
+/// GNU's escaping: when `path` holds any of `triggers`, each of `escaped` becomes a backslash
+/// sequence (`\\`, `\n`, `\r`) and the caller marks the line with a leading backslash.
+fn escape(path: &[u8], triggers: &[u8], escaped: &[u8]) -> (bool, Vec<u8>) {
+    if !path.iter().any(|b| triggers.contains(b)) {
         return (false, path.to_vec());
     }
     let mut name = Vec::with_capacity(path.len() + 4);
     for &byte in path {
         match byte {
-            b'\\' => name.extend_from_slice(b"\\\\"),
-            b'\n' => name.extend_from_slice(b"\\n"),
-            b'\r' if escapes_cr => name.extend_from_slice(b"\\r"),
+            b'\\' if escaped.contains(&byte) => name.extend_from_slice(b"\\\\"),
+            b'\n' if escaped.contains(&byte) => name.extend_from_slice(b"\\n"),
+            b'\r' if escaped.contains(&byte) => name.extend_from_slice(b"\\r"),
             other => name.push(other),
         }
     }

@@ -62,7 +62,7 @@ impl Config {
             chaos: None,
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
-            max_batch: 256,
+            max_batch: 1024,
             worker_exe: PathBuf::from("/proc/self/exe"),
             task_timeout: None,
             kill_grace: Duration::from_secs(2),

@@ -26,7 +26,7 @@ pub const SETUP_EXIT: u8 = 71;
 /// Results are held back at most this long, so many tiny tasks share a message.
 const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// ... and at most this many.
-const FLUSH_COUNT: usize = 256;
+const FLUSH_COUNT: usize = 1024;
 
 type ServeFn = fn(Endpoint) -> ExitCode;
 

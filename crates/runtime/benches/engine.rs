@@ -6,6 +6,8 @@
 //!
 //! - `spawn_handshake`: a whole run of 1 trivial task on 1 worker: spawn, handshake, setup, one
 //!   task, shutdown and reap. Practically all of it is the worker's start.
+//! - `spawn_to_ready`: from calling `run` to the worker's `WorkerStarted` notice: the spawn and
+//!   checked handshake alone.
 //! - `round_trip`: per task, with 1 worker and `max_batch = 1` (every task is its own message
 //!   down and its own result up): a run of `iters` tasks minus the median 1-task run, divided
 //!   by `iters`.
@@ -111,6 +113,40 @@ fn spawn_handshake(c: &mut Criterion) {
     c.bench_function("spawn_handshake (1 worker, 1 task, whole run)", |b| {
         b.iter(|| black_box(run_squares(Config::new(1), 1)))
     });
+    // From the call to `run` to the worker's `WorkerStarted` notice: scoreboard, spawner
+    // thread, fork/exec, the worker's start, the checked handshake and its setup frame.
+    c.bench_function("spawn_to_ready (run start to a connected worker)", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut ready = ReadyClock {
+                    start: Instant::now(),
+                    ready: None,
+                };
+                Supervisor::<Square>::new(Config::new(1), ())
+                    .run(vec![1], &mut ready)
+                    .expect("the run must complete");
+                total += ready.ready.expect("a worker started");
+            }
+            total
+        })
+    });
+}
+
+/// Notes when the first worker was ready.
+struct ReadyClock {
+    start: Instant,
+    ready: Option<Duration>,
+}
+
+impl supervisor_runtime::Observer<u64, u64> for ReadyClock {
+    fn outcome(&mut self, _: usize, _: &u64, _: &Outcome<u64>) {}
+
+    fn notice(&mut self, notice: &supervisor_runtime::Notice<'_>) {
+        if let supervisor_runtime::Notice::WorkerStarted { .. } = notice {
+            self.ready.get_or_insert_with(|| self.start.elapsed());
+        }
+    }
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -1,6 +1,6 @@
 //! How hash results look in each format.
 
-use super::{Record, View, display_path, insert_path, summary::human_bytes};
+use super::{Needs, Record, View, display_path, insert_path, summary::human_bytes};
 use serde_json::{Map, Value};
 use supervisor_jobs::hash::{Algo, sums_line};
 
@@ -39,29 +39,43 @@ pub fn view() -> View {
     }
 }
 
-/// A file that was hashed.
-pub fn digest(path: &[u8], size: u64, digest: &str, algo: Algo, attempts: u32) -> Record {
+/// A file that was hashed (with only the views `needs` asks for).
+pub fn digest(
+    path: &[u8],
+    size: u64,
+    digest: &str,
+    algo: Algo,
+    attempts: u32,
+    needs: Needs,
+) -> Record {
     let mut json = Map::new();
-    insert_path(&mut json, "path", path);
-    json.insert("size".into(), Value::from(size));
-    json.insert("digest".into(), Value::from(digest));
-    json.insert("algo".into(), Value::from(algo.name()));
-    if attempts > 1 {
-        json.insert("attempts".into(), Value::from(attempts));
+    if needs.json {
+        insert_path(&mut json, "path", path);
+        json.insert("size".into(), Value::from(size));
+        json.insert("digest".into(), Value::from(digest));
+        json.insert("algo".into(), Value::from(algo.name()));
+        if attempts > 1 {
+            json.insert("attempts".into(), Value::from(attempts));
+        }
     }
-    Record {
-        order: path.to_vec(),
-        failed: false,
-        json,
-        csv: vec![
+    let csv = if needs.csv {
+        vec![
             path.to_vec(),
             size.to_string().into_bytes(),
             digest.as_bytes().to_vec(),
             algo.name().as_bytes().to_vec(),
             Vec::new(),
             attempts.to_string().into_bytes(),
-        ],
-        sums: Some(sums_line(digest, path, algo)),
+        ]
+    } else {
+        Vec::new()
+    };
+    Record {
+        order: path.to_vec(),
+        failed: false,
+        json,
+        csv,
+        sums: needs.sums.then(|| sums_line(digest, path, algo)),
         error_line: None,
     }
 }

@@ -13,7 +13,7 @@ mod record;
 mod sink;
 pub mod summary;
 
-pub use record::{Record, display_path, insert_path};
+pub use record::{Needs, Record, display_path, insert_path};
 pub use sink::Sink;
 
 use crate::cli::Format;

@@ -19,6 +19,30 @@ pub struct Record {
     pub error_line: Option<String>,
 }
 
+/// Which of a record's views the chosen format reads, so a million records do not each build
+/// three: `json` (json, jsonl, and the table, whose rows read it), `csv`, `sums`.
+#[derive(Clone, Copy, Debug)]
+pub struct Needs {
+    /// The JSON object.
+    pub json: bool,
+    /// The CSV fields.
+    pub csv: bool,
+    /// The `md5sum`-style line.
+    pub sums: bool,
+}
+
+impl Needs {
+    /// What `format` reads.
+    pub fn of(format: crate::cli::Format) -> Self {
+        use crate::cli::Format;
+        Needs {
+            json: matches!(format, Format::Json | Format::Jsonl | Format::Table),
+            csv: format == Format::Csv,
+            sums: format == Format::Sums,
+        }
+    }
+}
+
 /// Adds `path` to a JSON object losslessly: a UTF-8 path as a string; any other as its lossy
 /// text in `path` plus the exact bytes in `path_bytes`.
 pub fn insert_path(json: &mut Map<String, Value>, key: &str, path: &[u8]) {

@@ -5,7 +5,7 @@ use crate::cli::{Format, HashArgs, RunOptions};
 use crate::error::CliError;
 use crate::jobs::{HashJob, HashOutput};
 use crate::output;
-use crate::output::{Record, Rows};
+use crate::output::{Needs, Record, Rows};
 use supervisor_jobs::hash::{self, Algo, DiscoverOptions, FileEntry, Found};
 use supervisor_runtime::Outcome;
 
@@ -37,7 +37,7 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
     }
     let report = supervise::<HashJob>(options, algo, tasks, &mut out, |_, task, outcome| {
         if stream {
-            vec![record(task, outcome, algo)]
+            vec![record(task, outcome, algo, Needs::of(Format::Jsonl))]
         } else {
             Vec::new()
         }
@@ -48,15 +48,16 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         tasks: report.tasks,
         outcomes: report.outcomes,
         algo,
+        needs: Needs::of(options.format),
     };
     finish_rows(out, &rows, &report.summary, skips.count)
 }
 
-fn record(task: &FileEntry, outcome: &Outcome<HashOutput>, algo: Algo) -> Record {
+fn record(task: &FileEntry, outcome: &Outcome<HashOutput>, algo: Algo, needs: Needs) -> Record {
     let path = &task.path;
     match &outcome.result {
         Ok(HashOutput::Digest { size, digest }) => {
-            output::hash::digest(path, *size, &digest.hex(), algo, outcome.attempts)
+            output::hash::digest(path, *size, &digest.hex(), algo, outcome.attempts, needs)
         }
         Ok(HashOutput::Error(message)) => output::hash::error(path, message, outcome.attempts),
         Err(failure) => output::hash::error(path, &failure.to_string(), outcome.attempts),
@@ -69,6 +70,7 @@ struct HashRows {
     tasks: Vec<FileEntry>,
     outcomes: Vec<Option<Outcome<HashOutput>>>,
     algo: Algo,
+    needs: Needs,
 }
 
 impl Rows for HashRows {
@@ -90,6 +92,7 @@ impl Rows for HashRows {
                 &self.tasks[t],
                 self.outcomes[t].as_ref()?,
                 self.algo,
+                self.needs,
             )),
         }
     }

@@ -1,6 +1,6 @@
 //! How fault-job results look in each format.
 
-use super::{Record, View};
+use super::{Needs, Record, View};
 use serde_json::{Map, Value};
 
 /// The fault job's table and CSV layout.
@@ -28,21 +28,27 @@ pub fn view() -> View {
 }
 
 /// A task that produced its value.
-pub fn value(item: u64, value: u64, attempts: u32) -> Record {
+pub fn value(item: u64, value: u64, attempts: u32, needs: Needs) -> Record {
     let mut json = Map::new();
-    json.insert("item".into(), Value::from(item));
-    json.insert("value".into(), Value::from(value));
-    json.insert("attempts".into(), Value::from(attempts));
+    if needs.json {
+        json.insert("item".into(), Value::from(item));
+        json.insert("value".into(), Value::from(value));
+        json.insert("attempts".into(), Value::from(attempts));
+    }
     Record {
         order: item.to_be_bytes().to_vec(),
         failed: false,
         json,
-        csv: vec![
-            item.to_string().into_bytes(),
-            value.to_string().into_bytes(),
-            Vec::new(),
-            attempts.to_string().into_bytes(),
-        ],
+        csv: if needs.csv {
+            vec![
+                item.to_string().into_bytes(),
+                value.to_string().into_bytes(),
+                Vec::new(),
+                attempts.to_string().into_bytes(),
+            ]
+        } else {
+            Vec::new()
+        },
         sums: None,
         error_line: None,
     }

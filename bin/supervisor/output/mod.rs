@@ -17,6 +17,7 @@ pub use record::{Needs, Record, display_path, insert_path};
 pub use sink::Sink;
 
 use crate::cli::Format;
+use std::borrow::Cow;
 use summary::Totals;
 use supervisor_runtime::Summary;
 
@@ -31,7 +32,7 @@ pub struct View {
     /// is listed after the rows with its error line.
     pub table_row: fn(&Record) -> Option<(u64, String)>,
     /// The table's closing line(s) before the summary, from all records.
-    pub table_total: fn(&mut dyn Iterator<Item = Record>) -> String,
+    pub table_total: fn(&mut dyn Iterator<Item = Cow<'_, Record>>) -> String,
 }
 
 /// The results of a run, turned into records one at a time when they are written, so a
@@ -42,10 +43,57 @@ pub trait Rows {
     /// The canonical output order of row `i` (path bytes, or a big-endian position).
     fn order_key(&self, i: usize) -> &[u8];
     /// Row `i` as a record, or `None` for a task that has no result.
-    fn record(&self, i: usize) -> Option<Record>;
+    fn record(&self, i: usize) -> Option<Cow<'_, Record>>;
     /// Whether row `i` is a failure (`None`: absent). Cheaper than building the record.
     fn failed(&self, i: usize) -> Option<bool> {
         self.record(i).map(|r| r.failed)
+    }
+    /// True when row order already is the canonical order (no sort, no order keys needed).
+    fn in_order(&self) -> bool {
+        false
+    }
+}
+
+/// Rows that are a run's tasks and outcomes, in task order, each turned into a record only
+/// when it is written.
+pub struct TaskRows<T, O> {
+    /// The tasks, in task order.
+    pub tasks: Vec<T>,
+    /// Their outcomes (`None`: never run).
+    pub outcomes: Vec<Option<supervisor_runtime::Outcome<O>>>,
+    /// What the output format reads.
+    pub needs: Needs,
+    /// Builds the record of task `i`.
+    pub build: fn(usize, &T, &supervisor_runtime::Outcome<O>, Needs) -> Record,
+    /// Whether an outcome counts as a failure.
+    pub is_failure: fn(&supervisor_runtime::Outcome<O>) -> bool,
+}
+
+impl<T, O> Rows for TaskRows<T, O> {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn order_key(&self, _: usize) -> &[u8] {
+        &[]
+    }
+
+    fn record(&self, i: usize) -> Option<Cow<'_, Record>> {
+        let outcome = self.outcomes[i].as_ref()?;
+        Some(Cow::Owned((self.build)(
+            i,
+            &self.tasks[i],
+            outcome,
+            self.needs,
+        )))
+    }
+
+    fn failed(&self, i: usize) -> Option<bool> {
+        self.outcomes[i].as_ref().map(self.is_failure)
+    }
+
+    fn in_order(&self) -> bool {
+        true
     }
 }
 
@@ -58,8 +106,8 @@ impl Rows for Vec<Record> {
         &self[i].order
     }
 
-    fn record(&self, i: usize) -> Option<Record> {
-        Some(self[i].clone())
+    fn record(&self, i: usize) -> Option<Cow<'_, Record>> {
+        Some(Cow::Borrowed(&self[i]))
     }
 
     fn failed(&self, i: usize) -> Option<bool> {
@@ -162,7 +210,9 @@ impl Output {
         let mut order: Vec<usize> = (0..rows.len())
             .filter(|&i| rows.failed(i).is_some())
             .collect();
-        order.sort_by(|&a, &b| rows.order_key(a).cmp(rows.order_key(b)));
+        if !rows.in_order() {
+            order.sort_by(|&a, &b| rows.order_key(a).cmp(rows.order_key(b)));
+        }
         let failed = order
             .iter()
             .filter(|&&i| rows.failed(i) == Some(true))
@@ -251,7 +301,7 @@ impl Output {
             };
             match (self.view.table_row)(&record) {
                 Some((rank, _)) => ranked.push((rank, i)),
-                None if record.failed => left_out.extend(record.error_line),
+                None if record.failed => left_out.extend(record.error_line.clone()),
                 None => {}
             }
         }

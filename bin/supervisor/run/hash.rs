@@ -6,6 +6,7 @@ use crate::error::CliError;
 use crate::jobs::{HashJob, HashOutput};
 use crate::output;
 use crate::output::{Needs, Record, Rows};
+use std::borrow::Cow;
 use supervisor_jobs::hash::{self, Algo, DiscoverOptions, FileEntry, Found};
 use supervisor_runtime::Outcome;
 
@@ -85,15 +86,19 @@ impl Rows for HashRows {
         }
     }
 
-    fn record(&self, i: usize) -> Option<Record> {
+    fn record(&self, i: usize) -> Option<Cow<'_, Record>> {
         match i.checked_sub(self.errors.len()) {
-            None => Some(output::hash::error(&self.errors[i].0, &self.errors[i].1, 1)),
-            Some(t) => Some(record(
+            None => Some(Cow::Owned(output::hash::error(
+                &self.errors[i].0,
+                &self.errors[i].1,
+                1,
+            ))),
+            Some(t) => Some(Cow::Owned(record(
                 &self.tasks[t],
                 self.outcomes[t].as_ref()?,
                 self.algo,
                 self.needs,
-            )),
+            ))),
         }
     }
 

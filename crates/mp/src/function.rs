@@ -1,0 +1,225 @@
+//! Functions by name: a registry built at link time with `inventory`, typed handles, and the
+//! bytes that cross the process boundary (bincode 2 over serde).
+
+use crate::error::{Error, TaskError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+/// The type-erased entry point of a registered function: argument bytes in, result bytes out.
+pub type RawFn = fn(&[u8]) -> Result<Vec<u8>, String>;
+
+/// One registered function. Created by [`crate::task!`] and [`crate::register!`].
+pub struct Entry {
+    name: &'static str,
+    call: RawFn,
+}
+
+impl Entry {
+    /// An entry named `name` calling `call`.
+    pub const fn new(name: &'static str, call: RawFn) -> Self {
+        Entry { name, call }
+    }
+}
+
+inventory::collect!(Entry);
+
+/// Finds a registered function by name.
+pub(crate) fn lookup(name: &str) -> Option<RawFn> {
+    inventory::iter::<Entry>
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| e.call)
+}
+
+/// The names of all registered functions in this binary.
+pub fn registered() -> Vec<&'static str> {
+    let mut names: Vec<_> = inventory::iter::<Entry>
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// A function that can run in a worker process: a name in the registry plus its argument and
+/// result types, so calls are type-checked in the parent.
+///
+/// Implemented by the handles [`crate::task!`] defines and by [`Func`].
+pub trait Function {
+    /// The argument (use a tuple for several).
+    type Arg: Serialize + DeserializeOwned + Send + 'static;
+    /// The result.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+    /// The name it is registered under.
+    fn name(&self) -> &'static str;
+}
+
+impl<F: Function + ?Sized> Function for &F {
+    type Arg = F::Arg;
+    type Output = F::Output;
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}
+
+/// A typed handle to a function registered by name, e.g. by [`crate::register!`] or by
+/// another module. An unregistered name fails at the call site with
+/// [`Error::Unregistered`].
+pub struct Func<A, R> {
+    name: &'static str,
+    types: PhantomData<fn(A) -> R>,
+}
+
+impl<A, R> Func<A, R> {
+    /// A handle to the function registered as `name` (`module::path::function`).
+    pub const fn named(name: &'static str) -> Self {
+        Func {
+            name,
+            types: PhantomData,
+        }
+    }
+}
+
+impl<A, R> Clone for Func<A, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A, R> Copy for Func<A, R> {}
+
+impl<A, R> Function for Func<A, R>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Arg = A;
+    type Output = R;
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| e.to_string())
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(value, _)| value)
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes a result that came back from a worker.
+pub(crate) fn decode_result<R: DeserializeOwned>(
+    result: &Result<Vec<u8>, TaskError>,
+) -> Result<R, TaskError> {
+    match result {
+        Ok(bytes) => {
+            decode(bytes).map_err(|e| TaskError::Remote(format!("cannot decode the result: {e}")))
+        }
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Checks that a call may start: `init()` ran and the function is registered.
+pub(crate) fn check_callable(name: &str) -> Result<(), Error> {
+    if !crate::initialized() {
+        return Err(Error::NotInitialized);
+    }
+    if lookup(name).is_none() {
+        return Err(Error::Unregistered(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Builds the wire form of a call.
+pub(crate) fn call_of<F: Function>(f: &F, arg: &F::Arg) -> Result<crate::job::Call, Error> {
+    check_callable(f.name())?;
+    Ok(crate::job::Call {
+        function: f.name().to_string(),
+        arg: encode(arg).map_err(Error::Encode)?,
+    })
+}
+
+/// Used by the registration macros: decodes the argument, calls `f`, encodes the result.
+#[doc(hidden)]
+pub fn __invoke<A: DeserializeOwned, R: Serialize>(
+    bytes: &[u8],
+    f: fn(A) -> R,
+) -> Result<Vec<u8>, String> {
+    let arg: A = decode(bytes).map_err(|e| format!("cannot decode the argument: {e}"))?;
+    let result = f(arg);
+    encode(&result).map_err(|e| format!("cannot encode the result: {e}"))
+}
+
+/// Defines a function that can run in worker processes, and registers it.
+///
+/// ```ignore
+/// supervisor_mp::task!(pub fn square(x: u64) -> u64 { x * x });
+/// let squares = pool.map(square, 0..10u64)?;
+/// assert_eq!(square::call(3), 9); // still callable in-process
+/// ```
+///
+/// It defines a unit struct `square` (the typed handle, a [`Function`]) with an associated
+/// `square::call` holding the body, registered as `module_path::square`. One argument: use a
+/// tuple for several (`fn add(p: (u64, u64)) -> u64 { p.0 + p.1 }`).
+#[macro_export]
+macro_rules! task {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($arg:ident : $A:ty) -> $R:ty $body:block) => {
+        $(#[$meta])*
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        $vis struct $name;
+
+        impl $name {
+            /// Runs the function in this process.
+            #[allow(dead_code)]
+            $vis fn call($arg: $A) -> $R $body
+        }
+
+        impl $crate::Function for $name {
+            type Arg = $A;
+            type Output = $R;
+            fn name(&self) -> &'static str {
+                concat!(module_path!(), "::", stringify!($name))
+            }
+        }
+
+        const _: () = {
+            fn __supervisor_mp_raw(bytes: &[u8]) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                $crate::__invoke::<$A, $R>(bytes, $name::call)
+            }
+            $crate::inventory::submit! {
+                $crate::Entry::new(concat!(module_path!(), "::", stringify!($name)), __supervisor_mp_raw)
+            }
+        };
+    };
+}
+
+/// Registers an existing function and defines a typed handle constant for it.
+///
+/// ```ignore
+/// fn square(x: u64) -> u64 { x * x }
+/// supervisor_mp::register!(SQUARE = square: fn(u64) -> u64);
+/// let squares = pool.map(&SQUARE, 0..10u64)?;
+/// ```
+///
+/// The function is registered as `module_path::SQUARE`.
+#[macro_export]
+macro_rules! register {
+    ($(#[$meta:meta])* $vis:vis $handle:ident = $f:path : fn($A:ty) -> $R:ty) => {
+        $(#[$meta])*
+        $vis const $handle: $crate::Func<$A, $R> =
+            $crate::Func::named(concat!(module_path!(), "::", stringify!($handle)));
+
+        const _: () = {
+            fn __supervisor_mp_raw(bytes: &[u8]) -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                $crate::__invoke::<$A, $R>(bytes, $f)
+            }
+            $crate::inventory::submit! {
+                $crate::Entry::new(concat!(module_path!(), "::", stringify!($handle)), __supervisor_mp_raw)
+            }
+        };
+    };
+}

@@ -1,0 +1,150 @@
+//! Python's `multiprocessing` model in Rust, on supervised worker processes that survive
+//! crashes.
+//!
+//! # Coming from Python
+//!
+//! ```ignore
+//! supervisor_mp::task!(fn square(x: u64) -> u64 { x * x });
+//!
+//! fn main() {
+//!     supervisor_mp::init(); // first line: Python's `if __name__ == "__main__":`
+//!     let pool = supervisor_mp::Pool::new(4).unwrap();
+//!     let squares = pool.map(square, 0..10u64).unwrap();
+//!     assert_eq!(squares[3], Ok(9));
+//! }
+//! ```
+//!
+//! ## Theory of operation
+//!
+//! A worker is a re-execution of the current binary (`/proc/self/exe`) with a hidden first
+//! argument, managed by `supervisor-runtime`: each worker has its own channels, its own process
+//! group, dies with its parent, and is reaped with `waitpid`, so how it ended is known exactly.
+//! [`init`] routes such an invocation into worker mode before `main` does anything else.
+//!
+//! Functions cross the process boundary by *name*, not by pointer: [`task!`] and [`register!`]
+//! add the function to a registry built at link time (`inventory`), keyed by its module path.
+//! The parent and the worker are the same binary, so both have the same registry. Arguments and
+//! results are serde values encoded with bincode 2. Inside the worker a single runtime job
+//! ([`CallJob`]) looks the name up and calls the function.
+//!
+//! Each [`Pool::map`] / [`Pool::imap_unordered`] call, and each [`Process`], is one supervised
+//! run whose workers live for that call; [`Pool::apply_async`] and
+//! [`ProcessPoolExecutor::submit`] calls are queued and run in batches by a background thread,
+//! at most `processes` workers at a time. When a worker dies (abort, segfault, `kill -9`, out
+//! of memory), only the task it was running fails, with the cause; the worker is replaced and
+//! the other tasks go on. Python's `Pool` hangs in that case, and its `ProcessPoolExecutor`
+//! fails every pending future with `BrokenProcessPool`.
+//!
+//! ## Names
+//!
+//! | Python                                         | here                                           |
+//! |------------------------------------------------|------------------------------------------------|
+//! | `if __name__ == "__main__":`                   | [`init()`] as the first line of `main`         |
+//! | a module-level `def f(x)`                      | [`task!`]`(fn f(x: T) -> R { .. })`, [`register!`] |
+//! | `Process(target=f, args=(x,)).start()`         | [`Process::spawn`]`(f, x)`                     |
+//! | `p.join()`, `p.exitcode`, `p.pid`, `p.is_alive()` | [`Process::join`] (returns the result), [`Process::exitcode`], [`Process::pid`], [`Process::is_alive`] |
+//! | `p.join(timeout)`                              | [`Process::join_timeout`]                      |
+//! | `p.terminate()`, `p.kill()`                    | [`Process::terminate`], [`Process::kill`]      |
+//! | `Pool(processes, maxtasksperchild=..)`         | [`Pool::new`], [`Pool::builder`]               |
+//! | `pool.map(f, xs, chunksize)`                   | [`Pool::map`] (`chunksize` on the builder)     |
+//! | `pool.imap_unordered(f, xs)`                   | [`Pool::imap_unordered`] (yields `(index, result)`) |
+//! | `pool.apply_async(f, (x,))`, `.get(timeout)`   | [`Pool::apply_async`], [`AsyncResult::get`], [`AsyncResult::get_timeout`] |
+//! | `pool.close()`, `pool.join()`, `pool.terminate()` | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] (and `Drop`) |
+//! | `ProcessPoolExecutor(max_workers)`             | [`ProcessPoolExecutor::new`]                   |
+//! | `executor.submit(f, x)`, `future.result()`     | [`ProcessPoolExecutor::submit`], [`Future::result`] |
+//! | `executor.map`, `executor.shutdown(wait, cancel_futures)` | [`ProcessPoolExecutor::map`], [`ProcessPoolExecutor::shutdown`] |
+//! | `concurrent.futures.as_completed(fs)`          | [`as_completed`]                               |
+//! | an exception in the worker                     | [`TaskError::Panicked`]                        |
+//! | `BrokenProcessPool`, a hung pool               | [`TaskError::Signaled`] / [`TaskError::Exited`] for that task only |
+//!
+//! Queue, Pipe, Lock, Manager and SharedMemory are not provided yet.
+//!
+//! ## Pitfalls, and what happens here
+//!
+//! - **The main guard.** Workers re-execute the binary, so whatever `main` does before
+//!   [`init`] runs in every worker too. Call [`init`] first. Starting work without it fails
+//!   with [`Error::NotInitialized`] instead of spawning copies of the whole program.
+//! - **Unclosed pools.** Dropping a [`Pool`] (or an [`ImapUnordered`] iterator, or a running
+//!   [`Process`]) kills its workers and reaps them; no zombie or orphan survives, and workers
+//!   die with the parent even if it is killed.
+//! - **Large objects.** Everything that crosses is serde data encoded with bincode: send what
+//!   the function needs (a path, a range), not a huge structure per task.
+//! - **Too many processes.** [`Pool::builder`] defaults to the cores this process may use.
+//! - **Exceptions in workers.** A panic in the function is caught in the worker and becomes
+//!   that task's [`TaskError::Panicked`] with the message; the worker goes on.
+//! - **Crashes.** A task that aborts or segfaults fails alone (`killed by SIGABRT`); with
+//!   [`PoolBuilder::retries`] it is first retried on a fresh worker.
+//!
+//! ## Tests
+//!
+//! A test binary spawns itself as the worker, so it needs its own `main`: declare it with
+//! `harness = false` and call [`init`] first:
+//!
+//! ```toml
+//! [[test]]
+//! name = "mp"
+//! path = "tests/mp.rs"
+//! harness = false
+//! ```
+//!
+//! ```ignore
+//! fn main() {
+//!     supervisor_mp::init();
+//!     // run each test function, print the results, exit non-zero on failure
+//! }
+//! ```
+//!
+//! The default libtest harness cannot work: its `main` is not yours, so a worker would run the
+//! test suite again instead of serving tasks.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod dispatch;
+mod error;
+mod executor;
+mod function;
+mod job;
+mod pool;
+mod process;
+mod run;
+
+pub use error::{Error, ProcessError, Result, TaskError};
+pub use executor::{AsCompleted, Future, ProcessPoolExecutor, as_completed};
+pub use function::{__invoke, Entry, Func, Function, RawFn, registered};
+pub use job::{Call, CallJob};
+pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
+pub use process::Process;
+
+#[doc(hidden)]
+pub use inventory;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use supervisor_runtime::worker::{Registry, run_if_worker};
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// The first line of `main`: in a worker process (a re-execution of this binary), serves
+/// tasks and exits the process with the worker's code; otherwise records that it ran and
+/// returns.
+pub fn init() {
+    init_with(Registry::new());
+}
+
+/// Like [`init`], for a binary that also runs its own `supervisor-runtime` jobs: `registry`
+/// gets [`CallJob`] added.
+pub fn init_with(registry: Registry) {
+    let registry = registry.register::<CallJob>();
+    if let Some(code) = run_if_worker(&registry) {
+        // `ExitCode` is opaque: find its number among the u8 codes it can hold.
+        let status = (0..=u8::MAX)
+            .find(|&c| std::process::ExitCode::from(c) == code)
+            .unwrap_or(1);
+        std::process::exit(i32::from(status));
+    }
+    INITIALIZED.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`init`] has run in this process.
+pub fn initialized() -> bool {
+    INITIALIZED.load(Ordering::SeqCst)
+}

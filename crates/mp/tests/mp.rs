@@ -1,0 +1,454 @@
+//! supervisor-mp through its public API with real worker processes: this test binary is also
+//! the worker executable, so its `main` calls `supervisor_mp::init()` before anything else.
+
+use std::time::{Duration, Instant};
+use supervisor_mp::{
+    Error, Func, Pool, Process, ProcessPoolExecutor, TaskError, as_completed, task,
+};
+
+task!(
+    fn sum_squares(n: u64) -> u128 {
+        (0..n as u128).map(|i| i * i).sum()
+    }
+);
+
+task!(
+    fn square(x: u64) -> u64 {
+        x * x
+    }
+);
+
+fn cube(x: u64) -> u64 {
+    x * x * x
+}
+supervisor_mp::register!(CUBE = cube: fn(u64) -> u64);
+
+task!(
+    fn abort_on_3(x: u64) -> u64 {
+        if x == 3 {
+            std::process::abort();
+        }
+        x + 1
+    }
+);
+
+task!(
+    fn kill_self_on_5(x: u64) -> u64 {
+        if x == 5 {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+        x * 10
+    }
+);
+
+task!(
+    fn exit_with(code: i32) -> () {
+        std::process::exit(code)
+    }
+);
+
+task!(
+    fn sleep_ms(ms: u64) -> u64 {
+        std::thread::sleep(Duration::from_millis(ms));
+        ms
+    }
+);
+
+task!(
+    fn panic_on_odd(x: u64) -> u64 {
+        if x % 2 == 1 {
+            panic!("odd input {x}");
+        }
+        x
+    }
+);
+
+fn main() -> std::process::ExitCode {
+    supervisor_mp::init();
+    let tests: &[(&str, fn())] = &[
+        (
+            "pool_map_cpu_task_matches_closed_form",
+            pool_map_cpu_task_matches_closed_form,
+        ),
+        ("an_aborting_task_fails_alone", an_aborting_task_fails_alone),
+        (
+            "a_sigkilled_worker_fails_only_its_task",
+            a_sigkilled_worker_fails_only_its_task,
+        ),
+        ("panics_become_task_errors", panics_become_task_errors),
+        ("pool_builder_settings_work", pool_builder_settings_work),
+        (
+            "imap_unordered_yields_every_index_once",
+            imap_unordered_yields_every_index_once,
+        ),
+        (
+            "dropping_imap_early_reaps_workers",
+            dropping_imap_early_reaps_workers,
+        ),
+        (
+            "process_join_returns_the_result",
+            process_join_returns_the_result,
+        ),
+        (
+            "process_exit_code_is_reported",
+            process_exit_code_is_reported,
+        ),
+        (
+            "process_kill_and_join_timeout",
+            process_kill_and_join_timeout,
+        ),
+        (
+            "process_terminate_reports_sigterm",
+            process_terminate_reports_sigterm,
+        ),
+        ("apply_async_gets_results", apply_async_gets_results),
+        (
+            "dropping_a_pool_kills_pending_work",
+            dropping_a_pool_kills_pending_work,
+        ),
+        (
+            "executor_submit_and_as_completed",
+            executor_submit_and_as_completed,
+        ),
+        (
+            "executor_map_and_shutdown_cancel",
+            executor_map_and_shutdown_cancel,
+        ),
+        (
+            "unregistered_function_is_an_error",
+            unregistered_function_is_an_error,
+        ),
+    ];
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let ok = std::panic::catch_unwind(test).is_ok()
+            && std::panic::catch_unwind(assert_no_children).is_ok();
+        if ok {
+            println!("test {name} ... ok");
+            passed += 1;
+        } else {
+            println!("test {name} ... FAILED");
+            failed += 1;
+        }
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
+/// Pids whose parent is this process (zombies included).
+fn children() -> Vec<u32> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The fields after the command name (which may hold spaces) start after the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u32>().ok());
+        if ppid == Some(me) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn assert_no_children() {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = children();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "child processes remain: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pool_map_cpu_task_matches_closed_form() {
+    let pool = Pool::new(3).unwrap();
+    let inputs: Vec<u64> = [100u64, 200, 300, 400, 500]
+        .iter()
+        .map(|n| n * 1000)
+        .collect();
+    let results = pool.map(sum_squares, inputs.clone()).unwrap();
+    for (n, result) in inputs.iter().zip(results) {
+        let n = *n as u128;
+        // Σ i² for i < n = (n-1) n (2n-1) / 6
+        assert_eq!(result.unwrap(), (n - 1) * n * (2 * n - 1) / 6);
+    }
+}
+
+fn an_aborting_task_fails_alone() {
+    let pool = Pool::new(2).unwrap();
+    let results = pool.map(abort_on_3, 0..8u64).unwrap();
+    for (i, result) in results.into_iter().enumerate() {
+        if i == 3 {
+            let err = result.unwrap_err();
+            assert_eq!(err.signal_name().as_deref(), Some("SIGABRT"), "{err}");
+            assert_eq!(err.to_string(), "killed by SIGABRT");
+        } else {
+            assert_eq!(result.unwrap(), i as u64 + 1);
+        }
+    }
+}
+
+fn a_sigkilled_worker_fails_only_its_task() {
+    let pool = Pool::builder().processes(2).chunksize(4).build().unwrap();
+    let results = pool.map(kill_self_on_5, 0..20u64).unwrap();
+    assert_eq!(results.len(), 20);
+    for (i, result) in results.into_iter().enumerate() {
+        if i == 5 {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(err, TaskError::Signaled { signal: 9, .. }),
+                "{err:?}"
+            );
+        } else {
+            assert_eq!(result.unwrap(), i as u64 * 10);
+        }
+    }
+}
+
+fn panics_become_task_errors() {
+    let pool = Pool::new(2).unwrap();
+    let results = pool.map(panic_on_odd, 0..6u64).unwrap();
+    for (i, result) in results.into_iter().enumerate() {
+        if i % 2 == 1 {
+            assert_eq!(
+                result.unwrap_err(),
+                TaskError::Panicked(format!("odd input {i}"))
+            );
+        } else {
+            assert_eq!(result.unwrap(), i as u64);
+        }
+    }
+}
+
+fn pool_builder_settings_work() {
+    let pool = Pool::builder()
+        .processes(2)
+        .max_tasks_per_child(3)
+        .chunksize(2)
+        .build()
+        .unwrap();
+    let results = pool.map(square, 0..50u64).unwrap();
+    let squares: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(squares, (0..50u64).map(|x| x * x).collect::<Vec<_>>());
+    assert!(matches!(
+        Pool::new(0),
+        Err(Error::Config(message)) if message.contains("processes")
+    ));
+    // The same function through a handle by name and through a reference.
+    let by_ref = pool.map(&square, [7u64]).unwrap();
+    assert_eq!(by_ref, vec![Ok(49)]);
+    assert_eq!(pool.map(&CUBE, [2u64, 3]).unwrap(), vec![Ok(8), Ok(27)]);
+}
+
+fn imap_unordered_yields_every_index_once() {
+    let pool = Pool::new(3).unwrap();
+    let mut seen: Vec<(usize, u64)> = pool
+        .imap_unordered(square, 0..100u64)
+        .unwrap()
+        .map(|(i, r)| (i, r.unwrap()))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..100).map(|i| (i, (i * i) as u64)).collect::<Vec<_>>()
+    );
+    assert_eq!(pool.imap_unordered(square, Vec::new()).unwrap().count(), 0);
+}
+
+fn dropping_imap_early_reaps_workers() {
+    let pool = Pool::new(2).unwrap();
+    let mut iter = pool
+        .imap_unordered(sleep_ms, [0u64, 5000, 5000, 5000])
+        .unwrap();
+    let (index, result) = iter.next().unwrap();
+    assert_eq!((index, result.unwrap()), (0, 0));
+    let started = Instant::now();
+    drop(iter);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "drop must kill, not wait"
+    );
+}
+
+fn process_join_returns_the_result() {
+    let process = Process::spawn(square, 12).unwrap();
+    let pid = process.pid().expect("a started process has a pid");
+    assert!(pid > 0 && pid != std::process::id());
+    assert_eq!(process.join(), Ok(144));
+    assert!(!process.is_alive());
+    assert_eq!(process.exitcode(), Some(0));
+}
+
+fn process_exit_code_is_reported() {
+    let process = Process::spawn(exit_with, 3).unwrap();
+    let err = process.join().unwrap_err();
+    assert!(matches!(err, TaskError::Exited { code: 3, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "exited with status 3");
+    assert_eq!(process.exitcode(), Some(3));
+}
+
+fn process_kill_and_join_timeout() {
+    let process = Process::spawn(sleep_ms, 30_000).unwrap();
+    assert!(process.is_alive());
+    assert!(process.join_timeout(Duration::from_millis(100)).is_none());
+    process.kill();
+    let err = process
+        .join_timeout(Duration::from_secs(10))
+        .expect("a killed process ends")
+        .unwrap_err();
+    assert_eq!(err.to_string(), "killed by SIGKILL");
+    assert_eq!(process.exitcode(), Some(-9));
+    assert!(!process.is_alive());
+}
+
+fn process_terminate_reports_sigterm() {
+    let process = Process::spawn(sleep_ms, 30_000).unwrap();
+    process.terminate();
+    let err = process.join().unwrap_err();
+    assert_eq!(err.signal_name().as_deref(), Some("SIGTERM"));
+    // Dropping a running process kills and reaps it.
+    let running = Process::spawn(sleep_ms, 30_000).unwrap();
+    drop(running);
+}
+
+fn apply_async_gets_results() {
+    let pool = Pool::new(2).unwrap();
+    let results: Vec<_> = (0..10u64)
+        .map(|x| pool.apply_async(square, x).unwrap())
+        .collect();
+    for (x, result) in results.iter().enumerate() {
+        assert_eq!(result.get(), Ok((x * x) as u64));
+        assert!(result.ready());
+    }
+    let slow = pool.apply_async(sleep_ms, 300).unwrap();
+    assert!(slow.get_timeout(Duration::from_millis(10)).is_none());
+    assert_eq!(slow.get_timeout(Duration::from_secs(10)), Some(Ok(300)));
+    let crash = pool.apply_async(abort_on_3, 3).unwrap();
+    assert_eq!(crash.get().unwrap_err().to_string(), "killed by SIGABRT");
+    assert_eq!(pool.apply(square, 9).unwrap(), Ok(81));
+    pool.close();
+    assert!(matches!(pool.apply_async(square, 1), Err(Error::Closed)));
+    pool.join();
+}
+
+fn dropping_a_pool_kills_pending_work() {
+    let pool = Pool::new(1).unwrap();
+    let running = pool.apply_async(sleep_ms, 30_000).unwrap();
+    // Wait until it is running in a worker.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while children().is_empty() {
+        assert!(Instant::now() < deadline, "no worker started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    drop(pool);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(matches!(running.get(), Err(TaskError::NotRun(_))));
+}
+
+fn executor_submit_and_as_completed() {
+    let executor = ProcessPoolExecutor::new(2).unwrap();
+    let futures: Vec<_> = [300u64, 0, 100]
+        .iter()
+        .map(|&ms| executor.submit(sleep_ms, ms).unwrap())
+        .collect();
+    let mut done: Vec<u64> = as_completed(futures.clone())
+        .map(|f| f.result().unwrap())
+        .collect();
+    done.sort_unstable();
+    assert_eq!(done, vec![0, 100, 300]);
+    assert!(futures.iter().all(|f| f.done()));
+    let crashed = executor.submit(kill_self_on_5, 5).unwrap();
+    let fine = executor.submit(square, 4).unwrap();
+    assert_eq!(
+        crashed.result().unwrap_err().to_string(),
+        "killed by SIGKILL"
+    );
+    assert_eq!(fine.result(), Ok(16));
+    assert_eq!(fine.result_timeout(Duration::from_millis(1)), Some(Ok(16)));
+}
+
+fn executor_map_and_shutdown_cancel() {
+    let executor = ProcessPoolExecutor::new(2).unwrap();
+    let results = executor.map(square, 0..10u64).unwrap();
+    assert_eq!(results, (0..10u64).map(|x| Ok(x * x)).collect::<Vec<_>>());
+    let first = executor.submit(sleep_ms, 200).unwrap();
+    // Give the dispatcher time to take the first call; later ones may be cancelled.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !first.running() && !first.done() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let later: Vec<_> = (0..5u64)
+        .map(|x| executor.submit(square, x).unwrap())
+        .collect();
+    executor.shutdown(true, true);
+    assert_eq!(first.result(), Ok(200));
+    for (x, future) in later.iter().enumerate() {
+        match future.result() {
+            Ok(v) => assert_eq!(v, (x * x) as u64),
+            Err(e) => assert_eq!(e, TaskError::Cancelled),
+        }
+    }
+    assert!(matches!(executor.submit(square, 1), Err(Error::Closed)));
+}
+
+fn unregistered_function_is_an_error() {
+    const MISSING: Func<u64, u64> = Func::named("nowhere::missing");
+    let pool = Pool::new(1).unwrap();
+    match pool.map(MISSING, [1u64]) {
+        Err(Error::Unregistered(name)) => assert_eq!(name, "nowhere::missing"),
+        other => panic!("expected Unregistered, got {:?}", other.map(|v| v.len())),
+    }
+    assert!(matches!(
+        pool.map(MISSING, Vec::new()),
+        Err(Error::Unregistered(_))
+    ));
+    assert!(matches!(
+        Process::spawn(MISSING, 1),
+        Err(Error::Unregistered(_))
+    ));
+    assert!(matches!(
+        pool.apply_async(MISSING, 1),
+        Err(Error::Unregistered(_))
+    ));
+    let message = Error::NotInitialized.to_string();
+    assert!(message.contains("supervisor_mp::init()"), "{message}");
+}

@@ -56,8 +56,17 @@
 //! | `concurrent.futures.as_completed(fs)`          | [`as_completed`]                               |
 //! | an exception in the worker                     | [`TaskError::Panicked`]                        |
 //! | `BrokenProcessPool`, a hung pool               | [`TaskError::Signaled`] / [`TaskError::Exited`] for that task only |
-//!
-//! Queue, Pipe, Lock, Manager and SharedMemory are not provided yet.
+//! | `Manager()`, `manager.dict()`, `manager.list()` | [`Manager::start`] (a server thread here, not a process), [`Manager::dict`], [`Manager::list`]: [`DictProxy`], [`ListProxy`] |
+//! | `d[k] = v`, `d.get(k)`, `d.pop(k)`, `len(d)`, `d.copy()` | [`DictProxy::insert`], [`DictProxy::get`], [`DictProxy::remove`], [`DictProxy::len`], [`DictProxy::snapshot`] |
+//! | `l.append(x)`, `l[i]`, `len(l)`, `l[:]`        | [`ListProxy::push`], [`ListProxy::get`], [`ListProxy::len`], [`ListProxy::snapshot`] |
+//! | `SharedMemory(create=True, size=n)`, `SharedMemory(name)` | [`SharedMemory::create`], [`SharedMemory::open`] |
+//! | `shm.name`, `shm.size`, `shm.buf`, `shm.close()`, `shm.unlink()` | [`SharedMemory::name`], [`SharedMemory::len`], [`SharedMemory::read_at`] / [`SharedMemory::write_at`], `Drop`, [`SharedMemory::unlink`] |
+//! | `psutil.Process(pid).memory_info()`, `.cpu_times()` | [`process_stats`], [`Process::stats`] ([`ProcessStats`]) |
+//! | `Queue()`, `Queue(maxsize)`                    | [`Queue::new`], [`Queue::bounded`] (a broker thread in the creating process, which must outlive the users) |
+//! | `q.put(x)`, `q.get()`, `q.get(timeout=t)`, `q.get_nowait()`, `q.qsize()` | [`Queue::put`], [`Queue::get`], [`Queue::get_timeout`], [`Queue::try_get`], [`Queue::len`] |
+//! | `Pipe(duplex=False)`, `Pipe()`                 | [`pipe`] ([`Sender`], [`Receiver`]), [`duplex`] ([`Duplex`]) |
+//! | `Lock()`, `lock.acquire(timeout=t)`, `with lock:` | [`Lock::new`], [`Lock::acquire`] / [`Lock::acquire_timeout`] / [`Lock::try_acquire`], [`LockGuard`] (releases on drop) |
+//! | a lock whose holder died (Python: deadlock)    | [`LockError::Abandoned`] with the guard, like a poisoned `Mutex` |
 //!
 //! ## Pitfalls, and what happens here
 //!
@@ -97,23 +106,38 @@
 //! The default libtest harness cannot work: its `main` is not yours, so a worker would run the
 //! test suite again instead of serving tasks.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the one exception is `shm` (the mapped bytes of a `SharedMemory`).
+#![deny(unsafe_code)]
 
+mod broker;
 mod dispatch;
 mod error;
 mod executor;
 mod function;
 mod job;
+mod lock;
+mod manager;
+mod pipe;
 mod pool;
 mod process;
+mod queue;
 mod run;
+mod shm;
+mod stats;
 
+pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
 pub use executor::{AsCompleted, Future, ProcessPoolExecutor, as_completed};
 pub use function::{__invoke, Entry, Func, Function, RawFn, registered};
 pub use job::{Call, CallJob};
+pub use lock::{Lock, LockError, LockGuard};
+pub use manager::{DictProxy, ListProxy, Manager};
+pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
 pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
+pub use queue::Queue;
+pub use shm::SharedMemory;
+pub use stats::{ProcessStats, process_stats};
 
 #[doc(hidden)]
 pub use inventory;

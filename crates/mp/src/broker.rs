@@ -1,0 +1,546 @@
+//! The broker behind [`crate::Queue`], [`crate::Lock`] and the pipes: a thread in the process
+//! that created the primitive, owning its state and serving requests on a Unix socket.
+//!
+//! Handles are plain serde values (socket path + token + type marker), so they can be passed as
+//! arguments to registered functions. Every operation is one request/response frame
+//! (little-endian `u32` length + bincode) on a connection of the handle. The broker owns the
+//! state, so a client killed mid-operation loses only its own operation: a half-written frame
+//! closes its connection, a blocked `get`/`put`/`acquire` notices the closed peer within
+//! [`SLICE`], an item whose delivery fails is put back at the front, and a lock whose holder's
+//! connection closes without a release is freed and marked abandoned.
+
+use crate::function::{decode, encode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often a blocked operation checks that its client is still connected.
+const SLICE: Duration = Duration::from_millis(50);
+/// The largest frame accepted (a garbage length must not allocate gigabytes).
+const MAX_FRAME: usize = 1 << 30;
+
+/// Why an operation on a [`crate::Queue`], pipe or [`crate::Lock`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    /// The operation did not complete in time (or, for `try_*`, not at once).
+    #[error("timed out")]
+    Timeout,
+    /// The broker cannot be reached: the creating process dropped the primitive or died.
+    #[error("the broker is unreachable: {0}")]
+    Disconnected(String),
+    /// A value could not be encoded or decoded.
+    #[error("cannot encode or decode a value: {0}")]
+    Codec(String),
+    /// The broker refused the handle (wrong token or wrong primitive type).
+    #[error("the broker refused the handle: {0}")]
+    Refused(String),
+}
+
+impl From<io::Error> for BrokerError {
+    fn from(e: io::Error) -> Self {
+        BrokerError::Disconnected(e.to_string())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Request {
+    Hello {
+        token: String,
+        kind: String,
+    },
+    Put {
+        item: Vec<u8>,
+        timeout: Option<Duration>,
+    },
+    Get {
+        timeout: Option<Duration>,
+    },
+    Len,
+    Acquire {
+        timeout: Option<Duration>,
+    },
+    Release,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Response {
+    Ok,
+    Item(Vec<u8>),
+    Timeout,
+    Len(u64),
+    Acquired { abandoned: bool },
+    Refused(String),
+}
+
+pub(crate) fn write_frame<T: Serialize>(mut w: impl Write, msg: &T) -> io::Result<()> {
+    let bytes = encode(msg).map_err(io::Error::other)?;
+    let len = u32::try_from(bytes.len()).map_err(io::Error::other)?;
+    let mut frame = Vec::with_capacity(4 + bytes.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&bytes);
+    w.write_all(&frame)
+}
+
+pub(crate) fn read_frame<T: DeserializeOwned>(mut r: impl Read) -> io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut bytes = vec![0u8; len];
+    r.read_exact(&mut bytes)?;
+    decode(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+struct State {
+    items: VecDeque<Vec<u8>>,
+    capacity: Option<usize>,
+    holder: Option<u64>,
+    abandoned: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    stop: AtomicBool,
+    conns: Mutex<HashMap<u64, UnixStream>>,
+    token: String,
+    kind: String,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The running broker; owned (through an `Arc`) by the creator's handles. Dropping it stops
+/// the threads and removes the socket and its private directory.
+pub(crate) struct Broker {
+    dir: PathBuf,
+    socket: PathBuf,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+    workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+fn random_hex() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Broker {
+    /// Starts a broker for a primitive of type `kind` (checked at each connection).
+    pub(crate) fn start(kind: String, capacity: Option<usize>) -> io::Result<Arc<Broker>> {
+        let dir = std::env::temp_dir().join(format!(
+            "supervisor-mp-{}-{}",
+            std::process::id(),
+            &random_hex()?[..12]
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let socket = dir.join("broker.sock");
+        let listener = match UnixListener::bind(&socket) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                capacity,
+                holder: None,
+                abandoned: false,
+            }),
+            changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            conns: Mutex::new(HashMap::new()),
+            token: random_hex()?,
+            kind,
+        });
+        let workers = Arc::new(Mutex::new(Vec::new()));
+        let accept = {
+            let shared = Arc::clone(&shared);
+            let workers = Arc::clone(&workers);
+            std::thread::Builder::new()
+                .name("mp-broker".into())
+                .spawn(move || accept_loop(listener, shared, workers))?
+        };
+        Ok(Arc::new(Broker {
+            dir,
+            socket,
+            shared,
+            accept: Some(accept),
+            workers,
+        }))
+    }
+
+    pub(crate) fn addr(&self) -> Addr {
+        Addr {
+            path: self.socket.clone(),
+            token: self.shared.token.clone(),
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.changed.notify_all();
+        for conn in self
+            .shared
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+        // Wake the accept loop; if even that fails, leave the thread rather than hang.
+        if UnixStream::connect(&self.socket).is_ok()
+            && let Some(accept) = self.accept.take()
+        {
+            let _ = accept.join();
+        }
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for worker in workers {
+            let _ = worker.join();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn accept_loop(
+    listener: UnixListener,
+    shared: Arc<Shared>,
+    workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
+) {
+    let next = AtomicU64::new(0);
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        let id = next.fetch_add(1, Ordering::Relaxed);
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        shared
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, clone);
+        if shared.stop.load(Ordering::SeqCst) {
+            // Drop may have shut the registered connections down just before this one.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        let conn_shared = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("mp-broker-conn".into())
+            .spawn(move || serve(id, stream, conn_shared));
+        let mut workers = workers.lock().unwrap_or_else(|e| e.into_inner());
+        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut *workers)
+            .into_iter()
+            .partition(|w| w.is_finished());
+        *workers = running;
+        for worker in done {
+            let _ = worker.join();
+        }
+        match spawned {
+            Ok(worker) => workers.push(worker),
+            Err(_) => {
+                shared
+                    .conns
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+            }
+        }
+    }
+}
+
+fn serve(id: u64, stream: UnixStream, shared: Arc<Shared>) {
+    let _ = serve_requests(id, &stream, &shared);
+    shared
+        .conns
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+    let mut state = shared.lock();
+    if state.holder == Some(id) {
+        // The holder went away without releasing: its process died (or dropped the socket).
+        state.holder = None;
+        state.abandoned = true;
+        shared.changed.notify_all();
+    }
+}
+
+/// Whether the client closed its end (read EOF) while it should be waiting for a response.
+fn peer_gone(stream: &UnixStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let gone = match (&*stream).read(&mut byte) {
+        // EOF, or a byte where none may come: either way this connection is finished.
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ),
+    };
+    gone || stream.set_nonblocking(false).is_err()
+}
+
+enum Waited<'a> {
+    Ready(MutexGuard<'a, State>),
+    Timeout,
+    Gone,
+}
+
+fn wait_for<'a>(
+    shared: &'a Shared,
+    stream: &UnixStream,
+    timeout: Option<Duration>,
+    ready: impl Fn(&State) -> bool,
+) -> Waited<'a> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut state = shared.lock();
+    let mut waited = false;
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return Waited::Gone;
+        }
+        if ready(&state) {
+            // After a wait, the client may have died meanwhile: don't complete its operation
+            // (a put landing, a lock granted) on its behalf.
+            if waited && peer_gone(stream) {
+                return Waited::Gone;
+            }
+            return Waited::Ready(state);
+        }
+        waited = true;
+        let mut slice = SLICE;
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Waited::Timeout;
+            }
+            slice = slice.min(left);
+        }
+        state = shared
+            .changed
+            .wait_timeout(state, slice)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if !ready(&state) && peer_gone(stream) {
+            return Waited::Gone;
+        }
+    }
+}
+
+fn serve_requests(id: u64, stream: &UnixStream, shared: &Shared) -> io::Result<()> {
+    match read_frame::<Request>(stream)? {
+        Request::Hello { token, kind } if token == shared.token && kind == shared.kind => {
+            write_frame(stream, &Response::Ok)?
+        }
+        Request::Hello { kind, .. } if kind != shared.kind => {
+            let why = format!("this broker serves {}, not {kind}", shared.kind);
+            return write_frame(stream, &Response::Refused(why));
+        }
+        _ => return write_frame(stream, &Response::Refused("bad token".into())),
+    }
+    loop {
+        let request = read_frame::<Request>(stream)?;
+        if shared.stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        match request {
+            Request::Hello { .. } => write_frame(stream, &Response::Refused("hello twice".into()))?,
+            Request::Len => {
+                let len = shared.lock().items.len() as u64;
+                write_frame(stream, &Response::Len(len))?
+            }
+            Request::Put { item, timeout } => {
+                let room = |s: &State| s.capacity.is_none_or(|c| s.items.len() < c);
+                match wait_for(shared, stream, timeout, room) {
+                    Waited::Ready(mut state) => {
+                        state.items.push_back(item);
+                        shared.changed.notify_all();
+                        drop(state);
+                        write_frame(stream, &Response::Ok)?
+                    }
+                    Waited::Timeout => write_frame(stream, &Response::Timeout)?,
+                    Waited::Gone => return Ok(()),
+                }
+            }
+            Request::Get { timeout } => {
+                match wait_for(shared, stream, timeout, |s| !s.items.is_empty()) {
+                    Waited::Ready(mut state) => {
+                        let item = state.items.pop_front().expect("waited for an item");
+                        shared.changed.notify_all();
+                        drop(state);
+                        let response = Response::Item(item);
+                        if let Err(e) = write_frame(stream, &response) {
+                            // Not delivered: the item goes back where it was.
+                            let Response::Item(item) = response else {
+                                unreachable!()
+                            };
+                            shared.lock().items.push_front(item);
+                            shared.changed.notify_all();
+                            return Err(e);
+                        }
+                    }
+                    Waited::Timeout => write_frame(stream, &Response::Timeout)?,
+                    Waited::Gone => return Ok(()),
+                }
+            }
+            Request::Acquire { timeout } => {
+                match wait_for(shared, stream, timeout, |s| s.holder.is_none()) {
+                    Waited::Ready(mut state) => {
+                        let abandoned = state.abandoned;
+                        state.holder = Some(id);
+                        state.abandoned = false;
+                        drop(state);
+                        if let Err(e) = write_frame(stream, &Response::Acquired { abandoned }) {
+                            // Never handed over: undo, keeping the abandoned mark for the next.
+                            let mut state = shared.lock();
+                            state.holder = None;
+                            state.abandoned = abandoned;
+                            shared.changed.notify_all();
+                            return Err(e);
+                        }
+                    }
+                    Waited::Timeout => write_frame(stream, &Response::Timeout)?,
+                    Waited::Gone => return Ok(()),
+                }
+            }
+            Request::Release => {
+                let mut state = shared.lock();
+                if state.holder == Some(id) {
+                    state.holder = None;
+                    shared.changed.notify_all();
+                }
+                drop(state);
+                write_frame(stream, &Response::Ok)?
+            }
+        }
+    }
+}
+
+/// Where a broker listens, and the token it wants: the serialized form of every handle.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Addr {
+    pub(crate) path: PathBuf,
+    pub(crate) token: String,
+}
+
+/// The client side of a handle: idle connections for reuse, and (in the creator) the broker.
+pub(crate) struct Client {
+    addr: Addr,
+    kind: String,
+    idle: Mutex<Vec<UnixStream>>,
+    owner: Option<Arc<Broker>>,
+}
+
+impl Client {
+    pub(crate) fn create(kind: String, capacity: Option<usize>) -> Result<Client, BrokerError> {
+        let broker = Broker::start(kind.clone(), capacity)?;
+        Ok(Client {
+            addr: broker.addr(),
+            kind,
+            idle: Mutex::new(Vec::new()),
+            owner: Some(broker),
+        })
+    }
+
+    pub(crate) fn remote(addr: Addr, kind: String) -> Client {
+        Client {
+            addr,
+            kind,
+            idle: Mutex::new(Vec::new()),
+            owner: None,
+        }
+    }
+
+    pub(crate) fn addr(&self) -> &Addr {
+        &self.addr
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.addr.path
+    }
+
+    pub(crate) fn owner(&self) -> Option<Arc<Broker>> {
+        self.owner.clone()
+    }
+
+    /// A new connection that passed the handshake.
+    pub(crate) fn connect(&self) -> Result<UnixStream, BrokerError> {
+        let stream = UnixStream::connect(&self.addr.path)?;
+        let hello = Request::Hello {
+            token: self.addr.token.clone(),
+            kind: self.kind.clone(),
+        };
+        write_frame(&stream, &hello)?;
+        match read_frame::<Response>(&stream)? {
+            Response::Ok => Ok(stream),
+            Response::Refused(why) => Err(BrokerError::Refused(why)),
+            _ => Err(BrokerError::Refused("unexpected handshake answer".into())),
+        }
+    }
+
+    /// One request/response on an idle connection (or a new one).
+    pub(crate) fn call(&self, request: &Request) -> Result<Response, BrokerError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let stream = match idle {
+            Some(stream) => stream,
+            None => self.connect()?,
+        };
+        write_frame(&stream, request)?;
+        let response = read_frame::<Response>(&stream)?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(stream);
+        Ok(response)
+    }
+}
+
+impl Clone for Client {
+    fn clone(&self) -> Self {
+        Client {
+            addr: self.addr.clone(),
+            kind: self.kind.clone(),
+            idle: Mutex::new(Vec::new()),
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+pub(crate) fn unexpected(response: Response) -> BrokerError {
+    let what = match response {
+        Response::Refused(why) => return BrokerError::Refused(why),
+        Response::Ok => "ok",
+        Response::Item(_) => "an item",
+        Response::Timeout => "a timeout",
+        Response::Len(_) => "a length",
+        Response::Acquired { .. } => "a lock",
+    };
+    BrokerError::Disconnected(format!("unexpected answer from the broker: {what}"))
+}

@@ -1,0 +1,184 @@
+//! `SharedMemory`: named shared-memory segments (Python's
+//! `multiprocessing.shared_memory.SharedMemory`), on the `shared_memory` crate (POSIX
+//! `shm_open` + `mmap`, visible as `/dev/shm/<name>`).
+//!
+//! This is the crate's only module with `unsafe` code: reading and writing the mapped bytes.
+//!
+//! # Ownership
+//!
+//! - The process that [`create`](SharedMemory::create)s a segment **owns its name**: dropping
+//!   the owner (normal exit, or unwinding from a panic) unlinks the name, and so does
+//!   [`unlink`](SharedMemory::unlink). A segment [`open`](SharedMemory::open)ed by name never
+//!   unlinks it.
+//! - Unlinking removes only the *name*: every process that already has the segment attached
+//!   keeps using the same memory until it drops its handle (POSIX `shm_unlink` semantics), so a
+//!   segment is never destroyed under a process that uses it. After the name is gone, `open`
+//!   fails. A child killed while attached leaves nothing behind (the kernel unmaps it).
+//! - **Leak:** if the owner is killed by SIGKILL (no destructor runs), its `/dev/shm` entry
+//!   stays until someone unlinks it (`rm /dev/shm/<name>`, or [`SharedMemory::open`] followed
+//!   by [`SharedMemory::unlink`]). Python's resource tracker has the same gap.
+//!
+//! # Concurrency
+//!
+//! The bytes are plain memory shared with other processes, with no synchronization: agree on a
+//! protocol (e.g. one writer per region, and a join or a message before reading).
+
+use std::io;
+
+/// A named shared-memory segment (`/dev/shm/<name>`).
+///
+/// The creator owns the name and unlinks it when dropped (normal exit or panic) or on
+/// [`unlink`](SharedMemory::unlink); handles from [`open`](SharedMemory::open) never unlink.
+/// Unlinking removes only the name: processes already attached keep the memory until they drop
+/// it. If the owner is SIGKILLed, the `/dev/shm` entry is left behind (remove it with `open` +
+/// `unlink`). The bytes are unsynchronized: agree on who writes where and when.
+pub struct SharedMemory {
+    shmem: shared_memory::Shmem,
+    name: String,
+    len: usize,
+}
+
+// SAFETY: `Shmem` holds a raw pointer to a mapping that stays valid until the `Shmem` is dropped,
+// in whatever thread; it has no thread-local state. Moving it to another thread is sound.
+// (`SharedMemory` is not `Sync`: writes take `&mut self`.)
+#[allow(unsafe_code)]
+unsafe impl Send for SharedMemory {}
+
+fn error(e: shared_memory::ShmemError) -> io::Error {
+    io::Error::other(format!("shared memory: {e}"))
+}
+
+fn os_name(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_string()
+    } else {
+        format!("/{name}")
+    }
+}
+
+impl SharedMemory {
+    /// Creates a zero-filled segment of `size` bytes (at least 1) with a fresh random name;
+    /// this handle owns the name.
+    pub fn create(size: usize) -> io::Result<Self> {
+        if size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a shared memory segment needs at least one byte",
+            ));
+        }
+        let shmem = shared_memory::ShmemConf::new()
+            .size(size)
+            .create()
+            .map_err(error)?;
+        Ok(Self::wrap(shmem, size))
+    }
+
+    /// Attaches to the segment called `name` (as returned by [`SharedMemory::name`]; a leading
+    /// `/` is optional). The handle does not own the name.
+    pub fn open(name: &str) -> io::Result<Self> {
+        let mut shmem = shared_memory::ShmemConf::new()
+            .os_id(os_name(name))
+            .open()
+            .map_err(error)?;
+        shmem.set_owner(false);
+        let len = shmem.len();
+        Ok(Self::wrap(shmem, len))
+    }
+
+    fn wrap(shmem: shared_memory::Shmem, len: usize) -> Self {
+        let name = shmem.get_os_id().trim_start_matches('/').to_string();
+        SharedMemory { shmem, name, len }
+    }
+
+    /// The segment's name (its file in `/dev/shm`), to pass to [`SharedMemory::open`] in
+    /// another process.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a segment has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether this handle owns the name (it created the segment and has not unlinked it).
+    pub fn is_owner(&self) -> bool {
+        self.shmem.is_owner()
+    }
+
+    fn check(&self, offset: usize, len: usize) -> io::Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "range {offset}..{} is outside the segment of {} bytes",
+                    offset.saturating_add(len),
+                    self.len
+                ),
+            )),
+        }
+    }
+
+    /// Copies `buf.len()` bytes starting at `offset` out of the segment.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
+        self.check(offset, buf.len())?;
+        // SAFETY: the mapping is `self.len` bytes long and valid while `self.shmem` lives;
+        // `offset + buf.len() <= self.len` was checked; `buf` is a distinct local buffer, so
+        // the ranges do not overlap.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.shmem.as_ptr().add(offset),
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into the segment starting at `offset`.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
+        self.check(offset, data.len())?;
+        // SAFETY: as in `read_at`: in bounds, valid mapping, non-overlapping distinct buffers.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.shmem.as_ptr().add(offset),
+                data.len(),
+            );
+        }
+        Ok(())
+    }
+
+    /// A copy of the whole segment.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; self.len];
+        self.read_at(0, &mut buf)
+            .expect("the whole segment is in bounds");
+        buf
+    }
+
+    /// Removes the name now (Python's `shm.unlink()`), whether or not this handle owns it;
+    /// attached processes keep their mapping. This handle no longer owns the name afterwards.
+    pub fn unlink(&mut self) -> io::Result<()> {
+        self.shmem.set_owner(false);
+        nix::sys::mman::shm_unlink(format!("/{}", self.name).as_str()).map_err(io::Error::from)
+    }
+}
+
+impl std::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMemory")
+            .field("name", &self.name)
+            .field("len", &self.len)
+            .field("owner", &self.shmem.is_owner())
+            .finish()
+    }
+}

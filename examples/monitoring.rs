@@ -1,15 +1,17 @@
-//! Watching worker processes: pid, whether each is alive, and how it ended.
+//! Watching worker processes: pid, whether each is alive, its memory and CPU time, and how it
+//! ended.
 //!
 //! ```text
 //! cargo run --example monitoring
 //! ```
 //!
 //! Three processes work for different times, one exits with status 2, and one that would run
-//! for a minute is terminated (SIGTERM). The seed does this with `psutil`; per-process memory
-//! and CPU figures are not part of this API yet, so only pid, state and exit code are shown.
+//! for a minute is terminated (SIGTERM). The seed does this with `psutil`
+//! (`Process(pid).memory_info()`, `.cpu_times()`); here `Process::stats` and `process_stats(pid)`
+//! read the same figures (resident memory, user + system CPU time) from `/proc`.
 
 use std::time::Duration;
-use supervisor_mp::{Process, task};
+use supervisor_mp::{Process, ProcessStats, process_stats, task};
 
 task!(
     /// Sleeps `ms` milliseconds, then spins a little; returns `ms`.
@@ -38,6 +40,18 @@ fn state(p: &Process<impl serde::de::DeserializeOwned>) -> String {
     }
 }
 
+fn show_stats(name: &str, stats: std::io::Result<ProcessStats>) {
+    match stats {
+        Ok(s) => println!(
+            "{name}: pid {} rss {:.1} MiB cpu {} ms",
+            s.pid,
+            s.rss_bytes as f64 / (1024.0 * 1024.0),
+            s.cpu_time().as_millis()
+        ),
+        Err(e) => println!("{name}: no stats ({e})"),
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     supervisor_mp::init();
     let workers = [("worker-1", 500u64), ("worker-2", 800), ("worker-3", 1100)];
@@ -61,6 +75,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sleeper.pid().unwrap_or(0),
         sleeper.is_alive()
     );
+
+    // psutil.Process(pid).memory_info().rss, .cpu_times(), for each running worker.
+    std::thread::sleep(Duration::from_millis(100));
+    println!("-- resources");
+    for (name, p) in &processes {
+        show_stats(name, p.stats());
+    }
+    show_stats("sleeper", process_stats(sleeper.pid().unwrap_or(0)));
 
     // Poll until the three workers are done, as a monitoring loop would.
     let mut ticks = 0;

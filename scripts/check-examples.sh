@@ -150,6 +150,60 @@ if run monitoring; then
         "worker-3: ended, exitcode 0 alive false result Ok(1100)" \
         "failing: exited with status 2 (ended, exitcode 2)" \
         "sleeper: killed by SIGTERM (ended, exitcode -15)"
+    # Per-process resources while running (psutil's memory_info / cpu_times): values vary.
+    expect_re 'worker-1: pid [1-9][0-9]* rss [0-9]+\.[0-9] MiB cpu [0-9]+ ms' \
+        'worker-2: pid [1-9][0-9]* rss [0-9]+\.[0-9] MiB cpu [0-9]+ ms' \
+        'worker-3: pid [1-9][0-9]* rss [0-9]+\.[0-9] MiB cpu [0-9]+ ms' \
+        'sleeper: pid [1-9][0-9]* rss [0-9]+\.[0-9] MiB cpu [0-9]+ ms'
+    [ "$failures" = "$before" ] && checked
+fi
+
+if run queue_producer_consumer; then
+    before=$failures
+    expect "produced: Producer-1-item-0" "produced: Producer-1-item-1" \
+        "produced: Producer-1-item-2" "produced: Producer-1-item-3" \
+        "produced: Producer-1-item-4" \
+        "produced: 5" \
+        "consumed: 5" \
+        "consumed == produced: true" \
+        "increments: 2 processes x 50 = 100" \
+        "final count: 100" \
+        "count == increments: true"
+    # Consumed in the order produced.
+    order=$(grep -oE '^Consumer-1 processed: .*' "$out" | sed 's/^Consumer-1 processed: //' | tr '\n' ' ')
+    want="Producer-1-item-0 Producer-1-item-1 Producer-1-item-2 Producer-1-item-3 Producer-1-item-4 "
+    if [ "$order" != "$want" ]; then
+        echo "FAIL queue_producer_consumer: consumed: $order"
+        failures=$((failures + 1))
+    fi
+    [ "$failures" = "$before" ] && checked
+fi
+
+if run manager_shared; then
+    before=$failures
+    expect "dict: Worker-0 => Result from Worker-0" \
+        "dict: Worker-1 => Result from Worker-1" \
+        "dict: Worker-2 => Result from Worker-2" \
+        "dict: Worker-3 => Result from Worker-3" \
+        "list: Entry from Worker-0" "list: Entry from Worker-1" \
+        "list: Entry from Worker-2" "list: Entry from Worker-3" \
+        "dict entries: 4" \
+        "list entries: 4"
+    [ "$failures" = "$before" ] && checked
+fi
+
+if run shared_memory; then
+    before=$failures
+    expect "segment size: 108 bytes" \
+        "owner: true" \
+        "/dev/shm/NAME exists while owned: true" \
+        "child saw size: 108" \
+        "message from child: hello from child pid PID" \
+        "message names the child's pid: true" \
+        "numbers from child: 0 1 4 9 16 25 36 49 64 81" \
+        "sum: 285" \
+        "/dev/shm/NAME exists after drop: false" \
+        "open after drop fails: true"
     [ "$failures" = "$before" ] && checked
 fi
 
@@ -157,4 +211,4 @@ if [ "$failures" -ne 0 ]; then
     echo "examples: $failures check(s) failed"
     exit 1
 fi
-echo "examples: all 7 checked"
+echo "examples: all 10 checked"

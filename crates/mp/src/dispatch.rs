@@ -239,11 +239,16 @@ fn serve(shared: &Shared, workers: usize, settings: &Settings) {
         }
         let config = crate::job::config(workers.min(calls.len()), settings);
         let sink_cells = cells.clone();
-        let run = RunHandle::start(config, calls, move |event| {
-            if let Event::Done(index, result) = event {
-                sink_cells[index].finish(result);
-            }
-        });
+        let run = RunHandle::start_with_initializer(
+            config,
+            settings.initializer.clone(),
+            calls,
+            move |event| {
+                if let Event::Done(index, result) = event {
+                    sink_cells[index].finish(result);
+                }
+            },
+        );
         match run {
             Ok(run) => {
                 queue.current = Some(run.stopper());

@@ -56,7 +56,7 @@
 //! | `concurrent.futures.as_completed(fs)`          | [`as_completed`]                               |
 //! | an exception in the worker                     | [`TaskError::Panicked`]                        |
 //! | `BrokenProcessPool`, a hung pool               | [`TaskError::Signaled`] / [`TaskError::Exited`] for that task only |
-//! | `Manager()`, `manager.dict()`, `manager.list()` | [`Manager::start`] (a server thread here, not a process), [`Manager::dict`], [`Manager::list`]: [`DictProxy`], [`ListProxy`] |
+//! | `Manager()`, `manager.dict()`, `manager.list()` | [`Manager::start`] (a manager process, as in Python), [`Manager::dict`], [`Manager::list`]: [`DictProxy`], [`ListProxy`] |
 //! | `d[k] = v`, `d.get(k)`, `d.pop(k)`, `len(d)`, `d.copy()` | [`DictProxy::insert`], [`DictProxy::get`], [`DictProxy::remove`], [`DictProxy::len`], [`DictProxy::snapshot`] |
 //! | `l.append(x)`, `l[i]`, `len(l)`, `l[:]`        | [`ListProxy::push`], [`ListProxy::get`], [`ListProxy::len`], [`ListProxy::snapshot`] |
 //! | `SharedMemory(create=True, size=n)`, `SharedMemory(name)` | [`SharedMemory::create`], [`SharedMemory::open`] |
@@ -70,19 +70,18 @@
 //!
 //! ## Pitfalls, and what happens here
 //!
-//! - **The main guard.** Workers re-execute the binary, so whatever `main` does before
-//!   [`init`] runs in every worker too. Call [`init`] first. Starting work without it fails
-//!   with [`Error::NotInitialized`] instead of spawning copies of the whole program.
-//! - **Unclosed pools.** Dropping a [`Pool`] (or an [`ImapUnordered`] iterator, or a running
-//!   [`Process`]) kills its workers and reaps them; no zombie or orphan survives, and workers
-//!   die with the parent even if it is killed.
-//! - **Large objects.** Everything that crosses is serde data encoded with bincode: send what
-//!   the function needs (a path, a range), not a huge structure per task.
-//! - **Too many processes.** [`Pool::builder`] defaults to the cores this process may use.
-//! - **Exceptions in workers.** A panic in the function is caught in the worker and becomes
-//!   that task's [`TaskError::Panicked`] with the message; the worker goes on.
-//! - **Crashes.** A task that aborts or segfaults fails alone (`killed by SIGABRT`); with
-//!   [`PoolBuilder::retries`] it is first retried on a fresh worker.
+//! The seed article's "rakes" of `multiprocessing`, and what this library does about each:
+//!
+//! | pitfall (Python) | here |
+//! |---|---|
+//! | forgetting `if __name__ == "__main__"` (workers re-run the program) | workers re-execute the binary, so whatever `main` does before [`init`] runs in every worker too: call [`init`] first. Starting work without it fails with [`Error::NotInitialized`] instead of spawning copies of the whole program |
+//! | not closing a `Pool` (`close()`/`join()` or `with`) | dropping a [`Pool`] (or an [`ImapUnordered`] iterator, a running [`Process`], a [`Manager`]) kills its workers and reaps them; no zombie or orphan survives, and workers die with the parent even if it is killed |
+//! | passing large objects between processes | everything that crosses is serde data encoded with bincode, explicitly: send what the function needs (a path, a range), and share bulk data through [`SharedMemory`] |
+//! | creating too many processes | [`Pool::builder`] defaults to the cores this process may use |
+//! | ignoring exceptions in workers | a panic in the function is caught in the worker and becomes that task's [`TaskError::Panicked`] with the message; the worker goes on |
+//! | a worker that crashes (Python: `Pool` hangs, `BrokenProcessPool` for everyone) | a task that aborts or segfaults fails alone (`killed by SIGABRT`); with [`PoolBuilder::retries`] it is first retried on a fresh worker |
+//! | a lock holder that dies (Python: everyone waits forever) | the next acquire gets [`LockError::Abandoned`] with the lock |
+//! | shared memory leaked by a killed owner | the segment is recorded in a per-tree tracker directory, and the top-level process unlinks it in [`shm_sweep`] (which also runs whenever it creates or drops a segment): call [`shm_sweep`] after the workers end |
 //!
 //! ## Tests
 //!
@@ -114,6 +113,7 @@ mod dispatch;
 mod error;
 mod executor;
 mod function;
+mod init_job;
 mod job;
 mod lock;
 mod manager;
@@ -123,6 +123,7 @@ mod process;
 mod queue;
 mod run;
 mod shm;
+mod shm_tracker;
 mod stats;
 
 pub use broker::BrokerError;
@@ -136,7 +137,7 @@ pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
 pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
 pub use queue::Queue;
-pub use shm::SharedMemory;
+pub use shm::{SharedMemory, shm_sweep};
 pub use stats::{ProcessStats, process_stats};
 
 #[doc(hidden)]
@@ -157,7 +158,9 @@ pub fn init() {
 /// Like [`init`], for a binary that also runs its own `supervisor-runtime` jobs: `registry`
 /// gets [`CallJob`] added.
 pub fn init_with(registry: Registry) {
-    let registry = registry.register::<CallJob>();
+    let registry = registry
+        .register::<CallJob>()
+        .register::<init_job::InitCallJob>();
     if let Some(code) = run_if_worker(&registry) {
         // `ExitCode` is opaque: find its number among the u8 codes it can hold.
         let status = (0..=u8::MAX)

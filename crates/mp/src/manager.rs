@@ -1,9 +1,10 @@
 //! `Manager`: shared `dict` and `list` objects served to every process (Python's
 //! `multiprocessing.Manager`).
 //!
-//! The server is a **thread in the creating process** (Python uses a separate process): it
+//! The server is a **manager process**, like Python's: a worker process (a re-execution of this
+//! binary, so [`crate::init`] must have run) running a private registered function that
 //! listens on a Unix socket in a private directory (mode 0700) under the temporary directory,
-//! and every request must carry the manager's random 128-bit token. Proxies ([`DictProxy`],
+//! and checks that every request carries the manager's random 128-bit token. Proxies ([`DictProxy`],
 //! [`ListProxy`]) are plain serde data (socket path, token, object id), so they can be passed as
 //! arguments to registered functions running in child processes.
 //!
@@ -11,10 +12,12 @@
 //! by the server under one lock: a client killed in the middle of an update loses only that
 //! update (a half-sent frame is discarded at EOF), and every other client's updates stay.
 //! An update whose frame arrived whole is applied even if its client dies before the answer.
-//! Clients time out after `TIMEOUT` (10 s) instead of hanging. Dropping the [`Manager`] stops the
-//! server and removes the directory; proxies used after that fail with an I/O error.
+//! Clients time out after `TIMEOUT` (10 s) instead of hanging. Dropping the [`Manager`] kills
+//! the manager process, reaps it and removes the directory; proxies used after that fail with
+//! an I/O error. The shared objects live in the manager process: they are gone with it.
 
 use crate::function::{decode, encode};
+use crate::process::Process;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -23,13 +26,15 @@ use std::marker::PhantomData;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// How long a client waits for the server (connect, send, answer) before failing.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`Manager::start`] waits for the manager process to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest frame accepted, in bytes.
 const MAX_FRAME: u32 = 64 << 20;
@@ -67,22 +72,28 @@ enum Object {
     List(Vec<Vec<u8>>),
 }
 
+/// The objects of a manager process. Ids are handed out by the [`Manager`]; an object is
+/// created by its first update (a new object is empty, so reads before that need none).
 #[derive(Default)]
 struct Objects {
-    next: u64,
     objects: HashMap<u64, Object>,
 }
 
 impl Objects {
-    fn add(&mut self, object: Object) -> u64 {
-        self.next += 1;
-        self.objects.insert(self.next, object);
-        self.next
-    }
-
-    fn apply(&mut self, object: u64, op: Op) -> Response {
-        let Some(object) = self.objects.get_mut(&object) else {
-            return Response::Error(format!("no shared object {object}"));
+    fn apply(&mut self, id: u64, op: Op) -> Response {
+        let object = match (self.objects.get_mut(&id), &op) {
+            (Some(_), _) => self.objects.get_mut(&id).expect("present"),
+            (None, Op::DictInsert(..)) => self
+                .objects
+                .entry(id)
+                .or_insert(Object::Dict(BTreeMap::new())),
+            (None, Op::ListPush(_)) => self.objects.entry(id).or_insert(Object::List(Vec::new())),
+            (None, Op::DictGet(_) | Op::DictRemove(_) | Op::ListGet(_)) => {
+                return Response::Value(None);
+            }
+            (None, Op::Len) => return Response::Len(0),
+            (None, Op::DictSnapshot) => return Response::Pairs(Vec::new()),
+            (None, Op::ListSnapshot) => return Response::Items(Vec::new()),
         };
         match (object, op) {
             (Object::Dict(d), Op::DictInsert(k, v)) => Response::Value(d.insert(k, v)),
@@ -106,18 +117,18 @@ impl Objects {
     }
 }
 
-/// A server of shared objects (Python's `multiprocessing.Manager()`), running as a thread of
-/// this process, listening on a Unix socket in a private 0700 directory and checking a random
-/// token. Each proxy operation is one request frame applied atomically under one lock: a
-/// client killed mid-update loses only that update. Clients time out after 10 seconds.
-/// Dropping the manager stops the server and removes the directory.
+/// A server of shared objects (Python's `multiprocessing.Manager()`), running in its own
+/// manager process (a child of this one), listening on a Unix socket in a private 0700
+/// directory and checking a random token. Each proxy operation is one request frame applied
+/// atomically under one lock: a client killed mid-update loses only that update. Clients time
+/// out after 10 seconds. Dropping the manager kills and reaps the manager process and removes
+/// the directory.
 pub struct Manager {
     dir: PathBuf,
     socket: PathBuf,
     token: String,
-    objects: Arc<Mutex<Objects>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    next: AtomicU64,
+    process: Option<Process<()>>,
 }
 
 fn random_hex(bytes: usize) -> io::Result<String> {
@@ -130,43 +141,60 @@ fn lock(objects: &Mutex<Objects>) -> std::sync::MutexGuard<'_, Objects> {
     objects.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+crate::task!(
+    /// The manager process: binds the socket and serves until it is killed.
+    fn manager_process(args: (PathBuf, String)) -> () {
+        let (socket, token) = args;
+        let listener = UnixListener::bind(&socket)
+            .unwrap_or_else(|e| panic!("cannot bind {}: {e}", socket.display()));
+        serve(listener, &token);
+    }
+);
+
 impl Manager {
-    /// Starts the server: creates the private directory and socket, then serves on a thread.
+    /// Starts the server: creates the private directory, starts the manager process (which
+    /// binds the socket in it) and waits until it accepts connections. Needs [`crate::init`]
+    /// to have run (the manager process is a worker).
     pub fn start() -> io::Result<Self> {
         let dir = std::env::temp_dir().join(format!("supervisor-mp-manager-{}", random_hex(8)?));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let socket = dir.join("manager.sock");
-        let listener = match UnixListener::bind(&socket) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
-        let token = random_hex(16)?;
-        let objects = Arc::new(Mutex::new(Objects::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (objects, stop, token) = (Arc::clone(&objects), Arc::clone(&stop), token.clone());
-            std::thread::Builder::new()
-                .name("mp-manager".into())
-                .spawn(move || serve(listener, objects, stop, token))
-        };
-        let thread = match thread {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
-        Ok(Manager {
+        let mut manager = Manager {
             dir,
             socket,
-            token,
-            objects,
-            stop,
-            thread: Some(thread),
-        })
+            token: random_hex(16)?,
+            next: AtomicU64::new(0),
+            process: None,
+        };
+        // From here on, dropping `manager` on an error kills the process and removes the dir.
+        let process = Process::spawn(
+            manager_process,
+            (manager.socket.clone(), manager.token.clone()),
+        )
+        .map_err(|e| io::Error::other(format!("cannot start the manager process: {e}")))?;
+        let process = manager.process.insert(process);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if UnixStream::connect(&manager.socket).is_ok() {
+                return Ok(manager);
+            }
+            if !process.is_alive() {
+                let why = match process.join() {
+                    Ok(()) => "it returned".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                return Err(io::Error::other(format!(
+                    "the manager process ended: {why}"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the manager process did not accept connections in time",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// The socket the server listens on (inside the private directory).
@@ -174,65 +202,60 @@ impl Manager {
         &self.socket
     }
 
+    /// The manager process's pid (Python's `manager._process.pid`).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(Process::pid)
+    }
+
     /// A new, empty shared dict (Python's `manager.dict()`).
     pub fn dict<K, V>(&self) -> DictProxy<K, V> {
-        let id = lock(&self.objects).add(Object::Dict(BTreeMap::new()));
         DictProxy {
-            conn: self.conn(id),
+            conn: self.conn(),
             types: PhantomData,
         }
     }
 
     /// A new, empty shared list (Python's `manager.list()`).
     pub fn list<T>(&self) -> ListProxy<T> {
-        let id = lock(&self.objects).add(Object::List(Vec::new()));
         ListProxy {
-            conn: self.conn(id),
+            conn: self.conn(),
             types: PhantomData,
         }
     }
 
-    fn conn(&self, object: u64) -> Conn {
+    fn conn(&self) -> Conn {
         Conn {
             socket: self.socket.clone(),
             token: self.token.clone(),
-            object,
+            object: self.next.fetch_add(1, Ordering::Relaxed) + 1,
         }
     }
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = UnixStream::connect(&self.socket);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(process) = self.process.take() {
+            process.kill();
+            // Reaps it.
+            let _ = process.join();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn serve(
-    listener: UnixListener,
-    objects: Arc<Mutex<Objects>>,
-    stop: Arc<AtomicBool>,
-    token: String,
-) {
+fn serve(listener: UnixListener, token: &str) {
+    let objects: &'static Mutex<Objects> = Box::leak(Box::default());
     for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
         let Ok(stream) = stream else {
             // E.g. out of file descriptors: back off instead of spinning.
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        let (objects, token) = (Arc::clone(&objects), token.clone());
+        let token = token.to_string();
         let _ = std::thread::Builder::new()
             .name("mp-manager-conn".into())
             .spawn(move || {
-                let _ = handle(stream, &objects, &token);
+                let _ = handle(stream, objects, &token);
             });
     }
 }

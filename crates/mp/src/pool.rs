@@ -2,12 +2,14 @@
 
 use crate::dispatch::{Cell, Dispatcher};
 use crate::error::{Error, TaskError};
-use crate::function::{Function, call_of, decode_result};
+use crate::function::{Function, call_of, decode_result, encode};
+use crate::job::Call;
 use crate::run::{Event, RunHandle};
 use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Settings shared by every run of a pool or executor.
@@ -18,6 +20,8 @@ pub(crate) struct Settings {
     pub(crate) chunksize: Option<usize>,
     pub(crate) max_restarts: Option<u32>,
     pub(crate) task_timeout: Option<Duration>,
+    /// Run once in each worker of a `map` / `imap_unordered` run before its first task.
+    pub(crate) initializer: Option<Call>,
 }
 
 /// Builds a [`Pool`] (or a [`crate::ProcessPoolExecutor`]) with non-default settings.
@@ -25,6 +29,8 @@ pub(crate) struct Settings {
 pub struct PoolBuilder {
     processes: Option<usize>,
     settings: Settings,
+    /// Why the initializer's argument could not be encoded (reported by `build`).
+    initializer_error: Option<String>,
 }
 
 impl PoolBuilder {
@@ -66,7 +72,39 @@ impl PoolBuilder {
         self
     }
 
+    /// A registered function run once in each worker process before its first task, with
+    /// `arg` (Python's `Pool(initializer=f, initargs=..)`), e.g. to set up per-process state
+    /// (a `static` `OnceLock`, an environment variable, a connection).
+    ///
+    /// It applies to every worker of the pool: those of [`Pool::map`] and
+    /// [`Pool::imap_unordered`] and those that run [`Pool::apply_async`] calls (each run
+    /// starts fresh workers, so it runs once per worker of each run, and again in a worker
+    /// that replaces a dead or recycled one).
+    /// A worker whose initializer fails or panics fails to start: the run gives up after
+    /// [`PoolBuilder::max_restarts`] such failures, and its tasks end as
+    /// [`TaskError::NotRun`] with the initializer's error. An unregistered `f` makes
+    /// [`PoolBuilder::build`] fail with [`Error::Unregistered`].
+    pub fn initializer<F: Function>(mut self, f: F, arg: F::Arg) -> Self {
+        match encode(&arg) {
+            Ok(arg) => {
+                self.settings.initializer = Some(Call {
+                    function: f.name().to_string(),
+                    arg,
+                });
+                self.initializer_error = None;
+            }
+            Err(e) => self.initializer_error = Some(e),
+        }
+        self
+    }
+
     pub(crate) fn parts(self) -> Result<(usize, Settings), Error> {
+        if let Some(e) = self.initializer_error {
+            return Err(Error::Encode(e));
+        }
+        if let Some(init) = &self.settings.initializer {
+            crate::function::check_callable(&init.function)?;
+        }
         let processes = self
             .processes
             .unwrap_or_else(supervisor_runtime::Config::available_cores);
@@ -94,6 +132,7 @@ impl PoolBuilder {
             processes,
             dispatcher: Dispatcher::new(processes, settings.clone())?,
             settings,
+            workers: Arc::new(Mutex::new(BTreeSet::new())),
         })
     }
 }
@@ -109,6 +148,9 @@ pub struct Pool {
     processes: usize,
     settings: Settings,
     dispatcher: Dispatcher,
+    /// Pids of the workers started by this pool's `map` / `imap_unordered` runs; the ones
+    /// that ended are pruned by [`Pool::worker_pids`].
+    workers: Arc<Mutex<BTreeSet<u32>>>,
 }
 
 impl Pool {
@@ -165,11 +207,20 @@ impl Pool {
             None
         } else {
             let config = crate::job::config(self.processes.min(calls.len()), &self.settings);
-            Some(RunHandle::start(config, calls, move |event| {
-                if let Event::Done(index, result) = event {
-                    let _ = tx.send((index, result));
-                }
-            })?)
+            let workers = Arc::clone(&self.workers);
+            Some(RunHandle::start_with_initializer(
+                config,
+                self.settings.initializer.clone(),
+                calls,
+                move |event| match event {
+                    Event::Done(index, result) => {
+                        let _ = tx.send((index, result));
+                    }
+                    Event::Started(pid) => {
+                        lock(&workers).insert(pid);
+                    }
+                },
+            )?)
         };
         Ok(ImapUnordered {
             rx,
@@ -200,6 +251,19 @@ impl Pool {
         arg: F::Arg,
     ) -> Result<Result<F::Output, TaskError>, Error> {
         Ok(self.apply_async(f, arg)?.get())
+    }
+
+    /// The pids of the worker processes running this pool's [`Pool::map`] /
+    /// [`Pool::imap_unordered`] calls now (Python: `[p.pid for p in pool._pool]`), in
+    /// ascending order: the workers the runs reported started that are still alive children
+    /// of this process. Empty when no such call is in progress. Pass each to
+    /// [`crate::process_stats`] for its memory and CPU time; a worker may end between the two
+    /// calls, so that one fails with `NotFound`. Workers of [`Pool::apply_async`] calls are
+    /// not included.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let mut workers = lock(&self.workers);
+        workers.retain(|&pid| is_live_child(pid));
+        workers.iter().copied().collect()
     }
 
     /// No more [`Pool::apply_async`] calls; queued ones still run.
@@ -292,5 +356,20 @@ impl<R: DeserializeOwned> AsyncResult<R> {
     /// Whether the call ended with a result (Python's `successful`); `None` while running.
     pub fn successful(&self) -> Option<bool> {
         self.cell.wait(Some(Duration::ZERO)).map(|r| r.is_ok())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `pid` is a child of this process that has not exited (not a zombie).
+fn is_live_child(pid: u32) -> bool {
+    let Ok(id) = i32::try_from(pid) else {
+        return false;
+    };
+    match procfs::process::Process::new(id).and_then(|p| p.stat()) {
+        Ok(stat) => stat.ppid == std::process::id() as i32 && stat.state != 'Z',
+        Err(_) => false,
     }
 }

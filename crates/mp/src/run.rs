@@ -1,9 +1,10 @@
 //! One supervised run on a background thread, reported as events.
 
 use crate::error::{Error, TaskError};
+use crate::init_job::InitCallJob;
 use crate::job::{Call, CallJob, outcome_result};
 use std::thread::JoinHandle;
-use supervisor_runtime::{Config, Notice, Observer, Outcome, StopMode, Stopper, Supervisor};
+use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, StopMode, Stopper, Supervisor};
 
 /// What a background run reports.
 pub(crate) enum Event {
@@ -23,6 +24,9 @@ pub(crate) struct RunHandle {
 struct Forward<S> {
     sink: S,
     delivered: Vec<bool>,
+    /// The last stderr line of the last worker that died unexpectedly (e.g. why its job
+    /// could not start), added to a gave-up reason.
+    last_stderr: Option<String>,
 }
 
 impl<S: FnMut(Event)> Observer<Call, Result<Vec<u8>, String>> for Forward<S> {
@@ -32,8 +36,17 @@ impl<S: FnMut(Event)> Observer<Call, Result<Vec<u8>, String>> for Forward<S> {
     }
 
     fn notice(&mut self, notice: &Notice<'_>) {
-        if let Notice::WorkerStarted { pid, .. } = notice {
-            (self.sink)(Event::Started(*pid));
+        match notice {
+            Notice::WorkerStarted { pid, .. } => (self.sink)(Event::Started(*pid)),
+            Notice::WorkerDied { stderr_tail, .. } => {
+                self.last_stderr = stderr_tail
+                    .lines()
+                    .rev()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .map(str::to_string);
+            }
+            _ => {}
         }
     }
 }
@@ -45,7 +58,33 @@ impl RunHandle {
         calls: Vec<Call>,
         sink: impl FnMut(Event) + Send + 'static,
     ) -> Result<Self, Error> {
-        let supervisor = Supervisor::<CallJob>::new(config, ());
+        Self::start_job::<CallJob>(config, (), calls, sink)
+    }
+
+    /// Like [`RunHandle::start`], with `initializer` run once in each worker before its first
+    /// task; a worker whose initializer fails (or panics) fails to start.
+    pub(crate) fn start_with_initializer(
+        config: Config,
+        initializer: Option<Call>,
+        calls: Vec<Call>,
+        sink: impl FnMut(Event) + Send + 'static,
+    ) -> Result<Self, Error> {
+        match initializer {
+            None => Self::start(config, calls, sink),
+            Some(init) => Self::start_job::<InitCallJob>(config, Some(init), calls, sink),
+        }
+    }
+
+    fn start_job<J>(
+        config: Config,
+        setup: J::Setup,
+        calls: Vec<Call>,
+        sink: impl FnMut(Event) + Send + 'static,
+    ) -> Result<Self, Error>
+    where
+        J: Job<Task = Call, Output = Result<Vec<u8>, String>>,
+    {
+        let supervisor = Supervisor::<J>::new(config, setup);
         let stopper = supervisor.stopper();
         let thread = std::thread::Builder::new()
             .name("supervisor-mp-run".into())
@@ -53,21 +92,25 @@ impl RunHandle {
                 let mut forward = Forward {
                     sink,
                     delivered: vec![false; calls.len()],
+                    last_stderr: None,
                 };
                 let reason = match supervisor.run(calls, &mut forward) {
                     Ok(report) => report
                         .summary
                         .interrupted
-                        .or(report
-                            .summary
-                            .gave_up
-                            .map(|r| format!("the supervisor gave up: {r}")))
+                        .or(report.summary.gave_up.map(|r| match &forward.last_stderr {
+                            Some(line) => {
+                                format!("the supervisor gave up: {r}; the worker said: {line}")
+                            }
+                            None => format!("the supervisor gave up: {r}"),
+                        }))
                         .unwrap_or_else(|| "the run ended early".to_string()),
                     Err(e) => format!("the run failed: {e}"),
                 };
                 let Forward {
                     mut sink,
                     delivered,
+                    ..
                 } = forward;
                 for (index, done) in delivered.into_iter().enumerate() {
                     if !done {

@@ -14,9 +14,16 @@
 //!   keeps using the same memory until it drops its handle (POSIX `shm_unlink` semantics), so a
 //!   segment is never destroyed under a process that uses it. After the name is gone, `open`
 //!   fails. A child killed while attached leaves nothing behind (the kernel unmaps it).
-//! - **Leak:** if the owner is killed by SIGKILL (no destructor runs), its `/dev/shm` entry
-//!   stays until someone unlinks it (`rm /dev/shm/<name>`, or [`SharedMemory::open`] followed
-//!   by [`SharedMemory::unlink`]). Python's resource tracker has the same gap.
+//! - **Killed owners (no leak):** if the owner is killed by SIGKILL, no destructor runs. Every
+//!   segment is therefore recorded by its creator in a per-tree tracker directory
+//!   (`$TMPDIR/supervisor-mp-shm-<top-level pid>/<name>`, holding the owner's pid and start
+//!   time; removed again when the owner unlinks). The top-level process (the one whose `main`
+//!   called [`init`](crate::init)) sweeps it: each marker whose owner is dead has its segment
+//!   unlinked. The sweep runs whenever the top-level process creates or drops a
+//!   `SharedMemory`, and on [`shm_sweep`](crate::shm_sweep), which a program should call after
+//!   its workers have ended (nothing runs at exit). `shm_sweep` also cleans the directories of
+//!   earlier trees whose top-level process was itself killed. An owner killed in the few
+//!   microseconds between creating a segment and recording it still leaks its entry.
 //!
 //! # Concurrency
 //!
@@ -30,12 +37,24 @@ use std::io;
 /// The creator owns the name and unlinks it when dropped (normal exit or panic) or on
 /// [`unlink`](SharedMemory::unlink); handles from [`open`](SharedMemory::open) never unlink.
 /// Unlinking removes only the name: processes already attached keep the memory until they drop
-/// it. If the owner is SIGKILLed, the `/dev/shm` entry is left behind (remove it with `open` +
-/// `unlink`). The bytes are unsynchronized: agree on who writes where and when.
+/// it. If the owner is SIGKILLed, the `/dev/shm` entry is removed by the next sweep of the
+/// top-level process ([`shm_sweep`](crate::shm_sweep); see the module docs). The bytes are
+/// unsynchronized: agree on who writes where and when.
 pub struct SharedMemory {
     shmem: shared_memory::Shmem,
     name: String,
     len: usize,
+    /// The tracker marker recording that this handle owns the name (owner only).
+    marker: Option<std::path::PathBuf>,
+}
+
+/// Unlinks the segments whose owner was killed before it could unlink them (Python's resource
+/// tracker): see [`SharedMemory`]'s module docs. Call it in the top-level process after workers
+/// that may have owned segments have ended; it also runs whenever the top-level process
+/// creates or drops a `SharedMemory`. In a worker it only cleans up after dead owners of its
+/// tree. Returns how many leaked segments it unlinked.
+pub fn shm_sweep() -> usize {
+    crate::shm_tracker::sweep(true)
 }
 
 // SAFETY: `Shmem` holds a raw pointer to a mapping that stays valid until the `Shmem` is dropped,
@@ -70,7 +89,12 @@ impl SharedMemory {
             .size(size)
             .create()
             .map_err(error)?;
-        Ok(Self::wrap(shmem, size))
+        let mut shm = Self::wrap(shmem, size);
+        shm.marker = crate::shm_tracker::track(&shm.name);
+        if crate::shm_tracker::is_top_level() {
+            crate::shm_tracker::sweep(false);
+        }
+        Ok(shm)
     }
 
     /// Attaches to the segment called `name` (as returned by [`SharedMemory::name`]; a leading
@@ -87,7 +111,12 @@ impl SharedMemory {
 
     fn wrap(shmem: shared_memory::Shmem, len: usize) -> Self {
         let name = shmem.get_os_id().trim_start_matches('/').to_string();
-        SharedMemory { shmem, name, len }
+        SharedMemory {
+            shmem,
+            name,
+            len,
+            marker: None,
+        }
     }
 
     /// The segment's name (its file in `/dev/shm`), to pass to [`SharedMemory::open`] in
@@ -169,7 +198,27 @@ impl SharedMemory {
     /// attached processes keep their mapping. This handle no longer owns the name afterwards.
     pub fn unlink(&mut self) -> io::Result<()> {
         self.shmem.set_owner(false);
-        nix::sys::mman::shm_unlink(format!("/{}", self.name).as_str()).map_err(io::Error::from)
+        let result =
+            nix::sys::mman::shm_unlink(format!("/{}", self.name).as_str()).map_err(io::Error::from);
+        if let Some(marker) = self.marker.take() {
+            crate::shm_tracker::untrack(&marker);
+        }
+        result
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // The owner unlinks the name (before the `Shmem` field unmaps it), then forgets its
+        // tracker marker; the top-level process then sweeps after killed owners.
+        if self.shmem.is_owner() {
+            let _ = self.unlink();
+        } else if let Some(marker) = self.marker.take() {
+            crate::shm_tracker::untrack(&marker);
+        }
+        if crate::shm_tracker::is_top_level() {
+            crate::shm_tracker::sweep(false);
+        }
     }
 }
 

@@ -13,6 +13,29 @@ task!(
 );
 
 task!(
+    /// The seed's `cpu_bound_task(n)`: Σ i² for i < n·1_000_000, as a real loop. Written for
+    /// debug builds: plain `u64` arithmetic in chunks of 16 (each chunk's sum of squares fits
+    /// in a `u64`, as i < 2^32), added into a `u128` per chunk; `black_box` on the bound only,
+    /// so the compiler cannot fold the loop into the closed form.
+    fn cpu_bound_task(n: u64) -> u128 {
+        let end = std::hint::black_box(n * 1_000_000);
+        assert!(end <= 1 << 32, "i² must fit in a u64");
+        let mut total: u128 = 0;
+        let mut i: u64 = 0;
+        while i < end {
+            let stop = end.min(i + 16);
+            let mut chunk: u64 = 0;
+            while i < stop {
+                chunk = chunk.wrapping_add(i.wrapping_mul(i));
+                i += 1;
+            }
+            total += chunk as u128;
+        }
+        total
+    }
+);
+
+task!(
     fn square(x: u64) -> u64 {
         x * x
     }
@@ -54,6 +77,29 @@ task!(
     }
 );
 
+static MARKER: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+task!(
+    fn set_marker(value: u64) -> () {
+        MARKER
+            .set(value)
+            .expect("the initializer runs once per worker");
+    }
+);
+
+task!(
+    fn failing_initializer(_x: u64) -> () {
+        panic!("cannot initialize");
+    }
+);
+
+task!(
+    /// The marker the initializer set in this worker, and the worker's pid.
+    fn read_marker(_x: u64) -> (Option<u64>, u32) {
+        (MARKER.get().copied(), std::process::id())
+    }
+);
+
 task!(
     fn panic_on_odd(x: u64) -> u64 {
         if x % 2 == 1 {
@@ -69,6 +115,10 @@ fn main() -> std::process::ExitCode {
         (
             "pool_map_cpu_task_matches_closed_form",
             pool_map_cpu_task_matches_closed_form,
+        ),
+        (
+            "pool_map_seed_cpu_bound_task_full_scale",
+            pool_map_seed_cpu_bound_task_full_scale,
         ),
         ("an_aborting_task_fails_alone", an_aborting_task_fails_alone),
         (
@@ -117,6 +167,18 @@ fn main() -> std::process::ExitCode {
         (
             "unregistered_function_is_an_error",
             unregistered_function_is_an_error,
+        ),
+        (
+            "pool_initializer_runs_in_each_worker_first",
+            pool_initializer_runs_in_each_worker_first,
+        ),
+        (
+            "a_failing_initializer_fails_the_run",
+            a_failing_initializer_fails_the_run,
+        ),
+        (
+            "worker_pids_and_stats_during_a_run",
+            worker_pids_and_stats_during_a_run,
         ),
     ];
     let filter: Vec<String> = std::env::args()
@@ -208,6 +270,26 @@ fn pool_map_cpu_task_matches_closed_form() {
         let n = *n as u128;
         // Σ i² for i < n = (n-1) n (2n-1) / 6
         assert_eq!(result.unwrap(), (n - 1) * n * (2 * n - 1) / 6);
+    }
+}
+
+/// The seed's `pool.map(cpu_bound_task, [100, 200, 300, 400, 500])` at full scale, against the
+/// numbers Python prints. 1.5·10⁹ real loop iterations (the workspace builds this package
+/// optimized even in the dev profile, so it takes about a second).
+fn pool_map_seed_cpu_bound_task_full_scale() {
+    let pool = Pool::new(5).unwrap();
+    let results = pool
+        .map(cpu_bound_task, [100u64, 200, 300, 400, 500])
+        .unwrap();
+    let python: [u128; 5] = [
+        333333328333333350000000,
+        2666666646666666700000000,
+        8999999955000000050000000,
+        21333333253333333400000000,
+        41666666541666666750000000,
+    ];
+    for (result, expected) in results.into_iter().zip(python) {
+        assert_eq!(result.unwrap(), expected);
     }
 }
 
@@ -451,4 +533,83 @@ fn unregistered_function_is_an_error() {
     ));
     let message = Error::NotInitialized.to_string();
     assert!(message.contains("supervisor_mp::init()"), "{message}");
+}
+
+fn pool_initializer_runs_in_each_worker_first() {
+    let pool = Pool::builder()
+        .processes(3)
+        .initializer(&set_marker, 42)
+        .build()
+        .unwrap();
+    let results = pool.map(read_marker, 0..12u64).unwrap();
+    let mut pids = std::collections::BTreeSet::new();
+    for result in results {
+        let (marker, pid) = result.unwrap();
+        assert_eq!(marker, Some(42), "the initializer ran in worker {pid}");
+        assert_ne!(pid, std::process::id());
+        pids.insert(pid);
+    }
+    assert!(!pids.is_empty());
+    // apply_async calls run on the pool's workers too, so they see it as well.
+    let (marker, pid) = pool.apply_async(&read_marker, 0).unwrap().get().unwrap();
+    assert_eq!(
+        marker,
+        Some(42),
+        "the initializer ran in apply_async worker {pid}"
+    );
+    // Without an initializer, the marker is unset in the workers.
+    let plain = Pool::new(2).unwrap();
+    for result in plain.map(read_marker, 0..4u64).unwrap() {
+        assert_eq!(result.unwrap().0, None);
+    }
+    // An unregistered initializer is refused up front.
+    let missing = Pool::builder()
+        .initializer(Func::<u64, ()>::named("no::such::init"), 1)
+        .build();
+    assert!(matches!(missing, Err(Error::Unregistered(_))));
+}
+
+fn a_failing_initializer_fails_the_run() {
+    let pool = Pool::builder()
+        .processes(2)
+        .max_restarts(1)
+        .initializer(&failing_initializer, 0)
+        .build()
+        .unwrap();
+    let results = pool.map(square, 0..4u64).unwrap();
+    assert_eq!(results.len(), 4);
+    for result in results {
+        match result {
+            Err(TaskError::NotRun(reason)) => {
+                assert!(reason.contains("cannot initialize"), "{reason}");
+            }
+            other => panic!("expected NotRun, got {other:?}"),
+        }
+    }
+}
+
+fn worker_pids_and_stats_during_a_run() {
+    let pool = Pool::new(2).unwrap();
+    assert!(pool.worker_pids().is_empty());
+    let mut iter = pool.imap_unordered(sleep_ms, vec![800u64; 4]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pids = loop {
+        let pids = pool.worker_pids();
+        if !pids.is_empty() {
+            break pids;
+        }
+        assert!(Instant::now() < deadline, "no worker started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(pids.len() <= 2, "{pids:?}");
+    for &pid in &pids {
+        let stats = supervisor_mp::process_stats(pid).unwrap();
+        assert_eq!(stats.pid, pid);
+        assert!(stats.rss_bytes > 0, "{stats:?}");
+    }
+    let first = iter.next().unwrap();
+    assert_eq!(first.1, Ok(800));
+    assert_eq!(iter.by_ref().count(), 3);
+    drop(iter);
+    assert!(pool.worker_pids().is_empty(), "{:?}", pool.worker_pids());
 }

@@ -95,6 +95,7 @@ fn main() -> std::process::ExitCode {
             "manager_drop_removes_its_directory",
             manager_drop_removes_its_directory,
         ),
+        ("manager_is_a_child_process", manager_is_a_child_process),
         (
             "shared_memory_written_by_a_child",
             shared_memory_written_by_a_child,
@@ -400,4 +401,40 @@ fn stats_of_a_running_process() {
     assert!(join(&p).is_err());
     assert!(p.stats().is_err());
     assert!(process_stats(pid).is_err());
+}
+
+/// The parent pid and state of `pid`, from `/proc/<pid>/stat` (`None`: no such process).
+fn parent_and_state(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((ppid, state))
+}
+
+fn manager_is_a_child_process() {
+    let manager = Manager::start().unwrap();
+    let pid = manager.pid().expect("the manager process has a pid");
+    assert_ne!(pid, std::process::id());
+    let (ppid, state) = parent_and_state(pid).expect("the manager process is running");
+    assert_eq!(
+        ppid,
+        std::process::id(),
+        "the manager is a child of this process"
+    );
+    assert_ne!(state, 'Z');
+    let d: DictProxy<String, u64> = manager.dict();
+    d.insert(&"a".to_string(), &1).unwrap();
+    assert_eq!(d.get(&"a".to_string()).unwrap(), Some(1));
+    drop(manager);
+    // Killed and reaped: gone, or at least no longer our child.
+    if let Some((ppid, _)) = parent_and_state(pid) {
+        assert_ne!(
+            ppid,
+            std::process::id(),
+            "the manager process survived the drop"
+        );
+    }
+    assert!(d.get(&"a".to_string()).is_err());
 }

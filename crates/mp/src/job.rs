@@ -57,6 +57,7 @@ pub(crate) fn outcome_result(
 /// The engine configuration of a run with these settings.
 pub(crate) fn config(workers: usize, settings: &crate::pool::Settings) -> Config {
     let mut config = Config::new(workers.max(1));
+    config.worker_args = crate::worker_args();
     config.retries = settings.retries;
     config.max_tasks_per_child = settings.max_tasks_per_child;
     if let Some(chunksize) = settings.chunksize {

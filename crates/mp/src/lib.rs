@@ -85,8 +85,34 @@
 //!
 //! ## Tests
 //!
-//! A test binary spawns itself as the worker, so it needs its own `main`: declare it with
-//! `harness = false` and call [`init`] first:
+//! A test binary spawns itself as the worker. Two ways to make that work:
+//!
+//! **Ordinary `#[test]` functions** (the default libtest harness): put
+//! [`enable_test_support!`]`()` once in the test file, and call [`init_for_tests`] first in
+//! every test that starts processes:
+//!
+//! ```ignore
+//! supervisor_mp::enable_test_support!();
+//! supervisor_mp::task!(fn square(x: u64) -> u64 { x * x });
+//!
+//! #[test]
+//! fn squares() {
+//!     supervisor_mp::init_for_tests();
+//!     let pool = supervisor_mp::Pool::new(2).unwrap();
+//!     assert_eq!(pool.map(square, 0..4u64).unwrap()[3], Ok(9));
+//! }
+//! ```
+//!
+//! The macro defines a test named `__supervisor_mp_worker`. [`init_for_tests`] marks the
+//! process as initialized and makes its workers start as
+//! `EXE __supervisor_mp_worker --nocapture --test-threads=1 -q`, with the handshake in the
+//! environment (`supervisor-runtime`'s [`Config::worker_args`](supervisor_runtime::Config)):
+//! libtest then runs only that test, which serves as the worker and exits the process. Run
+//! normally, the test finds no worker environment and passes at once. Tests may run in
+//! parallel. Only one `enable_test_support!` per test binary, and no other test name may
+//! contain `__supervisor_mp_worker`.
+//!
+//! **A `main` of your own**: declare the target with `harness = false` and call [`init`] first:
 //!
 //! ```toml
 //! [[test]]
@@ -102,8 +128,8 @@
 //! }
 //! ```
 //!
-//! The default libtest harness cannot work: its `main` is not yours, so a worker would run the
-//! test suite again instead of serving tasks.
+//! Calling [`init`] from a libtest test cannot work: the harness owns `main`, so a worker
+//! started with the plain argv would run the test suite again instead of serving tasks.
 #![deny(missing_docs)]
 // `deny`, not `forbid`: the one exception is `shm` (the mapped bytes of a `SharedMemory`).
 #![deny(unsafe_code)]
@@ -143,10 +169,17 @@ pub use stats::{ProcessStats, process_stats};
 #[doc(hidden)]
 pub use inventory;
 
+use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};
-use supervisor_runtime::worker::{Registry, run_if_worker};
+use supervisor_runtime::worker::{Registry, run_if_worker, run_if_worker_env};
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
+/// Set by [`init_for_tests`]: workers re-enter through the [`enable_test_support!`] test.
+static TEST_SUPPORT: AtomicBool = AtomicBool::new(false);
+
+/// The name of the test that [`enable_test_support!`] defines.
+#[doc(hidden)]
+pub const TEST_WORKER_NAME: &str = "__supervisor_mp_worker";
 
 /// The first line of `main`: in a worker process (a re-execution of this binary), serves
 /// tasks and exits the process with the worker's code; otherwise records that it ran and
@@ -158,20 +191,71 @@ pub fn init() {
 /// Like [`init`], for a binary that also runs its own `supervisor-runtime` jobs: `registry`
 /// gets [`CallJob`] added.
 pub fn init_with(registry: Registry) {
-    let registry = registry
-        .register::<CallJob>()
-        .register::<init_job::InitCallJob>();
-    if let Some(code) = run_if_worker(&registry) {
-        // `ExitCode` is opaque: find its number among the u8 codes it can hold.
-        let status = (0..=u8::MAX)
-            .find(|&c| std::process::ExitCode::from(c) == code)
-            .unwrap_or(1);
-        std::process::exit(i32::from(status));
+    if let Some(code) = run_if_worker(&with_jobs(registry)) {
+        exit_with(code);
     }
     INITIALIZED.store(true, Ordering::SeqCst);
 }
 
-/// Whether [`init`] has run in this process.
+/// The first line of each `#[test]` function (default libtest harness) that starts processes,
+/// in a test binary with [`enable_test_support!`]: records that the process is initialized and
+/// makes its workers start through that macro's test. See "Tests" in the crate docs. Not for
+/// binaries with their own `main`: use [`init`] there.
+pub fn init_for_tests() {
+    TEST_SUPPORT.store(true, Ordering::SeqCst);
+    INITIALIZED.store(true, Ordering::SeqCst);
+}
+
+/// Defines the test through which the workers of a libtest test binary start: put
+/// `supervisor_mp::enable_test_support!();` once in the test file, and call [`init_for_tests`]
+/// first in each test. Run as a worker, the test serves tasks and exits the process; run
+/// normally, it passes at once.
+#[macro_export]
+macro_rules! enable_test_support {
+    () => {
+        #[test]
+        fn __supervisor_mp_worker() {
+            $crate::__serve_test_worker();
+        }
+    };
+}
+
+/// The body of the [`enable_test_support!`] test: in a worker started by a process that called
+/// [`init_for_tests`], serves tasks and exits the process; otherwise returns.
+#[doc(hidden)]
+pub fn __serve_test_worker() {
+    if let Some(code) = run_if_worker_env(&with_jobs(Registry::new())) {
+        exit_with(code);
+    }
+}
+
+/// The worker argv for the runs of this process (empty: the runtime's own).
+pub(crate) fn worker_args() -> Vec<OsString> {
+    if TEST_SUPPORT.load(Ordering::SeqCst) {
+        [TEST_WORKER_NAME, "--nocapture", "--test-threads=1", "-q"]
+            .into_iter()
+            .map(OsString::from)
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+fn with_jobs(registry: Registry) -> Registry {
+    registry
+        .register::<CallJob>()
+        .register::<init_job::InitCallJob>()
+}
+
+fn exit_with(code: std::process::ExitCode) -> ! {
+    // `ExitCode` is opaque: find its number among the u8 codes it can hold.
+    let status = (0..=u8::MAX)
+        .find(|&c| std::process::ExitCode::from(c) == code)
+        .unwrap_or(1);
+    std::process::exit(i32::from(status));
+}
+
+/// Whether [`init`] (or [`init_for_tests`]) has run in this process.
 pub fn initialized() -> bool {
     INITIALIZED.load(Ordering::SeqCst)
 }

@@ -1,5 +1,6 @@
 //! How a run is configured.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +36,14 @@ pub struct Config {
     /// The executable to re-execute; `/proc/self/exe` by default, so an upgrade of the binary
     /// mid-run cannot break respawns.
     pub worker_exe: PathBuf,
+    /// The worker's whole argv after the executable, instead of the runtime's own
+    /// `__supervisor_worker <server>`. Empty (the default): the runtime's argv, recognised by
+    /// [`crate::worker::run_if_worker`]. Non-empty: exactly these arguments, and the handshake
+    /// server name travels in the `SUPERVISOR_WORKER_SERVER` environment variable instead,
+    /// recognised by [`crate::worker::run_if_worker_env`]. For executables whose `main` is not
+    /// yours, e.g. a libtest binary: `["__worker_test", "--exact", "--test-threads=1"]` makes it
+    /// run only the test `__worker_test`, which calls `run_if_worker_env`.
+    pub worker_args: Vec<OsString>,
     /// A task running longer than this gets its worker terminated (SIGTERM, then SIGKILL after
     /// [`Config::kill_grace`]) and is charged an attempt. `None`: tasks may run forever.
     pub task_timeout: Option<Duration>,
@@ -64,6 +73,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(5),
             max_batch: 1024,
             worker_exe: PathBuf::from("/proc/self/exe"),
+            worker_args: Vec::new(),
             task_timeout: None,
             kill_grace: Duration::from_secs(2),
             heartbeat_timeout: Some(Duration::from_secs(30)),

@@ -66,7 +66,7 @@ pub use error::Error;
 pub use exit::ExitKind;
 pub use job::Job;
 pub use observer::{Notice, Observer};
-pub use process::{ExitInfo, WORKER_ARG};
+pub use process::{ExitInfo, SERVER_ENV, WORKER_ARG};
 pub use protocol::PROTOCOL_VERSION;
 pub use report::{Failure, Outcome, Report, SlotSummary, Summary};
 pub use supervisor::{StopMode, Stopper, Supervisor};

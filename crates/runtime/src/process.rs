@@ -15,6 +15,9 @@ pub const WORKER_ARG: &str = "__supervisor_worker";
 pub(crate) const TOKEN_ENV: &str = "SUPERVISOR_WORKER_TOKEN";
 /// Environment variable carrying the expected parent pid to the worker.
 pub(crate) const PARENT_ENV: &str = "SUPERVISOR_PARENT_PID";
+/// Environment variable carrying the handshake server name to a worker started with
+/// [`crate::Config::worker_args`] (its argv is not the runtime's then).
+pub const SERVER_ENV: &str = "SUPERVISOR_WORKER_SERVER";
 
 /// How much of a worker's stderr is kept for its failure report.
 const STDERR_TAIL_BYTES: usize = 4096;
@@ -50,10 +53,12 @@ struct StderrTail {
 
 impl ChildProcess {
     /// Starts `exe` as a worker: its own process group, stdin from /dev/null, stdout and
-    /// stderr captured, the handshake name in argv and the token in the environment, and
+    /// stderr captured, the handshake name in argv (or, when `args` is not empty, `args` as
+    /// the argv and the name in [`SERVER_ENV`]) and the token in the environment, and
     /// `memory_limit` bytes of data segment if given.
     pub fn spawn(
         exe: &str,
+        args: &[std::ffi::OsString],
         server_name: &str,
         token: &str,
         memory_limit: Option<u64>,
@@ -64,9 +69,15 @@ impl ChildProcess {
             .try_clone()
             .map_err(|e| Error::io("cannot duplicate the stderr pipe", e))?;
         let mut command = Command::new(exe);
+        if args.is_empty() {
+            command
+                .arg(WORKER_ARG)
+                .arg(server_name)
+                .env_remove(SERVER_ENV);
+        } else {
+            command.args(args).env(SERVER_ENV, server_name);
+        }
         command
-            .arg(WORKER_ARG)
-            .arg(server_name)
             .env(TOKEN_ENV, token)
             .env(PARENT_ENV, std::process::id().to_string())
             .stdin(Stdio::null())

@@ -8,6 +8,7 @@ use crate::Error;
 use crate::handshake::{Connection, Rendezvous};
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, Setup};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -37,6 +38,8 @@ pub(crate) enum Spawned {
 /// What the spawner needs to know about the run.
 pub(crate) struct SpawnPlan {
     pub(crate) exe: PathBuf,
+    /// [`crate::Config::worker_args`].
+    pub(crate) args: Vec<OsString>,
     pub(crate) job: String,
     pub(crate) setup: Vec<u8>,
     pub(crate) scoreboard: Option<String>,
@@ -74,6 +77,7 @@ fn spawn_one(plan: &SpawnPlan, slot: usize) -> Spawned {
     let exe = plan.exe.to_string_lossy();
     let child = match ChildProcess::spawn(
         &exe,
+        &plan.args,
         rendezvous.name(),
         rendezvous.token(),
         plan.memory_limit,

@@ -208,6 +208,7 @@ impl<J: Job> Supervisor<J> {
         let (spawn_tx, spawn_rx) = mpsc::channel::<SpawnRequest>();
         let plan = SpawnPlan {
             exe: config.worker_exe.clone(),
+            args: config.worker_args.clone(),
             job: J::NAME.to_string(),
             setup: protocol::encode(&setup)?,
             scoreboard: board.proc_path(),

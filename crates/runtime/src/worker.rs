@@ -3,10 +3,15 @@
 //! A worker is the same executable started as `EXE __supervisor_worker <server>`. The binary's
 //! `main` calls [`run_if_worker`] before anything else (no logger, signal handler or thread may
 //! start first, or it would start in every worker too).
+//!
+//! An executable whose `main` is not its author's (a libtest test binary) is started with
+//! [`crate::Config::worker_args`] as its argv instead, and the server name in the
+//! `SUPERVISOR_WORKER_SERVER` environment variable; the code that those arguments reach calls
+//! [`run_if_worker_env`].
 
 use crate::handshake;
 use crate::heartbeat;
-use crate::process::{PARENT_ENV, TOKEN_ENV, WORKER_ARG};
+use crate::process::{PARENT_ENV, SERVER_ENV, TOKEN_ENV, WORKER_ARG};
 use crate::protocol::{self, FromWorker, Setup, TaskResult, ToWorker};
 use crate::scoreboard::Scoreboard;
 use crate::{Error, Job};
@@ -57,7 +62,19 @@ pub fn run_if_worker(registry: &Registry) -> Option<ExitCode> {
         return None;
     }
     let server = args.next().and_then(|s| s.into_string().ok());
-    Some(match start(server, registry) {
+    Some(serve_or_report(server, registry))
+}
+
+/// Like [`run_if_worker`], for a worker started with [`crate::Config::worker_args`]: if the
+/// `SUPERVISOR_WORKER_SERVER` environment variable is set (whatever argv is), runs this process
+/// as a worker to completion and returns its exit code; otherwise returns `None` at once.
+pub fn run_if_worker_env(registry: &Registry) -> Option<ExitCode> {
+    let server = std::env::var_os(SERVER_ENV)?;
+    Some(serve_or_report(server.into_string().ok(), registry))
+}
+
+fn serve_or_report(server: Option<String>, registry: &Registry) -> ExitCode {
+    match start(server, registry) {
         Ok(code) => code,
         Err((code, message)) => {
             // stderr may be a pipe whose reader (the parent) is gone: never panic on it.
@@ -68,7 +85,7 @@ pub fn run_if_worker(registry: &Registry) -> Option<ExitCode> {
             );
             ExitCode::from(code)
         }
-    })
+    }
 }
 
 fn start(server: Option<String>, registry: &Registry) -> Result<ExitCode, (u8, String)> {

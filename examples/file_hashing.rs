@@ -20,7 +20,7 @@ task!(
     fn calculate_file_hash(path: PathBuf) -> Result<(u64, String), String> {
         let mut buf = Vec::new();
         hash_file(path.as_os_str().as_bytes(), Algo::Md5, &mut buf)
-            .map(|d| (d.size, d.digest))
+            .map(|d| (d.size, d.digest.hex()))
             .map_err(|e| e.message())
     }
 );

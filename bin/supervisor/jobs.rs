@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use supervisor_jobs::cpu::CpuTask;
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
-use supervisor_jobs::hash::{self, Algo, FileEntry};
+pub use supervisor_jobs::hash::DigestBytes;
+use supervisor_jobs::hash::{self, Algo, FileDigest, FileEntry, GroupDigester, HashError};
 use supervisor_jobs::logs::{self, LogCounts, LogPatterns, LogTask};
 use supervisor_jobs::probe::{ProbeResult, ProbeTask};
 use supervisor_runtime::Job;
@@ -23,6 +24,7 @@ pub fn registry() -> Registry {
 pub struct HashJob {
     algo: Algo,
     buf: Vec<u8>,
+    group: GroupDigester,
 }
 
 /// What a hash task produced: the digest, or the file's own error (not a crash).
@@ -32,36 +34,6 @@ pub enum HashOutput {
     Digest { size: u64, digest: DigestBytes },
     /// It could not be read.
     Error(String),
-}
-
-/// A digest of up to 32 bytes, kept inline: a million results must not mean a million small
-/// string allocations in the parent.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DigestBytes {
-    bytes: [u8; 32],
-    len: u8,
-}
-
-impl DigestBytes {
-    /// From lowercase hex (what the jobs crate returns); `None` if it is not hex of at most
-    /// 32 bytes.
-    pub fn from_hex(text: &str) -> Option<Self> {
-        let mut bytes = [0u8; 32];
-        let len = text.len() / 2;
-        if !text.len().is_multiple_of(2) || len > bytes.len() {
-            return None;
-        }
-        hex::decode_to_slice(text, &mut bytes[..len]).ok()?;
-        Some(DigestBytes {
-            bytes,
-            len: len as u8,
-        })
-    }
-
-    /// Lowercase hex, as `md5sum` prints it.
-    pub fn hex(&self) -> String {
-        hex::encode(&self.bytes[..self.len as usize])
-    }
 }
 
 impl Job for HashJob {
@@ -75,20 +47,32 @@ impl Job for HashJob {
         Ok(HashJob {
             algo,
             buf: Vec::new(),
+            group: GroupDigester::new(),
         })
     }
 
     fn run(&mut self, task: FileEntry) -> HashOutput {
-        match hash::hash_file(&task.path, self.algo, &mut self.buf) {
-            Ok(d) => match DigestBytes::from_hex(&d.digest) {
-                Some(digest) => HashOutput::Digest {
-                    size: d.size,
-                    digest,
-                },
-                None => HashOutput::Error(format!("unexpected digest {:?}", d.digest)),
-            },
-            Err(e) => HashOutput::Error(e.message()),
+        hash::hash_file(&task.path, self.algo, &mut self.buf).into()
+    }
+
+    /// MD5 digests the files of a group side by side (SIMD lanes); the other algorithms are
+    /// single-stream SIMD already, so they go one file at a time.
+    const GROUP: usize = hash::GROUP_FILES;
+
+    fn run_group(&mut self, tasks: &[FileEntry], at: &mut dyn FnMut(usize)) -> Vec<HashOutput> {
+        if self.algo != Algo::Md5 {
+            return tasks
+                .iter()
+                .enumerate()
+                .map(|(i, task)| {
+                    at(i);
+                    hash::hash_file(&task.path, self.algo, &mut self.buf).into()
+                })
+                .collect();
         }
+        let paths: Vec<&[u8]> = tasks.iter().map(|task| task.path.as_slice()).collect();
+        let digests = self.group.md5(&paths, at);
+        digests.into_iter().map(HashOutput::from).collect()
     }
 
     fn cost(task: &FileEntry) -> u64 {
@@ -97,6 +81,18 @@ impl Job for HashJob {
 
     fn label(task: &FileEntry) -> String {
         String::from_utf8_lossy(&task.path).into_owned()
+    }
+}
+
+impl From<Result<FileDigest, HashError>> for HashOutput {
+    fn from(result: Result<FileDigest, HashError>) -> Self {
+        match result {
+            Ok(d) => HashOutput::Digest {
+                size: d.size,
+                digest: d.digest,
+            },
+            Err(e) => HashOutput::Error(e.message()),
+        }
     }
 }
 

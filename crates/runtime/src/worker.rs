@@ -167,7 +167,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
     let job_setup = beating
         .and_then(|()| protocol::decode::<J::Setup>(&setup.setup).map_err(|e| e.to_string()));
     let job = job_setup.and_then(J::start);
-    let mut job = match job {
+    let job = match job {
         Ok(job) => job,
         Err(message) => {
             if let Ok(frame) =
@@ -184,17 +184,13 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         }
     };
     quiet_panics_inside_tasks();
-    let mut pending: Vec<(u64, TaskResult<J::Output>)> = Vec::new();
-    let mut last_flush = Instant::now();
-    let flush = |pending: &mut Vec<(u64, TaskResult<J::Output>)>| -> bool {
-        if pending.is_empty() {
-            return true;
-        }
-        let frame = FromWorker::Results(std::mem::take(pending));
-        match protocol::encode(&frame) {
-            Ok(bytes) => results.send(&bytes).is_ok(),
-            Err(_) => false,
-        }
+    let mut server = Server::<J> {
+        job,
+        board,
+        slot,
+        results,
+        pending: Vec::new(),
+        last_flush: Instant::now(),
     };
     loop {
         let Ok(bytes) = tasks.recv() else {
@@ -209,33 +205,112 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
                 return ExitCode::from(SETUP_EXIT);
             }
         };
-        for (id, task) in batch {
-            let cost = J::cost(&task);
-            if let Some(board) = &board {
-                board.begin_task(slot, id, &J::label(&task));
-            }
-            IN_TASK.set(true);
-            let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task)));
-            IN_TASK.set(false);
-            let result = match caught {
-                Ok(output) => TaskResult::Done(output),
-                Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
-            };
-            pending.push((id, result));
-            if pending.len() >= FLUSH_COUNT || last_flush.elapsed() >= FLUSH_AFTER {
-                if !flush(&mut pending) {
-                    return ExitCode::SUCCESS;
-                }
-                last_flush = Instant::now();
-            }
-            if let Some(board) = &board {
-                board.end_task(slot, cost);
-            }
-        }
-        if !flush(&mut pending) {
+        if server.run_batch(batch).is_err() || server.flush().is_err() {
+            // The parent stopped listening: nothing more to do.
             return ExitCode::SUCCESS;
         }
-        last_flush = Instant::now();
+    }
+}
+
+/// The parent hung up our result channel.
+struct Gone;
+
+/// A worker with its job built: runs batches and sends their results back.
+struct Server<J: Job> {
+    job: J,
+    board: Option<Arc<Scoreboard>>,
+    slot: usize,
+    results: IpcBytesSender,
+    pending: Vec<(u64, TaskResult<J::Output>)>,
+    last_flush: Instant,
+}
+
+impl<J: Job> Server<J> {
+    /// Runs a batch in order: alone, or in groups of up to [`Job::GROUP`] tasks.
+    fn run_batch(&mut self, batch: Vec<(u64, J::Task)>) -> Result<(), Gone> {
+        if J::GROUP <= 1 || batch.len() == 1 {
+            for (id, task) in batch {
+                self.run_one(id, task)?;
+            }
+            return Ok(());
+        }
+        let mut batch = batch.into_iter().peekable();
+        while batch.peek().is_some() {
+            let (ids, tasks): (Vec<u64>, Vec<J::Task>) = batch.by_ref().take(J::GROUP).unzip();
+            self.run_group(ids, tasks)?;
+        }
+        Ok(())
+    }
+
+    fn run_one(&mut self, id: u64, task: J::Task) -> Result<(), Gone> {
+        let cost = J::cost(&task);
+        if let Some(board) = &self.board {
+            board.begin_task(self.slot, id, &J::label(&task));
+        }
+        let job = &mut self.job;
+        IN_TASK.set(true);
+        let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task)));
+        IN_TASK.set(false);
+        let result = match caught {
+            Ok(output) => TaskResult::Done(output),
+            Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
+        };
+        self.push(id, result)?;
+        if let Some(board) = &self.board {
+            board.end_task(self.slot, cost);
+        }
+        Ok(())
+    }
+
+    /// Runs tasks through [`Job::run_group`]; if that panics (or miscounts), runs them again
+    /// one by one so each gets its own outcome.
+    fn run_group(&mut self, ids: Vec<u64>, tasks: Vec<J::Task>) -> Result<(), Gone> {
+        let (job, board, slot) = (&mut self.job, self.board.as_deref(), self.slot);
+        let mut at = |i: usize| {
+            if let Some(board) = board {
+                board.begin_task(slot, ids[i], &J::label(&tasks[i]));
+            }
+        };
+        IN_TASK.set(true);
+        let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run_group(&tasks, &mut at)));
+        IN_TASK.set(false);
+        match caught {
+            Ok(outputs) if outputs.len() == tasks.len() => {
+                for ((id, task), output) in ids.into_iter().zip(&tasks).zip(outputs) {
+                    self.push(id, TaskResult::Done(output))?;
+                    if let Some(board) = &self.board {
+                        board.end_task(self.slot, J::cost(task));
+                    }
+                }
+                Ok(())
+            }
+            _ => {
+                for (id, task) in ids.into_iter().zip(tasks) {
+                    self.run_one(id, task)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues a result, sending the queue when it is full or old enough.
+    fn push(&mut self, id: u64, result: TaskResult<J::Output>) -> Result<(), Gone> {
+        self.pending.push((id, result));
+        if self.pending.len() >= FLUSH_COUNT || self.last_flush.elapsed() >= FLUSH_AFTER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sends every queued result in one message.
+    fn flush(&mut self) -> Result<(), Gone> {
+        self.last_flush = Instant::now();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let frame = FromWorker::Results(std::mem::take(&mut self.pending));
+        let bytes = protocol::encode(&frame).map_err(|_| Gone)?;
+        self.results.send(&bytes).map_err(|_| Gone)
     }
 }
 

@@ -8,6 +8,8 @@ use supervisor_runtime::handshake::Rendezvous;
 use supervisor_runtime::worker::{Registry, run_if_worker};
 use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor};
 
+#[path = "engine/groups.rs"]
+mod groups;
 #[path = "engine/limits.rs"]
 mod limits;
 
@@ -60,7 +62,8 @@ fn main() -> std::process::ExitCode {
     maybe_intrude();
     let registry = Registry::new()
         .register::<Square>()
-        .register::<limits::Misbehave>();
+        .register::<limits::Misbehave>()
+        .register::<groups::Grouped>();
     if let Some(code) = run_if_worker(&registry) {
         return code;
     }
@@ -87,7 +90,11 @@ fn main() -> std::process::ExitCode {
         "handshake_dir_is_private_under_umask_000",
         handshake_dir_is_private_under_umask_000,
     )];
-    let tests = basics.iter().chain(limits::TESTS).chain(last);
+    let tests = basics
+        .iter()
+        .chain(limits::TESTS)
+        .chain(groups::TESTS)
+        .chain(last);
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use md5::Digest as _;
+use sha2::Digest as _;
+
+use super::DigestBytes;
 use serde::{Deserialize, Serialize};
 
 /// A digest algorithm the `hash` job can compute.
@@ -45,7 +47,7 @@ impl Algo {
 
     pub(crate) fn hasher(self) -> StreamHasher {
         match self {
-            Algo::Md5 => StreamHasher::Md5(md5::Md5::new()),
+            Algo::Md5 => StreamHasher::Md5(<md5_many::Md5 as md5_many::Digest>::new()),
             Algo::Sha1 => StreamHasher::Sha1(sha1::Sha1::new()),
             Algo::Sha256 => StreamHasher::Sha256(sha2::Sha256::new()),
             Algo::Blake3 => StreamHasher::Blake3(Box::new(blake3::Hasher::new())),
@@ -82,7 +84,7 @@ impl FromStr for Algo {
 
 /// One hasher per algorithm behind a single type, so the read loop is written once.
 pub(crate) enum StreamHasher {
-    Md5(md5::Md5),
+    Md5(md5_many::Md5),
     Sha1(sha1::Sha1),
     Sha256(sha2::Sha256),
     // Boxed because the BLAKE3 state is an order of magnitude larger than the others.
@@ -92,7 +94,7 @@ pub(crate) enum StreamHasher {
 impl StreamHasher {
     pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
-            StreamHasher::Md5(h) => h.update(data),
+            StreamHasher::Md5(h) => md5_many::Digest::update(h, data),
             StreamHasher::Sha1(h) => h.update(data),
             StreamHasher::Sha256(h) => h.update(data),
             StreamHasher::Blake3(h) => {
@@ -101,13 +103,14 @@ impl StreamHasher {
         }
     }
 
-    pub(crate) fn finish_hex(self) -> String {
-        match self {
-            StreamHasher::Md5(h) => hex::encode(h.finalize()),
-            StreamHasher::Sha1(h) => hex::encode(h.finalize()),
-            StreamHasher::Sha256(h) => hex::encode(h.finalize()),
-            StreamHasher::Blake3(h) => h.finalize().to_hex().to_string(),
-        }
+    pub(crate) fn finish(self) -> DigestBytes {
+        let digest = match self {
+            StreamHasher::Md5(h) => DigestBytes::new(&md5_many::Digest::finalize(h)),
+            StreamHasher::Sha1(h) => DigestBytes::new(&h.finalize()),
+            StreamHasher::Sha256(h) => DigestBytes::new(&h.finalize()),
+            StreamHasher::Blake3(h) => DigestBytes::new(h.finalize().as_bytes()),
+        };
+        digest.expect("every digest here is at most 32 bytes")
     }
 }
 
@@ -144,7 +147,7 @@ mod tests {
     #[test]
     fn hex_len_matches_empty_digest() {
         for algo in Algo::ALL {
-            assert_eq!(algo.hasher().finish_hex().len(), algo.hex_len(), "{algo}");
+            assert_eq!(algo.hasher().finish().hex().len(), algo.hex_len(), "{algo}");
         }
     }
 }

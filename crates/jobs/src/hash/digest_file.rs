@@ -4,7 +4,7 @@ use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::Algo;
+use super::{Algo, DigestBytes};
 use crate::describe_io_error;
 use crate::open_regular::{OpenError, open_regular};
 
@@ -17,8 +17,8 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 pub struct FileDigest {
     /// Bytes actually read, which differs from the listed size if the file changed meanwhile.
     pub size: u64,
-    /// The digest in lowercase hex.
-    pub digest: String,
+    /// The digest.
+    pub digest: DigestBytes,
 }
 
 /// Why a file could not be digested. An ordinary result, not a reason to retry.
@@ -80,11 +80,23 @@ pub fn hash_file(path: &[u8], algo: Algo, buf: &mut Vec<u8>) -> Result<FileDiges
     if algo == Algo::Blake3 && expected >= PARALLEL_BLAKE3_MIN {
         return blake3_parallel(&file);
     }
+    stream(&mut file, expected, algo, &[], buf)
+}
+
+/// Digests `prefix` followed by the rest of `file`, whose size `fstat` reported as `expected`.
+pub(super) fn stream(
+    file: &mut std::fs::File,
+    expected: u64,
+    algo: Algo,
+    prefix: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<FileDigest, HashError> {
     if buf.len() < CHUNK_SIZE {
         buf.resize(CHUNK_SIZE, 0);
     }
     let mut hasher = algo.hasher();
-    let mut size = 0u64;
+    hasher.update(prefix);
+    let mut size = prefix.len() as u64;
     loop {
         let n = match file.read(buf) {
             Ok(0) => break,
@@ -104,7 +116,7 @@ pub fn hash_file(path: &[u8], algo: Algo, buf: &mut Vec<u8>) -> Result<FileDiges
     }
     Ok(FileDigest {
         size,
-        digest: hasher.finish_hex(),
+        digest: hasher.finish(),
     })
 }
 
@@ -122,7 +134,7 @@ fn blake3_parallel(file: &std::fs::File) -> Result<FileDigest, HashError> {
     hasher.update_mmap_rayon(fd_path)?;
     Ok(FileDigest {
         size: hasher.count(),
-        digest: hasher.finalize().to_hex().to_string(),
+        digest: DigestBytes::new(hasher.finalize().as_bytes()).expect("32 bytes"),
     })
 }
 
@@ -168,11 +180,11 @@ mod tests {
         ] {
             let got = hash_file(bytes(&path), algo, &mut buf).unwrap();
             assert_eq!(got.size, content.len() as u64);
-            assert_eq!(got.digest, coreutils_digest(tool, &path), "{algo}");
-            assert_eq!(got.digest.len(), algo.hex_len());
+            assert_eq!(got.digest.hex(), coreutils_digest(tool, &path), "{algo}");
+            assert_eq!(got.digest.hex().len(), algo.hex_len());
         }
         let got = hash_file(bytes(&path), Algo::Blake3, &mut buf).unwrap();
-        assert_eq!(got.digest, blake3::hash(&content).to_hex().as_str());
+        assert_eq!(got.digest.hex(), blake3::hash(&content).to_hex().as_str());
         assert_eq!(buf.len(), CHUNK_SIZE);
     }
 
@@ -186,7 +198,7 @@ mod tests {
         std::fs::write(&path, &content).unwrap();
         let got = hash_file(bytes(&path), Algo::Blake3, &mut Vec::new()).unwrap();
         assert_eq!(got.size, content.len() as u64);
-        assert_eq!(got.digest, blake3::hash(&content).to_hex().as_str());
+        assert_eq!(got.digest.hex(), blake3::hash(&content).to_hex().as_str());
     }
 
     #[test]
@@ -196,7 +208,7 @@ mod tests {
         std::fs::write(&path, b"").unwrap();
         let got = hash_file(bytes(&path), Algo::Md5, &mut Vec::new()).unwrap();
         assert_eq!(got.size, 0);
-        assert_eq!(got.digest, "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(got.digest.hex(), "d41d8cd98f00b204e9800998ecf8427e");
     }
 
     #[test]

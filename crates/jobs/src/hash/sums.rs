@@ -159,7 +159,7 @@ mod tests {
             let expected = Command::new("md5sum").arg(&path).output().unwrap();
             assert!(expected.status.success());
             assert_eq!(
-                sums_line(&digest.digest, path_bytes, Algo::Md5),
+                sums_line(&digest.digest.hex(), path_bytes, Algo::Md5),
                 expected.stdout,
                 "name {:?}",
                 String::from_utf8_lossy(name)
@@ -177,7 +177,7 @@ mod tests {
             std::fs::write(&path, name).unwrap();
             let path_bytes = path.as_os_str().as_bytes();
             let digest = hash_file(path_bytes, Algo::Md5, &mut buf).unwrap();
-            list.extend(sums_line(&digest.digest, path_bytes, Algo::Md5));
+            list.extend(sums_line(&digest.digest.hex(), path_bytes, Algo::Md5));
         }
         let list_path = dir.path().join("list.md5");
         std::fs::write(&list_path, &list).unwrap();

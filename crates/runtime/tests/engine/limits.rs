@@ -134,7 +134,7 @@ fn assert_others_ok(outcomes: &[Option<Outcome<u64>>], acts: &[Act], except: &[u
 }
 
 /// No worker of the run survives it: each pid is gone, a zombie, or (reused) not our child.
-fn assert_workers_gone(summary: &Summary) {
+pub fn assert_workers_gone(summary: &Summary) {
     let me = std::process::id().to_string();
     for pid in summary.slots.iter().flat_map(|s| &s.pids) {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {

@@ -1,0 +1,158 @@
+use super::*;
+use crate::hash::hash_file;
+use md5_reference::Digest as _;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Deterministic content that differs from file to file.
+fn content(seed: usize, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 131 + seed * 7919) % 251) as u8)
+        .collect()
+}
+
+/// MD5 by an independent implementation (RustCrypto's `md-5`).
+fn reference(data: &[u8]) -> String {
+    hex::encode(md5_reference::Md5::digest(data))
+}
+
+fn bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
+
+/// Every length where MD5 padding changes shape (around 56 and 64 bytes), a few larger ones,
+/// and one past the side-by-side limit, which is streamed alone.
+const LENGTHS: [usize; 17] = [
+    0,
+    1,
+    3,
+    55,
+    56,
+    57,
+    63,
+    64,
+    65,
+    119,
+    120,
+    128,
+    1000,
+    4096,
+    100_003,
+    (1 << 20) + 3,
+    SIDE_BY_SIDE_MAX as usize + 1,
+];
+
+#[test]
+fn digests_equal_an_independent_md5_and_hash_file_for_every_padding_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    let mut contents = Vec::new();
+    // Twice each length: equal lengths share lanes, different ones diverge.
+    for (seed, &len) in LENGTHS.iter().chain(LENGTHS.iter().rev()).enumerate() {
+        let path = dir.path().join(format!("f{seed}"));
+        let data = content(seed, len);
+        std::fs::write(&path, &data).unwrap();
+        paths.push(path);
+        contents.push(data);
+    }
+    let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+    let mut seen = Vec::new();
+    let got = GroupDigester::new().md5(&raw, &mut |i| seen.push(i));
+    assert_eq!(
+        seen,
+        (0..raw.len()).collect::<Vec<_>>(),
+        "at() once per file, in order"
+    );
+    for ((result, data), path) in got.into_iter().zip(&contents).zip(&raw) {
+        let digest = result.unwrap();
+        assert_eq!(digest.size, data.len() as u64);
+        assert_eq!(
+            digest.digest.hex(),
+            reference(data),
+            "length {}",
+            data.len()
+        );
+        let alone = hash_file(path, Algo::Md5, &mut Vec::new()).unwrap();
+        assert_eq!(alone, digest);
+    }
+}
+
+#[test]
+fn more_than_the_arena_holds_is_hashed_in_several_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let len = SIDE_BY_SIDE_MAX as usize - 5;
+    let files = ARENA_BYTES / len + 3;
+    let mut paths = Vec::new();
+    for seed in 0..files {
+        let path = dir.path().join(format!("big{seed}"));
+        std::fs::write(&path, content(seed, len)).unwrap();
+        paths.push(path);
+    }
+    let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+    let got = GroupDigester::new().md5(&raw, &mut |_| {});
+    for (seed, result) in got.into_iter().enumerate() {
+        assert_eq!(result.unwrap().digest.hex(), reference(&content(seed, len)));
+    }
+}
+
+#[test]
+fn a_bad_file_fails_alone_with_the_message_hash_file_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    std::fs::write(&good, b"abc").unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let missing = dir.path().join("missing");
+    let raw: Vec<&[u8]> = vec![
+        bytes(&good),
+        bytes(&missing),
+        bytes(dir.path()),
+        bytes(&fifo),
+        bytes(&good),
+    ];
+    let got = GroupDigester::new().md5(&raw, &mut |_| {});
+    let messages: Vec<String> = got
+        .iter()
+        .map(|r| match r {
+            Ok(d) => d.digest.hex(),
+            Err(e) => e.message(),
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "900150983cd24fb0d6963f7d28e17f72",
+            "No such file or directory",
+            "Is a directory",
+            "not a regular file",
+            "900150983cd24fb0d6963f7d28e17f72",
+        ]
+    );
+}
+
+#[test]
+fn a_digester_is_reused_across_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut digester = GroupDigester::new();
+    for round in 0..3 {
+        let mut paths = Vec::new();
+        for seed in 0..GROUP_FILES {
+            let path = dir.path().join(format!("r{round}-{seed}"));
+            std::fs::write(&path, content(seed + round, 500 + seed)).unwrap();
+            paths.push(path);
+        }
+        let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+        for (seed, result) in digester.md5(&raw, &mut |_| {}).into_iter().enumerate() {
+            assert_eq!(
+                result.unwrap().digest.hex(),
+                reference(&content(seed + round, 500 + seed))
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The glue between the work (supervisor-jobs) and the engine (supervisor-runtime).
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use supervisor_jobs::cpu::CpuTask;
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 pub use supervisor_jobs::hash::DigestBytes;
@@ -79,8 +80,8 @@ impl Job for HashJob {
         task.size
     }
 
-    fn label(task: &FileEntry) -> String {
-        String::from_utf8_lossy(&task.path).into_owned()
+    fn label(task: &FileEntry) -> Cow<'_, str> {
+        String::from_utf8_lossy(&task.path)
     }
 }
 
@@ -134,8 +135,8 @@ impl Job for LogsJob {
         task.bytes
     }
 
-    fn label(task: &LogsTask) -> String {
-        String::from_utf8_lossy(&task.range.path).into_owned()
+    fn label(task: &LogsTask) -> Cow<'_, str> {
+        String::from_utf8_lossy(&task.range.path)
     }
 }
 
@@ -160,11 +161,12 @@ impl Job for ProbeJob {
         task.targets.len() as u64
     }
 
-    fn label(task: &ProbeTask) -> String {
+    fn label(task: &ProbeTask) -> Cow<'_, str> {
         task.targets
             .first()
             .map(|t| format!("{t} (+{} more)", task.targets.len() - 1))
             .unwrap_or_default()
+            .into()
     }
 }
 
@@ -189,8 +191,8 @@ impl Job for CpuJob {
         task.n.saturating_mul(task.scale)
     }
 
-    fn label(task: &CpuTask) -> String {
-        format!("n={}", task.n)
+    fn label(task: &CpuTask) -> Cow<'_, str> {
+        Cow::Owned(format!("n={}", task.n))
     }
 }
 

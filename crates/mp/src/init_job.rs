@@ -49,7 +49,7 @@ impl Job for InitCallJob {
         self.0.run(call)
     }
 
-    fn label(call: &Call) -> String {
+    fn label(call: &Call) -> std::borrow::Cow<'_, str> {
         CallJob::label(call)
     }
 }

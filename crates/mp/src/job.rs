@@ -38,8 +38,8 @@ impl Job for CallJob {
         f(&call.arg)
     }
 
-    fn label(call: &Call) -> String {
-        call.function.clone()
+    fn label(call: &Call) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&call.function)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::borrow::Cow;
 
 /// A kind of work the engine can run in worker processes.
 ///
@@ -61,8 +62,9 @@ pub trait Job: Sized + 'static {
     }
 
     /// A short human-readable name of the task (e.g. its path), shown by live views such as
-    /// `supervisor ps`. Only the last 128 bytes are kept.
-    fn label(_task: &Self::Task) -> String {
-        String::new()
+    /// `supervisor ps`. Only the last 128 bytes are kept. Called for every task, so borrow
+    /// from the task where possible.
+    fn label(_task: &Self::Task) -> Cow<'_, str> {
+        Cow::Borrowed("")
     }
 }

@@ -26,6 +26,9 @@ pub struct DiscoverOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileEntry {
     /// The path as the walk produced it (root joined with the relative components), raw bytes.
+    /// (Encoded as one byte string, not a sequence of numbers: it crosses to a worker for
+    /// every file.)
+    #[serde(with = "serde_bytes")]
     pub path: Vec<u8>,
     /// Size at discovery time, for scheduling; the hash reports what it actually read.
     pub size: u64,

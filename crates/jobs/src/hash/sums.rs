@@ -6,6 +6,8 @@
 //! same for backslash and newline only: a carriage return stays raw, and its `--check` refuses
 //! `\r`. All other bytes, including invalid UTF-8, are written raw.
 
+use std::borrow::Cow;
+
 use super::Algo;
 
 /// Renders one line exactly as the reference tool of `algo` (`md5sum`, `sha1sum`, `sha256sum`,
@@ -26,7 +28,7 @@ pub fn sums_line(digest_hex: &str, path: &[u8], algo: Algo) -> Vec<u8> {
 /// A name as the reference tool of `algo` prints it in its sums lines: `(true, escaped)` when
 /// it holds a character that must be escaped (the caller then starts the line with a
 /// backslash), else `(false, name)` unchanged.
-fn escape_name(path: &[u8], algo: Algo) -> (bool, Vec<u8>) {
+fn escape_name(path: &[u8], algo: Algo) -> (bool, Cow<'_, [u8]>) {
     let specials: &[u8] = if algo == Algo::Blake3 {
         b"\\\n"
     } else {
@@ -38,14 +40,15 @@ fn escape_name(path: &[u8], algo: Algo) -> (bool, Vec<u8>) {
 /// A name as `md5sum -c` prints it in its `NAME: OK` lines: unlike the sums lines, only a
 /// newline makes it escape (then backslashes are doubled too); a carriage return stays raw.
 pub fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
-    escape(path, b"\n", b"\\\n")
+    let (escaped, name) = escape(path, b"\n", b"\\\n");
+    (escaped, name.into_owned())
 }
 
 /// GNU's escaping: when `path` holds any of `triggers`, each of `escaped` becomes a backslash
 /// sequence (`\\`, `\n`, `\r`) and the caller marks the line with a leading backslash.
-fn escape(path: &[u8], triggers: &[u8], escaped: &[u8]) -> (bool, Vec<u8>) {
+fn escape<'a>(path: &'a [u8], triggers: &[u8], escaped: &[u8]) -> (bool, Cow<'a, [u8]>) {
     if !path.iter().any(|b| triggers.contains(b)) {
-        return (false, path.to_vec());
+        return (false, Cow::Borrowed(path));
     }
     let mut name = Vec::with_capacity(path.len() + 4);
     for &byte in path {
@@ -56,7 +59,7 @@ fn escape(path: &[u8], triggers: &[u8], escaped: &[u8]) -> (bool, Vec<u8>) {
             other => name.push(other),
         }
     }
-    (true, name)
+    (true, Cow::Owned(name))
 }
 
 /// A line that is not in `md5sum` format.

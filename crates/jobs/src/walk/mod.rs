@@ -5,7 +5,10 @@
 //! never opens anything that is not a directory, so a FIFO or device in the tree cannot block
 //! or disturb it.
 
+mod parallel;
 mod skip;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -45,12 +48,20 @@ pub(crate) enum Walked {
 /// the filter: naming it explicitly is asking for it.
 pub(crate) struct Walk<F> {
     roots: VecDeque<PathBuf>,
-    walk: Option<walkdir::IntoIter>,
+    walk: Option<Current>,
     filter: F,
     follow: bool,
 }
 
-impl<F: NameFilter> Walk<F> {
+/// The root being walked.
+enum Current {
+    /// One entry at a time, by walkdir: following symlinks, or a root that is no directory.
+    Serial(walkdir::IntoIter),
+    /// Walked on every core at once, yielded from memory.
+    Parallel(std::vec::IntoIter<Walked>),
+}
+
+impl<F: NameFilter + Sync> Walk<F> {
     pub(crate) fn new(roots: &[PathBuf], filter: F, follow_symlinks: bool) -> Self {
         Walk {
             roots: roots.iter().cloned().collect(),
@@ -71,40 +82,64 @@ impl<F: fmt::Debug> fmt::Debug for Walk<F> {
     }
 }
 
-impl<F: NameFilter> Iterator for Walk<F> {
+impl<F: NameFilter + Sync> Iterator for Walk<F> {
     type Item = Walked;
 
     fn next(&mut self) -> Option<Walked> {
         loop {
             let Some(walk) = self.walk.as_mut() else {
                 let root = self.roots.pop_front()?;
-                self.walk = Some(
-                    WalkDir::new(root)
-                        .follow_links(self.follow)
-                        .sort_by_file_name()
-                        .into_iter(),
-                );
+                self.walk = Some(self.start(root));
                 continue;
             };
-            let found = match walk.next() {
-                None => {
-                    self.walk = None;
-                    continue;
-                }
-                Some(Ok(entry)) => self.classify(&entry),
-                Some(Err(err)) => self.describe_error(&err),
+            let found = match walk {
+                Current::Parallel(walked) => walked.next(),
+                Current::Serial(walk) => match walk.next() {
+                    None => None,
+                    Some(Ok(entry)) => {
+                        let found = self.classify(&entry);
+                        if found.is_none() {
+                            continue;
+                        }
+                        found
+                    }
+                    Some(Err(err)) => {
+                        let found = self.describe_error(&err);
+                        if found.is_none() {
+                            continue;
+                        }
+                        found
+                    }
+                },
             };
-            if found.is_some() {
-                return found;
+            if found.is_none() {
+                self.walk = None;
+                continue;
             }
+            return found;
         }
     }
 }
 
 // Once the roots are exhausted every later call returns `None` again.
-impl<F: NameFilter> std::iter::FusedIterator for Walk<F> {}
+impl<F: NameFilter + Sync> std::iter::FusedIterator for Walk<F> {}
 
-impl<F: NameFilter> Walk<F> {
+impl<F: NameFilter + Sync> Walk<F> {
+    /// A real directory is walked on every core when symlinks are not followed; anything else
+    /// (a file, a symlink, a missing path, or any root when following symlinks) serially.
+    fn start(&self, root: PathBuf) -> Current {
+        let is_dir = fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir());
+        if is_dir && !self.follow && !SERIAL_ONLY.get() {
+            return Current::Parallel(parallel::walk_dir(&root, &self.filter).into_iter());
+        }
+        Current::Serial(
+            WalkDir::new(root)
+                .follow_links(self.follow)
+                .sort_by_file_name()
+                .into_iter(),
+        )
+    }
+
     fn classify(&self, entry: &DirEntry) -> Option<Walked> {
         let path = entry.path();
         let file_type = entry.file_type();
@@ -125,7 +160,12 @@ impl<F: NameFilter> Walk<F> {
                 Err(err) => error(path, describe_io_error(&err)),
             });
         }
-        classify_type(path, file_type, || entry.metadata().map(|m| m.len()))
+        classify_type(path, file_type, || {
+            entry.metadata().map(|m| m.len()).map_err(|e| {
+                e.io_error()
+                    .map_or_else(|| e.to_string(), describe_io_error)
+            })
+        })
     }
 
     fn describe_error(&self, err: &walkdir::Error) -> Option<Walked> {
@@ -162,7 +202,7 @@ impl<F: NameFilter> Walk<F> {
 fn classify_type(
     path: &Path,
     file_type: FileType,
-    size: impl FnOnce() -> Result<u64, walkdir::Error>,
+    size: impl FnOnce() -> Result<u64, String>,
 ) -> Option<Walked> {
     let reason = if file_type.is_dir() {
         return None;
@@ -172,11 +212,7 @@ fn classify_type(
                 path: path.as_os_str().as_bytes().to_vec(),
                 size,
             },
-            Err(err) => error(
-                path,
-                err.io_error()
-                    .map_or_else(|| err.to_string(), describe_io_error),
-            ),
+            Err(message) => error(path, message),
         });
     } else if file_type.is_fifo() {
         SkipReason::Fifo
@@ -189,6 +225,11 @@ fn classify_type(
         SkipReason::Symlink
     };
     Some(skipped(path, reason))
+}
+
+thread_local! {
+    /// Tests set this to compare the parallel walk with the serial one.
+    static SERIAL_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn skipped(path: &Path, reason: SkipReason) -> Walked {

@@ -1,0 +1,117 @@
+use super::*;
+use std::os::unix::fs::PermissionsExt;
+
+/// Keeps every file name.
+#[derive(Debug)]
+struct All;
+
+impl NameFilter for All {
+    fn matches(&self, _: &[u8]) -> bool {
+        true
+    }
+}
+
+/// Keeps names ending in ".log".
+#[derive(Debug)]
+struct Logs;
+
+impl NameFilter for Logs {
+    fn matches(&self, name: &[u8]) -> bool {
+        name.ends_with(b".log")
+    }
+}
+
+fn walk<F: NameFilter + Sync>(roots: &[PathBuf], filter: F, serial: bool) -> Vec<Walked> {
+    SERIAL_ONLY.set(serial);
+    let walked = Walk::new(roots, filter, false).collect();
+    SERIAL_ONLY.set(false);
+    walked
+}
+
+/// A tree with everything the walk distinguishes: nested and empty directories, names whose
+/// byte order differs from any locale's, symlinks to files and directories, a dangling one,
+/// FIFOs, and (when not root) an unreadable directory.
+fn tricky_tree(root: &Path) {
+    for dir in ["a/b/c", "a/empty", "B", "z/y", "a/b/c/deep/deeper"] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    for (i, file) in [
+        "a/1.log",
+        "a/b/2.txt",
+        "a/b/c/3.log",
+        "a/b/c/deep/deeper/4.log",
+        "B/5.txt",
+        "z/y/6.log",
+        "z/_7.log",
+        "z/Z8.log",
+        "top.log",
+    ]
+    .iter()
+    .enumerate()
+    {
+        fs::write(root.join(file), vec![b'x'; i * 10]).unwrap();
+    }
+    std::os::unix::fs::symlink("../top.log", root.join("a/link.log")).unwrap();
+    std::os::unix::fs::symlink("b", root.join("a/dirlink")).unwrap();
+    std::os::unix::fs::symlink("nowhere", root.join("z/dangling.log")).unwrap();
+    for fifo in ["a/b/pipe.log", "pipe2"] {
+        let status = std::process::Command::new("mkfifo")
+            .arg(root.join(fifo))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let locked = root.join("z/locked");
+    fs::create_dir(&locked).unwrap();
+    fs::write(locked.join("hidden.log"), b"x").unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+}
+
+#[test]
+fn the_parallel_walk_yields_exactly_what_the_serial_walk_yields() {
+    let dir = tempfile::tempdir().unwrap();
+    tricky_tree(dir.path());
+    let roots = vec![
+        dir.path().to_path_buf(),
+        dir.path().join("top.log"),
+        dir.path().join("a/b"),
+        dir.path().join("missing"),
+    ];
+    let parallel = walk(&roots, All, false);
+    let serial = walk(&roots, All, true);
+    assert_eq!(parallel, serial);
+    assert!(parallel.len() > 15, "{parallel:?}");
+    let parallel = walk(&roots, Logs, false);
+    assert_eq!(parallel, walk(&roots, Logs, true));
+    assert!(
+        parallel.iter().any(|w| matches!(
+            w,
+            Walked::Skipped {
+                reason: SkipReason::Fifo,
+                ..
+            }
+        )),
+        "{parallel:?}"
+    );
+    fs::set_permissions(
+        dir.path().join("z/locked"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_wide_and_deep_tree_keeps_the_serial_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        let sub = dir.path().join(format!("d{:02}/s{}", i % 7, i));
+        fs::create_dir_all(&sub).unwrap();
+        for j in 0..25 {
+            fs::write(sub.join(format!("f{j}")), vec![0u8; j]).unwrap();
+        }
+    }
+    let roots = vec![dir.path().to_path_buf()];
+    let parallel = walk(&roots, All, false);
+    assert_eq!(parallel.len(), 1000);
+    assert_eq!(parallel, walk(&roots, All, true));
+}

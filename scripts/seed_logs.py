@@ -11,7 +11,7 @@ else one containing 'WARNING' as a warning. Prints files processed, the totals, 
 
 Differences from the seed, noted:
 - --processes defaults to the seed's `max(1, os.cpu_count() - 1)` ("leave one core for the
-  system"); scripts/bench.sh passes --processes $(nproc) so both sides use every core.
+  system"); scripts/bench.sh runs it so for its goal row, and with --processes $(nproc) too.
 - The file is decoded with errors='replace': with the seed's strict decoding a single invalid
   byte raises, and the seed then reports 0 errors / 0 warnings for the whole file. --strict
   restores that. (The benchmark logs are ASCII, so this changes nothing there.)

@@ -15,7 +15,9 @@
 //!
 //! The jobs:
 //!
-//! * [`hash`]: digest every regular file under some roots, print `md5sum`-style lines.
+//! * [`hash`]: digest every regular file under some roots, print `md5sum`-style lines. MD5
+//!   of many files runs side by side in SIMD lanes ([`hash::GroupDigester`]), because one MD5
+//!   stream cannot use SIMD and a tree is mostly small files.
 //! * [`logs`]: count lines, and lines per pattern, in log files (gzip included). A big file
 //!   is split into byte ranges counted by different workers; a line belongs to the range
 //!   holding its first byte, so [`logs::LogCounts::merge`] adds the ranges up exactly.
@@ -24,9 +26,9 @@
 //! * [`cpu`]: the seed's sum-of-squares loop, pure CPU, with exact `u128` results.
 //! * [`fault`]: tasks that crash, hang or leak on purpose.
 //!
-//! The `hash` and `logs` jobs share one directory walk (deterministic order, symlinks and
-//! special files reported as [`SkipReason`]s, never opened) and one way of opening a file to
-//! read: `O_NONBLOCK`, then checked to be regular on the descriptor, so a FIFO swapped in
+//! The `hash` and `logs` jobs share one directory walk (deterministic order, run on every core
+//! when symlinks are not followed, symlinks and special files reported as [`SkipReason`]s,
+//! never opened) and one way of opening a file to read: `O_NONBLOCK`, then checked to be regular on the descriptor, so a FIFO swapped in
 //! since discovery cannot block a worker.
 //!
 //! Errors are values, not panics: an unreadable file is a [`hash::HashError`] or

@@ -17,7 +17,10 @@
 //!   parent-death signal follows the spawning thread.
 //! - **Scheduling** (`Supervisor`): pull-based. Each worker holds at most two batches; batches
 //!   are sized by task cost and shrink toward the end of the run; costliest tasks go first.
-//!   Results come back per task, so a crash loses only the task that was running.
+//!   Results come back per task, so a crash loses only the task that was running. A job may
+//!   take up to [`Job::GROUP`] consecutive tasks of a batch at once ([`Job::run_group`]: many
+//!   small files hashed in SIMD lanes side by side); it names each task to the scoreboard
+//!   before working on it, so charging stays per task.
 //! - **Failure**: the result channel closing is the fast hint; `wait4` is the truth about how
 //!   the worker ended ([`ExitKind`]). The task that was running (read from the scoreboard) is
 //!   charged an attempt; the rest of the dead worker's batch is re-sent one task per message,

@@ -13,7 +13,7 @@ use crate::handshake;
 use crate::heartbeat;
 use crate::process::{PARENT_ENV, SERVER_ENV, TOKEN_ENV, WORKER_ARG};
 use crate::protocol::{self, FromWorker, Setup, TaskResult, ToWorker};
-use crate::scoreboard::Scoreboard;
+use crate::scoreboard::{self, Scoreboard};
 use crate::{Error, Job};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use std::collections::HashMap;
@@ -21,15 +21,15 @@ use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Exit code of a worker whose parent vanished before or during its start.
 pub const ORPHAN_EXIT: u8 = 70;
 /// Exit code of a worker that could not connect or set up its job.
 pub const SETUP_EXIT: u8 = 71;
 
-/// Results are held back at most this long, so many tiny tasks share a message.
-const FLUSH_AFTER: Duration = Duration::from_millis(2);
+/// Results are held back at most this long (by the scoreboard's coarse clock, so up to a
+/// kernel tick more), so many tiny tasks share a message.
+const FLUSH_AFTER_MS: u64 = 2;
 /// ... and at most this many.
 const FLUSH_COUNT: usize = 1024;
 
@@ -190,7 +190,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         slot,
         results,
         pending: Vec::new(),
-        last_flush: Instant::now(),
+        last_flush_ms: scoreboard::now_ms(),
     };
     loop {
         let Ok(bytes) = tasks.recv() else {
@@ -222,7 +222,7 @@ struct Server<J: Job> {
     slot: usize,
     results: IpcBytesSender,
     pending: Vec<(u64, TaskResult<J::Output>)>,
-    last_flush: Instant,
+    last_flush_ms: u64,
 }
 
 impl<J: Job> Server<J> {
@@ -296,7 +296,9 @@ impl<J: Job> Server<J> {
     /// Queues a result, sending the queue when it is full or old enough.
     fn push(&mut self, id: u64, result: TaskResult<J::Output>) -> Result<(), Gone> {
         self.pending.push((id, result));
-        if self.pending.len() >= FLUSH_COUNT || self.last_flush.elapsed() >= FLUSH_AFTER {
+        if self.pending.len() >= FLUSH_COUNT
+            || scoreboard::now_ms().saturating_sub(self.last_flush_ms) >= FLUSH_AFTER_MS
+        {
             self.flush()?;
         }
         Ok(())
@@ -304,7 +306,7 @@ impl<J: Job> Server<J> {
 
     /// Sends every queued result in one message.
     fn flush(&mut self) -> Result<(), Gone> {
-        self.last_flush = Instant::now();
+        self.last_flush_ms = scoreboard::now_ms();
         if self.pending.is_empty() {
             return Ok(());
         }

@@ -2,8 +2,9 @@
 //! memory limit, and the heartbeat timeout. Each run's worker pids must all be gone afterwards.
 
 use crate::support::{
-    Finished, assert_all_gone, assert_fault_ok, deadline, fault_results, sigstop, spawn,
-    summary_pids, supervisor_run, wait_for_ps, wait_until, workers_of,
+    Finished, Tree, assert_all_gone, assert_fault_ok, content, deadline, fault_results,
+    reference_sums, run, sigstop, spawn, summary_pids, supervisor_run, wait_for_ps, wait_until,
+    workers_of,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -207,4 +208,34 @@ fn a_stopped_worker_is_killed_after_the_heartbeat_timeout() {
         summary["workers_spawned"].as_u64().unwrap() >= 3,
         "the stopped worker was not replaced: {summary}"
     );
+}
+
+#[test]
+fn md5_side_by_side_fits_a_small_memory_limit() {
+    // Groups of files read whole into an arena: under a limit too small for the whole arena
+    // the files must be streamed instead, with no allocation failure and no crash.
+    let mut tree = Tree::empty();
+    for i in 0..40u64 {
+        tree.add(
+            format!("f{i:02}").as_bytes(),
+            &content(i, (1 << 20) - i as usize),
+        );
+    }
+    let done = run(supervisor_run()
+        .args([
+            "-w",
+            "2",
+            "--memory-limit",
+            "12M",
+            "--format",
+            "sums",
+            "hash",
+        ])
+        .arg(tree.root()));
+    done.assert_code(0);
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&reference_sums("md5sum", &tree.files))
+    );
+    assert!(done.stderr.contains(", 0 crashes"), "{}", done.stderr);
 }

@@ -22,8 +22,8 @@ use crate::open_regular::open_regular;
 /// The most files digested side by side in one group (a worker's tasks per group).
 pub const GROUP_FILES: usize = 64;
 
-/// Bytes of file contents held at once. Allocated on first use; the kernel backs only the
-/// pages a group actually touches.
+/// Bytes of file contents held at once at most. The arena grows to what groups need, and a
+/// refused allocation (a small `--memory-limit`) only means files are streamed one by one.
 const ARENA_BYTES: usize = 32 << 20;
 
 /// Files larger than this are streamed alone.
@@ -101,8 +101,9 @@ impl GroupDigester {
                 self.hash_held(&mut out);
                 used = 0;
             }
-            if self.arena.is_empty() {
-                self.arena = vec![0; ARENA_BYTES];
+            if !self.grow_arena(used + want) {
+                out[i] = Some(stream(&mut file, expected, Algo::Md5, &[], &mut self.buf));
+                continue;
             }
             let slot = &mut self.arena[used..used + want];
             out[i] = match read_slot(&mut file, expected, slot) {
@@ -121,6 +122,24 @@ impl GroupDigester {
         out.into_iter()
             .map(|digest| digest.expect("every file of the group has a result"))
             .collect()
+    }
+
+    /// Makes the arena at least `len` bytes long (doubling, up to [`ARENA_BYTES`]); false if
+    /// the memory is refused.
+    fn grow_arena(&mut self, len: usize) -> bool {
+        if self.arena.len() >= len {
+            return true;
+        }
+        let target = (self.arena.len() * 2).clamp(len, ARENA_BYTES.max(len));
+        if self
+            .arena
+            .try_reserve_exact(target - self.arena.len())
+            .is_err()
+        {
+            return false;
+        }
+        self.arena.resize(target, 0);
+        true
     }
 
     /// Hashes every file held in the arena side by side and empties it.

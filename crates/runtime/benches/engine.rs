@@ -28,23 +28,9 @@ use std::time::{Duration, Instant};
 use supervisor_runtime::worker::{Registry, run_if_worker};
 use supervisor_runtime::{Config, Job, Outcome, Report, Supervisor};
 
-/// The trivial task: n².
-struct Square;
-
-impl Job for Square {
-    const NAME: &'static str = "bench-square";
-    type Setup = ();
-    type Task = u64;
-    type Output = u64;
-
-    fn start((): ()) -> Result<Self, String> {
-        Ok(Square)
-    }
-
-    fn run(&mut self, n: u64) -> u64 {
-        n.wrapping_mul(n)
-    }
-}
+#[path = "support/square.rs"]
+mod square;
+use square::Square;
 
 /// Where a [`CrashOnce`] run keeps its marker: the first attempt of task 0 creates it and
 /// SIGKILLs its own worker; the retry finds it and succeeds.

@@ -13,25 +13,11 @@
 
 use std::time::Instant;
 use supervisor_runtime::worker::{Registry, run_if_worker};
-use supervisor_runtime::{Config, Job, Supervisor};
+use supervisor_runtime::{Config, Supervisor};
 
-/// The trivial task: n².
-struct Square;
-
-impl Job for Square {
-    const NAME: &'static str = "example-square";
-    type Setup = ();
-    type Task = u64;
-    type Output = u64;
-
-    fn start((): ()) -> Result<Self, String> {
-        Ok(Square)
-    }
-
-    fn run(&mut self, n: u64) -> u64 {
-        n.wrapping_mul(n)
-    }
-}
+#[path = "../benches/support/square.rs"]
+mod square;
+use square::Square;
 
 fn arg(i: usize, default: u64) -> u64 {
     std::env::args()

@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use supervisor_jobs::cpu::CpuTask;
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
-pub use supervisor_jobs::hash::DigestBytes;
-use supervisor_jobs::hash::{self, Algo, FileDigest, FileEntry, GroupDigester, HashError};
+use supervisor_jobs::hash::{
+    self, Algo, DigestBytes, FileDigest, FileEntry, GroupDigester, HashError,
+};
 use supervisor_jobs::logs::{self, LogCounts, LogPatterns, LogTask};
 use supervisor_jobs::probe::{ProbeResult, ProbeTask};
 use supervisor_runtime::Job;
@@ -40,6 +41,9 @@ pub enum HashOutput {
 impl Job for HashJob {
     const NAME: &'static str = "hash";
     const COST_IS_BYTES: bool = true;
+    /// MD5 digests the files of a group side by side (SIMD lanes); the other algorithms are
+    /// single-stream SIMD already, so they go one file at a time.
+    const GROUP: usize = hash::GROUP_FILES;
     type Setup = Algo;
     type Task = FileEntry;
     type Output = HashOutput;
@@ -55,10 +59,6 @@ impl Job for HashJob {
     fn run(&mut self, task: FileEntry) -> HashOutput {
         hash::hash_file(&task.path, self.algo, &mut self.buf).into()
     }
-
-    /// MD5 digests the files of a group side by side (SIMD lanes); the other algorithms are
-    /// single-stream SIMD already, so they go one file at a time.
-    const GROUP: usize = hash::GROUP_FILES;
 
     fn run_group(&mut self, tasks: &[FileEntry], at: &mut dyn FnMut(usize)) -> Vec<HashOutput> {
         if self.algo != Algo::Md5 {

@@ -248,10 +248,7 @@ impl<J: Job> Server<J> {
             board.begin_task(self.slot, id, &J::label(&task));
         }
         let job = &mut self.job;
-        IN_TASK.set(true);
-        let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(task)));
-        IN_TASK.set(false);
-        let result = match caught {
+        let result = match in_task(|| job.run(task)) {
             Ok(output) => TaskResult::Done(output),
             Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
         };
@@ -271,10 +268,7 @@ impl<J: Job> Server<J> {
                 board.begin_task(slot, ids[i], &J::label(&tasks[i]));
             }
         };
-        IN_TASK.set(true);
-        let caught = std::panic::catch_unwind(AssertUnwindSafe(|| job.run_group(&tasks, &mut at)));
-        IN_TASK.set(false);
-        match caught {
+        match in_task(|| job.run_group(&tasks, &mut at)) {
             Ok(outputs) if outputs.len() == tasks.len() => {
                 for ((id, task), output) in ids.into_iter().zip(&tasks).zip(outputs) {
                     self.push(id, TaskResult::Done(output))?;
@@ -314,6 +308,15 @@ impl<J: Job> Server<J> {
         let bytes = protocol::encode(&frame).map_err(|_| Gone)?;
         self.results.send(&bytes).map_err(|_| Gone)
     }
+}
+
+/// Runs `f` as task code: a panic in it is caught and returned, without the panic message
+/// on stderr (see [`quiet_panics_inside_tasks`]).
+fn in_task<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    IN_TASK.set(true);
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(f));
+    IN_TASK.set(false);
+    caught
 }
 
 thread_local! {

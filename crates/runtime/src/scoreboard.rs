@@ -103,6 +103,21 @@ impl SlotState {
     }
 }
 
+const CLOCK: nix::time::ClockId = nix::time::ClockId::CLOCK_REALTIME_COARSE;
+
+/// The resolution of [`now_ms`] in whole milliseconds, rounded up (one kernel tick: 1 to 10 ms).
+///
+/// Two readings can each be up to this much behind the true time, so an interval measured
+/// with [`now_ms`] can be short by up to one tick; deadlines add it so that a timeout never
+/// cuts a task short.
+pub fn tick_ms() -> u64 {
+    static TICK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICK.get_or_init(|| match nix::time::clock_getres(CLOCK) {
+        Ok(t) => (t.tv_sec() as u64 * 1000 + (t.tv_nsec() as u64).div_ceil(1_000_000)).max(1),
+        Err(_) => 10,
+    })
+}
+
 /// Milliseconds since the Unix epoch, the scoreboard's clock (comparable across processes).
 ///
 /// The coarse clock: a few milliseconds of resolution (one kernel tick) are plenty for
@@ -110,8 +125,8 @@ impl SlotState {
 /// (~55 ns a read on this project's machines, three reads a task) was the largest single cost
 /// of a trivial task.
 pub fn now_ms() -> u64 {
-    use nix::time::{ClockId, clock_gettime};
-    match clock_gettime(ClockId::CLOCK_REALTIME_COARSE) {
+    use nix::time::clock_gettime;
+    match clock_gettime(CLOCK) {
         Ok(t) => t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000,
         Err(_) => SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -360,8 +375,12 @@ impl Scoreboard {
         }
     }
 
-    /// Clears the task marker of a dead worker so its replacement starts clean.
-    pub(crate) fn clear_current(&self, slot: usize) {
+    /// Clears what an exited worker wrote about itself (its task marker and its heartbeat),
+    /// so its replacement starts clean and is judged by its own beats only. Called after the
+    /// worker was reaped and before a replacement is requested, when the slot has no writer.
+    pub(crate) fn clear_worker_marks(&self, slot: usize) {
+        self.slot_word(slot, s::HEARTBEAT_MS)
+            .store(0, Ordering::Relaxed);
         self.slot_word(slot, s::CURRENT_TASK)
             .store(0, Ordering::Release);
     }

@@ -110,9 +110,6 @@ struct Live {
     garbled: bool,
     /// The worker could not build its job, so it never ran a task: none is charged.
     setup_failed: bool,
-    /// When its spawn was requested (scoreboard clock): a heartbeat not later than this is
-    /// its predecessor's.
-    born_ms: u64,
     /// Tasks sent to it so far (for `max_tasks_per_child`).
     sent: u64,
     /// Set once the watchdog decided to end it.
@@ -149,8 +146,6 @@ impl Drain {
 
 struct Slot {
     generation: u64,
-    /// When the current generation's spawn was requested (scoreboard clock).
-    requested_ms: u64,
     phase: Phase,
     stats: SlotSummary,
     restarts: u64,
@@ -246,6 +241,7 @@ impl<J: Job> Supervisor<J> {
             limits: Limits {
                 task_timeout: config.task_timeout,
                 heartbeat_timeout: config.heartbeat_timeout,
+                slack_ms: scoreboard::tick_ms(),
             },
         };
         run.outcomes.resize_with(run.tasks.len(), || None);

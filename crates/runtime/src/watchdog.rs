@@ -12,6 +12,9 @@ use std::time::Duration;
 pub(crate) struct Limits {
     pub(crate) task_timeout: Option<Duration>,
     pub(crate) heartbeat_timeout: Option<Duration>,
+    /// Added to every deadline: the clock's resolution, by which a measured interval can
+    /// fall short of the true one ([`crate::scoreboard::tick_ms`]).
+    pub(crate) slack_ms: u64,
 }
 
 /// What the watchdog concluded about one worker.
@@ -33,22 +36,25 @@ impl Limits {
         self.task_timeout.is_some() || self.heartbeat_timeout.is_some()
     }
 
-    /// Judges a worker whose slot reads `vitals`, at `now_ms`; `born_ms` is when its spawn was
-    /// requested, so any beat it made is later.
+    /// Judges a worker whose slot reads `vitals`, at `now_ms`.
     ///
-    /// A heartbeat not later than `born_ms` is its predecessor's (or none): such a worker is
-    /// not judged by its heartbeat until it has beaten once, since one that cannot (its
+    /// A worker with no heartbeat yet (the parent clears a slot's beat when its worker exits)
+    /// is not judged by its heartbeat until it has beaten once, since one that cannot (its
     /// scoreboard failed to attach) would otherwise be killed over and over, charging nothing.
-    /// A deadline is passed only when `now_ms` is strictly beyond it, so that with the clock's
-    /// millisecond truncation a task is never cut short of its full timeout.
-    pub(crate) fn judge(&self, vitals: Vitals, born_ms: u64, now_ms: u64) -> Verdict {
+    /// A deadline is passed only when `now_ms` is strictly beyond it, and deadlines include
+    /// the clock's resolution, so that a task is never cut short of its full timeout.
+    pub(crate) fn judge(&self, vitals: Vitals, now_ms: u64) -> Verdict {
+        let deadline = |from_ms: u64, timeout: Duration| {
+            let ms = timeout.as_millis().min(u64::MAX as u128) as u64;
+            from_ms.saturating_add(ms).saturating_add(self.slack_ms)
+        };
         let task_deadline = match (self.task_timeout, vitals.current_task) {
             (Some(timeout), Some(task)) => Some((task, deadline(vitals.task_started_ms, timeout))),
             _ => None,
         };
         let beat_deadline = self
             .heartbeat_timeout
-            .filter(|_| vitals.heartbeat_ms > born_ms)
+            .filter(|_| vitals.heartbeat_ms != 0)
             .map(|timeout| deadline(vitals.heartbeat_ms, timeout));
         if let Some((task, at)) = task_deadline
             && now_ms > at
@@ -72,10 +78,6 @@ impl Limits {
     }
 }
 
-fn deadline(from_ms: u64, timeout: Duration) -> u64 {
-    from_ms.saturating_add(timeout.as_millis().min(u64::MAX as u128) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +85,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         task_timeout: Some(Duration::from_secs(2)),
         heartbeat_timeout: Some(Duration::from_secs(5)),
+        slack_ms: 0,
     };
 
     fn vitals(task: Option<u64>, started: u64, beat: u64) -> Vitals {
@@ -97,24 +100,24 @@ mod tests {
     fn a_task_times_out_only_past_its_full_timeout() {
         let v = vitals(Some(7), 1_000, 2_900);
         assert_eq!(
-            LIMITS.judge(v, 0, 3_000),
+            LIMITS.judge(v, 3_000),
             Verdict::Healthy {
                 recheck_ms: Some(3_001)
             }
         );
-        assert_eq!(LIMITS.judge(v, 0, 3_001), Verdict::TaskTimedOut { task: 7 });
+        assert_eq!(LIMITS.judge(v, 3_001), Verdict::TaskTimedOut { task: 7 });
     }
 
     #[test]
     fn an_idle_worker_is_only_watched_for_its_heartbeat() {
         let v = vitals(None, 0, 10_000);
         assert_eq!(
-            LIMITS.judge(v, 0, 12_000),
+            LIMITS.judge(v, 12_000),
             Verdict::Healthy {
                 recheck_ms: Some(15_001)
             }
         );
-        assert_eq!(LIMITS.judge(v, 0, 15_001), Verdict::Silent { task: None });
+        assert_eq!(LIMITS.judge(v, 15_001), Verdict::Silent { task: None });
     }
 
     #[test]
@@ -122,24 +125,38 @@ mod tests {
         let limits = Limits {
             task_timeout: None,
             heartbeat_timeout: Some(Duration::from_secs(1)),
+            slack_ms: 0,
         };
         let v = vitals(Some(3), 500, 600);
-        assert_eq!(limits.judge(v, 0, 1_601), Verdict::Silent { task: Some(3) });
+        assert_eq!(limits.judge(v, 1_601), Verdict::Silent { task: Some(3) });
     }
 
     #[test]
     fn a_worker_is_judged_by_its_heartbeat_only_once_it_has_beaten() {
-        // The slot still holds the beat of the worker it replaced.
-        let v = vitals(None, 0, 1_000);
+        let v = vitals(None, 0, 0);
         assert_eq!(
-            LIMITS.judge(v, 50_000, 90_000),
+            LIMITS.judge(v, 90_000),
             Verdict::Healthy { recheck_ms: None }
         );
-        let v = vitals(None, 0, 50_001);
+        // One beat, even in the very millisecond the worker was spawned, is enough.
+        let v = vitals(None, 0, 50_000);
+        assert_eq!(LIMITS.judge(v, 90_000), Verdict::Silent { task: None });
+    }
+
+    #[test]
+    fn deadlines_include_the_clock_resolution() {
+        let coarse = Limits {
+            slack_ms: 4,
+            ..LIMITS
+        };
+        let v = vitals(Some(7), 1_000, 2_900);
         assert_eq!(
-            LIMITS.judge(v, 50_000, 90_000),
-            Verdict::Silent { task: None }
+            coarse.judge(v, 3_004),
+            Verdict::Healthy {
+                recheck_ms: Some(3_005)
+            }
         );
+        assert_eq!(coarse.judge(v, 3_005), Verdict::TaskTimedOut { task: 7 });
     }
 
     #[test]
@@ -149,15 +166,10 @@ mod tests {
         let limits = Limits {
             task_timeout: Some(Duration::from_secs(10)),
             heartbeat_timeout: Some(Duration::from_secs(1)),
+            slack_ms: 0,
         };
-        assert_eq!(
-            limits.judge(v, 0, 20_000),
-            Verdict::Silent { task: Some(1) }
-        );
-        assert_eq!(
-            LIMITS.judge(v, 0, 20_000),
-            Verdict::TaskTimedOut { task: 1 }
-        );
+        assert_eq!(limits.judge(v, 20_000), Verdict::Silent { task: Some(1) });
+        assert_eq!(LIMITS.judge(v, 20_000), Verdict::TaskTimedOut { task: 1 });
     }
 
     #[test]
@@ -165,10 +177,11 @@ mod tests {
         let none = Limits {
             task_timeout: None,
             heartbeat_timeout: None,
+            slack_ms: 0,
         };
         assert!(!none.any());
         assert_eq!(
-            none.judge(vitals(Some(1), 0, 0), 0, u64::MAX),
+            none.judge(vitals(Some(1), 0, 0), u64::MAX),
             Verdict::Healthy { recheck_ms: None }
         );
     }

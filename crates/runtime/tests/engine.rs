@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use supervisor_runtime::handshake::Rendezvous;
 use supervisor_runtime::worker::{Registry, run_if_worker};
 use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor};
@@ -100,10 +101,13 @@ fn main() -> std::process::ExitCode {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let (mut passed, mut failed) = (0, 0);
+    let (started, started_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || fail_a_hung_test(started_rx));
     for (name, test) in tests {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
+        let _ = started.send(*name);
         match std::panic::catch_unwind(test) {
             Ok(()) => {
                 println!("test {name} ... ok");
@@ -123,6 +127,30 @@ fn main() -> std::process::ExitCode {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE
+    }
+}
+
+/// The longest any one test may take; each finishes in seconds.
+const PER_TEST: Duration = Duration::from_secs(120);
+
+/// Ends the whole run, naming the test, if one test runs past [`PER_TEST`]: a bug that
+/// hangs a supervisor fails CI at once instead of holding it until its own time limit. The
+/// workers go with this process (they die with their parent).
+fn fail_a_hung_test(started: std::sync::mpsc::Receiver<&'static str>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut current = None;
+    loop {
+        match started.recv_timeout(PER_TEST) {
+            Ok(name) => current = Some(name),
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(name) = current {
+                    println!("test {name} ... FAILED: still running after {PER_TEST:?}");
+                    println!("\ntest result: FAILED. a test hung");
+                    std::process::exit(1);
+                }
+            }
+        }
     }
 }
 

@@ -66,6 +66,7 @@ impl<J: Job> Run<'_, J> {
                     SlotState::Dead
                 };
                 self.board.set_slot_state(slot, state);
+                self.board.clear_worker_marks(slot);
                 if drain.recycling {
                     self.on_recycled(slot, drain.child.pid(), &info, obs);
                 }
@@ -96,7 +97,7 @@ impl<J: Job> Run<'_, J> {
         // the watchdog killed is charged for the task it was killed for, if still unanswered,
         // and nothing else (a successor task that started during the grace is not its fault).
         let view = self.board.slot_view(slot);
-        self.board.clear_current(slot);
+        self.board.clear_worker_marks(slot);
         let killed = live.killing.take();
         let running = match view.current_task {
             _ if live.setup_failed => None,

@@ -13,7 +13,6 @@ impl<J: Job> Run<'_, J> {
         for slot in 0..workers {
             self.slots.push(Slot {
                 generation: 0,
-                requested_ms: 0,
                 phase: Phase::Idle,
                 stats: SlotSummary::default(),
                 restarts: 0,

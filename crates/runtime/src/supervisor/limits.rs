@@ -66,7 +66,7 @@ impl<J: Job> Run<'_, J> {
                         continue;
                     }
                     let vitals = self.board.vitals(slot);
-                    let verdict = self.limits.judge(vitals, live.born_ms, now_ms);
+                    let verdict = self.limits.judge(vitals, now_ms);
                     let (failure, task) = match verdict {
                         Verdict::Healthy { recheck_ms } => {
                             match recheck_ms {

@@ -6,7 +6,6 @@ impl<J: Job> Run<'_, J> {
     pub(super) fn request_spawn(&mut self, slot: usize) {
         let s = &mut self.slots[slot];
         s.generation += 1;
-        s.requested_ms = scoreboard::now_ms();
         s.phase = Phase::Spawning;
         self.board.set_slot_process(slot, 0, SlotState::Starting);
         let _ = self.spawn_tx.send(SpawnRequest {
@@ -41,7 +40,6 @@ impl<J: Job> Run<'_, J> {
                     chaos_killed: false,
                     garbled: false,
                     setup_failed: false,
-                    born_ms: self.slots[slot].requested_ms,
                     sent: 0,
                     killing: None,
                 };

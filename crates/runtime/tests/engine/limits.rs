@@ -283,6 +283,9 @@ fn a_stopped_worker_is_detected_by_its_heartbeat() {
     let mut config = Config::new(2);
     config.heartbeat_timeout = Some(Duration::from_secs(1));
     config.kill_grace = Duration::from_secs(1);
+    // A backstop only: should the heartbeat go unwatched, the stopped task ends as a
+    // timeout (and the assertions below fail) instead of the run waiting forever.
+    config.task_timeout = Some(Duration::from_secs(30));
     let acts = tasks(10, &[(TARGET, Act::Sleep(1500))]);
     // Stops whichever worker runs the target task, once, as `kill -STOP` from a shell would.
     let stopper = std::thread::spawn(|| -> Option<u32> {

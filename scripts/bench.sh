@@ -301,7 +301,7 @@ done
 med() { printf '%s\n' "$@" | python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.stdin))'; }
 put "sup_cpu_speedup=$(med "${sup_speedups[@]}")" "seed_cpu_speedup=$(med "${seed_speedups[@]}")"
 row "cpu --compare speedup ($W workers)" v:sup_cpu_speedup "seed_cpu.py" v:seed_cpu_speedup "sup>=1.85" x
-note "seed_cpu.py runs the seed's task list at --scale $cpu_scale (the seed's 1,000,000 takes minutes in CPython); supervisor's at the full scale. Ideal: 1.875× largest-first, 1.67× for Pool.map's in-order hand-out"
+note "seed_cpu.py runs the seed's task list at --scale $cpu_scale (the seed's 1,000,000 takes minutes in CPython); supervisor's at the full scale, each task cut into slices. Ideal: 2× for slices, 1.875× for whole tasks largest-first, 1.67× for Pool.map's in-order hand-out"
 
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use supervisor_jobs::cpu::CpuTask;
+use supervisor_jobs::cpu::CpuPart;
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 use supervisor_jobs::hash::{
     self, Algo, DigestBytes, FileDigest, FileEntry, GroupDigester, HashError,
@@ -170,29 +170,30 @@ impl Job for ProbeJob {
     }
 }
 
-/// The seed's sum-of-squares loop, one `n` per task.
+/// The seed's sum-of-squares loop, one slice of one `n`'s loop per task (the caller adds a
+/// task's slices up).
 pub struct CpuJob;
 
 impl Job for CpuJob {
     const NAME: &'static str = "cpu";
     type Setup = ();
-    type Task = CpuTask;
+    type Task = CpuPart;
     type Output = u128;
 
     fn start(_: ()) -> Result<Self, String> {
         Ok(CpuJob)
     }
 
-    fn run(&mut self, task: CpuTask) -> u128 {
-        task.run()
+    fn run(&mut self, part: CpuPart) -> u128 {
+        part.run()
     }
 
-    fn cost(task: &CpuTask) -> u64 {
-        task.n.saturating_mul(task.scale)
+    fn cost(part: &CpuPart) -> u64 {
+        part.iterations()
     }
 
-    fn label(task: &CpuTask) -> Cow<'_, str> {
-        Cow::Owned(format!("n={}", task.n))
+    fn label(part: &CpuPart) -> Cow<'_, str> {
+        Cow::Owned(format!("n={} [{}..{})", part.n, part.from, part.to))
     }
 }
 

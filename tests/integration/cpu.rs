@@ -1,6 +1,6 @@
 //! `run cpu`: the seed's sum-of-squares benchmark, exact in u128, and `--compare`.
 
-use crate::support::{run, stdout_text, supervisor_run};
+use crate::support::{assert_all_gone, run, stdout_text, summary_pids, supervisor_run};
 use serde_json::Value;
 
 /// What the seed's Python prints: `sum(i * i for i in range(n * 1_000_000))` per task.
@@ -89,6 +89,48 @@ fn cpu_seed_defaults_match_python() {
     // The default task list is the seed's.
     let doc = cpu_json(&[]);
     assert_eq!(rows(&doc), expected);
+}
+
+/// One long task is cut into slices that both workers run; the slices add up to the exact
+/// result even when workers are killed in the middle of theirs (a killed slice is rerun).
+#[test]
+fn one_task_is_spread_over_the_workers_and_survives_kills() {
+    let done = run(supervisor_run().args([
+        "-w",
+        "2",
+        "--retries",
+        "50",
+        "--chaos-kill-every",
+        "100ms",
+        "--chaos-seed",
+        "3",
+        "--format",
+        "json",
+        "cpu",
+        "--tasks",
+        "40",
+        "--scale",
+        "1000000",
+    ]));
+    done.assert_code(0);
+    let doc = done.json();
+    let exact = sum_of_squares(40_000_000).to_string();
+    assert_eq!(rows(&doc), [(40, exact)]);
+    let summary = &doc["summary"];
+    assert_eq!(summary["tasks"], 1, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert!(summary["chaos_kills"].as_u64().unwrap() > 0, "{summary}");
+    let slices: Vec<u64> = summary["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["tasks"].as_u64().unwrap())
+        .collect();
+    assert!(
+        slices.iter().all(|&n| n > 0) && slices.iter().sum::<u64>() >= 10,
+        "both workers ran slices of the one task: {summary}"
+    );
+    assert_all_gone(&summary_pids(&doc));
 }
 
 #[test]

@@ -6,9 +6,20 @@ use crate::error::CliError;
 use crate::jobs::CpuJob;
 use crate::output;
 use std::time::Instant;
-use supervisor_jobs::cpu::CpuTask;
+use supervisor_jobs::cpu::{CpuTask, plan_parts};
+use supervisor_runtime::Config;
 
-/// Runs the tasks in workers; with `--compare`, again sequentially in this process.
+/// One task's loop, added up from its parts as they come back.
+struct TaskSum {
+    n: u64,
+    parts_left: usize,
+    sum: u128,
+    attempts: u32,
+    error: Option<String>,
+}
+
+/// Runs the tasks in workers, each cut into slices so that all cores finish together; with
+/// `--compare`, again sequentially in this process (whole, as the seed runs them).
 pub fn run(options: &RunOptions, args: CpuArgs) -> Result<u8, CliError> {
     if options.format == Format::Sums {
         return Err(CliError::Usage(
@@ -26,20 +37,50 @@ pub fn run(options: &RunOptions, args: CpuArgs) -> Result<u8, CliError> {
             scale: args.scale,
         })
         .collect();
-    for task in &tasks {
-        task.iterations()
-            .map_err(|e| CliError::Usage(format!("invalid --tasks/--scale: {e}")))?;
+    let workers = options
+        .workers
+        .map(|n| n as usize)
+        .unwrap_or_else(Config::available_cores);
+    let parts = plan_parts(&tasks, workers)
+        .map_err(|e| CliError::Usage(format!("invalid --tasks/--scale: {e}")))?;
+    let mut sums: Vec<TaskSum> = tasks
+        .iter()
+        .map(|task| TaskSum {
+            n: task.n,
+            parts_left: 0,
+            sum: 0,
+            attempts: 0,
+            error: None,
+        })
+        .collect();
+    let mut owner = Vec::new();
+    for (task, mine) in parts.iter().enumerate() {
+        sums[task].parts_left = mine.len();
+        owner.extend(std::iter::repeat_n(task, mine.len()));
     }
-    let ns: Vec<u64> = args.tasks.clone();
+    let parts: Vec<_> = parts.into_iter().flatten().collect();
     let mut parallel_results: Vec<Option<u128>> = vec![None; tasks.len()];
     let mut out = open_output(options, output::cpu::view())?;
-    let report = supervise::<CpuJob>(options, (), tasks.clone(), &mut out, |i, _task, outcome| {
-        vec![match &outcome.result {
-            Ok(result) => {
-                parallel_results[i] = Some(*result);
-                output::cpu::result(i, ns[i], *result, outcome.attempts)
+    let report = supervise::<CpuJob>(options, (), parts, &mut out, |i, _part, outcome| {
+        let index = owner[i];
+        let task = &mut sums[index];
+        task.attempts = task.attempts.max(outcome.attempts);
+        match &outcome.result {
+            Ok(result) => task.sum = task.sum.wrapping_add(*result),
+            Err(failure) => {
+                task.error.get_or_insert_with(|| failure.to_string());
             }
-            Err(failure) => output::cpu::failure(i, ns[i], &failure.to_string(), outcome.attempts),
+        }
+        task.parts_left -= 1;
+        if task.parts_left > 0 {
+            return Vec::new();
+        }
+        vec![match &task.error {
+            None => {
+                parallel_results[index] = Some(task.sum);
+                output::cpu::result(index, task.n, task.sum, task.attempts)
+            }
+            Some(message) => output::cpu::failure(index, task.n, message, task.attempts),
         }]
     })?;
     if args.compare {

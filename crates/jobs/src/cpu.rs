@@ -33,6 +33,73 @@ pub struct CpuTask {
     pub scale: u64,
 }
 
+/// A contiguous slice of one task's loop, Σ i² for i in `from..to`: the unit a worker runs.
+///
+/// A task's parts add up (wrapping, like the loop itself) to exactly the task's result, so a
+/// long task can be spread over every core instead of leaving the others idle behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuPart {
+    /// The seed's `n` of the task this part belongs to.
+    pub n: u64,
+    /// First iteration of the slice.
+    pub from: u64,
+    /// One past its last iteration.
+    pub to: u64,
+}
+
+impl CpuPart {
+    /// Runs the slice of the loop.
+    pub fn run(&self) -> u128 {
+        squares(self.from, self.to)
+    }
+
+    /// Loop iterations in the slice: the part's cost.
+    pub fn iterations(&self) -> u64 {
+        self.to - self.from
+    }
+}
+
+/// Parts per worker the whole run is cut into: enough that largest-first dispatch evens the
+/// cores out to within a small part, few enough that their messages cost nothing.
+pub const PARTS_PER_WORKER: u64 = 16;
+
+/// Smallest part worth its own message (a few milliseconds of loop).
+pub const MIN_PART_ITERATIONS: u64 = 4_000_000;
+
+/// Cuts every task into parts for `workers` cores: each into near-equal slices of at most
+/// an even `1 / (workers × PARTS_PER_WORKER)` of the whole run (and no smaller than
+/// [`MIN_PART_ITERATIONS`] unless the task itself is): one list per task, in task order and
+/// each in loop order. Every task gets at least one part, so an empty loop still has a result.
+///
+/// # Errors
+///
+/// A task whose result would not be exact (see [`CpuTask::iterations`]).
+pub fn plan_parts(
+    tasks: &[CpuTask],
+    workers: usize,
+) -> Result<Vec<Vec<CpuPart>>, TooManyIterations> {
+    let sizes = tasks
+        .iter()
+        .map(CpuTask::iterations)
+        .collect::<Result<Vec<u64>, _>>()?;
+    let total: u64 = sizes.iter().fold(0, |sum, &size| sum.saturating_add(size));
+    let share = (workers.max(1) as u64).saturating_mul(PARTS_PER_WORKER);
+    let most = total.div_ceil(share).max(MIN_PART_ITERATIONS);
+    let parts = tasks.iter().zip(sizes).map(|(task, size)| {
+        let count = size.div_ceil(most).max(1);
+        // Boundaries k·size/count, in u128 so the product cannot overflow.
+        let at = |k: u64| (u128::from(size) * u128::from(k) / u128::from(count)) as u64;
+        (0..count)
+            .map(|k| CpuPart {
+                n: task.n,
+                from: at(k),
+                to: at(k + 1),
+            })
+            .collect()
+    });
+    Ok(parts.collect())
+}
+
 /// A task whose result would not be exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -164,6 +231,64 @@ mod tests {
             scale: DEFAULT_SCALE,
         };
         assert_eq!(task.run(), SEED_RESULTS[0].1);
+    }
+
+    #[test]
+    fn parts_cover_each_loop_once_and_add_up_to_its_result() {
+        let tasks: Vec<CpuTask> = [0, 1, 7, 100, 3, 500]
+            .map(|n| CpuTask {
+                n,
+                scale: 1_000_000,
+            })
+            .to_vec();
+        for workers in [1, 2, 3, 16] {
+            let parts = plan_parts(&tasks, workers).unwrap();
+            let total: u64 = tasks.iter().map(|t| t.iterations().unwrap()).sum();
+            let most = (total.div_ceil(workers as u64 * PARTS_PER_WORKER)).max(MIN_PART_ITERATIONS);
+            assert_eq!(parts.len(), tasks.len());
+            for (task, mine) in tasks.iter().zip(&parts) {
+                assert!(!mine.is_empty(), "n = {}", task.n);
+                assert!(mine.iter().all(|p| p.n == task.n));
+                assert_eq!(mine[0].from, 0);
+                assert_eq!(mine.last().unwrap().to, task.iterations().unwrap());
+                for pair in mine.windows(2) {
+                    assert_eq!(pair[0].to, pair[1].from, "contiguous");
+                }
+                assert!(
+                    mine.iter().all(|p| p.iterations() <= most),
+                    "n = {}",
+                    task.n
+                );
+                let sum = mine
+                    .iter()
+                    .map(|p| closed_form(p.to) - closed_form(p.from))
+                    .sum::<u128>();
+                assert_eq!(
+                    sum,
+                    closed_form(task.iterations().unwrap()),
+                    "n = {}",
+                    task.n
+                );
+            }
+        }
+        // Through the real loop, at a size a debug build runs quickly.
+        let small = [CpuTask {
+            n: 9,
+            scale: 1_000_001,
+        }];
+        let parts = &plan_parts(&small, 2).unwrap()[0];
+        assert!(parts.len() > 1);
+        let sum = parts.iter().fold(0u128, |sum, p| sum.wrapping_add(p.run()));
+        assert_eq!(sum, small[0].run());
+    }
+
+    #[test]
+    fn a_task_too_big_to_be_exact_is_refused_when_planning() {
+        let tasks = [CpuTask {
+            n: u64::MAX,
+            scale: 2,
+        }];
+        assert!(plan_parts(&tasks, 2).is_err());
     }
 
     #[test]

@@ -40,6 +40,7 @@
 //! Paths cross process boundaries as raw bytes (`Vec<u8>`), never `PathBuf` or `String`, because
 //! Unix file names need not be UTF-8 and must survive the trip exactly.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod cpu;
 pub mod fault;
@@ -48,6 +49,8 @@ mod io_text;
 pub mod logs;
 mod open_regular;
 pub mod probe;
+#[allow(unsafe_code)]
+mod sys;
 mod walk;
 
 pub use io_text::describe_io_error;

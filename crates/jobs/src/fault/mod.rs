@@ -6,7 +6,6 @@
 //! [`FaultTask`]s, and [`FaultTask::run`] does the deed inside whichever process runs it.
 //! Successful items produce `item * item`, so results are checkable.
 
-mod crash;
 mod plan;
 mod run;
 

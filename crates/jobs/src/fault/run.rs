@@ -8,8 +8,8 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use super::crash;
 use super::plan::{FaultAction, FaultOutput, FaultTask};
+use crate::sys::signals as crash;
 
 /// Chunk size for [`FaultAction::Allocate`]: big enough to hit a limit fast, small enough that
 /// the limit is hit by touching pages rather than by one absurd request.

@@ -1,14 +1,18 @@
 //! The line counter: pure byte crunching over a stream fed in pieces, no I/O.
 //!
-//! It never walks lines one by one. Per piece it counts newlines with `memchr`, and for each
-//! pattern runs a `memmem` search over all the complete lines at once; only the lines a search
-//! hits are looked at individually. Those are rare next to all lines, so the cost is a few
-//! SIMD passes over the data, which is what lets it keep up with ripgrep.
+//! It never walks lines one by one. The complete lines of a piece go, where the CPU has AVX2
+//! and there are at most four patterns, through [`LineScan`]: one SIMD pass that finds
+//! newlines and every pattern's candidates together and skips the rest of a line once it is
+//! decided. Otherwise it counts newlines with `memchr` and runs one `memmem` search per
+//! pattern over all the complete lines at once, looking individually only at the lines a
+//! search hits. Either way the cost is SIMD passes over the data, which is what lets it beat
+//! ripgrep.
 
 use memchr::memmem::Finder;
 use memchr::{memchr, memchr_iter, memrchr};
 
 use super::LogCounts;
+use super::line_scan::LineScan;
 use super::patterns::LogPatterns;
 
 /// Counts lines, and lines per pattern, over bytes fed in order by [`LineCounter::feed`].
@@ -18,6 +22,8 @@ use super::patterns::LogPatterns;
 /// ([`LineCounter::overlap`]) so that a match cut in two by a piece boundary is still found.
 pub(crate) struct LineCounter {
     finders: Vec<Finder<'static>>,
+    /// The one-pass scan of whole lines, where the CPU and the number of patterns allow it.
+    scan: Option<LineScan>,
     counts: LogCounts,
     /// Whether the current line has bytes but no newline yet.
     partial: bool,
@@ -35,6 +41,7 @@ impl LineCounter {
             .map(|p| Finder::new(p).into_owned())
             .collect();
         LineCounter {
+            scan: LineScan::new(&patterns.patterns),
             counts: LogCounts::new(finders.len()),
             best: finders.len(),
             finders,
@@ -102,13 +109,21 @@ impl LineCounter {
         self.best = self.finders.len();
     }
 
-    /// Counts `body`, whole lines each ending with a newline (or nothing at all).
-    ///
-    /// One search per pattern over the whole body. A line hit by pattern `k` counts for `k`
-    /// unless it also contains an earlier pattern, checked within that line only; the search
-    /// then resumes after the line, so each line counts at most once per pattern, and over all
-    /// patterns exactly once for its lowest one.
+    /// Counts `body`, whole lines each ending with a newline (or nothing at all): in one pass
+    /// where [`LineScan`] can run, else by [`LineCounter::search_lines`]. Both count the same.
     fn count_lines(&mut self, body: &[u8]) {
+        match &self.scan {
+            Some(scan) => scan.count(body, &mut self.counts),
+            None => self.search_lines(body),
+        }
+    }
+
+    /// [`LineCounter::count_lines`] by one search per pattern over the whole body.
+    ///
+    /// A line hit by pattern `k` counts for `k` unless it also contains an earlier pattern,
+    /// checked within that line only; the search then resumes after the line, so each line
+    /// counts at most once per pattern, and over all patterns exactly once for its lowest one.
+    pub(crate) fn search_lines(&mut self, body: &[u8]) {
         self.counts.lines += memchr_iter(b'\n', body).count() as u64;
         for k in 0..self.finders.len() {
             let (earlier, rest) = self.finders.split_at(k);
@@ -134,4 +149,13 @@ impl LineCounter {
             }
         }
     }
+}
+
+/// Counts whole lines by the per-pattern search alone, as the reference the one-pass scan is
+/// tested against.
+#[cfg(test)]
+pub(crate) fn search_reference(patterns: &LogPatterns, body: &[u8]) -> LogCounts {
+    let mut counter = LineCounter::new(patterns);
+    counter.search_lines(body);
+    counter.counts
 }

@@ -11,6 +11,7 @@ mod count_range;
 mod counter;
 mod counts;
 mod discover;
+pub(crate) mod line_scan;
 mod patterns;
 mod ranges;
 mod task;

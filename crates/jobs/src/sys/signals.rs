@@ -1,11 +1,11 @@
-//! The crate's only `unsafe`: making this process die by a signal, or ignore one.
+//! Making this process die by a signal, or ignore one (for the `fault` job).
 //!
 //! These go through libc because std offers no way to change a signal's disposition or to
 //! raise a signal, and dying *by a signal* (rather than exiting) is what the supervisor must
 //! learn to recognise.
 
 /// Dies by SIGSEGV, as a real segmentation fault would end the process.
-pub(super) fn segfault() -> ! {
+pub(crate) fn segfault() -> ! {
     // SAFETY: `signal` with SIG_DFL installs no Rust code as a handler, so there is no
     // async-signal-safety concern. Resetting is needed because std installs its own SIGSEGV
     // handler (for stack-overflow reports), which would otherwise catch the signal.
@@ -16,12 +16,12 @@ pub(super) fn segfault() -> ! {
 }
 
 /// Dies by SIGKILL, as if an outside `kill -9` had hit it.
-pub(super) fn kill_self() -> ! {
+pub(crate) fn kill_self() -> ! {
     raise(libc::SIGKILL)
 }
 
 /// Makes SIGTERM do nothing, so that only SIGKILL can end the process.
-pub(super) fn ignore_sigterm() {
+pub(crate) fn ignore_sigterm() {
     // SAFETY: SIG_IGN installs no handler code; changing a disposition has no memory-safety
     // effect on this process.
     unsafe {

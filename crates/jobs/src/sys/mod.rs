@@ -1,0 +1,11 @@
+//! The crate's only `unsafe` code, each use with its `// SAFETY:` argument:
+//!
+//! * [`signals`]: dying by a signal, or ignoring SIGTERM, for the `fault` job (libc calls std
+//!   does not offer);
+//! * [`simd`]: handing out the AVX2 line scan of the `logs` job as a safe function, only after
+//!   the CPU was found to have the instructions it is compiled for.
+//!
+//! Everything else in the crate is `#![deny(unsafe_code)]`.
+
+pub(crate) mod signals;
+pub(crate) mod simd;

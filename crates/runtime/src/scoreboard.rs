@@ -110,7 +110,7 @@ const CLOCK: nix::time::ClockId = nix::time::ClockId::CLOCK_REALTIME_COARSE;
 /// Two readings can each be up to this much behind the true time, so an interval measured
 /// with [`now_ms`] can be short by up to one tick; deadlines add it so that a timeout never
 /// cuts a task short.
-pub fn tick_ms() -> u64 {
+pub(crate) fn tick_ms() -> u64 {
     static TICK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *TICK.get_or_init(|| match nix::time::clock_getres(CLOCK) {
         Ok(t) => (t.tv_sec() as u64 * 1000 + (t.tv_nsec() as u64).div_ceil(1_000_000)).max(1),

@@ -208,21 +208,11 @@ mod tests {
     use super::*;
     use crate::logs::LogPatterns;
     use crate::logs::counter::search_reference;
+    use crate::logs::test_rng::Rng;
 
-    /// xorshift64*: deterministic, so a failure names a reproducible case.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
+    /// A number in `0..n`.
+    fn pick(rng: &mut Rng, n: usize) -> usize {
+        rng.below(n as u64) as usize
     }
 
     /// Text made of the patterns, their halves, near misses, filler runs that make lines span
@@ -230,26 +220,26 @@ mod tests {
     fn text(rng: &mut Rng, patterns: &[Vec<u8>], len: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(len + 64);
         while out.len() < len {
-            match rng.below(10) {
+            match pick(rng, 10) {
                 0 | 1 => out.push(b'\n'),
                 2 => out.extend_from_slice(b"\r\n"),
-                3 | 4 => out.extend_from_slice(&patterns[rng.below(patterns.len())]),
+                3 | 4 => out.extend_from_slice(&patterns[pick(rng, patterns.len())]),
                 5 => {
-                    let p = &patterns[rng.below(patterns.len())];
-                    let cut = rng.below(p.len());
-                    out.extend_from_slice(if rng.below(2) == 0 {
+                    let p = &patterns[pick(rng, patterns.len())];
+                    let cut = pick(rng, p.len());
+                    out.extend_from_slice(if pick(rng, 2) == 0 {
                         &p[..cut]
                     } else {
                         &p[cut..]
                     });
                 }
                 6 => {
-                    let run = rng.below(90);
+                    let run = pick(rng, 90);
                     out.extend(std::iter::repeat_n(b'.', run));
                 }
                 _ => {
                     let alphabet = b"ERWANIGOabx \t\xff";
-                    out.push(alphabet[rng.below(alphabet.len())]);
+                    out.push(alphabet[pick(rng, alphabet.len())]);
                 }
             }
         }
@@ -283,7 +273,7 @@ mod tests {
             let scan = LineScan::new(&patterns).expect("1 to 4 patterns");
             let set = LogPatterns::new(patterns.clone()).unwrap();
             for case in 0..400 {
-                let len = [0, 1, 31, 32, 33, 64, 200, 1000, 4000][case % 9] + rng.below(40);
+                let len = [0, 1, 31, 32, 33, 64, 200, 1000, 4000][case % 9] + pick(&mut rng, 40);
                 let body = text(&mut rng, &patterns, len);
                 let mut got = LogCounts::new(patterns.len());
                 scan.count(&body, &mut got);

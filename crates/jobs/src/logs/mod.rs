@@ -15,6 +15,8 @@ pub(crate) mod line_scan;
 mod patterns;
 mod ranges;
 mod task;
+#[cfg(test)]
+mod test_rng;
 
 pub use crate::walk::SkipReason;
 pub use count_range::{LogError, READ_SIZE, count_range};

@@ -10,6 +10,7 @@ use flate2::write::GzEncoder;
 
 use super::*;
 use crate::logs::plan_ranges;
+use crate::logs::test_rng::Rng;
 
 fn b(path: &Path) -> Vec<u8> {
     path.as_os_str().as_bytes().to_vec()
@@ -147,22 +148,6 @@ fn a_line_belongs_to_the_range_holding_its_first_byte() {
     assert_eq!(run(13, 20).unwrap(), counts(0, &[0, 0], 0));
     assert_eq!(run(5, 5).unwrap(), counts(0, &[0, 0], 0));
     assert_eq!(run(100, 200).unwrap(), counts(0, &[0, 0], 0));
-}
-
-/// A small deterministic generator (xorshift64*), so failures reproduce from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Log-like bytes: pattern words and their fragments, newlines, CRLF, arbitrary bytes, and

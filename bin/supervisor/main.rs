@@ -1,6 +1,8 @@
 //! `supervisor`: run work across all cores in separate OS processes and survive whatever
 //! happens to them. See the README for the command line and exit codes.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod error;
 mod jobs;

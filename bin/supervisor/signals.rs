@@ -1,18 +1,20 @@
-//! Ctrl-C and SIGTERM during a run: the first stops gracefully, the second at once.
+//! Signals during a run: Ctrl-C, SIGTERM and SIGHUP stop it gracefully (a second one at once),
+//! SIGQUIT at once; Ctrl-Z (SIGTSTP) stops the workers with the supervisor and `fg` (SIGCONT)
+//! continues them.
 //!
-//! Workers lead their own process groups, so a terminal's Ctrl-C reaches only the supervisor;
+//! Workers lead their own process groups, so a terminal's signals reach only the supervisor;
 //! it decides what happens to them. Handlers are installed only in `run`, after worker routing,
 //! so workers never inherit them.
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
 use signal_hook::iterator::{Handle, Signals};
 use std::sync::atomic::{AtomicI32, Ordering};
 use supervisor_runtime::{StopMode, Stopper};
 
-/// The first signal received by this process (0: none).
+/// The first stopping signal received by this process (0: none).
 static FIRST: AtomicI32 = AtomicI32::new(0);
 
-/// Watches for SIGINT/SIGTERM while a run is going.
+/// Watches for signals while a run is going.
 pub struct SignalGuard {
     handle: Handle,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -21,24 +23,22 @@ pub struct SignalGuard {
 impl SignalGuard {
     /// Starts watching; signals go to `stopper`.
     pub fn install(stopper: Stopper) -> std::io::Result<Self> {
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT])?;
         let handle = signals.handle();
         let thread = std::thread::Builder::new()
             .name("supervisor-signals".into())
             .spawn(move || {
                 for signal in signals.forever() {
-                    let name = if signal == SIGINT {
-                        "SIGINT"
-                    } else {
-                        "SIGTERM"
-                    };
-                    if FIRST
-                        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_ok()
-                    {
-                        stopper.stop(StopMode::Graceful, format!("interrupted by {name}"));
-                    } else {
-                        stopper.stop(StopMode::Immediate, format!("interrupted by {name}"));
+                    match signal {
+                        SIGTSTP => {
+                            // Job control: the workers stop first (and the run's timers with
+                            // them), then this process, as the default action would have.
+                            stopper.suspend();
+                            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+                        }
+                        // `fg` or `bg`: this process is running again, so are the workers.
+                        SIGCONT => stopper.resume(),
+                        _ => stop(&stopper, signal),
                     }
                 }
             })?;
@@ -49,8 +49,27 @@ impl SignalGuard {
     }
 }
 
-/// The conventional exit code of the first signal received, if any (130 for SIGINT, 143 for
-/// SIGTERM).
+/// The first SIGINT/SIGTERM/SIGHUP stops gracefully; SIGQUIT, or any second one, at once.
+fn stop(stopper: &Stopper, signal: i32) {
+    let name = match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        _ => "SIGQUIT",
+    };
+    let first = FIRST
+        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok();
+    let mode = if first && signal != SIGQUIT {
+        StopMode::Graceful
+    } else {
+        StopMode::Immediate
+    };
+    stopper.stop(mode, format!("interrupted by {name}"));
+}
+
+/// The conventional exit code of the first stopping signal received, if any (129 SIGHUP,
+/// 130 SIGINT, 131 SIGQUIT, 143 SIGTERM).
 pub fn exit_code() -> Option<u8> {
     match FIRST.load(Ordering::SeqCst) {
         0 => None,

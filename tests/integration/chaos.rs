@@ -4,7 +4,7 @@
 use crate::support::{
     RUN_LIMIT, assert_all_gone, awkward_tree, crashes_in_text_summary, deadline, maps_memfd,
     reference_sums, result_path, run, sigkill, spawn, summary_pids, supervisor_run, wait_until,
-    worker_socket, workers_of,
+    workers_of,
 };
 use std::collections::BTreeSet;
 
@@ -112,16 +112,14 @@ fn workers_killed_from_outside_lose_nothing() {
     let end = deadline(20);
     let mut killed: Vec<i32> = Vec::new();
     while killed.len() < KILLS {
-        // A worker we have not killed yet that is past its start: its handshake socket is
-        // gone and it has mapped the run's scoreboard (a memfd), which it does on receiving
-        // its setup. Killing it earlier would be a failed start rather than a crash.
+        // A worker we have not killed yet that is past its start: it has mapped the run's
+        // scoreboard (a memfd), which it does once its handshake is done and its setup came.
+        // Killing it earlier would be a failed start rather than a crash.
         let mut victim = None;
         let found = wait_until(end, || {
-            victim = workers_of(parent).into_iter().find(|p| {
-                !killed.contains(p)
-                    && worker_socket(*p).is_some_and(|s| !s.exists())
-                    && maps_memfd(*p)
-            });
+            victim = workers_of(parent)
+                .into_iter()
+                .find(|p| !killed.contains(p) && maps_memfd(*p));
             victim.is_some() || running.child.try_wait().unwrap().is_some()
         });
         assert!(

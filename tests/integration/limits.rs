@@ -95,9 +95,14 @@ fn max_tasks_per_child_recycles_workers_without_losing_results() {
     let summary = &doc["summary"];
     let spawned = summary["workers_spawned"].as_u64().unwrap();
     let recycled = summary["recycled"].as_u64().unwrap();
-    // 100 tasks at most 3 per worker need at least 34 workers, 33 of them recycled.
+    // 100 tasks at most 3 per worker need at least 34 workers. Every worker is recycled but
+    // those still serving when the run ends: at most one per slot (how the last tasks split
+    // between the two slots depends on timing).
     assert!(spawned >= 34, "workers_spawned {spawned}: {summary}");
-    assert!(recycled >= 33, "recycled {recycled}: {summary}");
+    assert!(
+        recycled + 2 >= spawned,
+        "recycled {recycled} of {spawned}: {summary}"
+    );
     assert_eq!(summary["worker_crashes"], 0, "{summary}");
     assert_eq!(summary["retried"], 0, "{summary}");
     // Every spawned worker is listed once; no worker ran more than 3 tasks, so a slot ran at

@@ -78,6 +78,79 @@ fn sigterm_mid_run_prints_partial_correct_results_and_exits_143() {
     interrupt_mid_run(Signal::SIGTERM, 143, "SIGTERM");
 }
 
+/// A closed terminal (SIGHUP) is handled like SIGTERM.
+#[test]
+fn sighup_mid_run_prints_partial_correct_results_and_exits_129() {
+    interrupt_mid_run(Signal::SIGHUP, 129, "SIGHUP");
+}
+
+/// Ctrl-Z (SIGTSTP) stops the workers with the supervisor, their timers pause (a stop longer
+/// than the heartbeat timeout costs nothing), and `fg` (SIGCONT) resumes a run whose output is
+/// the same as an undisturbed one's.
+#[test]
+fn ctrl_z_stops_the_workers_too_and_fg_resumes_with_identical_results() {
+    let args = [
+        "-w",
+        "2",
+        "--format",
+        "json",
+        "--heartbeat-timeout",
+        "1s",
+        "--task-timeout",
+        "3s",
+        "fault",
+        "--tasks",
+        "150",
+        "--sleep-ms",
+        "10",
+    ];
+    let clean = crate::support::run(supervisor_run().args(args));
+    clean.assert_code(0);
+    let running = spawn(supervisor_run().args(args));
+    let parent = running.pid();
+    let watch = ChildWatch::start(parent);
+    let (started, view) = wait_for_ps(parent, 20, |v| v.done >= 10);
+    assert!(started, "the run never got 10 results done: {view:?}");
+    let workers = workers_of(parent);
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    send(parent, Signal::SIGTSTP);
+    let stopped = |pid: i32| matches!(crate::support::stat(pid), Some(('T', _)));
+    assert!(
+        wait_until(deadline(5), || stopped(parent)
+            && workers.iter().all(|&w| stopped(w))),
+        "not everything stopped: parent {:?}, workers {:?}",
+        crate::support::stat(parent),
+        workers
+            .iter()
+            .map(|&w| crate::support::stat(w))
+            .collect::<Vec<_>>()
+    );
+    // Stopped for longer than the heartbeat timeout: the scenario, not a hope.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        workers.iter().all(|&w| stopped(w)),
+        "the workers stay stopped"
+    );
+    crate::support::sigcont(parent);
+    let done = running.finish_within(Duration::from_secs(30));
+    let mut pids = watch.seen();
+    done.assert_code(0);
+    let doc = done.json();
+    assert_eq!(
+        doc["results"],
+        clean.json()["results"],
+        "same results as an undisturbed run"
+    );
+    let summary = &doc["summary"];
+    assert_eq!(summary["worker_crashes"], 0, "{summary}");
+    assert_eq!(
+        summary["workers_spawned"], 2,
+        "no worker was replaced: {summary}"
+    );
+    pids.extend(summary_pids(&doc));
+    assert_all_gone(&pids);
+}
+
 /// The first Ctrl-C is graceful (SIGTERM, then SIGKILL after a 5 s grace); a worker that
 /// ignores SIGTERM would keep the run alive that long. A second Ctrl-C must end it at once.
 #[test]

@@ -208,20 +208,23 @@ pub fn workers_of(parent: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Live processes (any parent) whose command line contains `needle`.
+/// Live processes (any parent) whose command line or environment contains `needle` (a run
+/// started with `TMPDIR=<a fresh dir>` passes that to every process it starts).
 pub fn processes_mentioning(needle: &[u8]) -> Vec<i32> {
     let me = std::process::id() as i32;
     all_pids()
         .into_iter()
-        .filter(|&pid| pid != me && !is_gone(pid) && contains(&cmdline(pid), needle))
+        .filter(|&pid| {
+            pid != me
+                && !is_gone(pid)
+                && (contains(&cmdline(pid), needle) || contains(&environ(pid), needle))
+        })
         .collect()
 }
 
-/// The handshake socket a worker was started with (its last argument).
-pub fn worker_socket(pid: i32) -> Option<PathBuf> {
-    let line = cmdline(pid);
-    let last = line.split(|&b| b == 0).rfind(|arg| !arg.is_empty())?;
-    Some(PathBuf::from(OsStr::from_bytes(last)))
+/// The raw environment of `pid` (NUL-separated), empty if unreadable.
+pub fn environ(pid: i32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default()
 }
 
 /// True when `pid` has a memfd mapped (a worker does once it attached the scoreboard).

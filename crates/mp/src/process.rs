@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use supervisor_runtime::WorkerSignal;
 
 #[derive(Default)]
 struct State {
@@ -153,22 +154,27 @@ impl<R: DeserializeOwned> Process<R> {
 
     fn signal(&self, signal: Signal) {
         let mut state = self.shared.lock();
-        // Only while the task is unanswered: the runtime reaps the worker only after that, so
-        // the pid is still ours.
         if state.result.is_some() {
             return;
         }
         state.signalled = Some(signal);
-        match state.pid {
-            Some(pid) => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
-            }
-            None => {
-                if let Some(run) = self.run.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                    run.stop("the process was killed before it started");
-                }
-            }
+        let started = state.pid.is_some();
+        drop(state);
+        let run = self.run.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(run) = run.as_ref() else {
+            return;
+        };
+        if !started {
+            run.stop("the process was killed before it started");
+            return;
         }
+        // Through the engine, which signals the worker's whole process group (anything the
+        // function started goes too) and never a pid it has already reaped.
+        let signal = match signal {
+            Signal::SIGKILL => WorkerSignal::Kill,
+            _ => WorkerSignal::Terminate,
+        };
+        run.stopper().signal_workers(signal);
     }
 
     fn reap(&self) {

@@ -101,6 +101,22 @@ task!(
 );
 
 task!(
+    /// Starts `sleep 60` as a child (in this worker's process group), writes its pid to
+    /// `pidfile`, then never returns.
+    fn spawn_sleeper(pidfile: String) -> u32 {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("sleep");
+        std::fs::write(&pidfile, child.id().to_string()).expect("pidfile");
+        std::thread::spawn(move || child.wait());
+        loop {
+            std::thread::park();
+        }
+    }
+);
+
+task!(
     fn panic_on_odd(x: u64) -> u64 {
         if x % 2 == 1 {
             panic!("odd input {x}");
@@ -152,6 +168,10 @@ fn main() -> std::process::ExitCode {
         (
             "process_terminate_reports_sigterm",
             process_terminate_reports_sigterm,
+        ),
+        (
+            "process_terminate_reaches_what_the_function_started",
+            process_terminate_reaches_what_the_function_started,
         ),
         ("apply_async_gets_results", apply_async_gets_results),
         (
@@ -355,6 +375,44 @@ fn process_terminate_reports_sigterm() {
     // Dropping a running process kills and reaps it.
     let running = Process::spawn(sleep_ms, 30_000).unwrap();
     drop(running);
+}
+
+/// `terminate()` goes through the engine to the worker's whole process group, so a process the
+/// function started dies with it (it once signalled the bare worker pid, which left the child
+/// running and could hit a pid already reaped and reused).
+fn process_terminate_reaches_what_the_function_started() {
+    let dir = std::env::temp_dir().join(format!("mp-sleeper-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let process = Process::spawn(spawn_sleeper, dir.to_string_lossy().into_owned()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sleeper: u32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&dir)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the function did not start its child"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    process.terminate();
+    let err = process.join().unwrap_err();
+    assert_eq!(err.signal_name().as_deref(), Some("SIGTERM"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{sleeper}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{sleeper}/stat"))
+            .is_ok_and(|s| s.contains(") Z "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the function's child {sleeper} survived terminate()"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(&dir);
 }
 
 fn apply_async_gets_results() {

@@ -1,29 +1,44 @@
-//! Bootstrap of a worker's channels through `ipc-channel`'s one-shot server, made safe.
+//! A worker's channel ends, and the one-shot rendezvous helpers.
 //!
-//! Three things the bare one-shot server does not give:
-//! - **Privacy.** The server's socket lives in a fresh temp directory created with the process
-//!   umask; under `umask 000` another local user could connect first. We create it under umask
-//!   077 and check the directory is `0700` and ours before anyone is told its name.
-//! - **Authenticity.** Each spawn gets a random token, passed to the child in its environment
-//!   (readable only by the same user), that the child must echo along with the protocol version
-//!   and its pid. Anything else is rejected.
-//! - **Liveness.** `accept()` cannot time out; [`Rendezvous::accept`] runs a guard that connects
-//!   to our own server with an `Abort` frame when the child dies or misses the deadline, so a
-//!   child that never connects cannot hang the parent.
+//! The engine bootstraps workers through an inherited socket pair (`crate::bootstrap`), so no
+//! socket name is ever exposed before it is private. [`Rendezvous`] and [`connect`] are the
+//! earlier name-based bootstrap, kept for callers of this public module; the engine no longer
+//! uses them.
 
 use crate::Error;
-use crate::protocol::{Hello, HelloFrame, PROTOCOL_VERSION};
+use crate::protocol::PROTOCOL_VERSION;
 use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
+use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Serializes umask changes: the umask is process-wide.
-static UMASK_LOCK: Mutex<()> = Mutex::new(());
+/// The first message of the name-based rendezvous.
+#[derive(Serialize, Deserialize)]
+enum HelloFrame {
+    /// A worker introducing itself.
+    Hello(Hello),
+    /// Sent by the parent to its own server to unblock `accept` when the child died (or hung)
+    /// before connecting.
+    Abort,
+}
 
-/// The parent's end of one worker's bootstrap.
+/// A worker's introduction in the name-based rendezvous.
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    version: u32,
+    token: String,
+    pid: u32,
+    tasks: IpcBytesSender,
+    results: IpcBytesReceiver,
+}
+
+/// The parent's end of a name-based bootstrap: a one-shot server the child connects to.
+#[deprecated(
+    since = "0.1.0",
+    note = "the engine bootstraps workers over an inherited socket pair; this name-based rendezvous is kept only for existing callers"
+)]
 pub struct Rendezvous {
     server: IpcOneShotServer<HelloFrame>,
     name: String,
@@ -38,17 +53,19 @@ pub struct Connection {
     pub results: IpcBytesReceiver,
 }
 
+#[allow(deprecated)]
 impl Rendezvous {
-    /// Creates a one-shot server in a private (`0700`) directory and a fresh random token.
+    /// Creates a one-shot server and a fresh random token, and makes the server's directory
+    /// private (`0700`). The process umask is left alone (it is shared with every thread), so
+    /// the directory is private only from just after its creation: prefer the engine's own
+    /// bootstrap.
     pub fn new() -> Result<Self, Error> {
-        let (server, name) = {
-            let _guard = UMASK_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            use nix::sys::stat::{Mode, umask};
-            let old = umask(Mode::from_bits_truncate(0o077));
-            let created = IpcOneShotServer::<HelloFrame>::new();
-            umask(old);
-            created.map_err(|e| Error::io("cannot create the handshake socket", e))?
-        };
+        let (server, name) = IpcOneShotServer::<HelloFrame>::new()
+            .map_err(|e| Error::io("cannot create the handshake socket", e))?;
+        if let Some(dir) = Path::new(&name).parent() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(format!("cannot make {} private", dir.display()), e))?;
+        }
         check_private_dir(&name)?;
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|e| {
@@ -135,6 +152,7 @@ impl Rendezvous {
     }
 }
 
+#[allow(deprecated)]
 fn verify(hello: &Hello, token: &str, pid: u32) -> Result<(), Error> {
     if hello.version != PROTOCOL_VERSION {
         return Err(Error::Protocol(format!(
@@ -156,7 +174,8 @@ fn verify(hello: &Hello, token: &str, pid: u32) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_private_dir(socket: &str) -> Result<(), Error> {
+/// Checks that the socket's directory is `0700` and ours.
+pub(crate) fn check_private_dir(socket: &str) -> Result<(), Error> {
     let dir = Path::new(socket)
         .parent()
         .ok_or_else(|| Error::Protocol(format!("handshake socket {socket:?} has no directory")))?;
@@ -173,8 +192,12 @@ fn check_private_dir(socket: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The worker's side: connects to `name`, presents `token`, and returns its channel ends
-/// (tasks to receive, results to send).
+/// The worker's side of a [`Rendezvous`]: connects to `name`, presents `token`, and returns
+/// its channel ends (tasks to receive, results to send).
+#[deprecated(
+    since = "0.1.0",
+    note = "the engine bootstraps workers over an inherited socket pair"
+)]
 pub fn connect(name: &str, token: &str) -> Result<(ipc::IpcBytesReceiver, IpcBytesSender), Error> {
     let bootstrap = IpcSender::<HelloFrame>::connect(name.to_string())
         .map_err(|e| Error::io(format!("cannot connect to {name}"), e))?;
@@ -209,6 +232,7 @@ pub fn remove_socket_dir(name: &str) {
 }
 
 #[cfg(test)]
+#[allow(deprecated)]
 mod tests {
     use super::*;
 

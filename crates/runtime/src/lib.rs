@@ -43,28 +43,34 @@
 //! The engine knows nothing about what tasks mean: a [`Job`] supplies serde types and a `run`
 //! function, and output order is task order whatever happened on the way.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
+mod bootstrap;
 mod config;
+mod coordinator;
 mod error;
+mod executor;
 mod exit;
 pub mod handshake;
 mod heartbeat;
 mod job;
 pub mod journal;
 mod observer;
+mod outbox;
 mod process;
 mod protocol;
 mod report;
-mod schedule;
 pub mod scoreboard;
 mod spawner;
 mod supervisor;
+#[allow(unsafe_code)]
 mod sys;
 mod units;
 mod watchdog;
 pub mod worker;
 
 pub use config::{Chaos, Config};
+pub use coordinator::WorkerSignal;
 pub use error::Error;
 pub use exit::ExitKind;
 pub use job::Job;
@@ -72,4 +78,4 @@ pub use observer::{Notice, Observer};
 pub use process::{ExitInfo, SERVER_ENV, WORKER_ARG};
 pub use protocol::PROTOCOL_VERSION;
 pub use report::{Failure, Outcome, Report, SlotSummary, Summary};
-pub use supervisor::{StopMode, Stopper, Supervisor};
+pub use supervisor::{OpenRun, OwnedNotice, RunEvent, RunEvents, StopMode, Stopper, Supervisor};

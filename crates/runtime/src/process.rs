@@ -11,13 +11,15 @@ use std::time::Duration;
 
 /// The hidden first argument that routes an invocation into worker mode.
 pub const WORKER_ARG: &str = "__supervisor_worker";
-/// Environment variable carrying the handshake token to the worker.
-pub(crate) const TOKEN_ENV: &str = "SUPERVISOR_WORKER_TOKEN";
-/// Environment variable carrying the expected parent pid to the worker.
-pub(crate) const PARENT_ENV: &str = "SUPERVISOR_PARENT_PID";
-/// Environment variable carrying the handshake server name to a worker started with
-/// [`crate::Config::worker_args`] (its argv is not the runtime's then).
+/// Environment variable that marks a worker started with [`crate::Config::worker_args`] (its
+/// argv is not the runtime's then); the bootstrap itself arrives on stdin.
 pub const SERVER_ENV: &str = "SUPERVISOR_WORKER_SERVER";
+/// The value of [`SERVER_ENV`] in a worker.
+pub(crate) const SERVER_ENV_VALUE: &str = "stdin";
+/// Environment variable naming a worker's parent pid, for code in the worker that needs to
+/// know its tree (supervisor-mp's shared-memory tracker). The worker's own orphan check uses
+/// the pid in its bootstrap instead.
+pub(crate) const PARENT_ENV: &str = "SUPERVISOR_PARENT_PID";
 
 /// How much of a worker's stderr is kept for its failure report.
 const STDERR_TAIL_BYTES: usize = 4096;
@@ -52,15 +54,14 @@ struct StderrTail {
 }
 
 impl ChildProcess {
-    /// Starts `exe` as a worker: its own process group, stdin from /dev/null, stdout and
-    /// stderr captured, the handshake name in argv (or, when `args` is not empty, `args` as
-    /// the argv and the name in [`SERVER_ENV`]) and the token in the environment, and
+    /// Starts `exe` as a worker: its own process group, `bootstrap` (its end of the bootstrap
+    /// socket pair) as stdin, stdout and stderr captured, [`WORKER_ARG`] as its argument (or,
+    /// when `args` is not empty, `args` as the argv and [`SERVER_ENV`] set), and
     /// `memory_limit` bytes of data segment if given.
-    pub fn spawn(
+    pub(crate) fn spawn(
         exe: &str,
         args: &[std::ffi::OsString],
-        server_name: &str,
-        token: &str,
+        bootstrap: std::os::fd::OwnedFd,
         memory_limit: Option<u64>,
     ) -> Result<Arc<Self>, Error> {
         let (reader, writer) =
@@ -70,17 +71,13 @@ impl ChildProcess {
             .map_err(|e| Error::io("cannot duplicate the stderr pipe", e))?;
         let mut command = Command::new(exe);
         if args.is_empty() {
-            command
-                .arg(WORKER_ARG)
-                .arg(server_name)
-                .env_remove(SERVER_ENV);
+            command.arg(WORKER_ARG).env_remove(SERVER_ENV);
         } else {
-            command.args(args).env(SERVER_ENV, server_name);
+            command.args(args).env(SERVER_ENV, SERVER_ENV_VALUE);
         }
         command
-            .env(TOKEN_ENV, token)
             .env(PARENT_ENV, std::process::id().to_string())
-            .stdin(Stdio::null())
+            .stdin(Stdio::from(bootstrap))
             .stdout(writer)
             .stderr(writer2)
             .process_group(0);
@@ -134,20 +131,6 @@ impl ChildProcess {
     /// SIGKILLs the worker's process group.
     pub fn kill(&self) {
         self.signal(libc::SIGKILL);
-    }
-
-    /// True once the process has ended (it may be a zombie not yet reaped).
-    pub fn has_exited(&self) -> bool {
-        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-        if *self.reaped.lock().unwrap_or_else(|e| e.into_inner()) {
-            return true;
-        }
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        match waitid(Id::Pid(nix::unistd::Pid::from_raw(self.pid as i32)), flags) {
-            Ok(WaitStatus::StillAlive) => false,
-            Ok(_) => true,
-            Err(_) => true,
-        }
     }
 
     /// Blocks until the worker ends, reaps it, and returns how it ended.

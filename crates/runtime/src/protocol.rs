@@ -1,46 +1,60 @@
 //! What parent and worker say to each other, and how it is encoded.
 //!
-//! The handshake travels as one typed `ipc-channel` message; everything after it goes over two
-//! byte channels per worker (tasks down, results up) as `bincode` frames, so the job's types are
-//! encoded exactly once and the handshake does not depend on them.
+//! The bootstrap travels over a private socket pair (the worker's stdin), the channel ends as
+//! one typed `ipc-channel` message; everything after it goes over two byte channels per worker
+//! (tasks down, results up) as `bincode` frames, so the job's types are encoded exactly once
+//! and the handshake does not depend on them.
 
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame below changes shape; a worker from another build is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
-/// The first message a worker sends, through the one-shot server.
-#[derive(Serialize, Deserialize)]
-pub(crate) enum HelloFrame {
-    /// A worker introducing itself.
-    Hello(Hello),
-    /// Sent by the parent to its own server to unblock `accept` when the child died (or hung)
-    /// before connecting.
-    Abort,
+/// The parent's first message, over the private socket pair that is the worker's stdin (with
+/// the scoreboard's descriptor attached): who the parent is and the secret the worker must
+/// see again.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct BootRequest {
+    pub(crate) version: u32,
+    /// Presented back by the parent when it connects to the worker's one-shot server.
+    pub(crate) token: String,
+    /// The worker checks it is still this process's child (PDEATHSIG race).
+    pub(crate) parent_pid: u32,
+    pub(crate) slot: u32,
 }
 
-/// A worker's introduction: who it is, proof it was spawned by us, and its two channel ends.
+/// The worker's answer over the socket pair: where its one-shot server listens.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) enum BootReply {
+    /// Ready to accept the parent's channel ends at `server`.
+    Listening {
+        version: u32,
+        pid: u32,
+        server: String,
+    },
+    /// The worker cannot go on (another protocol version, no scoreboard, ...).
+    Refused(String),
+}
+
+/// What the parent sends to the worker's one-shot server: the worker's two channel ends.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Hello {
     pub(crate) version: u32,
+    /// The token of the [`BootRequest`]: the connection is the parent's.
     pub(crate) token: String,
-    pub(crate) pid: u32,
-    /// Where the parent sends tasks (the worker keeps the receiver).
-    pub(crate) tasks: IpcBytesSender,
-    /// Where the parent reads results (the worker keeps the only sender, so the worker's death
-    /// closes this channel).
-    pub(crate) results: IpcBytesReceiver,
+    /// Where the worker reads tasks (the parent keeps the sender).
+    pub(crate) tasks: IpcBytesReceiver,
+    /// Where the worker sends results (the parent keeps only the receiver, so the worker's
+    /// death closes the channel).
+    pub(crate) results: IpcBytesSender,
 }
 
-/// The first frame on the task channel: which job to build and where the scoreboard is.
+/// The first frame on the task channel: which job to build.
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) struct Setup {
     pub(crate) job: String,
     pub(crate) setup: Vec<u8>,
-    pub(crate) slot: u32,
-    /// `/proc/<parent>/fd/<n>` of the scoreboard, if the parent has one.
-    pub(crate) scoreboard: Option<String>,
 }
 
 /// Every later frame on the task channel.
@@ -62,7 +76,7 @@ pub(crate) enum FromWorker<O> {
 }
 
 /// One finished task as the worker saw it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Debug)]
 pub(crate) enum TaskResult<O> {
     /// The job returned.
     Done(O),

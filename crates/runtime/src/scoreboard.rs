@@ -1,13 +1,15 @@
 //! The live scoreboard: one shared-memory segment per run, a header and one slot per worker.
 //!
 //! The segment is a `memfd` (it cannot outlive its last user, so a SIGKILLed parent leaks
-//! nothing). Workers and `supervisor ps` attach it through `/proc/<parent>/fd/<n>`. Every word is
-//! an `AtomicU64` with exactly one writer: the parent for the header and a slot's identity and
+//! nothing), sealed against shrinking and growing, so no worker can truncate it under the
+//! parent (which would kill the parent with SIGBUS). Workers receive its descriptor with their
+//! bootstrap; `supervisor ps` attaches it through `/proc/<parent>/fd/<n>`. Every word is an
+//! `AtomicU64` with exactly one writer: the parent for the header and a slot's identity and
 //! state, the slot's current worker for its progress fields.
 
 use crate::sys::SharedWords;
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -209,11 +211,18 @@ pub struct HeaderView {
 impl Scoreboard {
     /// Creates a scoreboard for `slots` workers (parent side).
     pub fn create(slots: usize, job: &str) -> std::io::Result<Self> {
+        use nix::fcntl::{FcntlArg, SealFlag, fcntl};
         use nix::sys::memfd::{MFdFlags, memfd_create};
-        let fd = memfd_create(MEMFD_NAME, MFdFlags::MFD_CLOEXEC).map_err(std::io::Error::from)?;
+        let fd = memfd_create(
+            MEMFD_NAME,
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )
+        .map_err(std::io::Error::from)?;
         let words = HEADER_WORDS + slots * SLOT_WORDS;
         let file = File::from(fd);
         file.set_len((words * 8) as u64)?;
+        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).map_err(std::io::Error::from)?;
         let map = SharedWords::map(&file, words, true)?;
         let board = Scoreboard {
             map,
@@ -244,14 +253,28 @@ impl Scoreboard {
             .map(|fd| format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()))
     }
 
-    /// Attaches an existing scoreboard by path (a worker read-write, `ps` read-only).
+    /// The descriptor handed to workers with their bootstrap.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// Attaches an existing scoreboard by path (`supervisor ps`: read-only).
     pub fn attach(path: &str, writable: bool) -> std::io::Result<Self> {
         let file = OpenOptions::new().read(true).write(writable).open(path)?;
+        Self::attach_file(&file, writable)
+    }
+
+    /// Attaches the scoreboard whose descriptor came with a worker's bootstrap (read-write).
+    pub(crate) fn attach_fd(fd: OwnedFd) -> std::io::Result<Self> {
+        Self::attach_file(&File::from(fd), true)
+    }
+
+    fn attach_file(file: &File, writable: bool) -> std::io::Result<Self> {
         let len = file.metadata()?.len() as usize;
         if len < HEADER_WORDS * 8 {
             return Err(std::io::Error::other("not a supervisor scoreboard"));
         }
-        let map = SharedWords::map(&file, len / 8, writable)?;
+        let map = SharedWords::map(file, len / 8, writable)?;
         let w = map.words();
         if w[h::MAGIC].load(Ordering::Acquire) != MAGIC
             || w[h::VERSION].load(Ordering::Relaxed) != LAYOUT_VERSION
@@ -326,11 +349,17 @@ impl Scoreboard {
 
     // ---- parent-owned words ----
 
-    pub(crate) fn set_totals(&self, tasks: u64, cost: u64, cost_is_bytes: bool) {
+    pub(crate) fn set_cost_is_bytes(&self, cost_is_bytes: bool) {
         self.header(h::COST_IS_BYTES)
             .store(cost_is_bytes as u64, Ordering::Relaxed);
-        self.header(h::TASKS_TOTAL).store(tasks, Ordering::Relaxed);
-        self.header(h::COST_TOTAL).store(cost, Ordering::Relaxed);
+    }
+
+    /// Counts `tasks` more tasks of `cost` in the run's totals.
+    pub(crate) fn add_totals(&self, tasks: u64, cost: u64) {
+        self.header(h::TASKS_TOTAL)
+            .fetch_add(tasks, Ordering::Relaxed);
+        self.header(h::COST_TOTAL)
+            .fetch_add(cost, Ordering::Relaxed);
     }
 
     pub(crate) fn set_progress(
@@ -484,7 +513,8 @@ mod tests {
     #[test]
     fn a_second_mapping_sees_the_first_ones_writes() {
         let board = Scoreboard::create(3, "hash").unwrap();
-        board.set_totals(10, 1000, true);
+        board.set_cost_is_bytes(true);
+        board.add_totals(10, 1000);
         board.set_slot_process(1, 4242, SlotState::Running);
         let path = board.proc_path().unwrap();
         let worker = Scoreboard::attach(&path, true).unwrap();
@@ -505,6 +535,21 @@ mod tests {
         let mine = find_running(Some(std::process::id()));
         assert!(!mine.is_empty(), "our own scoreboard is found");
         assert_eq!(mine[0].1.header_view().parent_pid, std::process::id());
+    }
+
+    #[test]
+    fn the_segment_cannot_be_resized() {
+        let board = Scoreboard::create(1, "hash").unwrap();
+        let path = board.proc_path().unwrap();
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        assert!(file.set_len(0).is_err(), "shrinking is sealed");
+        assert!(file.set_len(1 << 20).is_err(), "growing is sealed");
+        board.beat(0);
+        assert_ne!(
+            board.slot_view(0).heartbeat_ms,
+            0,
+            "the parent's mapping still works"
+        );
     }
 
     #[test]

@@ -1,16 +1,22 @@
-//! The long-lived thread that starts every worker of a run.
+//! Starting workers: one long-lived thread forks them all, and each handshake runs on a thread
+//! of its own.
 //!
-//! One thread, alive for the whole run, because `PR_SET_PDEATHSIG` fires when the *thread*
-//! that spawned a child exits, not the process. It also keeps the (guarded) handshake off the
-//! coordinator's event loop.
+//! One forking thread, alive for the whole run, because `PR_SET_PDEATHSIG` fires when the
+//! *thread* that spawned a child exits, not the process. Handshakes are separate so that one
+//! worker that is slow to answer (or hung) delays no other slot's refill; each is bounded by
+//! the handshake timeout and ends early when its child dies.
 
 use crate::Error;
-use crate::handshake::{Connection, Rendezvous};
+use crate::bootstrap;
+use crate::handshake::Connection;
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, Setup};
+use crate::scoreboard::Scoreboard;
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
@@ -20,18 +26,33 @@ pub(crate) struct SpawnRequest {
     pub(crate) generation: u64,
 }
 
-/// What became of a [`SpawnRequest`].
-pub(crate) enum Spawned {
+/// What became of a [`SpawnRequest`], in order: `Started` (unless it failed before a process
+/// existed), then `Ready` or `Failed`.
+pub(crate) enum SpawnNews {
+    /// The process exists; its handshake is in progress.
+    Started {
+        slot: usize,
+        generation: u64,
+        child: Arc<ChildProcess>,
+    },
     /// The worker is connected and has its setup.
     Ready {
+        slot: usize,
+        generation: u64,
         child: Arc<ChildProcess>,
         connection: Connection,
+        /// The parent's end of the bootstrap pair, held while the worker lives.
+        bootstrap: OwnedFd,
     },
     /// It could not be started; the process (if any) was killed and reaped.
     Failed {
+        slot: usize,
+        generation: u64,
         error: Error,
         pid: Option<u32>,
         exit: Option<ExitInfo>,
+        /// Not attempted: spawning was cancelled.
+        cancelled: bool,
     },
 }
 
@@ -42,84 +63,115 @@ pub(crate) struct SpawnPlan {
     pub(crate) args: Vec<OsString>,
     pub(crate) job: String,
     pub(crate) setup: Vec<u8>,
-    pub(crate) scoreboard: Option<String>,
+    pub(crate) board: Arc<Scoreboard>,
     pub(crate) handshake_timeout: Duration,
     /// `RLIMIT_DATA` for each worker, in bytes.
     pub(crate) memory_limit: Option<u64>,
 }
 
-/// Serves requests until the request channel closes; each answer goes to `reply`.
-pub(crate) fn serve<E>(
+/// Serves requests until the request channel closes; `news` hears about each (`wrap` turns
+/// news into the receiver's event type). Once `cancelled` is set, requests end as cancelled.
+pub(crate) fn serve<E: Send + 'static>(
     plan: SpawnPlan,
     requests: Receiver<SpawnRequest>,
-    reply: Sender<E>,
-    wrap: impl Fn(SpawnRequest, Spawned) -> E,
+    news: Sender<E>,
+    wrap: fn(SpawnNews) -> E,
+    cancelled: Arc<AtomicBool>,
 ) {
-    for request in requests {
-        let outcome = spawn_one(&plan, request.slot);
-        if reply.send(wrap(request, outcome)).is_err() {
-            return;
+    let plan = Arc::new(plan);
+    for SpawnRequest { slot, generation } in requests {
+        let failed = |error, pid, exit, cancelled| SpawnNews::Failed {
+            slot,
+            generation,
+            error,
+            pid,
+            exit,
+            cancelled,
+        };
+        if cancelled.load(Ordering::Acquire) {
+            let error = Error::Protocol("the run ended".into());
+            if news.send(wrap(failed(error, None, None, true))).is_err() {
+                return;
+            }
+            continue;
+        }
+        let started = bootstrap::pair().and_then(|(ours, theirs)| {
+            let exe = plan.exe.to_string_lossy();
+            ChildProcess::spawn(&exe, &plan.args, theirs, plan.memory_limit)
+                .map(|child| (ours, child))
+        });
+        let (ours, child) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                if news.send(wrap(failed(error, None, None, false))).is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let _ = news.send(wrap(SpawnNews::Started {
+            slot,
+            generation,
+            child: Arc::clone(&child),
+        }));
+        let plan = Arc::clone(&plan);
+        let reply = news.clone();
+        let handshake = std::thread::Builder::new()
+            .name(format!("worker-{}-handshake", child.pid()))
+            .stack_size(256 * 1024);
+        let theirs = Arc::clone(&child);
+        let spawned = handshake.spawn(move || {
+            let outcome = handshake_one(&plan, &ours, &theirs, slot);
+            let _ = reply.send(wrap(match outcome {
+                Ok(connection) => SpawnNews::Ready {
+                    slot,
+                    generation,
+                    child: theirs,
+                    connection,
+                    bootstrap: ours,
+                },
+                Err(error) => {
+                    theirs.kill();
+                    let exit = theirs.wait().ok();
+                    SpawnNews::Failed {
+                        slot,
+                        generation,
+                        error,
+                        pid: Some(theirs.pid()),
+                        exit,
+                        cancelled: false,
+                    }
+                }
+            }));
+        });
+        if spawned.is_err() {
+            child.kill();
+            let exit = child.wait().ok();
+            let error = Error::Protocol("cannot start a handshake thread".into());
+            let _ = news.send(wrap(failed(error, Some(child.pid()), exit, false)));
         }
     }
 }
 
-fn spawn_one(plan: &SpawnPlan, slot: usize) -> Spawned {
-    let rendezvous = match Rendezvous::new() {
-        Ok(r) => r,
-        Err(error) => {
-            return Spawned::Failed {
-                error,
-                pid: None,
-                exit: None,
-            };
-        }
+fn handshake_one(
+    plan: &SpawnPlan,
+    sock: &OwnedFd,
+    child: &ChildProcess,
+    slot: usize,
+) -> Result<Connection, Error> {
+    let board = plan
+        .board
+        .fd()
+        .ok_or_else(|| Error::Protocol("the scoreboard has no descriptor".into()))?;
+    let connection = bootstrap::parent(sock, child.pid(), slot, board, plan.handshake_timeout)?;
+    let setup = Setup {
+        job: plan.job.clone(),
+        setup: plan.setup.clone(),
     };
-    let exe = plan.exe.to_string_lossy();
-    let child = match ChildProcess::spawn(
-        &exe,
-        &plan.args,
-        rendezvous.name(),
-        rendezvous.token(),
-        plan.memory_limit,
-    ) {
-        Ok(child) => child,
-        Err(error) => {
-            return Spawned::Failed {
-                error,
-                pid: None,
-                exit: None,
-            };
-        }
-    };
-    let watched = Arc::clone(&child);
-    let connected = rendezvous
-        .accept(child.pid(), plan.handshake_timeout, move || {
-            watched.has_exited()
-        })
-        .and_then(|connection| {
-            let setup = Setup {
-                job: plan.job.clone(),
-                setup: plan.setup.clone(),
-                slot: slot as u32,
-                scoreboard: plan.scoreboard.clone(),
-            };
-            let frame = protocol::encode(&setup)?;
-            connection
-                .tasks
-                .send(&frame)
-                .map_err(|e| Error::io("cannot send the setup", e))?;
-            Ok(connection)
-        });
-    match connected {
-        Ok(connection) => Spawned::Ready { child, connection },
-        Err(error) => {
-            child.kill();
-            let exit = child.wait().ok();
-            Spawned::Failed {
-                error,
-                pid: Some(child.pid()),
-                exit,
-            }
-        }
-    }
+    let frame = protocol::encode(&setup)?;
+    connection
+        .tasks
+        .send(&frame)
+        .map_err(|e| Error::io("cannot send the setup", e))?;
+    Ok(connection)
 }

@@ -1,45 +1,38 @@
-//! The coordinator: one event loop that owns all scheduling state.
-//!
-//! Everything that happens to a worker arrives as an [`Event`] on one channel: a finished
-//! spawn (from the spawner thread), results and the final exit status (from the worker's I/O
-//! thread, which blocks on its result channel, then reaps the process). The loop reacts by
-//! recording outcomes, dispatching more batches, and replacing dead workers, so all decisions
-//! are made in one place, in order, without locks.
+//! The public face of the engine: [`Supervisor`] runs a job's tasks, either as one batch
+//! ([`Supervisor::run`]) or as an open run that takes tasks over time ([`Supervisor::open`]).
+//! Both start the same executor thread around the same coordinator; the batch form is an open
+//! run whose tasks are all submitted up front and that is closed at once.
 
 use crate::config::Config;
-use crate::handshake::Connection;
+use crate::coordinator::{Coordinator, NoticeData, Settings, WorkerSignal};
+use crate::executor::{self, Control, Delivery, Executor, Input, TaskStore};
 use crate::observer::{Notice, Observer};
-use crate::process::{ChildProcess, ExitInfo};
-use crate::protocol::{self, FromWorker, TaskResult, ToWorker};
-use crate::report::{Failure, Outcome, Report, SlotSummary, Summary};
-use crate::schedule::Schedule;
-use crate::scoreboard::{self, Scoreboard, SlotState};
-use crate::spawner::{self, SpawnPlan, SpawnRequest, Spawned};
+use crate::protocol;
+use crate::report::{Outcome, Report, Summary};
+use crate::scoreboard::{self, Scoreboard};
+use crate::spawner::{self, SpawnPlan};
 use crate::watchdog::Limits;
 use crate::{Error, Job};
-use ipc_channel::ipc::IpcBytesSender;
-use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-mod dispatch;
-mod endings;
-mod event_loop;
-mod limits;
-mod results;
-mod workers;
 
 /// Batches a worker may hold at once: one running and one queued, so it never waits for a
 /// round trip between batches.
 const WINDOW: usize = 2;
 
+/// How long [`Stopper::suspend`] waits for the workers to be told.
+const SUSPEND_ACK: Duration = Duration::from_secs(1);
+
 /// Runs a job's tasks in supervised worker processes.
 pub struct Supervisor<J: Job> {
     config: Config,
     setup: J::Setup,
-    events_tx: Sender<Event<J::Output>>,
-    events_rx: Receiver<Event<J::Output>>,
+    inputs_tx: Sender<Input<J>>,
+    inputs_rx: Receiver<Input<J>>,
 }
 
 /// How a run should stop early.
@@ -51,134 +44,79 @@ pub enum StopMode {
     Immediate,
 }
 
-/// Asks a run to stop early, from any thread (e.g. a signal-handling thread); cheap to clone.
+/// Controls a run from any thread (e.g. a signal-handling thread): stop it, suspend and resume
+/// its workers, signal them. Cheap to clone; harmless after the run ended.
 #[derive(Clone)]
 pub struct Stopper {
-    send: Arc<dyn Fn(StopMode, String) + Send + Sync>,
+    send: Arc<dyn Fn(Control) + Send + Sync>,
 }
 
 impl Stopper {
-    /// Stops the run; `reason` ends up in [`Summary::interrupted`]. Harmless after the run
-    /// ended or when called again (a second, `Immediate` call hurries a graceful stop).
-    pub fn stop(&self, mode: StopMode, reason: impl Into<String>) {
-        (self.send)(mode, reason.into());
-    }
-}
-
-enum Event<O> {
-    Stop {
-        mode: StopMode,
-        reason: String,
-    },
-    Spawned {
-        slot: usize,
-        generation: u64,
-        spawned: Spawned,
-    },
-    Results {
-        slot: usize,
-        generation: u64,
-        results: Vec<(u64, TaskResult<O>)>,
-    },
-    Garbled {
-        slot: usize,
-        generation: u64,
-        reason: String,
-    },
-    SetupFailed {
-        slot: usize,
-        generation: u64,
-        reason: String,
-    },
-    Exited {
-        slot: usize,
-        generation: u64,
-        info: Result<ExitInfo, Error>,
-    },
-}
-
-struct Live {
-    child: Arc<ChildProcess>,
-    tasks: Option<IpcBytesSender>,
-    /// Task ids sent and not yet answered, in the order the worker runs them.
-    inflight: VecDeque<u64>,
-    /// Sizes of the batches in `inflight`, front first.
-    batches: VecDeque<usize>,
-    /// Results received for the front batch.
-    front_done: usize,
-    chaos_killed: bool,
-    garbled: bool,
-    /// The worker could not build its job, so it never ran a task: none is charged.
-    setup_failed: bool,
-    /// Tasks sent to it so far (for `max_tasks_per_child`).
-    sent: u64,
-    /// Set once the watchdog decided to end it.
-    killing: Option<limits::Killing>,
-}
-
-enum Phase {
-    Idle,
-    Spawning,
-    Live(Live),
-    /// Asked to shut down (or killed on purpose); waiting for its exit.
-    Draining(Drain),
-}
-
-/// A worker on its way out.
-struct Drain {
-    child: Arc<ChildProcess>,
-    /// It served `max_tasks_per_child` tasks: the slot is refilled when it exits, unless the
-    /// run is over by then.
-    recycling: bool,
-    /// When it is SIGKILLed if still alive; run-wide stops use `Run::drain_deadline` instead.
-    kill_at: Option<Instant>,
-}
-
-impl Drain {
-    fn new(child: Arc<ChildProcess>) -> Self {
-        Drain {
-            child,
-            recycling: false,
-            kill_at: None,
+    fn new<J: Job>(inputs: Sender<Input<J>>) -> Self {
+        let inputs = Mutex::new(inputs);
+        Stopper {
+            send: Arc::new(move |control| {
+                let inputs = inputs.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = inputs.send(Input::Control(control));
+            }),
         }
     }
-}
 
-struct Slot {
-    generation: u64,
-    phase: Phase,
-    stats: SlotSummary,
-    restarts: u64,
+    /// Stops the run; `reason` ends up in [`Summary::interrupted`]. Harmless after the run
+    /// ended or when called again (a second, `Immediate` call hurries a graceful stop).
+    /// Results that workers send while they stop are kept.
+    pub fn stop(&self, mode: StopMode, reason: impl Into<String>) {
+        (self.send)(Control::Stop {
+            mode,
+            reason: reason.into(),
+        });
+    }
+
+    /// Stops every worker (SIGTSTP to its process group) and pauses the run's timers, as
+    /// Ctrl-Z does to a foreground job; returns once the workers were signalled (or after a
+    /// second). Time spent suspended does not count against task or heartbeat timeouts.
+    pub fn suspend(&self) {
+        let (ack, acked) = mpsc::channel();
+        (self.send)(Control::Suspend { ack: Some(ack) });
+        let _ = acked.recv_timeout(SUSPEND_ACK);
+    }
+
+    /// Continues the workers (SIGCONT) and the timers after [`Stopper::suspend`].
+    pub fn resume(&self) {
+        (self.send)(Control::Resume);
+    }
+
+    /// Sends `signal` to every worker's process group, through the engine, so that a pid that
+    /// was already reaped (and may be reused) is never signalled. A worker that dies of it is
+    /// handled like any other death.
+    pub fn signal_workers(&self, signal: WorkerSignal) {
+        (self.send)(Control::Signal(signal));
+    }
 }
 
 impl<J: Job> Supervisor<J> {
     /// A supervisor for job `J` with run-wide `setup`.
     pub fn new(config: Config, setup: J::Setup) -> Self {
-        let (events_tx, events_rx) = mpsc::channel();
+        let (inputs_tx, inputs_rx) = executor::channel::<J>();
         Supervisor {
             config,
             setup,
-            events_tx,
-            events_rx,
+            inputs_tx,
+            inputs_rx,
         }
     }
 
-    /// A handle that stops this supervisor's run early (before or during [`Supervisor::run`]).
+    /// A handle that controls this supervisor's run (before or during it).
     pub fn stopper(&self) -> Stopper {
-        let events = Mutex::new(self.events_tx.clone());
-        Stopper {
-            send: Arc::new(move |mode, reason| {
-                let events = events.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = events.send(Event::Stop { mode, reason });
-            }),
-        }
+        Stopper::new(self.inputs_tx.clone())
     }
 
     /// Runs every task and returns one outcome per task, in task order.
     ///
     /// `observer` hears each task's final outcome as it happens (for streaming output and
-    /// progress) and notices about workers. The call returns when every task has an outcome
-    /// and every worker is reaped, or earlier when the restart-intensity limit is exceeded
+    /// progress) and notices about workers, on the calling thread; however slow it is, it
+    /// never holds up the run. The call returns when every task has an outcome and every
+    /// worker is reaped, or earlier when the restart-intensity limit is exceeded
     /// ([`Summary::gave_up`]) or a [`Stopper`] stops it ([`Summary::interrupted`]). The tasks
     /// are handed back in the report.
     pub fn run(
@@ -186,111 +124,362 @@ impl<J: Job> Supervisor<J> {
         tasks: Vec<J::Task>,
         observer: &mut impl Observer<J::Task, J::Output>,
     ) -> Result<Report<J::Task, J::Output>, Error> {
-        let Supervisor {
-            config,
-            setup,
-            events_tx,
-            events_rx,
-        } = self;
-        config.validate()?;
-        raise_fd_limit();
-        let started = Instant::now();
-        let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
-        let workers = config.workers.min(tasks.len()).max(1);
-        let board = Scoreboard::create(workers, J::NAME)
-            .map_err(|e| Error::io("cannot create the scoreboard", e))?;
-        board.set_totals(tasks.len() as u64, costs.iter().sum(), J::COST_IS_BYTES);
-        let (spawn_tx, spawn_rx) = mpsc::channel::<SpawnRequest>();
-        let plan = SpawnPlan {
-            exe: config.worker_exe.clone(),
-            args: config.worker_args.clone(),
-            job: J::NAME.to_string(),
-            setup: protocol::encode(&setup)?,
-            scoreboard: board.proc_path(),
-            handshake_timeout: config.handshake_timeout,
-            memory_limit: config.memory_limit,
+        let workers = self.config.workers.min(tasks.len()).max(1);
+        let tasks = Arc::new(tasks);
+        let n = tasks.len();
+        let stopper = self.stopper();
+        let started = self.start(workers, Arc::clone(&tasks), true)?;
+        // Should the observer panic, the run is stopped at once and its workers reaped
+        // before the panic goes on.
+        let mut guard = StopOnDrop {
+            stopper,
+            thread: Some(started.thread),
         };
-        let spawner_events = events_tx.clone();
-        let spawner = std::thread::Builder::new()
-            .name("supervisor-spawner".into())
-            .spawn(move || {
-                spawner::serve(plan, spawn_rx, spawner_events, |req, spawned| {
-                    Event::Spawned {
-                        slot: req.slot,
-                        generation: req.generation,
-                        spawned,
+        let mut outcomes: Vec<Option<Outcome<J::Output>>> = Vec::with_capacity(n);
+        outcomes.resize_with(n, || None);
+        for batch in started.deliveries {
+            for delivery in batch {
+                match delivery {
+                    Delivery::Outcome(id, outcome) => {
+                        let index = id as usize;
+                        observer.outcome(index, &tasks[index], &outcome);
+                        outcomes[index] = Some(outcome);
                     }
-                })
-            })
-            .map_err(|e| Error::io("cannot start the spawner thread", e))?;
-        let mut run: Run<J> = Run {
-            config: &config,
-            schedule: Schedule::new(costs, workers, config.max_batch),
-            tasks,
-            outcomes: Vec::new(),
-            attempts: Vec::new(),
-            slots: Vec::new(),
-            board,
-            events_tx,
-            spawn_tx,
-            summary: Summary::default(),
-            restarts: VecDeque::new(),
-            rng: fastrand::Rng::with_seed(config.chaos.map(|c| c.seed).unwrap_or(0)),
-            finishing: false,
-            drain_deadline: None,
-            limits: Limits {
-                task_timeout: config.task_timeout,
-                heartbeat_timeout: config.heartbeat_timeout,
-                slack_ms: scoreboard::tick_ms(),
-            },
-        };
-        run.outcomes.resize_with(run.tasks.len(), || None);
-        run.attempts = vec![0; run.tasks.len()];
-        run.summary.tasks = run.tasks.len() as u64;
-        let result = run.event_loop(events_rx, started, observer);
-        let Run {
-            outcomes,
-            mut summary,
-            slots,
-            spawn_tx,
-            tasks,
-            ..
-        } = run;
-        drop(spawn_tx);
-        let _ = spawner.join();
-        result?;
-        summary.elapsed = started.elapsed();
-        summary.slots = slots.into_iter().map(|s| s.stats).collect();
-        summary.not_run = outcomes.iter().filter(|o| o.is_none()).count() as u64;
+                    Delivery::Notice(notice) => observer.notice(&notice.as_notice()),
+                }
+            }
+        }
+        let thread = guard.thread.take().expect("joined once");
+        let summary = thread
+            .join()
+            .map_err(|_| Error::Protocol("the run's executor thread panicked".into()))?;
+        let tasks = Arc::try_unwrap(tasks).unwrap_or_else(|shared| (*shared).clone());
         Ok(Report {
             tasks,
             outcomes,
             summary,
         })
     }
+
+    /// Starts an open run: `config.workers` workers start now and live until the run ends;
+    /// tasks are submitted over time through the returned [`OpenRun`], and their outcomes
+    /// arrive through [`RunEvents`]. The run ends when it is closed and every submitted task
+    /// has its outcome (or when it is stopped, or gives up).
+    pub fn open(self) -> Result<(OpenRun<J>, RunEvents<J::Output>), Error> {
+        let workers = self.config.workers.max(1);
+        let inputs = self.inputs_tx.clone();
+        let stopper = self.stopper();
+        let started = self.start(workers, Arc::new(Vec::new()), false)?;
+        Ok((
+            OpenRun {
+                submit: Mutex::new(Submitter { inputs, next_id: 0 }),
+                ended: started.ended,
+                stopper,
+                thread: Mutex::new(Some(started.thread)),
+            },
+            RunEvents {
+                deliveries: started.deliveries,
+                buffered: std::collections::VecDeque::new(),
+            },
+        ))
+    }
+
+    /// Creates the scoreboard, the spawner and the executor thread.
+    fn start(
+        self,
+        workers: usize,
+        fixed: Arc<Vec<J::Task>>,
+        closed: bool,
+    ) -> Result<Started<J>, Error> {
+        let Supervisor {
+            config,
+            setup,
+            inputs_tx,
+            inputs_rx,
+        } = self;
+        config.validate()?;
+        raise_fd_limit();
+        let started = Instant::now();
+        let board = Arc::new(
+            Scoreboard::create(workers, J::NAME)
+                .map_err(|e| Error::io("cannot create the scoreboard", e))?,
+        );
+        board.set_cost_is_bytes(J::COST_IS_BYTES);
+        let mut coord = Coordinator::new(settings(&config, workers));
+        if !fixed.is_empty() {
+            let costs: Vec<(u64, u64)> = fixed
+                .iter()
+                .enumerate()
+                .map(|(id, task)| (id as u64, J::cost(task)))
+                .collect();
+            board.add_totals(costs.len() as u64, costs.iter().map(|(_, c)| c).sum());
+            let mut ignored = Vec::new();
+            coord.handle(
+                started,
+                crate::coordinator::Event::<J::Output>::Submitted { tasks: costs },
+                &mut ignored,
+            );
+        }
+        if closed {
+            let mut ignored = Vec::new();
+            coord.handle(
+                started,
+                crate::coordinator::Event::<J::Output>::Closed,
+                &mut ignored,
+            );
+        }
+        let (spawn_tx, spawn_rx) = mpsc::channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let plan = SpawnPlan {
+            exe: config.worker_exe.clone(),
+            args: config.worker_args.clone(),
+            job: J::NAME.to_string(),
+            setup: protocol::encode(&setup)?,
+            board: Arc::clone(&board),
+            handshake_timeout: config.handshake_timeout,
+            memory_limit: config.memory_limit,
+        };
+        let news = inputs_tx.clone();
+        let spawner_cancelled = Arc::clone(&cancelled);
+        let spawner = std::thread::Builder::new()
+            .name("supervisor-spawner".into())
+            .spawn(move || {
+                spawner::serve(
+                    plan,
+                    spawn_rx,
+                    news,
+                    executor::spawn_input::<J>,
+                    spawner_cancelled,
+                )
+            })
+            .map_err(|e| Error::io("cannot start the spawner thread", e))?;
+        let (deliver, deliveries) = mpsc::channel();
+        let ended = Arc::new(AtomicBool::new(false));
+        let executor = Executor::<J> {
+            coord,
+            inputs: inputs_rx,
+            inputs_tx,
+            board,
+            spawn_tx,
+            spawner,
+            cancelled,
+            store: TaskStore::new(fixed),
+            deliver,
+            ended: Arc::clone(&ended),
+            started,
+        };
+        let thread = std::thread::Builder::new()
+            .name("supervisor-coordinator".into())
+            .spawn(move || executor.run())
+            .map_err(|e| Error::io("cannot start the coordinator thread", e))?;
+        Ok(Started {
+            thread,
+            deliveries,
+            ended,
+        })
+    }
 }
 
-struct Run<'a, J: Job> {
-    config: &'a Config,
-    schedule: Schedule,
-    tasks: Vec<J::Task>,
-    outcomes: Vec<Option<Outcome<J::Output>>>,
-    /// Times each task was running when its worker died.
-    attempts: Vec<u32>,
-    slots: Vec<Slot>,
-    board: Scoreboard,
-    events_tx: Sender<Event<J::Output>>,
-    spawn_tx: Sender<SpawnRequest>,
-    summary: Summary,
-    /// When recent unexpected deaths happened (restart intensity).
-    restarts: VecDeque<Instant>,
-    rng: fastrand::Rng,
-    /// Every task has an outcome, or the run gave up: no more dispatching or respawning.
-    finishing: bool,
-    /// When workers that were asked to stop get SIGKILL.
-    drain_deadline: Option<Instant>,
-    /// The timeouts the watchdog enforces.
-    limits: Limits,
+struct Started<J: Job> {
+    thread: JoinHandle<Summary>,
+    deliveries: Receiver<Vec<Delivery<J::Output>>>,
+    ended: Arc<AtomicBool>,
+}
+
+fn settings(config: &Config, workers: usize) -> Settings {
+    Settings {
+        workers,
+        retries: config.retries,
+        max_restarts: config.max_restarts,
+        restart_window: config.restart_window,
+        chaos: config.chaos,
+        kill_grace: config.kill_grace,
+        shutdown_grace: config.shutdown_grace,
+        max_tasks_per_child: config.max_tasks_per_child,
+        memory_limit: config.memory_limit,
+        limits: Limits {
+            task_timeout: config.task_timeout,
+            heartbeat_timeout: config.heartbeat_timeout,
+            slack_ms: scoreboard::tick_ms(),
+        },
+        window: WINDOW,
+        max_batch: config.max_batch,
+    }
+}
+
+/// Stops the run at once and waits for it, unless defused by taking the thread.
+struct StopOnDrop {
+    stopper: Stopper,
+    thread: Option<JoinHandle<Summary>>,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stopper.stop(StopMode::Immediate, "abandoned");
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Submitter<J: Job> {
+    inputs: Sender<Input<J>>,
+    next_id: u64,
+}
+
+/// The submitting side of an open run (see [`Supervisor::open`]). Shareable between threads.
+///
+/// Dropping it stops the run at once (SIGKILL to every worker) unless it was closed and has
+/// ended; [`OpenRun::finish`] waits for the end instead.
+pub struct OpenRun<J: Job> {
+    submit: Mutex<Submitter<J>>,
+    ended: Arc<AtomicBool>,
+    stopper: Stopper,
+    thread: Mutex<Option<JoinHandle<Summary>>>,
+}
+
+impl<J: Job> OpenRun<J> {
+    /// Submits tasks as one call: they share the workers fairly with other calls' tasks
+    /// (calls take turns, batch by batch). Returns their ids, which their outcomes carry.
+    /// Fails once the run has ended (closed and drained, stopped, or gave up).
+    pub fn submit(&self, tasks: Vec<J::Task>) -> Result<Range<u64>, Error> {
+        let mut submit = self.submit.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ended.load(Ordering::Acquire) {
+            return Err(Error::Config("the run has ended".into()));
+        }
+        let first = submit.next_id;
+        let n = tasks.len() as u64;
+        if n == 0 {
+            return Ok(first..first);
+        }
+        submit
+            .inputs
+            .send(Input::Submit { first, tasks })
+            .map_err(|_| Error::Config("the run has ended".into()))?;
+        submit.next_id += n;
+        Ok(first..first + n)
+    }
+
+    /// No more tasks: the run ends once every submitted task has its outcome.
+    pub fn close(&self) {
+        let submit = self.submit.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = submit.inputs.send(Input::Close);
+    }
+
+    /// A handle that stops, suspends or signals this run.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// True once the run is over (every worker reaped).
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Closes the run, waits for it to end, and returns its summary. Tasks without an outcome
+    /// (the run was stopped or gave up) are counted in [`Summary::not_run`].
+    pub fn finish(self) -> Result<Summary, Error> {
+        self.close();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match thread {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| Error::Protocol("the run's executor thread panicked".into())),
+            None => Err(Error::Config("the run was already finished".into())),
+        }
+    }
+}
+
+impl<J: Job> Drop for OpenRun<J> {
+    fn drop(&mut self) {
+        let thread = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            if !self.ended.load(Ordering::Acquire) {
+                self.stopper.stop(StopMode::Immediate, "dropped");
+            }
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Something an open run reports.
+#[derive(Debug)]
+pub enum RunEvent<O> {
+    /// Task `id` reached its final outcome (exactly once per task).
+    Outcome {
+        /// The id [`OpenRun::submit`] gave it.
+        id: u64,
+        /// Its outcome.
+        outcome: Outcome<O>,
+    },
+    /// Something happened to a worker.
+    Notice(OwnedNotice),
+}
+
+/// A [`Notice`] that owns its text, as [`RunEvent::Notice`] carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedNotice(NoticeData);
+
+impl OwnedNotice {
+    /// The notice.
+    pub fn notice(&self) -> Notice<'_> {
+        self.0.as_notice()
+    }
+}
+
+/// The receiving side of an open run: its events, in order, until it ends.
+pub struct RunEvents<O> {
+    deliveries: Receiver<Vec<Delivery<O>>>,
+    buffered: std::collections::VecDeque<Delivery<O>>,
+}
+
+impl<O> RunEvents<O> {
+    /// The next event, waiting for it; `None` once the run has ended and every event was
+    /// received.
+    pub fn recv(&mut self) -> Option<RunEvent<O>> {
+        loop {
+            if let Some(delivery) = self.buffered.pop_front() {
+                return Some(event(delivery));
+            }
+            self.buffered.extend(self.deliveries.recv().ok()?);
+        }
+    }
+
+    /// Like [`RunEvents::recv`], waiting at most `timeout`: `Err(true)` when the run has
+    /// ended and every event was received, `Err(false)` on timeout.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<RunEvent<O>, bool> {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(delivery) = self.buffered.pop_front() {
+                return Ok(event(delivery));
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            match self.deliveries.recv_timeout(left) {
+                Ok(batch) => self.buffered.extend(batch),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(false),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(true),
+            }
+        }
+    }
+}
+
+impl<O> Iterator for RunEvents<O> {
+    type Item = RunEvent<O>;
+
+    fn next(&mut self) -> Option<RunEvent<O>> {
+        self.recv()
+    }
+}
+
+fn event<O>(delivery: Delivery<O>) -> RunEvent<O> {
+    match delivery {
+        Delivery::Outcome(id, outcome) => RunEvent::Outcome { id, outcome },
+        Delivery::Notice(notice) => RunEvent::Notice(OwnedNotice(notice)),
+    }
 }
 
 /// Each worker costs the parent a few descriptors; the default soft limit of 1024 would cap

@@ -1,10 +1,11 @@
-//! The runtime's only `unsafe` code: shared mappings, the one `wait4` call, and the hook that
-//! limits a worker's memory between `fork` and `exec`.
+//! The runtime's only `unsafe` code: shared mappings, the one `wait4` call, the hook that
+//! limits a worker's memory between `fork` and `exec`, and taking ownership of a descriptor
+//! received over a socket.
 //!
 //! Everything here is a thin, audited wrapper; callers see safe functions and plain Rust types
 //! (no `libc`/`nix` types leave this crate's public API).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::ptr::NonNull;
@@ -132,4 +133,12 @@ pub(crate) fn limit_data_before_exec(command: &mut Command, bytes: u64) {
     unsafe {
         command.pre_exec(hook);
     }
+}
+
+/// Takes ownership of a descriptor the kernel just installed in this process for a received
+/// `SCM_RIGHTS` message.
+pub(crate) fn own_received_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: `recvmsg` installed `fd` in our descriptor table for this message alone; nothing
+    // else in the process knows its number, so this is its only owner and it is open.
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }

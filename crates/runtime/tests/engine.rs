@@ -2,17 +2,18 @@
 //! the worker executable (its `main` routes worker mode first, as any user's binary must).
 
 use serde::{Deserialize, Serialize};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-use supervisor_runtime::handshake::Rendezvous;
+use std::path::PathBuf;
 use supervisor_runtime::worker::{Registry, run_if_worker};
 use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor};
 
 #[path = "engine/groups.rs"]
 mod groups;
+#[path = "harness/mod.rs"]
+mod harness;
 #[path = "engine/limits.rs"]
 mod limits;
+#[path = "engine/service.rs"]
+mod service;
 
 /// Squares numbers; the test job.
 struct Square;
@@ -38,33 +39,13 @@ impl Job for Square {
     }
 }
 
-fn intrusion_marker(parent: u32) -> PathBuf {
-    std::env::temp_dir().join(format!("supervisor-engine-intrude-{parent}"))
-}
-
-/// In worker mode, when the test asked for it once: connect to our own parent's handshake
-/// first with a wrong token, as a local attacker racing the real worker would.
-fn maybe_intrude() {
-    let mut args = std::env::args().skip(1);
-    if args.next().as_deref() != Some(supervisor_runtime::WORKER_ARG) {
-        return;
-    }
-    let marker = intrusion_marker(nix::unistd::getppid().as_raw() as u32);
-    let claimed = marker.with_extension("claimed");
-    if std::fs::rename(&marker, &claimed).is_ok() {
-        let _ = std::fs::remove_file(&claimed);
-        if let Some(server) = args.next() {
-            let _ = supervisor_runtime::handshake::connect(&server, "0000-not-the-token");
-        }
-    }
-}
-
 fn main() -> std::process::ExitCode {
-    maybe_intrude();
+    service::delay_boot_if_asked();
     let registry = Registry::new()
         .register::<Square>()
         .register::<limits::Misbehave>()
-        .register::<groups::Grouped>();
+        .register::<groups::Grouped>()
+        .register::<service::Service>();
     if let Some(code) = run_if_worker(&registry) {
         return code;
     }
@@ -72,10 +53,6 @@ fn main() -> std::process::ExitCode {
         (
             "results_come_back_in_task_order",
             results_come_back_in_task_order,
-        ),
-        (
-            "an_intruder_is_rejected_without_disturbing_the_run",
-            an_intruder_is_rejected_without_disturbing_the_run,
         ),
         (
             "a_job_that_cannot_start_stops_the_run",
@@ -88,70 +65,18 @@ fn main() -> std::process::ExitCode {
     ];
     // Last: it changes the process umask.
     let last: &[(&str, fn())] = &[(
-        "handshake_dir_is_private_under_umask_000",
-        handshake_dir_is_private_under_umask_000,
+        "workers_start_under_umask_000_and_see_it",
+        workers_start_under_umask_000_and_see_it,
     )];
     let tests = basics
         .iter()
         .chain(limits::TESTS)
         .chain(groups::TESTS)
-        .chain(last);
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    let (started, started_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || fail_a_hung_test(started_rx));
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let _ = started.send(*name);
-        match std::panic::catch_unwind(test) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
-}
-
-/// The longest any one test may take; each finishes in seconds.
-const PER_TEST: Duration = Duration::from_secs(120);
-
-/// Ends the whole run, naming the test, if one test runs past [`PER_TEST`]: a bug that
-/// hangs a supervisor fails CI at once instead of holding it until its own time limit. The
-/// workers go with this process (they die with their parent).
-fn fail_a_hung_test(started: std::sync::mpsc::Receiver<&'static str>) {
-    use std::sync::mpsc::RecvTimeoutError;
-    let mut current = None;
-    loop {
-        match started.recv_timeout(PER_TEST) {
-            Ok(name) => current = Some(name),
-            Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                if let Some(name) = current {
-                    println!("test {name} ... FAILED: still running after {PER_TEST:?}");
-                    println!("\ntest result: FAILED. a test hung");
-                    std::process::exit(1);
-                }
-            }
-        }
-    }
+        .chain(service::TESTS)
+        .chain(last)
+        .copied()
+        .collect::<Vec<_>>();
+    harness::run(harness::plain(&tests), None)
 }
 
 #[derive(Default)]
@@ -198,28 +123,6 @@ fn results_come_back_in_task_order() {
     );
 }
 
-fn an_intruder_is_rejected_without_disturbing_the_run() {
-    let marker = intrusion_marker(std::process::id());
-    std::fs::write(&marker, b"").unwrap();
-    let mut recorder = Recorder::default();
-    let report = Supervisor::<Square>::new(Config::new(1), Offset(0))
-        .run((0..100).collect(), &mut recorder)
-        .unwrap();
-    assert!(!marker.exists(), "the first worker must have intruded");
-    assert!(
-        recorder.notices.iter().any(|n| n.contains("wrong token")),
-        "the intrusion is reported: {:?}",
-        recorder.notices
-    );
-    assert_eq!(report.summary.gave_up, None);
-    assert_eq!(report.summary.completed, 100);
-    assert_eq!(
-        report.summary.slots[0].pids.len(),
-        2,
-        "the intruded worker was replaced"
-    );
-}
-
 fn a_job_that_cannot_start_stops_the_run() {
     let mut config = Config::new(1);
     config.max_restarts = 2;
@@ -247,15 +150,23 @@ fn a_missing_worker_binary_stops_the_run() {
     assert!(recorder.notices.iter().any(|n| n.contains("SpawnFailed")));
 }
 
-fn handshake_dir_is_private_under_umask_000() {
-    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let rendezvous = Rendezvous::new().unwrap();
-    let dir = Path::new(rendezvous.name()).parent().unwrap();
-    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700, "{} has mode {mode:o}", dir.display());
-    // And a whole run still works under that umask.
-    let report = Supervisor::<Square>::new(Config::new(2), Offset(0))
-        .run((0..50).collect(), &mut Recorder::default())
+/// Under the loosest umask a user can have, workers still start (the parent refuses to
+/// connect to a handshake socket whose directory is not private, so every start proves the
+/// worker created it private), and the worker's own code sees the umask it inherited, not the
+/// one the bootstrap used for a moment.
+fn workers_start_under_umask_000_and_see_it() {
+    use service::{Service, Work};
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let report = Supervisor::<Service>::new(Config::new(2), service::setup())
+        .run(vec![Work::Umask; 20], &mut service::Quiet)
         .unwrap();
-    assert_eq!(report.summary.completed, 50);
+    nix::sys::stat::umask(old);
+    assert_eq!(report.summary.completed, 20, "{:?}", report.summary);
+    for outcome in &report.outcomes {
+        assert_eq!(
+            outcome.as_ref().unwrap().result,
+            Ok(0),
+            "the worker's umask"
+        );
+    }
 }

@@ -1,39 +1,15 @@
-//! What every `harness = false` test binary of this crate shares: a tiny runner (each test,
-//! then a check that it left no child process behind) and the /proc scan behind that check.
+//! What every `harness = false` test binary of this crate shares: the runner (each test, then
+//! a check that it left no child process behind) and the /proc scan behind that check.
 
 use std::time::{Duration, Instant};
 
-/// Runs `tests` (filtered by the command line's free arguments, as libtest does), each
-/// followed by [`assert_no_children`], and prints the libtest-style summary line.
-pub fn run_tests(tests: &[(&str, fn())]) -> std::process::ExitCode {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let ok = std::panic::catch_unwind(test).is_ok()
-            && std::panic::catch_unwind(assert_no_children).is_ok();
-        if ok {
-            println!("test {name} ... ok");
-            passed += 1;
-        } else {
-            println!("test {name} ... FAILED");
-            failed += 1;
-        }
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+#[path = "../../../runtime/tests/harness/mod.rs"]
+mod harness;
+
+/// Runs `tests` with libtest's command line (filters, `--list`, `--exact`, `--ignored`; see
+/// the shared harness), each followed by [`assert_no_children`].
+pub fn run_tests(tests: &[(&'static str, fn())]) -> std::process::ExitCode {
+    harness::run(harness::plain(tests), Some(assert_no_children))
 }
 
 /// Pids whose parent is this process (zombies included).

@@ -2,8 +2,6 @@
 //! SIGTERM or allocate without bound on chosen inputs.
 
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 use supervisor_runtime::{Config, Failure, Job, Notice, Observer, Outcome, Summary, Supervisor};
 
@@ -44,8 +42,11 @@ impl Job for Misbehave {
             }
             Act::Hang => hang(),
             Act::HangIgnoringTerm => {
-                let flag = Arc::new(AtomicBool::new(false));
-                signal_hook::flag::register(signal_hook::consts::SIGTERM, flag)
+                use nix::sys::signal::{SigHandler, Signal, signal};
+                // SAFETY: SIG_IGN installs no handler code, so nothing can run in signal
+                // context; it replaces the worker's own SIGTERM handling for this process,
+                // which is the point: a task that will not die of SIGTERM.
+                unsafe { signal(Signal::SIGTERM, SigHandler::SigIgn) }
                     .expect("cannot ignore SIGTERM");
                 hang()
             }

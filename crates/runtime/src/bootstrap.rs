@@ -1,0 +1,343 @@
+//! Starting a worker's channels with no name anyone else could race for.
+//!
+//! `ipc-channel` can only bootstrap through a named one-shot server, and it creates the
+//! server's socket in a temporary directory with the process umask (under `umask 000` another
+//! local user could connect first). So the parent never listens. Instead:
+//!
+//! 1. The parent spawns the worker with one end of a fresh `AF_UNIX` socket pair as its stdin
+//!    (inherited, like Python's spawn passes its descriptors) and sends over it a
+//!    [`BootRequest`] (protocol version, a random token, its pid, the slot) with the
+//!    scoreboard's sealed `memfd` attached (`SCM_RIGHTS`).
+//! 2. The worker, which has run no user code yet, creates the one-shot server under umask 077
+//!    (its own process, before any other thread creates files), so the directory is private
+//!    from the start, and answers with the server's name ([`BootReply`]). Its stdin becomes
+//!    /dev/null.
+//! 3. The parent connects to that server and sends the worker's two channel ends with the
+//!    token ([`Hello`]); the worker checks the token. The parent removes the socket's
+//!    directory as soon as it is connected; the worker's end removes it too.
+//!
+//! A worker that dies or hangs before answering cannot block the parent: the parent waits on
+//! its end of the pair with a deadline, and a dead child's end reads as closed. The parent
+//! keeps its end open for the worker's life, so the worker can tell while it waits for the
+//! parent to connect that the parent died (its end of the pair hangs up): it then removes its
+//! socket's directory and exits, instead of dying of the parent-death signal with the
+//! directory left behind (that signal is armed once the handshake is done).
+
+use crate::Error;
+use crate::handshake::{Connection, check_private_dir, remove_socket_dir};
+use crate::protocol::{self, BootReply, BootRequest, Hello, PROTOCOL_VERSION};
+use crate::sys;
+use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
+    recvmsg, sendmsg, socketpair,
+};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// Largest boot message (they are a few dozen bytes).
+const BOOT_MESSAGE_MAX: usize = 4096;
+
+/// A fresh socket pair: `(parent's end, worker's stdin)`.
+pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::io("cannot create the bootstrap socket pair", e.into()))
+}
+
+/// The parent's side of the bootstrap with worker `pid` in `slot`, over `sock`; `board` is the
+/// scoreboard descriptor handed to the worker. Gives up after `deadline`. `sock` must stay
+/// open as long as the worker lives (see the module docs).
+pub(crate) fn parent(
+    sock: &OwnedFd,
+    pid: u32,
+    slot: usize,
+    board: BorrowedFd<'_>,
+    deadline: Duration,
+) -> Result<Connection, Error> {
+    let started = Instant::now();
+    let token = random_token()?;
+    let request = BootRequest {
+        version: PROTOCOL_VERSION,
+        token: token.clone(),
+        parent_pid: std::process::id(),
+        slot: slot as u32,
+    };
+    send(sock.as_raw_fd(), &protocol::encode(&request)?, Some(board))
+        .map_err(|e| Error::io(format!("cannot send worker {pid} its bootstrap"), e))?;
+    let reply = wait_readable(sock.as_fd(), started + deadline).and_then(|ready| {
+        if !ready {
+            return Err(Error::Protocol(format!(
+                "worker {pid} did not connect within {deadline:?}"
+            )));
+        }
+        match receive(sock.as_raw_fd()) {
+            Ok((bytes, _)) if bytes.is_empty() => Err(Error::Protocol(format!(
+                "worker {pid} exited before connecting"
+            ))),
+            Ok((bytes, _)) => protocol::decode::<BootReply>(&bytes),
+            Err(e) => Err(Error::io(
+                format!("cannot read worker {pid}'s bootstrap"),
+                e,
+            )),
+        }
+    })?;
+    let server = match reply {
+        BootReply::Refused(reason) => {
+            return Err(Error::Protocol(format!(
+                "worker {pid} refused to start: {reason}"
+            )));
+        }
+        BootReply::Listening {
+            version,
+            pid: claimed,
+            server,
+        } => {
+            if version != PROTOCOL_VERSION {
+                return Err(Error::Protocol(format!(
+                    "handshake rejected: protocol version {version} (expected {PROTOCOL_VERSION})"
+                )));
+            }
+            if claimed != pid {
+                return Err(Error::Protocol(format!(
+                    "handshake rejected: pid {claimed} (expected {pid})"
+                )));
+            }
+            server
+        }
+    };
+    let connected = connect_and_hand_over(&server, token);
+    // Connected (or not): nobody needs the name any more.
+    remove_socket_dir(&server);
+    connected
+}
+
+fn connect_and_hand_over(server: &str, token: String) -> Result<Connection, Error> {
+    check_private_dir(server)?;
+    let hello_to = IpcSender::<Hello>::connect(server.to_string())
+        .map_err(|e| Error::io(format!("cannot connect to {server}"), e))?;
+    let (tasks, tasks_rx) =
+        ipc::bytes_channel().map_err(|e| Error::io("cannot create the task channel", e))?;
+    let (results_tx, results) =
+        ipc::bytes_channel().map_err(|e| Error::io("cannot create the result channel", e))?;
+    hello_to
+        .send(Hello {
+            version: PROTOCOL_VERSION,
+            token,
+            tasks: tasks_rx,
+            results: results_tx,
+        })
+        .map_err(|e| Error::Protocol(format!("cannot send the channel ends: {e:?}")))?;
+    // `results_tx` went with the message: the worker holds the only sender of its results.
+    Ok(Connection { tasks, results })
+}
+
+/// What a worker has once bootstrapped.
+pub(crate) struct Booted {
+    pub(crate) tasks: IpcBytesReceiver,
+    pub(crate) results: IpcBytesSender,
+    /// The scoreboard's `memfd` (sealed against resizing).
+    pub(crate) board: OwnedFd,
+    pub(crate) slot: usize,
+    pub(crate) parent_pid: u32,
+}
+
+/// The worker's side, reading the bootstrap from stdin. Call before any other thread of the
+/// process creates files (it briefly narrows this process's umask). The parent-death signal is
+/// not armed yet: arm it once this returns.
+pub(crate) fn worker() -> Result<Booted, Error> {
+    const STDIN: RawFd = 0;
+    let (bytes, board) = receive(STDIN).map_err(|e| {
+        Error::io(
+            "no bootstrap on stdin (a worker is started by a supervisor, not by hand)",
+            e,
+        )
+    })?;
+    let refuse = |reason: String| {
+        if let Ok(frame) = protocol::encode(&BootReply::Refused(reason.clone())) {
+            let _ = send(STDIN, &frame, None);
+        }
+        Error::Protocol(reason)
+    };
+    let request: BootRequest = protocol::decode(&bytes).map_err(|e| refuse(e.to_string()))?;
+    if request.version != PROTOCOL_VERSION {
+        return Err(refuse(format!(
+            "protocol version {} (this worker speaks {PROTOCOL_VERSION})",
+            request.version
+        )));
+    }
+    let board =
+        board.ok_or_else(|| refuse("no scoreboard descriptor came with the bootstrap".into()))?;
+    let (server, name) = {
+        use nix::sys::stat::{Mode, umask};
+        let old = umask(Mode::from_bits_truncate(0o077));
+        let created = IpcOneShotServer::<Hello>::new();
+        umask(old);
+        created.map_err(|e| refuse(format!("cannot create the handshake socket: {e}")))?
+    };
+    if let Err(e) = check_private_dir(&name) {
+        remove_socket_dir(&name);
+        return Err(refuse(e.to_string()));
+    }
+    let reply = BootReply::Listening {
+        version: PROTOCOL_VERSION,
+        pid: std::process::id(),
+        server: name.clone(),
+    };
+    let sent = protocol::encode(&reply).and_then(|frame| {
+        send(STDIN, &frame, None).map_err(|e| Error::io("cannot answer the bootstrap", e))
+    });
+    if let Err(e) = sent {
+        remove_socket_dir(&name);
+        return Err(e);
+    }
+    // The socket pair stays open (as the watch below), but a worker's stdin is /dev/null.
+    let pair = nix::unistd::dup(std::io::stdin()).map_err(|e| {
+        remove_socket_dir(&name);
+        Error::io("cannot keep the bootstrap socket", e.into())
+    })?;
+    let null =
+        std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open /dev/null", e))?;
+    nix::unistd::dup2_stdin(&null).map_err(|e| Error::io("cannot redirect stdin", e.into()))?;
+    let watch = ParentWatch::start(pair, name.clone());
+    let accepted = server.accept();
+    watch.stop();
+    remove_socket_dir(&name);
+    let (_receiver, hello) =
+        accepted.map_err(|e| Error::Protocol(format!("no channel ends from the parent: {e:?}")))?;
+    if hello.version != PROTOCOL_VERSION || hello.token != request.token {
+        return Err(Error::Protocol(
+            "handshake rejected: wrong token".to_string(),
+        ));
+    }
+    Ok(Booted {
+        tasks: hello.tasks,
+        results: hello.results,
+        board,
+        slot: request.slot as usize,
+        parent_pid: request.parent_pid,
+    })
+}
+
+/// While the worker waits for the parent to connect: if the parent's end of the socket pair
+/// hangs up (the parent died), removes the socket's directory and exits the process.
+struct ParentWatch {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ParentWatch {
+    fn start(pair: OwnedFd, socket: String) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let theirs = std::sync::Arc::clone(&done);
+        let thread = std::thread::Builder::new()
+            .name("supervisor-boot-watch".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+                while !theirs.load(Ordering::Acquire) {
+                    let mut fds = [PollFd::new(pair.as_fd(), PollFlags::POLLIN)];
+                    let hung_up = match poll(&mut fds, PollTimeout::from(50u16)) {
+                        Ok(0) => false,
+                        Ok(_) => true,
+                        Err(nix::errno::Errno::EINTR) => false,
+                        Err(_) => true,
+                    };
+                    if hung_up && !theirs.load(Ordering::Acquire) {
+                        remove_socket_dir(&socket);
+                        std::process::exit(i32::from(crate::worker::ORPHAN_EXIT));
+                    }
+                }
+            })
+            .ok();
+        ParentWatch { done, thread }
+    }
+
+    fn stop(self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(thread) = self.thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn random_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Error::io(
+            "cannot read random bytes",
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn send(fd: RawFd, bytes: &[u8], attach: Option<BorrowedFd<'_>>) -> std::io::Result<()> {
+    let fds;
+    let cmsgs: &[ControlMessage<'_>] = match attach {
+        Some(fd) => {
+            fds = [fd.as_raw_fd()];
+            &[ControlMessage::ScmRights(&fds)]
+        }
+        None => &[],
+    };
+    sendmsg::<UnixAddr>(fd, &[IoSlice::new(bytes)], cmsgs, MsgFlags::empty(), None)
+        .map(drop)
+        .map_err(std::io::Error::from)
+}
+
+/// One message and the descriptor attached to it, if any; an empty message means the peer
+/// closed its end.
+fn receive(fd: RawFd) -> std::io::Result<(Vec<u8>, Option<OwnedFd>)> {
+    let mut buf = vec![0u8; BOOT_MESSAGE_MAX];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let (len, fds) = loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match recvmsg::<UnixAddr>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Ok(msg) => {
+                let mut fds = Vec::new();
+                for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
+                    if let ControlMessageOwned::ScmRights(received) = cmsg {
+                        fds.extend(received);
+                    }
+                }
+                break (msg.bytes, fds);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut owned = fds.into_iter().map(sys::own_received_fd);
+    let first = owned.next();
+    // Anything beyond the one expected descriptor is closed as its OwnedFd drops.
+    owned.for_each(drop);
+    buf.truncate(len);
+    Ok((buf, first))
+}
+
+/// Waits until `fd` is readable (or closed); false when `until` passed first.
+fn wait_readable(fd: BorrowedFd<'_>, until: Instant) -> Result<bool, Error> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let ms = u16::try_from(left.as_millis().min(1000))
+            .unwrap_or(1000)
+            .max(1);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) => {}
+            Ok(_) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::io("cannot wait for a worker's bootstrap", e.into())),
+        }
+    }
+}

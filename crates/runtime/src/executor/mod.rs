@@ -1,0 +1,554 @@
+//! The executor: the one thread that feeds the coordinator its events and carries out its
+//! commands.
+//!
+//! Everything that happens to a run arrives on one channel as an [`Input`]: spawn news from
+//! the spawner and its handshake threads, results and exits from each worker's I/O thread,
+//! submissions and controls (stop, Ctrl-Z) from any thread. The executor turns each into a
+//! coordinator [`Event`], adding what the coordinator cannot know by itself (the time, the
+//! scoreboard's reading), and performs the [`Command`]s that come back. None of them can block
+//! it: frames go to each worker's writer thread, spawns to the spawner, outcomes and notices
+//! to the caller's thread in batches, and signals go straight to the worker's process group
+//! through its [`ChildProcess`], which knows whether the pid is still ours.
+
+mod store;
+mod writer;
+
+use crate::coordinator::{BoardUpdate, Command, Coordinator, Event, NoticeData, WorkerSignal};
+use crate::handshake::Connection;
+use crate::process::{ChildProcess, ExitInfo};
+use crate::protocol::{self, FromWorker, TaskResult, ToWorker};
+use crate::report::{Outcome, Summary};
+use crate::scoreboard::{self, Scoreboard};
+use crate::spawner::{SpawnNews, SpawnRequest};
+use crate::supervisor::StopMode;
+use crate::{Error, Job};
+use ipc_channel::ipc::IpcBytesReceiver;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+pub(crate) use store::TaskStore;
+use writer::Writer;
+
+/// Something the executor hears.
+pub(crate) enum Input<J: Job> {
+    /// Tasks of an open run, numbered from `first`.
+    Submit {
+        first: u64,
+        tasks: Vec<J::Task>,
+    },
+    /// No more submissions.
+    Close,
+    Control(Control),
+    Spawn(SpawnNews),
+    Results {
+        slot: usize,
+        generation: u64,
+        results: Vec<(u64, TaskResult<J::Output>)>,
+    },
+    Garbled {
+        slot: usize,
+        generation: u64,
+        reason: String,
+    },
+    SetupFailed {
+        slot: usize,
+        generation: u64,
+        reason: String,
+    },
+    Exited {
+        slot: usize,
+        generation: u64,
+        info: Result<ExitInfo, Error>,
+    },
+}
+
+/// A request from outside the run (a [`crate::Stopper`]).
+pub(crate) enum Control {
+    Stop {
+        mode: StopMode,
+        reason: String,
+    },
+    /// Ctrl-Z; `ack` hears once every worker was sent SIGTSTP.
+    Suspend {
+        ack: Option<Sender<()>>,
+    },
+    Resume,
+    Signal(WorkerSignal),
+}
+
+/// What the caller's thread receives, in batches.
+pub(crate) enum Delivery<O> {
+    Outcome(u64, Outcome<O>),
+    Notice(NoticeData),
+}
+
+/// The executor's link to the current process of a slot.
+struct Link {
+    generation: u64,
+    child: Arc<ChildProcess>,
+    writer: Option<Writer>,
+    /// Our end of the worker's bootstrap pair: open while the worker lives, so the worker
+    /// can tell a parent that died during its handshake.
+    _bootstrap: Option<std::os::fd::OwnedFd>,
+}
+
+/// Everything the executor thread owns.
+pub(crate) struct Executor<J: Job> {
+    pub(crate) coord: Coordinator,
+    pub(crate) inputs: Receiver<Input<J>>,
+    /// Cloned into every worker's I/O thread.
+    pub(crate) inputs_tx: Sender<Input<J>>,
+    pub(crate) board: Arc<Scoreboard>,
+    pub(crate) spawn_tx: Sender<SpawnRequest>,
+    pub(crate) spawner: JoinHandle<()>,
+    /// Set by `CancelSpawns`: queued spawn requests end without a process.
+    pub(crate) cancelled: Arc<AtomicBool>,
+    pub(crate) store: TaskStore<J::Task>,
+    pub(crate) deliver: Sender<Vec<Delivery<J::Output>>>,
+    /// Set when the run is over, so submitters fail fast.
+    pub(crate) ended: Arc<AtomicBool>,
+    pub(crate) started: Instant,
+}
+
+impl<J: Job> Executor<J> {
+    /// Runs until the run is over and every worker is reaped; returns the summary.
+    pub(crate) fn run(self) -> Summary {
+        let Executor {
+            mut coord,
+            inputs,
+            inputs_tx,
+            board,
+            spawn_tx,
+            spawner,
+            cancelled,
+            store,
+            deliver,
+            ended,
+            started,
+        } = self;
+        let slots = board.slots();
+        let mut state = State::<J> {
+            links: (0..slots).map(|_| None).collect(),
+            inputs_tx,
+            board,
+            spawn_tx,
+            cancelled,
+            store,
+            pending: Vec::new(),
+            limits_on: false,
+        };
+        state.limits_on = coord_limits_on(&coord);
+        let mut commands = Vec::new();
+        coord.start(Instant::now(), &mut commands);
+        state.perform(&mut commands);
+        while !coord.is_done() {
+            let now = Instant::now();
+            let deadline = coord.next_deadline();
+            let input = match deadline {
+                Some(at) if at <= now => None,
+                Some(at) => inputs.recv_timeout(at - now).ok(),
+                None => inputs.recv().ok(),
+            };
+            match input {
+                Some(input) => {
+                    state.accept(&mut coord, input, &mut commands);
+                    // Take what else is already waiting before handing results over, so
+                    // a burst costs one delivery.
+                    for _ in 0..64 {
+                        match inputs.try_recv() {
+                            Ok(input) => state.accept(&mut coord, input, &mut commands),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                None => {
+                    let vitals = if state.limits_on {
+                        (0..slots).map(|s| state.board.vitals(s)).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let tick = Event::Tick {
+                        now_ms: scoreboard::now_ms(),
+                        vitals,
+                    };
+                    coord.handle(Instant::now(), tick, &mut commands);
+                    state.perform(&mut commands);
+                }
+            }
+            if !state.pending.is_empty() {
+                let _ = deliver.send(std::mem::take(&mut state.pending));
+            }
+            let s = coord.summary();
+            state.board.set_progress(
+                s.completed + s.failed,
+                s.failed,
+                s.retried,
+                s.worker_crashes,
+                s.workers_spawned,
+            );
+        }
+        ended.store(true, Ordering::Release);
+        drop(state);
+        let _ = spawner.join();
+        let mut summary = coord.into_summary();
+        summary.elapsed = started.elapsed();
+        summary
+    }
+}
+
+fn coord_limits_on(coord: &Coordinator) -> bool {
+    coord.watches_limits()
+}
+
+/// The executor's state beside the coordinator.
+struct State<J: Job> {
+    links: Vec<Option<Link>>,
+    inputs_tx: Sender<Input<J>>,
+    board: Arc<Scoreboard>,
+    spawn_tx: Sender<SpawnRequest>,
+    cancelled: Arc<AtomicBool>,
+    store: TaskStore<J::Task>,
+    pending: Vec<Delivery<J::Output>>,
+    limits_on: bool,
+}
+
+impl<J: Job> State<J> {
+    fn accept(
+        &mut self,
+        coord: &mut Coordinator,
+        input: Input<J>,
+        commands: &mut Vec<Command<J::Output>>,
+    ) {
+        let now = Instant::now();
+        let event = match input {
+            Input::Submit { first, tasks } => {
+                let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
+                self.board
+                    .add_totals(tasks.len() as u64, costs.iter().sum());
+                let ids = self.store.add(first, tasks);
+                Event::Submitted {
+                    tasks: ids.zip(costs).collect(),
+                }
+            }
+            Input::Close => Event::Closed,
+            Input::Control(Control::Stop { mode, reason }) => Event::Stop { mode, reason },
+            Input::Control(Control::Suspend { ack }) => {
+                coord.handle(
+                    now,
+                    Event::Suspend {
+                        now_ms: scoreboard::now_ms(),
+                    },
+                    commands,
+                );
+                self.perform(commands);
+                if let Some(ack) = ack {
+                    let _ = ack.send(());
+                }
+                return;
+            }
+            Input::Control(Control::Resume) => Event::Resume {
+                now_ms: scoreboard::now_ms(),
+            },
+            Input::Control(Control::Signal(signal)) => Event::SignalAll { signal },
+            Input::Spawn(news) => match self.on_spawn_news(news) {
+                Some(event) => event,
+                None => return,
+            },
+            Input::Results {
+                slot,
+                generation,
+                results,
+            } => Event::Results {
+                slot,
+                generation,
+                results,
+            },
+            Input::Garbled {
+                slot,
+                generation,
+                reason,
+            } => Event::Garbled {
+                slot,
+                generation,
+                reason,
+            },
+            Input::SetupFailed {
+                slot,
+                generation,
+                reason,
+            } => Event::SetupFailed {
+                slot,
+                generation,
+                reason,
+            },
+            Input::Exited {
+                slot,
+                generation,
+                info,
+            } => {
+                let seen = self.board.vitals(slot);
+                if self.links[slot]
+                    .as_ref()
+                    .is_some_and(|l| l.generation == generation)
+                {
+                    self.links[slot] = None;
+                }
+                let info = info.unwrap_or_else(|e| {
+                    self.pending.push(Delivery::Notice(NoticeData::Misbehaved {
+                        slot,
+                        pid: 0,
+                        reason: e.to_string(),
+                    }));
+                    ExitInfo {
+                        exit: crate::ExitKind::Exited(-1),
+                        max_rss_bytes: 0,
+                        cpu: Duration::ZERO,
+                        stderr_tail: String::new(),
+                    }
+                });
+                Event::Exited {
+                    slot,
+                    generation,
+                    info,
+                    seen,
+                }
+            }
+        };
+        coord.handle(now, event, commands);
+        self.perform(commands);
+    }
+
+    fn on_spawn_news(&mut self, news: SpawnNews) -> Option<Event<J::Output>> {
+        match news {
+            SpawnNews::Started {
+                slot,
+                generation,
+                child,
+            } => {
+                let pid = child.pid();
+                self.links[slot] = Some(Link {
+                    generation,
+                    child,
+                    writer: None,
+                    _bootstrap: None,
+                });
+                Some(Event::SpawnStarted {
+                    slot,
+                    generation,
+                    pid,
+                })
+            }
+            SpawnNews::Ready {
+                slot,
+                generation,
+                child,
+                connection,
+                bootstrap,
+            } => {
+                let pid = child.pid();
+                let Connection { tasks, results } = connection;
+                let writer = Writer::start(pid, tasks);
+                let io = self.start_io_thread(slot, generation, Arc::clone(&child), results);
+                match (writer, io) {
+                    (Ok(writer), Ok(())) => {
+                        self.links[slot] = Some(Link {
+                            generation,
+                            child,
+                            writer: Some(writer),
+                            _bootstrap: Some(bootstrap),
+                        });
+                    }
+                    _ => {
+                        // Without its threads the worker can never be heard from or fed:
+                        // end it now, so it is accounted like any other death.
+                        child.kill();
+                        self.links[slot] = Some(Link {
+                            generation,
+                            child,
+                            writer: None,
+                            _bootstrap: None,
+                        });
+                    }
+                }
+                Some(Event::Spawned {
+                    slot,
+                    generation,
+                    pid,
+                })
+            }
+            SpawnNews::Failed {
+                slot,
+                generation,
+                error,
+                pid,
+                exit,
+                cancelled,
+            } => {
+                if self.links[slot]
+                    .as_ref()
+                    .is_some_and(|l| l.generation == generation)
+                {
+                    self.links[slot] = None;
+                }
+                Some(Event::SpawnFailed {
+                    slot,
+                    generation,
+                    pid,
+                    error: error.to_string(),
+                    exit,
+                    cancelled,
+                })
+            }
+        }
+    }
+
+    /// Reads the worker's results until its channel closes, then reaps it.
+    fn start_io_thread(
+        &self,
+        slot: usize,
+        generation: u64,
+        child: Arc<ChildProcess>,
+        results: IpcBytesReceiver,
+    ) -> std::io::Result<()> {
+        let inputs = self.inputs_tx.clone();
+        let reaper = Arc::clone(&child);
+        let spawned = std::thread::Builder::new()
+            .name(format!("worker-{}-io", child.pid()))
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                while let Ok(bytes) = results.recv() {
+                    let input = match protocol::decode::<FromWorker<J::Output>>(&bytes) {
+                        Ok(FromWorker::Results(results)) => Input::Results {
+                            slot,
+                            generation,
+                            results,
+                        },
+                        Ok(FromWorker::SetupFailed(reason)) => Input::SetupFailed {
+                            slot,
+                            generation,
+                            reason,
+                        },
+                        Err(e) => Input::Garbled {
+                            slot,
+                            generation,
+                            reason: e.to_string(),
+                        },
+                    };
+                    if inputs.send(input).is_err() {
+                        child.kill();
+                        break;
+                    }
+                }
+                // The channel closed: the worker is exiting or dead. waitpid says how.
+                let info = child.wait();
+                let _ = inputs.send(Input::Exited {
+                    slot,
+                    generation,
+                    info,
+                });
+            });
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Reap it here instead, once it is dead.
+                reaper.kill();
+                let info = reaper.wait();
+                let _ = self.inputs_tx.send(Input::Exited {
+                    slot,
+                    generation,
+                    info,
+                });
+                Err(e)
+            }
+        }
+    }
+
+    fn link(&self, slot: usize, generation: u64) -> Option<&Link> {
+        self.links[slot]
+            .as_ref()
+            .filter(|l| l.generation == generation)
+    }
+
+    fn perform(&mut self, commands: &mut Vec<Command<J::Output>>) {
+        for command in commands.drain(..) {
+            match command {
+                Command::Spawn { slot, generation } => {
+                    let _ = self.spawn_tx.send(SpawnRequest { slot, generation });
+                }
+                Command::CancelSpawns => self.cancelled.store(true, Ordering::Release),
+                Command::Send {
+                    slot,
+                    generation,
+                    ids,
+                } => {
+                    let frame = ToWorker::Batch(
+                        ids.iter()
+                            .map(|&id| (id, self.store.get(id)))
+                            .collect::<Vec<_>>(),
+                    );
+                    // Encoding our own task types cannot fail short of a bug in a Serialize
+                    // impl; the worker then holds nothing and the tasks come back when it is
+                    // recycled or dies.
+                    if let (Some(link), Ok(bytes)) =
+                        (self.link(slot, generation), protocol::encode(&frame))
+                        && let Some(writer) = &link.writer
+                    {
+                        writer.send(bytes);
+                    }
+                }
+                Command::Shutdown { slot, generation } => {
+                    if let Some(link) = self.links[slot]
+                        .as_mut()
+                        .filter(|l| l.generation == generation)
+                        && let Some(writer) = link.writer.take()
+                        && let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown)
+                    {
+                        // Dropping the writer afterwards closes the channel as well.
+                        writer.send(frame);
+                    }
+                }
+                Command::Signal {
+                    slot,
+                    generation,
+                    signal,
+                } => {
+                    if let Some(link) = self.link(slot, generation) {
+                        match signal {
+                            WorkerSignal::Terminate => link.child.terminate(),
+                            WorkerSignal::Kill => link.child.kill(),
+                            WorkerSignal::Stop => link.child.signal(libc::SIGTSTP),
+                            WorkerSignal::Continue => link.child.signal(libc::SIGCONT),
+                        }
+                    }
+                }
+                Command::Board(update) => match update {
+                    BoardUpdate::Process { slot, pid, state } => {
+                        self.board.set_slot_process(slot, pid, state)
+                    }
+                    BoardUpdate::State { slot, state } => self.board.set_slot_state(slot, state),
+                    BoardUpdate::Restarts { slot, restarts } => {
+                        self.board.set_restarts(slot, restarts)
+                    }
+                    BoardUpdate::ClearMarks { slot } => self.board.clear_worker_marks(slot),
+                },
+                Command::Outcome { id, outcome } => {
+                    self.store.release(id);
+                    self.pending.push(Delivery::Outcome(id, outcome));
+                }
+                Command::Notice(notice) => self.pending.push(Delivery::Notice(notice)),
+            }
+        }
+    }
+}
+
+/// Wraps spawner news as an executor input.
+pub(crate) fn spawn_input<J: Job>(news: SpawnNews) -> Input<J> {
+    Input::Spawn(news)
+}
+
+/// A fresh input channel.
+pub(crate) fn channel<J: Job>() -> (Sender<Input<J>>, Receiver<Input<J>>) {
+    mpsc::channel()
+}

@@ -14,7 +14,6 @@ mod leaks;
 mod limits;
 mod logs;
 mod orphans;
-mod probe;
 mod ps;
 mod signals;
 mod support;

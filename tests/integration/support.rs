@@ -382,16 +382,6 @@ pub fn reference_sums(tool: &str, files: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// True if `tool` can be run.
-pub fn installed(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 /// The hex digest `md5sum` gives one file.
 pub fn md5_of(path: &[u8]) -> String {
     let line = reference_sums("md5sum", &[path.to_vec()]);
@@ -450,40 +440,6 @@ pub fn stdout_text(done: &Finished) -> String {
 pub fn closed_port(ip: &str) -> Option<std::net::SocketAddr> {
     let listener = std::net::TcpListener::bind((ip, 0)).ok()?;
     listener.local_addr().ok()
-}
-
-/// A listener that is never accepted from and whose accept queue is full, so the kernel drops
-/// further SYNs and a connect to it hangs until its timeout; with the client connections that
-/// fill it (keep both alive). The backlog is first lowered to 1 so that a few connections
-/// fill it, then clients connect until one attempt times out. `None` (the caller skips) where
-/// that cannot be arranged.
-pub fn saturated_listener() -> Option<(std::net::TcpListener, Vec<std::net::TcpStream>)> {
-    use std::os::fd::AsRawFd;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
-    // SAFETY: listen(2) on a socket this function owns; it only changes the backlog.
-    let lowered = unsafe { libc::listen(listener.as_raw_fd(), 1) } == 0;
-    if !lowered {
-        eprintln!("note: could not lower the backlog; filling the system maximum");
-    }
-    let addr = listener.local_addr().ok()?;
-    let mut clients = Vec::new();
-    for _ in 0..20_000 {
-        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
-            Ok(stream) => clients.push(stream),
-            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
-                return Some((listener, clients));
-            }
-            Err(err) => {
-                eprintln!(
-                    "skipped: could not fill the backlog after {} connections: {err}",
-                    clients.len()
-                );
-                return None;
-            }
-        }
-    }
-    eprintln!("skipped: the backlog never filled");
-    None
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -704,9 +704,7 @@ fn an_open_run_keeps_its_workers_between_submissions() {
         got.sort_unstable();
         got
     };
-    let first = run
-        .submit((0..10).map(Work::Sleep).collect())
-        .unwrap();
+    let first = run.submit((0..10).map(Work::Sleep).collect()).unwrap();
     assert_eq!(first, 0..10);
     let got = collect(&mut events, 10);
     assert_eq!(got, (0..10).map(|i| (i, i)).collect::<Vec<_>>());

@@ -30,8 +30,13 @@ pub struct Test {
 /// What a test runs.
 pub enum Body {
     Plain(fn()),
-    /// Decides at run time whether it can run; `Some(reason)`: ignored.
-    Ignorable(fn() -> Option<String>),
+    /// Runs only where `needs` returns `None`; elsewhere the test is ignored with the reason
+    /// it returns (a reference tool that is not installed, an environment that lacks
+    /// something), both when listed (so `cargo nextest` skips it too) and when run.
+    Conditional {
+        needs: fn() -> Option<String>,
+        body: fn(),
+    },
 }
 
 impl Test {
@@ -39,6 +44,14 @@ impl Test {
         Test {
             name,
             body: Body::Plain(body),
+        }
+    }
+
+    /// A test that runs only where `needs` returns `None`.
+    pub fn when(name: &'static str, needs: fn() -> Option<String>, body: fn()) -> Self {
+        Test {
+            name,
+            body: Body::Conditional { needs, body },
         }
     }
 }
@@ -51,38 +64,58 @@ pub fn plain(tests: &[(&'static str, fn())]) -> Vec<Test> {
         .collect()
 }
 
-/// Runs `tests` with libtest's command line; `after_each` runs after every test that passed
-/// (e.g. a check that no child process is left) and fails it if it panics.
+/// Runs `tests` one at a time (unless `--test-threads` says otherwise) with libtest's command
+/// line; `after_each` runs after every test that passed (e.g. a check that no child process
+/// is left) and fails it if it panics.
 pub fn run(tests: Vec<Test>, after_each: Option<fn()>) -> ExitCode {
     let mut args = Arguments::from_args();
     if args.test_threads.is_none() {
         args.test_threads = Some(1);
     }
+    run_with(args, tests, after_each)
+}
+
+/// Runs `tests` in parallel, as libtest does by default (for tests that share nothing).
+pub fn run_parallel(tests: Vec<Test>) -> ExitCode {
+    run_with(Arguments::from_args(), tests, None)
+}
+
+fn run_with(args: Arguments, tests: Vec<Test>, after_each: Option<fn()>) -> ExitCode {
+    let mut unmet = Vec::new();
     let trials = tests
         .into_iter()
         .map(|test| {
             let name = test.name;
-            let body = test.body;
+            let (needs, body) = match test.body {
+                Body::Plain(body) => (None, body),
+                Body::Conditional { needs, body } => (Some(needs), body),
+            };
+            let missing = needs.and_then(|needs| needs());
+            if let Some(reason) = &missing {
+                unmet.push(format!("{name}: {reason}"));
+            }
+            let ignored = missing.is_some();
             Trial::ignorable_test(name, move || {
+                if let Some(reason) = needs.and_then(|needs| needs()) {
+                    return Ok(Completion::ignored_with(reason));
+                }
                 let _watch = HangWatch::start(name);
-                let completion = match body {
-                    Body::Plain(f) => {
-                        f();
-                        Completion::Completed
-                    }
-                    Body::Ignorable(f) => match f() {
-                        None => Completion::Completed,
-                        Some(reason) => return Ok(Completion::ignored_with(reason)),
-                    },
-                };
+                body();
                 if let Some(check) = after_each {
                     std::panic::catch_unwind(check)
                         .map_err(|_| Failed::from("left something behind (see the panic above)"))?;
                 }
-                Ok(completion)
+                Ok(Completion::Completed)
             })
+            .with_ignored_flag(ignored)
         })
         .collect();
+    if !unmet.is_empty() && !args.list {
+        eprintln!("note: these tests cannot run on this machine and are ignored:");
+        for line in &unmet {
+            eprintln!("  ignored: {line}");
+        }
+    }
     libtest_mimic::run(&args, trials).exit_code()
 }
 

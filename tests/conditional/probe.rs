@@ -1,9 +1,11 @@
 //! `run probe` against listeners the test opens on the loopback interface only (127.0.0.1 and
 //! [::1]): up, down, timeout and error results, in input order, and the exit codes.
 
-use crate::support::{Finished, closed_port, run, saturated_listener, supervisor_run, tempdir};
+use crate::harness::Test;
+use crate::support::{Finished, closed_port, run, supervisor_run, tempdir};
 use serde_json::Value;
 use std::net::TcpListener;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -76,11 +78,8 @@ enum Kind {
     Malformed,
 }
 
-#[test]
 fn every_status_comes_back_in_input_order() {
-    let Some((full, _clients)) = saturated_listener() else {
-        return;
-    };
+    let (full, _clients) = saturated_listener().expect("checked by needs_a_full_backlog");
     let (_open, up) = open_listener("127.0.0.1").unwrap();
     let down = closed_port("127.0.0.1").unwrap().to_string();
     let hanging = full.local_addr().unwrap().to_string();
@@ -129,11 +128,8 @@ fn every_status_comes_back_in_input_order() {
     drop(v6);
 }
 
-#[test]
 fn a_full_backlog_times_out_after_about_the_connect_timeout() {
-    let Some((full, _clients)) = saturated_listener() else {
-        return;
-    };
+    let (full, _clients) = saturated_listener().expect("checked by needs_a_full_backlog");
     let target = full.local_addr().unwrap().to_string();
     let began = Instant::now();
     let done = probe(&[&target]);
@@ -149,18 +145,13 @@ fn a_full_backlog_times_out_after_about_the_connect_timeout() {
     assert!(took < TIMEOUT * 6, "a 500 ms timeout took {took:?}");
 }
 
-#[test]
 fn ipv6_loopback_port_is_up() {
-    let Some((_listener, target)) = open_listener("::1") else {
-        eprintln!("skipped: cannot bind [::1]");
-        return;
-    };
+    let (_listener, target) = open_listener("::1").expect("checked by needs_ipv6");
     let done = probe(&[&target]);
     done.assert_code(0);
     assert_up(&results(&done)[0], &target);
 }
 
-#[test]
 fn targets_file_skips_comments_and_blanks_and_names_a_bad_line() {
     let (_open, up) = open_listener("127.0.0.1").unwrap();
     let down = closed_port("127.0.0.1").unwrap().to_string();
@@ -194,7 +185,6 @@ fn targets_file_skips_comments_and_blanks_and_names_a_bad_line() {
     assert_down(&got[3], &down);
 }
 
-#[test]
 fn down_targets_fail_the_run_only_with_fail_on_down() {
     let (_open, up) = open_listener("127.0.0.1").unwrap();
     let down = closed_port("127.0.0.1").unwrap().to_string();
@@ -215,11 +205,8 @@ fn down_targets_fail_the_run_only_with_fail_on_down() {
     probe(&[&up, &up, "--fail-on-down"]).assert_code(0);
 }
 
-#[test]
 fn many_targets_are_probed_concurrently() {
-    let Some((full, _clients)) = saturated_listener() else {
-        return;
-    };
+    let (full, _clients) = saturated_listener().expect("checked by needs_a_full_backlog");
     let hanging = full.local_addr().unwrap().to_string();
     let mut targets: Vec<(String, bool)> = Vec::new();
     for i in 0..40 {
@@ -248,4 +235,88 @@ fn many_targets_are_probed_concurrently() {
         took < TIMEOUT * 10,
         "40 targets with a 500 ms timeout took {took:?}: not probed concurrently"
     );
+}
+
+/// The probe tests; those that need a listener whose accept queue can be filled, or IPv6
+/// loopback, report themselves ignored where the machine cannot give them that.
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test::when(
+            "probe::every_status_comes_back_in_input_order",
+            needs_a_full_backlog,
+            every_status_comes_back_in_input_order,
+        ),
+        Test::when(
+            "probe::a_full_backlog_times_out_after_about_the_connect_timeout",
+            needs_a_full_backlog,
+            a_full_backlog_times_out_after_about_the_connect_timeout,
+        ),
+        Test::when(
+            "probe::ipv6_loopback_port_is_up",
+            needs_ipv6,
+            ipv6_loopback_port_is_up,
+        ),
+        Test::new(
+            "probe::targets_file_skips_comments_and_blanks_and_names_a_bad_line",
+            targets_file_skips_comments_and_blanks_and_names_a_bad_line,
+        ),
+        Test::new(
+            "probe::down_targets_fail_the_run_only_with_fail_on_down",
+            down_targets_fail_the_run_only_with_fail_on_down,
+        ),
+        Test::when(
+            "probe::many_targets_are_probed_concurrently",
+            needs_a_full_backlog,
+            many_targets_are_probed_concurrently,
+        ),
+    ]
+}
+
+/// A timeout target needs a listener whose accept queue is full (the kernel then drops SYNs).
+fn needs_a_full_backlog() -> Option<String> {
+    static CAN: OnceLock<bool> = OnceLock::new();
+    let can = *CAN.get_or_init(|| saturated_listener().is_some());
+    (!can).then(|| {
+        "cannot fill a listener's accept queue on 127.0.0.1 here (no timeout target)".into()
+    })
+}
+
+fn needs_ipv6() -> Option<String> {
+    TcpListener::bind("[::1]:0")
+        .is_err()
+        .then(|| "cannot bind [::1] (no IPv6 loopback)".into())
+}
+
+/// A listener that is never accepted from and whose accept queue is full, so the kernel drops
+/// further SYNs and a connect to it hangs until its timeout; with the client connections that
+/// fill it (keep both alive). The backlog is first lowered to 1 so that a few connections
+/// fill it, then clients connect until one attempt times out. `None` (the caller skips) where
+/// that cannot be arranged.
+fn saturated_listener() -> Option<(std::net::TcpListener, Vec<std::net::TcpStream>)> {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+    // SAFETY: listen(2) on a socket this function owns; it only changes the backlog.
+    let lowered = unsafe { libc::listen(listener.as_raw_fd(), 1) } == 0;
+    if !lowered {
+        eprintln!("note: could not lower the backlog; filling the system maximum");
+    }
+    let addr = listener.local_addr().ok()?;
+    let mut clients = Vec::new();
+    for _ in 0..20_000 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(stream) => clients.push(stream),
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                return Some((listener, clients));
+            }
+            Err(err) => {
+                eprintln!(
+                    "skipped: could not fill the backlog after {} connections: {err}",
+                    clients.len()
+                );
+                return None;
+            }
+        }
+    }
+    eprintln!("skipped: the backlog never filled");
+    None
 }

@@ -1,8 +1,9 @@
 //! The worker's results on their way to the parent: a task hands its result over and goes on
 //! at once; a sender thread ships results within a couple of milliseconds of the first one
-//! waiting (or as soon as a thousand wait), so a finished result never waits behind the next
-//! task, however long that runs. On SIGTERM the outbox is flushed before the worker dies, so
-//! nothing a worker completed is lost when a run is stopped.
+//! waiting (or as soon as a thousand wait, or at once when the worker has finished its batch
+//! and is about to wait for more), so a finished result never waits behind the next task,
+//! however long that runs. On SIGTERM the outbox is flushed before the worker dies, so nothing
+//! a worker completed is lost when a run is stopped.
 
 use crate::protocol::{self, FromWorker, TaskResult};
 use ipc_channel::ipc::IpcBytesSender;
@@ -16,9 +17,8 @@ pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// ... and at most this many.
 pub(crate) const FLUSH_COUNT: usize = 1024;
 
-/// The sender thread only waits and encodes: a small stack keeps it from eating into a tight
-/// memory limit.
-const STACK_BYTES: usize = 256 * 1024;
+/// The timer thread only waits: a small stack keeps it from eating into a tight memory limit.
+const STACK_BYTES: usize = 64 * 1024;
 
 /// The parent hung up the result channel.
 #[derive(Debug)]
@@ -26,28 +26,27 @@ pub(crate) struct Gone;
 
 struct State<O> {
     pending: Vec<(u64, TaskResult<O>)>,
-    /// Send what is pending now, without waiting for more.
-    urgent: bool,
-    /// No more results will come: send what is pending and stop.
+    /// When the oldest pending result was queued.
+    first_at: Option<Instant>,
+    /// The timer sleeps until a first result is queued (and must then be woken).
+    timer_idle: bool,
     closing: bool,
-    /// A message is being sent (the pending list was taken but is not out yet).
-    sending: bool,
     gone: bool,
-    stopped: bool,
 }
 
 struct Shared<O> {
     state: Mutex<State<O>>,
-    /// Wakes the sender thread.
+    /// Wakes the timer thread.
     wake: Condvar,
-    /// Wakes those waiting for a flush to complete.
-    flushed: Condvar,
+    /// Whoever sends holds this from taking the pending results until they are out, so
+    /// messages leave in the order their results were queued.
+    channel: Mutex<IpcBytesSender>,
 }
 
 /// The task thread's end.
 pub(crate) struct Outbox<O> {
     shared: Arc<Shared<O>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    timer: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A handle that flushes the outbox from another thread (the SIGTERM handler).
@@ -56,32 +55,31 @@ pub(crate) struct Flusher<O> {
 }
 
 impl<O: Serialize + Send + 'static> Outbox<O> {
-    /// Starts the sender thread on `results`.
+    /// Starts the timer thread; results go to `results`.
     pub(crate) fn start(results: IpcBytesSender) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 pending: Vec::new(),
-                urgent: false,
+                first_at: None,
+                timer_idle: false,
                 closing: false,
-                sending: false,
                 gone: false,
-                stopped: false,
             }),
             wake: Condvar::new(),
-            flushed: Condvar::new(),
+            channel: Mutex::new(results),
         });
         let theirs = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
+        let timer = std::thread::Builder::new()
             .name("supervisor-results".into())
             .stack_size(STACK_BYTES)
-            .spawn(move || send_loop(&theirs, &results))?;
+            .spawn(move || timer_loop(&theirs))?;
         Ok(Outbox {
             shared,
-            thread: Some(thread),
+            timer: Some(timer),
         })
     }
 
-    /// Queues one result.
+    /// Queues one result; sends the queue itself once it is full.
     pub(crate) fn push(&self, id: u64, result: TaskResult<O>) -> Result<(), Gone> {
         let mut state = lock(&self.shared.state);
         if state.gone {
@@ -89,12 +87,24 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         }
         state.pending.push((id, result));
         let n = state.pending.len();
+        if n == 1 {
+            state.first_at = Some(Instant::now());
+            if state.timer_idle {
+                state.timer_idle = false;
+                self.shared.wake.notify_one();
+            }
+        }
         drop(state);
-        // The sender sleeps only while nothing is pending, or waits for the batch to fill.
-        if n == 1 || n >= FLUSH_COUNT {
-            self.shared.wake.notify_one();
+        if n >= FLUSH_COUNT {
+            ship(&self.shared)?;
         }
         Ok(())
+    }
+
+    /// Sends what is queued now (the worker finished its batch: the parent's next batch
+    /// depends on these results).
+    pub(crate) fn send_now(&self) -> Result<(), Gone> {
+        ship(&self.shared)
     }
 
     /// A handle for flushing from another thread.
@@ -104,38 +114,21 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         }
     }
 
-    /// Sends everything still queued and stops the sender thread.
+    /// Sends everything still queued and stops the timer thread.
     pub(crate) fn close(mut self) {
-        {
-            let mut state = lock(&self.shared.state);
-            state.closing = true;
-        }
+        lock(&self.shared.state).closing = true;
         self.shared.wake.notify_one();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(timer) = self.timer.take() {
+            let _ = timer.join();
         }
+        let _ = ship(&self.shared);
     }
 }
 
-impl<O> Flusher<O> {
-    /// Sends what is queued now and waits (at most `limit`) until it is out.
-    pub(crate) fn flush(&self, limit: Duration) {
-        let until = Instant::now() + limit;
-        let mut state = lock(&self.shared.state);
-        state.urgent = true;
-        self.shared.wake.notify_one();
-        while (!state.pending.is_empty() || state.sending) && !state.gone && !state.stopped {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = self
-                .shared
-                .flushed
-                .wait_timeout(state, left)
-                .map(|(s, _)| s)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
+impl<O: Serialize> Flusher<O> {
+    /// Sends what is queued now, from any thread.
+    pub(crate) fn flush(&self) {
+        let _ = ship(&self.shared);
     }
 }
 
@@ -143,46 +136,62 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn send_loop<O: Serialize>(shared: &Shared<O>, results: &IpcBytesSender) {
+/// Takes everything pending and sends it as one message (nothing if nothing is pending).
+fn ship<O: Serialize>(shared: &Shared<O>) -> Result<(), Gone> {
+    let channel = lock(&shared.channel);
+    let batch = {
+        let mut state = lock(&shared.state);
+        if state.gone {
+            return Err(Gone);
+        }
+        state.first_at = None;
+        std::mem::take(&mut state.pending)
+    };
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let sent = protocol::encode(&FromWorker::Results(batch))
+        .ok()
+        .is_some_and(|bytes| channel.send(&bytes).is_ok());
+    if sent {
+        Ok(())
+    } else {
+        let mut state = lock(&shared.state);
+        state.gone = true;
+        state.pending.clear();
+        Err(Gone)
+    }
+}
+
+/// Sends results that have waited [`FLUSH_AFTER`] while the task thread is busy with a task.
+fn timer_loop<O: Serialize>(shared: &Shared<O>) {
     let mut state = lock(&shared.state);
     loop {
-        while state.pending.is_empty() && !state.closing {
-            state.urgent = false;
-            shared.flushed.notify_all();
-            state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+        if state.gone || (state.closing && state.pending.is_empty()) {
+            return;
         }
-        if state.pending.is_empty() {
-            break;
-        }
-        // Let a batch gather, but never hold the first result longer than FLUSH_AFTER.
-        let until = Instant::now() + FLUSH_AFTER;
-        while state.pending.len() < FLUSH_COUNT && !state.urgent && !state.closing {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
+        let Some(first) = state.first_at.filter(|_| !state.pending.is_empty()) else {
+            if state.closing {
+                return;
             }
+            state.timer_idle = true;
+            state = shared.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        let due = first + FLUSH_AFTER;
+        let now = Instant::now();
+        if now < due && !state.closing {
             state = shared
                 .wake
-                .wait_timeout(state, left)
+                .wait_timeout(state, due - now)
                 .map(|(s, _)| s)
                 .unwrap_or_else(|e| e.into_inner().0);
+            continue;
         }
-        let batch = std::mem::take(&mut state.pending);
-        state.sending = true;
         drop(state);
-        let sent = protocol::encode(&FromWorker::Results(batch))
-            .ok()
-            .is_some_and(|bytes| results.send(&bytes).is_ok());
+        let _ = ship(shared);
         state = lock(&shared.state);
-        state.sending = false;
-        if !sent {
-            state.gone = true;
-            state.pending.clear();
-            break;
-        }
     }
-    state.stopped = true;
-    shared.flushed.notify_all();
 }
 
 #[cfg(test)]
@@ -240,7 +249,7 @@ mod tests {
         let outbox = Outbox::<u64>::start(tx).unwrap();
         let flusher = outbox.flusher();
         outbox.push(1, TaskResult::Done(1)).unwrap();
-        flusher.flush(Duration::from_secs(5));
+        flusher.flush();
         let got = rx.try_recv().expect("flushed before flush() returned");
         assert_eq!(decode(&got), vec![1]);
         outbox.close();

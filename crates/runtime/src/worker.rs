@@ -24,15 +24,11 @@ use std::os::fd::OwnedFd;
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Exit code of a worker whose parent vanished before or during its start.
 pub const ORPHAN_EXIT: u8 = 70;
 /// Exit code of a worker that could not connect or set up its job.
 pub const SETUP_EXIT: u8 = 71;
-
-/// How long a worker told to terminate spends sending the results it has finished.
-const FLUSH_ON_TERM: Duration = Duration::from_millis(500);
 
 type ServeFn = fn(Endpoint) -> ExitCode;
 
@@ -224,6 +220,11 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             // The parent stopped listening: nothing more to do.
             break ExitCode::SUCCESS;
         }
+        // The parent hands out more work as results come back: do not let the last results
+        // of a batch wait for the gathering window.
+        if server.outbox.send_now().is_err() {
+            break ExitCode::SUCCESS;
+        }
     };
     server.outbox.close();
     code
@@ -231,7 +232,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
 
 /// On SIGTERM (a timeout, a stop), sends the results already finished, then dies of the
 /// signal as if it had not been caught.
-fn flush_on_terminate<O: Send + 'static>(flusher: Flusher<O>) {
+fn flush_on_terminate<O: serde::Serialize + Send + 'static>(flusher: Flusher<O>) {
     use signal_hook::consts::SIGTERM;
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM]) else {
         return;
@@ -241,7 +242,7 @@ fn flush_on_terminate<O: Send + 'static>(flusher: Flusher<O>) {
         .stack_size(64 * 1024)
         .spawn(move || {
             if signals.forever().next().is_some() {
-                flusher.flush(FLUSH_ON_TERM);
+                flusher.flush();
                 let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
             }
         });

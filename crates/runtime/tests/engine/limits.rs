@@ -247,8 +247,15 @@ fn workers_are_recycled_after_max_tasks_per_child() {
     let s = &report.summary;
     assert_eq!(s.gave_up, None);
     assert_eq!(s.completed, 100);
+    // At least 34 workers for 100 tasks at 3 each; all recycled but those still serving when
+    // the run ended (at most one per slot: how the last tasks split depends on timing).
     assert!(s.workers_spawned >= 34, "{} spawned", s.workers_spawned);
-    assert!(s.recycled >= 33, "{} recycled", s.recycled);
+    assert!(
+        s.recycled + 2 >= s.workers_spawned,
+        "{} recycled of {} spawned",
+        s.recycled,
+        s.workers_spawned
+    );
     assert_eq!(s.worker_crashes, 0);
     assert_eq!(s.slots.iter().map(|slot| slot.tasks).sum::<u64>(), 100);
     assert_workers_gone(s);

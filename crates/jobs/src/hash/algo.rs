@@ -138,6 +138,13 @@ impl Algo {
         }
     }
 
+    /// The digest of `data`, for input that is not a file (standard input).
+    pub fn digest(self, data: &[u8]) -> DigestBytes {
+        let mut hasher = self.hasher();
+        hasher.update(data);
+        hasher.finish()
+    }
+
     pub(crate) fn hasher(self) -> StreamHasher {
         match self {
             Algo::Md5 => StreamHasher::Md5(<md5_many::Md5 as md5_many::Digest>::new()),

@@ -404,9 +404,67 @@ fn parse_algo(text: &str) -> Result<Algo, String> {
     text.parse::<Algo>().map_err(|e| e.to_string())
 }
 
+/// The command-line extractor the integration tests use too (`tests/integration`).
+#[cfg(test)]
+#[path = "../../tests/integration/doc_commands.rs"]
+#[allow(dead_code)] // the integration test runs commands and reads fields this test does not
+mod doc_commands;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    /// The help texts of every command and subcommand, with what prints them.
+    fn help_texts(command: &mut clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        out.push((
+            format!("{path} --help"),
+            command.render_long_help().to_string(),
+        ));
+        for sub in command.get_subcommands_mut() {
+            let path = format!("{path} {}", sub.get_name());
+            help_texts(sub, &path, out);
+        }
+    }
+
+    /// Every `supervisor ...` line of the README (code blocks and inline code) and of the
+    /// `--help` examples parses with the real definition; a documented line that stops
+    /// parsing fails here. (tests/integration/doc_examples.rs runs those that can run.)
+    #[test]
+    fn every_documented_command_line_parses() {
+        let mut commands =
+            doc_commands::from_markdown("README.md", include_str!("../../README.md"));
+        let mut texts = Vec::new();
+        help_texts(&mut Cli::command(), "supervisor", &mut texts);
+        for (source, text) in &texts {
+            commands.extend(doc_commands::from_help(source, text));
+        }
+        let mut parsed = 0;
+        let mut failures = Vec::new();
+        for command in commands.iter().filter(|c| !c.is_synopsis()) {
+            let argv = std::iter::once("supervisor".to_string()).chain(command.args.clone());
+            match Cli::try_parse_from(argv) {
+                Ok(_) => parsed += 1,
+                // Inline code may name a command without being a command line (`supervisor
+                // run`); clap then asks for the job.
+                Err(e)
+                    if command.inline
+                        && matches!(
+                            e.kind(),
+                            clap::error::ErrorKind::MissingSubcommand
+                                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                        ) => {}
+                Err(e) => failures.push(format!(
+                    "{}: supervisor {}\n{e}",
+                    command.source,
+                    command.args.join(" ")
+                )),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // The README alone has more than a dozen; finding few means the extraction broke.
+        assert!(parsed >= 20, "only {parsed} documented command lines found");
+    }
 
     #[test]
     fn sizes_take_binary_units() {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// texts list them in [`Algo::ALL`]'s order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum Algo {
-    /// MD5, as `md5sum` computes it (the default, matching the seed script).
+    /// MD5, as `md5sum` computes it (the default, as in the Python hashing example).
     #[default]
     Md5,
     /// SHA-1, as `sha1sum`.
@@ -46,7 +46,8 @@ impl Blake2bLen {
 
     /// The length of `bits` bits, if `b2sum` accepts it (a multiple of 8 from 8 to 512).
     pub fn from_bits(bits: u64) -> Option<Self> {
-        (bits % 8 == 0 && (8..=512).contains(&bits)).then(|| Blake2bLen((bits / 8) as u8))
+        (bits.is_multiple_of(8) && (8..=512).contains(&bits))
+            .then_some(Blake2bLen((bits / 8) as u8))
     }
 
     /// The length in bits.

@@ -305,7 +305,7 @@ mod tests {
         for line in [
             "",
             "junk",
-            &format!("{EMPTY_MD5}"),
+            EMPTY_MD5,
             &format!("{EMPTY_MD5} "),
             &format!("{EMPTY_MD5}x  f"),
             &format!("{EMPTY_MD5}00  f"),

@@ -121,7 +121,8 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
         out.push(record);
     }
     let not_checked = report.not_checked();
-    if not_checked > 0 && !options.quiet {
+    // Lines left unchecked by an interrupted run (not by a reader that went away: `| head`).
+    if not_checked > 0 && !options.quiet && !out.reader_went_away() {
         eprintln!("supervisor: {not_checked} listed files were not checked");
     }
     let verdict = if report.all_ok() {

@@ -556,6 +556,8 @@ pub const OURS: &[Case] = &[
         .utf8(),
     case("ours: checksum file names quoted, UTF-8 locale", "md5sum", "-c 'no such' \"it's\" \"$(printf 'caf\\303\\251')\" \"$(printf 'x\\377')\"")
         .utf8(),
+    case("ours: an empty name", "md5sum", "-c sums")
+        .files(&[("sums", "MD5 () = d41d8cd98f00b204e9800998ecf8427e\n")]),
     case("ours: --warn names a quoted checksum file", "md5sum", "--warn -c 'my sums'")
         .files(&[("my sums", "junk\n")]),
     case("ours: --strict passes a clean file", "md5sum", "--strict -c sums")

@@ -148,10 +148,10 @@ impl Batch {
 }
 
 /// How one checked line came out.
-enum Verdict<'a> {
+enum Verdict {
     Ok,
     Mismatch(String),
-    Unreadable(&'a str),
+    Unreadable(String),
     /// Missing, with --ignore-missing: not reported.
     Ignored,
     /// Never run (the run was interrupted or gave up).
@@ -294,7 +294,7 @@ impl Report {
             Some(CheckOutput::Unreadable { missing: true, .. }) if self.ignore_missing => {
                 Verdict::Ignored
             }
-            Some(CheckOutput::Unreadable { message, .. }) => Verdict::Unreadable(message),
+            Some(CheckOutput::Unreadable { message, .. }) => Verdict::Unreadable(message.clone()),
         };
         let status = match &verdict {
             Verdict::Ok => "OK",
@@ -319,7 +319,7 @@ impl Report {
                 _ => None,
             };
             let error = match &verdict {
-                Verdict::Unreadable(message) => Some(*message),
+                Verdict::Unreadable(message) => Some(message.as_str()),
                 _ => None,
             };
             batch.records.push(record(
@@ -343,9 +343,9 @@ impl Report {
             batch.stdout.push(b'\n');
         }
         let counts = &mut self.files[self.file_at].counts;
-        match status {
-            "OK" => counts.matched = true,
-            "FAILED" => counts.mismatched += 1,
+        match verdict {
+            Verdict::Ok => counts.matched = true,
+            Verdict::Mismatch(_) => counts.mismatched += 1,
             _ => counts.unreadable += 1,
         }
         true

@@ -58,18 +58,11 @@ pub fn checksum_file_lines(text: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
 /// digits mean SHA-512; a BLAKE2b file says so with its tags or needs `--algo blake2b`).
 /// `None` when no line is a checksum line for any of them.
 pub fn guess_tool(text: &[u8]) -> Option<Algo> {
-    const ORDER: [Algo; 7] = [
-        Algo::Md5,
-        Algo::Sha1,
-        Algo::Sha224,
-        Algo::Sha256,
-        Algo::Sha384,
-        Algo::Sha512,
-        Algo::BLAKE2B,
-    ];
     checksum_file_lines(text).find_map(|(_, line)| {
-        ORDER
+        // `Algo::ALL` lists them in that order; BLAKE3 has no coreutils tool to imitate.
+        Algo::ALL
             .into_iter()
+            .filter(|&tool| tool != Algo::Blake3)
             .find(|&tool| ChecksumParser::new().parse(line, tool).is_some())
     })
 }

@@ -41,12 +41,25 @@ pub struct PsArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = RUN_EXAMPLES)]
 pub struct RunArgs {
     #[command(flatten)]
     pub options: RunOptions,
+    /// The hash job's --algo, also accepted here, before the job's name.
+    #[arg(long, value_name = "ALGO", value_parser = parse_algo)]
+    pub algo: Option<Algo>,
     #[command(subcommand)]
     pub job: JobCommand,
 }
+
+/// The examples at the end of `supervisor run --help`.
+const RUN_EXAMPLES: &str = "Examples:
+  supervisor run --workers 8 hash /srv
+  supervisor run --format json --algo sha256 hash /srv --ext .log --ext .txt
+  supervisor run hash --check MD5SUMS
+  supervisor run logs /var/log --glob '*.log' --glob '*.log.*.gz'
+  supervisor run --format jsonl probe 127.0.0.1:22 --connect-timeout 2s
+  supervisor run cpu --tasks 10,20 --compare";
 
 /// Options of every run; accepted before or after the job's name.
 #[derive(Args, Debug, Clone)]
@@ -166,7 +179,7 @@ pub enum JobCommand {
     Logs(LogsArgs),
     /// Check TCP reachability of HOST:PORT targets, with connect latency.
     Probe(ProbeArgs),
-    /// The seed's CPU benchmark: the sum of i² for i below n × scale, per task.
+    /// The classic multiprocessing benchmark: Σ i² for i below n × scale, per task.
     Cpu(CpuArgs),
     /// Fault injection for tests: tasks that crash their worker in chosen ways.
     #[command(hide = true)]
@@ -174,29 +187,85 @@ pub enum JobCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = HASH_EXAMPLES)]
 pub struct HashArgs {
-    /// Files or directories to hash.
+    /// Files or directories to hash; with --check, the checksum files to read (none or `-`:
+    /// standard input).
     #[arg(required_unless_present = "check", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Verify the files listed in a md5sum/sha256sum/b3sum-style file instead (`-` for stdin):
-    /// prints `NAME: OK` or `NAME: FAILED` per line, as coreutils does.
-    #[arg(short = 'c', long, value_name = "SUMSFILE", conflicts_with_all = ["paths", "extensions", "follow_symlinks"])]
-    pub check: Option<PathBuf>,
+    /// Verify the files listed in checksum files instead, as `md5sum -c` does (`sha256sum -c`,
+    /// `b2sum -c`, ... with --algo or by the files' contents): `NAME: OK` or `NAME: FAILED`
+    /// per line, in parallel, output in the files' order.
+    #[arg(short = 'c', long, value_name = "SUMSFILE", require_equals = true,
+          conflicts_with_all = ["extensions", "follow_symlinks"])]
+    pub check: Option<Option<PathBuf>>,
 
     /// Only files whose name ends with EXT (e.g. `.log`; repeatable). Default: all files.
     #[arg(long = "ext", value_name = "EXT")]
     pub extensions: Vec<String>,
 
-    /// Digest algorithm: md5, sha1, sha256 or blake3 [default: md5; with --check, guessed
-    /// from the digest length (64 hex digits: sha256)].
+    /// Digest algorithm: md5, sha1, sha224, sha256, sha384, sha512, blake2b or blake3
+    /// [default: md5; with --check, the tool each checksum file is for, from its first
+    /// checksum line]. Also accepted before the job's name.
     #[arg(long, value_parser = parse_algo)]
     pub algo: Option<Algo>,
 
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     pub follow_symlinks: bool,
+
+    /// With --check: print nothing, only the exit status tells (md5sum's --status).
+    #[arg(long, overrides_with_all = ["warn", "check_quiet"])]
+    pub status: bool,
+
+    /// With --check: name each improperly formatted checksum line on stderr.
+    #[arg(long, overrides_with_all = ["status", "check_quiet"])]
+    pub warn: bool,
+
+    /// With --check: do not print OK lines (md5sum's --quiet; the run's quiet is -q).
+    /// Without --check: the run's quiet, as before.
+    #[arg(long = "quiet", id = "check_quiet", overrides_with_all = ["status", "warn"])]
+    pub check_quiet: bool,
+
+    /// Print only results and errors: no summary, no notes (the run option, also accepted
+    /// here).
+    #[arg(short = 'q', id = "quiet", conflicts_with = "verbose")]
+    pub run_quiet: bool,
+
+    /// With --check: exit 1 when a line is improperly formatted.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// With --check: say nothing of listed files that do not exist (fail if none was
+    /// verified).
+    #[arg(long)]
+    pub ignore_missing: bool,
+
+    /// `--format sums` lines in the BSD layout: `MD5 (NAME) = HEX`.
+    #[arg(long)]
+    pub tag: bool,
+
+    /// `--format sums` lines end with NUL instead of a newline; names are not escaped.
+    #[arg(short = 'z', long)]
+    pub zero: bool,
+
+    /// `--format sums` lines mark names with `*` (binary mode): `HEX *NAME`.
+    #[arg(short = 'b', long, overrides_with = "text")]
+    pub binary: bool,
+
+    /// `--format sums` lines in text mode, `HEX  NAME` (the default).
+    #[arg(short = 't', long, overrides_with = "binary")]
+    pub text: bool,
 }
+
+/// The examples at the end of `supervisor run hash --help`.
+const HASH_EXAMPLES: &str = "Examples:
+  supervisor run --format sums hash /srv > MD5SUMS
+  supervisor run hash --check MD5SUMS
+  supervisor run --format sums hash --algo sha256 --tag /srv > SHA256SUMS
+  supervisor run hash --check --quiet --strict SHA256SUMS
+  supervisor run hash -c --status --algo sha512 - < SHA512SUMS";
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
@@ -335,9 +404,67 @@ fn parse_algo(text: &str) -> Result<Algo, String> {
     text.parse::<Algo>().map_err(|e| e.to_string())
 }
 
+/// The command-line extractor the integration tests use too (`tests/integration`).
+#[cfg(test)]
+#[path = "../../tests/integration/doc_commands.rs"]
+#[allow(dead_code)] // the integration test runs commands and reads fields this test does not
+mod doc_commands;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    /// The help texts of every command and subcommand, with what prints them.
+    fn help_texts(command: &mut clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        out.push((
+            format!("{path} --help"),
+            command.render_long_help().to_string(),
+        ));
+        for sub in command.get_subcommands_mut() {
+            let path = format!("{path} {}", sub.get_name());
+            help_texts(sub, &path, out);
+        }
+    }
+
+    /// Every `supervisor ...` line of the README (code blocks and inline code) and of the
+    /// `--help` examples parses with the real definition; a documented line that stops
+    /// parsing fails here. (tests/integration/doc_examples.rs runs those that can run.)
+    #[test]
+    fn every_documented_command_line_parses() {
+        let mut commands =
+            doc_commands::from_markdown("README.md", include_str!("../../README.md"));
+        let mut texts = Vec::new();
+        help_texts(&mut Cli::command(), "supervisor", &mut texts);
+        for (source, text) in &texts {
+            commands.extend(doc_commands::from_help(source, text));
+        }
+        let mut parsed = 0;
+        let mut failures = Vec::new();
+        for command in commands.iter().filter(|c| !c.is_synopsis()) {
+            let argv = std::iter::once("supervisor".to_string()).chain(command.args.clone());
+            match Cli::try_parse_from(argv) {
+                Ok(_) => parsed += 1,
+                // Inline code may name a command without being a command line (`supervisor
+                // run`); clap then asks for the job.
+                Err(e)
+                    if command.inline
+                        && matches!(
+                            e.kind(),
+                            clap::error::ErrorKind::MissingSubcommand
+                                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                        ) => {}
+                Err(e) => failures.push(format!(
+                    "{}: supervisor {}\n{e}",
+                    command.source,
+                    command.args.join(" ")
+                )),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // The README alone has more than a dozen; finding few means the extraction broke.
+        assert!(parsed >= 20, "only {parsed} documented command lines found");
+    }
 
     #[test]
     fn sizes_take_binary_units() {

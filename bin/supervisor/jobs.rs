@@ -1,5 +1,8 @@
 //! The glue between the work (supervisor-jobs) and the engine (supervisor-runtime).
 
+mod check;
+pub use check::{CheckJob, CheckOutput, CheckTask};
+
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use supervisor_jobs::cpu::CpuPart;
@@ -16,6 +19,7 @@ use supervisor_runtime::worker::Registry;
 pub fn registry() -> Registry {
     Registry::new()
         .register::<HashJob>()
+        .register::<CheckJob>()
         .register::<LogsJob>()
         .register::<ProbeJob>()
         .register::<CpuJob>()
@@ -170,7 +174,7 @@ impl Job for ProbeJob {
     }
 }
 
-/// The seed's sum-of-squares loop, one slice of one `n`'s loop per task (the caller adds a
+/// The classic multiprocessing benchmark's sum-of-squares loop, one slice of one `n`'s loop per task (the caller adds a
 /// task's slices up).
 pub struct CpuJob;
 

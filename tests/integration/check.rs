@@ -204,3 +204,42 @@ fn escaped_names_are_reported_like_md5sum_c() {
     assert!(got.iter().all(|l| l.ends_with(": OK")), "{got:?}");
     assert_same_as("md5sum", dir.path(), &done);
 }
+
+#[test]
+fn workers_killed_during_a_check_change_nothing() {
+    // Many files digested in parallel while the chaos monkey kills busy workers: the output
+    // is still md5sum -c's, in the sums file's order.
+    let tree = crate::support::awkward_tree(300, 1 << 20);
+    let sums = crate::support::reference_sums("md5sum", &tree.files);
+    let dir = tempdir();
+    std::fs::write(dir.path().join("SUMS"), &sums).unwrap();
+    let expected = reference("md5sum", dir.path());
+    assert_eq!(expected.status.code(), Some(0));
+    let mut crashes = 0;
+    for (seed, every) in [(1, "10ms"), (2, "5ms"), (3, "5ms"), (4, "2ms")] {
+        let done = run(supervisor_run()
+            .args([
+                "-v",
+                "-w",
+                "2",
+                "--retries",
+                "100",
+                "--chaos-kill-every",
+                every,
+            ])
+            .args(["--chaos-seed", &seed.to_string()])
+            .args(["hash", "--check", "SUMS"])
+            .current_dir(dir.path()));
+        done.assert_code(0);
+        assert_eq!(
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&expected.stdout),
+            "seed {seed}: check output under chaos differs from md5sum -c"
+        );
+        crashes = crate::support::crashes_in_text_summary(&done.stderr);
+        if crashes > 0 {
+            break;
+        }
+    }
+    assert!(crashes > 0, "no chaos kill happened in any run");
+}

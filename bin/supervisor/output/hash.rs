@@ -2,7 +2,7 @@
 
 use super::{Needs, Record, View, display_path, insert_path, summary::human_bytes};
 use serde_json::{Map, Value};
-use supervisor_jobs::hash::{Algo, sums_line};
+use supervisor_jobs::hash::{Algo, SumsStyle, sums_line_styled};
 
 /// The hash job's table and CSV layout.
 pub fn view() -> View {
@@ -39,12 +39,13 @@ pub fn view() -> View {
     }
 }
 
-/// A file that was hashed (with only the views `needs` asks for).
+/// A file that was hashed (with only the views `needs` asks for; its sums line laid out as
+/// `style` says).
 pub fn digest(
     path: &[u8],
     size: u64,
     digest: &str,
-    algo: Algo,
+    (algo, style): (Algo, SumsStyle),
     attempts: u32,
     needs: Needs,
 ) -> Record {
@@ -75,7 +76,9 @@ pub fn digest(
         failed: false,
         json,
         csv,
-        sums: needs.sums.then(|| sums_line(digest, path, algo)),
+        sums: needs
+            .sums
+            .then(|| sums_line_styled(digest, path, algo, style)),
         error_line: None,
     }
 }

@@ -125,6 +125,9 @@ pub struct Output {
     collected: Vec<Record>,
     /// Whether pushed records are kept (jobs with their own rows only stream them).
     collect: bool,
+    /// Records are text the job composed itself, written as they are pushed (see
+    /// [`Output::raw_text`]).
+    raw: bool,
     /// Job-specific additions to the summary: a JSON key and value, and a text line.
     extra: Vec<(String, serde_json::Value, String)>,
 }
@@ -139,8 +142,19 @@ impl Output {
             view,
             collected: Vec::new(),
             collect: true,
+            raw: false,
             extra: Vec::new(),
         }
+    }
+
+    /// For a job that prints its own text in its own order (`hash --check`, like `md5sum
+    /// -c`): each pushed record's `error_line` goes to stderr as it is (after what is already
+    /// on the output has been flushed), then its `sums` bytes to the output, flushed.
+    /// Nothing is collected; [`Output::finish_raw`] closes it.
+    pub fn raw_text(mut self) -> Self {
+        self.raw = true;
+        self.collect = false;
+        self
     }
 
     /// Stops keeping pushed records: the job will hand its own [`Rows`] to
@@ -152,6 +166,17 @@ impl Output {
 
     /// Adds one result (written at once for `jsonl`).
     pub fn push(&mut self, record: Record) {
+        if self.raw {
+            if let Some(text) = &record.error_line {
+                self.sink.flush();
+                eprint!("{text}");
+            }
+            if let Some(bytes) = &record.sums {
+                self.sink.write(bytes);
+                self.sink.flush();
+            }
+            return;
+        }
         if self.format == Format::Jsonl {
             let mut line = serde_json::to_vec(&record.json).unwrap_or_default();
             line.push(b'\n');
@@ -198,6 +223,20 @@ impl Output {
     pub fn finish(mut self, summary: &Summary, skipped: u64) -> Result<Finished, String> {
         let collected = std::mem::take(&mut self.collected);
         self.finish_rows(&collected, summary, skipped)
+    }
+
+    /// Closes an output made with [`Output::raw_text`], whose job counted its own results:
+    /// writes the summary (on stderr, unless quiet) and nothing else.
+    pub fn finish_raw(self, summary: &Summary, totals: &Totals) -> Result<Finished, String> {
+        if !self.quiet {
+            eprint!("{}", self.summary_text(summary, totals));
+        }
+        let reader_went_away = self.sink.is_broken_pipe();
+        self.sink.finish()?;
+        Ok(Finished {
+            failed: totals.failed,
+            reader_went_away,
+        })
     }
 
     /// Writes `rows` in canonical order, then the summary, and closes the output.

@@ -1,136 +1,219 @@
-//! `hash --check SUMSFILE`: verify a `md5sum`-style file in parallel, reporting like coreutils.
+//! `hash --check [SUMSFILE]...`: verify checksum files in parallel, as GNU coreutils 9.1's
+//! `md5sum -c` (`sha256sum -c`, `b2sum -c`, ...) does: the same lines on stdout, the same
+//! messages on stderr (with `supervisor:` for `md5sum:`), the same exit status.
+//!
+//! The checksum files are read and parsed here, in the parent, as the coreutils tool would
+//! read them ([`supervisor_jobs::hash::ChecksumParser`]); every properly formatted line
+//! becomes a task, and the workers digest the listed files in parallel. Results are printed
+//! in the files' order as soon as everything before them is done ([`report`]).
 
-use super::{finish, open_output, supervise};
+mod report;
+
+use super::{exit_code, supervise};
 use crate::cli::{Format, RunOptions};
 use crate::error::{CliError, code};
-use crate::jobs::{HashJob, HashOutput};
-use crate::output::{self, Record, View};
-use serde_json::{Map, Value};
+use crate::jobs::{CheckJob, CheckOutput, CheckTask};
+use crate::output::summary::Totals;
+use crate::output::{Output, Sink, View};
+use report::{Line, Report, SumsFile};
+use std::ffi::OsStr;
 use std::io::Read;
-use std::path::Path;
-use supervisor_jobs::hash::{Algo, FileEntry, check_name, parse_sums_line};
-
-/// Checks every line of `sums_file` and returns the exit code (1 on any mismatch or unreadable
-/// file, as coreutils does).
-pub fn run(options: &RunOptions, sums_file: &Path, algo: Option<Algo>) -> Result<u8, CliError> {
-    let text = read_sums_file(sums_file)?;
-    let mut expected = Vec::new();
-    let mut malformed = 0u64;
-    let mut guessed: Option<Algo> = algo;
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        if line.trim_ascii().is_empty() || line.starts_with(b"#") {
-            continue;
-        }
-        match parse_sums_line(line) {
-            Ok((hex, path)) => {
-                let algo = *guessed.get_or_insert_with(|| guess_algo(hex.len()));
-                if hex.len() == algo.hex_len() {
-                    expected.push((hex, path));
-                } else {
-                    malformed += 1;
-                }
-            }
-            Err(_) => malformed += 1,
-        }
-    }
-    let algo = guessed.unwrap_or_default();
-    let mut options = options.clone();
-    if options.format == Format::Table {
-        options.format = Format::Sums;
-    }
-    let mut out = open_output(&options, view())?;
-    let tasks: Vec<FileEntry> = expected
-        .iter()
-        .map(|(_, path)| FileEntry {
-            size: std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(path))
-                .map(|m| m.len())
-                .unwrap_or(0),
-            path: path.clone(),
-        })
-        .collect();
-    let (mut mismatched, mut unreadable) = (0u64, 0u64);
-    let report = supervise::<HashJob>(&options, algo, tasks, &mut out, |i, _task, outcome| {
-        let (hex, path) = &expected[i];
-        let verdict = match &outcome.result {
-            Ok(HashOutput::Digest { digest, .. }) if digest.hex() == *hex => Verdict::Ok,
-            Ok(HashOutput::Digest { digest, .. }) => Verdict::Mismatch(digest.hex()),
-            Ok(HashOutput::Error(message)) => Verdict::Unreadable(message.clone()),
-            Err(failure) => Verdict::Unreadable(failure.to_string()),
-        };
-        match verdict {
-            Verdict::Mismatch(_) => mismatched += 1,
-            Verdict::Unreadable(_) => unreadable += 1,
-            Verdict::Ok => {}
-        }
-        vec![record(i, path, hex, &verdict)]
-    })?;
-    let status = finish(out, &report.summary, 0)?;
-    let plural = |n: u64, one: &str, many: &str| {
-        if n == 1 {
-            one.to_string()
-        } else {
-            many.to_string()
-        }
-    };
-    if malformed > 0 {
-        eprintln!(
-            "supervisor: WARNING: {malformed} {} improperly formatted",
-            plural(malformed, "line is", "lines are")
-        );
-    }
-    if unreadable > 0 {
-        eprintln!(
-            "supervisor: WARNING: {unreadable} listed {} could not be read",
-            plural(unreadable, "file", "files")
-        );
-    }
-    if mismatched > 0 {
-        eprintln!(
-            "supervisor: WARNING: {mismatched} computed {} did NOT match",
-            plural(mismatched, "checksum", "checksums")
-        );
-    }
-    if expected.is_empty() {
-        eprintln!(
-            "supervisor: {}: no properly formatted checksum lines found",
-            sums_file.display()
-        );
-        return Ok(code::TASKS_FAILED);
-    }
-    Ok(status)
-}
-
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use supervisor_jobs::hash::{Algo, ChecksumParser, NameQuoter, checksum_file_lines, guess_tool};
 
-enum Verdict {
-    Ok,
-    Mismatch(String),
-    Unreadable(String),
+/// What `hash --check` was asked, in md5sum's terms.
+#[derive(Debug, Default)]
+pub struct CheckArgs {
+    /// The checksum files, in order (`-`: standard input).
+    pub files: Vec<PathBuf>,
+    /// The tool to imitate; `None`: each file's, from its first checksum line.
+    pub algo: Option<Algo>,
+    /// `--status`: nothing on stdout, no warnings.
+    pub status: bool,
+    /// `--warn`: name each improperly formatted line.
+    pub warn: bool,
+    /// `--quiet`: no OK lines.
+    pub quiet: bool,
+    /// `--strict`: improperly formatted lines fail the file.
+    pub strict: bool,
+    /// `--ignore-missing`: listed files that do not exist are not reported.
+    pub ignore_missing: bool,
 }
 
-fn guess_algo(hex_len: usize) -> Algo {
-    match hex_len {
-        40 => Algo::Sha1,
-        64 => Algo::Sha256,
-        _ => Algo::Md5,
+/// Checks every line of every checksum file and returns the exit code: 1 when a file failed
+/// to verify, a checksum file could not be read or held no checksum line (as coreutils), or
+/// the run's own code when it was interrupted or gave up.
+pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
+    let quoter = NameQuoter::from_environment();
+    let mut stdin = StdinState::Unread;
+    let mut parser = ChecksumParser::new();
+    let mut files = Vec::new();
+    let mut tasks = Vec::new();
+    let sources: Vec<PathBuf> = if args.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files.clone()
+    };
+    for source in &sources {
+        let is_stdin = source.as_os_str() == "-";
+        let label = if is_stdin {
+            quoter.quote(b"standard input")
+        } else {
+            quoter.quote(source.as_os_str().as_bytes())
+        };
+        let (text, problem) = read_sums_file(source, is_stdin, &mut stdin);
+        let tool = args.algo.or_else(|| guess_tool(&text)).unwrap_or_default();
+        let mut lines = Vec::new();
+        for (number, line) in checksum_file_lines(&text) {
+            let parsed = parser
+                .parse(line, tool)
+                .filter(|line| !(is_stdin && line.name == b"-"));
+            lines.push(match parsed {
+                None => Line::Improper { number },
+                Some(line) => {
+                    let result = if line.name == b"-" {
+                        // md5sum reads its standard input for a file named "-".
+                        Some(stdin.digest(line.algo))
+                    } else {
+                        tasks.push(CheckTask {
+                            size: std::fs::metadata(OsStr::from_bytes(&line.name))
+                                .map(|m| m.len())
+                                .unwrap_or(0),
+                            path: line.name.clone(),
+                            algo: line.algo,
+                        });
+                        None
+                    };
+                    Line::Check {
+                        task: result.is_none().then(|| tasks.len() - 1),
+                        result,
+                        hex: line.hex,
+                        name: line.name,
+                    }
+                }
+            });
+        }
+        files.push(SumsFile::new(label, tool, problem, lines));
+    }
+
+    // Plain text is written in the files' order as results come in, exactly as md5sum would;
+    // json, jsonl and csv carry one record per checked line.
+    let text = matches!(options.format, Format::Table | Format::Sums);
+    let sink = Sink::open(options.output.as_deref()).map_err(CliError::Output)?;
+    let mut out = if text {
+        // The run's summary only when asked for (-v): md5sum prints none.
+        Output::new(
+            options.format,
+            sink,
+            options.quiet || !options.verbose,
+            view(),
+        )
+        .raw_text()
+    } else {
+        Output::new(options.format, sink, options.quiet, view())
+    };
+    let mut report = Report::new(files, tasks.len(), &args, quoter, text);
+    let run = supervise::<CheckJob>(options, (), tasks, &mut out, |i, _task, outcome| {
+        report.arrived(i, outcome)
+    })?;
+    for record in report.drain_all() {
+        out.push(record);
+    }
+    let not_checked = report.not_checked();
+    // Lines left unchecked by an interrupted run (not by a reader that went away: `| head`).
+    if not_checked > 0 && !options.quiet && !out.reader_went_away() {
+        eprintln!("supervisor: {not_checked} listed files were not checked");
+    }
+    let verdict = if report.all_ok() {
+        code::OK
+    } else {
+        code::TASKS_FAILED
+    };
+    let written = if text {
+        let totals = Totals {
+            results: report.checked(),
+            failed: report.failed(),
+            skipped: 0,
+        };
+        out.finish_raw(&run.summary, &totals)
+    } else {
+        out.finish(&run.summary, 0)
+    }
+    .map_err(CliError::Output)?;
+    Ok(match exit_code(&written, &run.summary)? {
+        code::OK | code::TASKS_FAILED if !written.reader_went_away => verdict,
+        other => other,
+    })
+}
+
+/// Standard input, which md5sum reads at most once: as a checksum file (`-`) or for a listed
+/// file named `-`; after that it is at its end.
+enum StdinState {
+    Unread,
+    Consumed,
+}
+
+impl StdinState {
+    /// Everything left on standard input (nothing once it was read).
+    fn take(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut data = Vec::new();
+        if let StdinState::Unread = self {
+            *self = StdinState::Consumed;
+            std::io::stdin().read_to_end(&mut data)?;
+        }
+        Ok(data)
+    }
+
+    /// The result for a listed file named `-`.
+    fn digest(&mut self, algo: Algo) -> CheckOutput {
+        match self.take() {
+            Ok(data) => CheckOutput::Digest(algo.digest(&data)),
+            Err(e) => CheckOutput::Unreadable {
+                message: supervisor_jobs::describe_io_error(&e),
+                missing: false,
+            },
+        }
     }
 }
 
-fn read_sums_file(path: &Path) -> Result<Vec<u8>, CliError> {
-    let mut text = Vec::new();
-    let result = if path.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut text).map(|_| ())
-    } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut text).map(|_| ()))
+/// Why a checksum file gave no (or not all of its) lines.
+pub(super) enum SumsProblem {
+    /// It could not be opened: the message (`No such file or directory`).
+    Open(String),
+    /// Reading it failed (it is a directory, an I/O error): md5sum says `read error`.
+    Read,
+}
+
+/// The text of a checksum file and what went wrong reading it. After a read error, only the
+/// complete lines read before it are kept.
+fn read_sums_file(
+    path: &std::path::Path,
+    is_stdin: bool,
+    stdin: &mut StdinState,
+) -> (Vec<u8>, Option<SumsProblem>) {
+    if is_stdin {
+        return match stdin.take() {
+            Ok(text) => (text, None),
+            Err(_) => (Vec::new(), Some(SumsProblem::Read)),
+        };
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            let message = supervisor_jobs::describe_io_error(&e);
+            return (Vec::new(), Some(SumsProblem::Open(message)));
+        }
     };
-    result.map_err(|e| {
-        CliError::Usage(format!(
-            "cannot read {}: {}",
-            path.display(),
-            supervisor_jobs::describe_io_error(&e)
-        ))
-    })?;
-    Ok(text)
+    let mut text = Vec::new();
+    match file.read_to_end(&mut text) {
+        Ok(_) => (text, None),
+        Err(_) => {
+            let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            text.truncate(complete);
+            (text, Some(SumsProblem::Read))
+        }
+    }
 }
 
 fn view() -> View {
@@ -141,56 +224,5 @@ fn view() -> View {
         table_header: String::new(),
         table_row: |_| None,
         table_total: |_| String::new(),
-    }
-}
-
-fn record(index: usize, path: &[u8], expected: &str, verdict: &Verdict) -> Record {
-    let status = match verdict {
-        Verdict::Ok => "OK",
-        Verdict::Mismatch(_) => "FAILED",
-        Verdict::Unreadable(_) => "FAILED open or read",
-    };
-    let (escaped, name) = check_name(path);
-    let mut line = Vec::with_capacity(name.len() + 24);
-    if escaped {
-        line.push(b'\\');
-    }
-    line.extend_from_slice(&name);
-    line.extend_from_slice(b": ");
-    line.extend_from_slice(status.as_bytes());
-    line.push(b'\n');
-    let mut json = Map::new();
-    output::insert_path(&mut json, "path", path);
-    json.insert("status".into(), Value::from(status));
-    json.insert("expected".into(), Value::from(expected));
-    let (actual, error) = match verdict {
-        Verdict::Ok => (expected, ""),
-        Verdict::Mismatch(actual) => (actual.as_str(), ""),
-        Verdict::Unreadable(message) => ("", message.as_str()),
-    };
-    if !actual.is_empty() {
-        json.insert("actual".into(), Value::from(actual));
-    }
-    if !error.is_empty() {
-        json.insert("error".into(), Value::from(error));
-    }
-    Record {
-        order: (index as u64).to_be_bytes().to_vec(),
-        failed: !matches!(verdict, Verdict::Ok),
-        json,
-        csv: vec![
-            path.to_vec(),
-            status.as_bytes().to_vec(),
-            expected.as_bytes().to_vec(),
-            actual.as_bytes().to_vec(),
-            error.as_bytes().to_vec(),
-        ],
-        sums: Some(line),
-        error_line: match verdict {
-            Verdict::Unreadable(message) => {
-                Some(format!("{}: {message}", output::display_path(path)))
-            }
-            _ => None,
-        },
     }
 }

@@ -1,18 +1,65 @@
 //! `run hash`: discover files, hash them in workers, write digests.
 
+use super::check::CheckArgs;
 use super::{finish_rows, open_output, supervise};
-use crate::cli::{Format, HashArgs, RunOptions};
+use crate::cli::{Format, HashArgs, JobCommand, RunOptions};
 use crate::error::CliError;
 use crate::jobs::{HashJob, HashOutput};
 use crate::output;
 use crate::output::{Needs, Record, Rows};
 use std::borrow::Cow;
-use supervisor_jobs::hash::{self, Algo, DiscoverOptions, FileEntry, Found};
+use supervisor_jobs::hash::{self, Algo, DiscoverOptions, FileEntry, Found, SumsStyle};
 use supervisor_runtime::Outcome;
 
+/// Moves a `--algo` given before the job's name (`supervisor run --algo sha256 hash /srv`)
+/// into the hash job's arguments; for any other job it is a usage error.
+pub fn take_run_level_algo(job: JobCommand, algo: Option<Algo>) -> Result<JobCommand, CliError> {
+    let Some(algo) = algo else {
+        return Ok(job);
+    };
+    match job {
+        JobCommand::Hash(mut args) => match args.algo {
+            Some(given) if given != algo => Err(CliError::Usage(format!(
+                "--algo given twice: {algo} before the job's name, {given} after it"
+            ))),
+            _ => {
+                args.algo = Some(algo);
+                Ok(JobCommand::Hash(args))
+            }
+        },
+        _ => Err(CliError::Usage(
+            "--algo is an option of the hash job".to_string(),
+        )),
+    }
+}
+
 pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
-    if let Some(sums_file) = &args.check {
-        return super::check::run(options, sums_file, args.algo);
+    check_md5sum_options(&args)?;
+    if let Some(file) = args.check {
+        let check = CheckArgs {
+            files: file.into_iter().chain(args.paths).collect(),
+            algo: args.algo,
+            status: args.status,
+            warn: args.warn,
+            quiet: args.check_quiet,
+            strict: args.strict,
+            ignore_missing: args.ignore_missing,
+        };
+        return super::check::run(options, check);
+    }
+    let mut options = options.clone();
+    // Without --check, `--quiet` after the job's name keeps meaning the run's quiet.
+    options.quiet |= args.check_quiet;
+    let options = &options;
+    let style = SumsStyle {
+        tag: args.tag,
+        binary: args.binary,
+        zero: args.zero,
+    };
+    if style != SumsStyle::default() && options.format != Format::Sums {
+        return Err(CliError::Usage(
+            "--tag, --binary and --zero shape the lines of --format sums".to_string(),
+        ));
     }
     let algo = args.algo.unwrap_or_default();
     // Results are rendered from the tasks and outcomes at the end; records are only built
@@ -31,14 +78,23 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
             Found::File(entry) => tasks.push(entry),
             Found::Skipped { path, reason } => skips.note(&path, reason),
             Found::Error { path, message } => {
-                out.push(output::hash::error(&path, &message, 1));
+                let record = output::hash::error(&path, &message, 1);
+                // `sums` and `csv` name every error on stderr when they finish; the others
+                // keep it in their results, so it is named on stderr here, as md5sum or rg
+                // would (a typo in a path must never pass silently).
+                if !matches!(options.format, Format::Sums | Format::Csv)
+                    && let Some(line) = &record.error_line
+                {
+                    eprintln!("supervisor: {line}");
+                }
+                out.push(record);
                 errors.push((path, message));
             }
         }
     }
     let report = supervise::<HashJob>(options, algo, tasks, &mut out, |_, task, outcome| {
         if stream {
-            vec![record(task, outcome, algo, Needs::of(Format::Jsonl))]
+            vec![record(task, outcome, algo, style, Needs::of(Format::Jsonl))]
         } else {
             Vec::new()
         }
@@ -49,17 +105,61 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         tasks: report.tasks,
         outcomes: report.outcomes,
         algo,
+        style,
         needs: Needs::of(options.format),
     };
     finish_rows(out, &rows, &report.summary, skips.count)
 }
 
-fn record(task: &FileEntry, outcome: &Outcome<HashOutput>, algo: Algo, needs: Needs) -> Record {
+/// md5sum's rules for its options: the checking ones need --check, the ones that shape
+/// output lines refuse it (same messages; exit 2, this tool's code for usage errors).
+fn check_md5sum_options(args: &HashArgs) -> Result<(), CliError> {
+    let checking = args.check.is_some();
+    let refuse = |message: &str| Err(CliError::Usage(message.to_string()));
+    if args.tag && args.text {
+        return refuse("--tag does not support --text mode");
+    }
+    if args.zero && checking {
+        return refuse("the --zero option is not supported when verifying checksums");
+    }
+    if args.tag && checking {
+        return refuse("the --tag option is meaningless when verifying checksums");
+    }
+    if (args.binary || args.text) && checking {
+        return refuse("the --binary and --text options are meaningless when verifying checksums");
+    }
+    for (given, option) in [
+        (args.ignore_missing, "--ignore-missing"),
+        (args.status, "--status"),
+        (args.warn, "--warn"),
+        (args.strict, "--strict"),
+    ] {
+        if given && !checking {
+            return refuse(&format!(
+                "the {option} option is meaningful only when verifying checksums"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn record(
+    task: &FileEntry,
+    outcome: &Outcome<HashOutput>,
+    algo: Algo,
+    style: SumsStyle,
+    needs: Needs,
+) -> Record {
     let path = &task.path;
     match &outcome.result {
-        Ok(HashOutput::Digest { size, digest }) => {
-            output::hash::digest(path, *size, &digest.hex(), algo, outcome.attempts, needs)
-        }
+        Ok(HashOutput::Digest { size, digest }) => output::hash::digest(
+            path,
+            *size,
+            &digest.hex(),
+            (algo, style),
+            outcome.attempts,
+            needs,
+        ),
         Ok(HashOutput::Error(message)) => output::hash::error(path, message, outcome.attempts),
         Err(failure) => output::hash::error(path, &failure.to_string(), outcome.attempts),
     }
@@ -71,6 +171,7 @@ struct HashRows {
     tasks: Vec<FileEntry>,
     outcomes: Vec<Option<Outcome<HashOutput>>>,
     algo: Algo,
+    style: SumsStyle,
     needs: Needs,
 }
 
@@ -97,6 +198,7 @@ impl Rows for HashRows {
                 &self.tasks[t],
                 self.outcomes[t].as_ref()?,
                 self.algo,
+                self.style,
                 self.needs,
             ))),
         }

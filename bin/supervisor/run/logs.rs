@@ -48,7 +48,15 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
             LogFound::File { path, size, gzip } => files.push((path, size, gzip)),
             LogFound::Skipped { path, reason } => skips.note(&path, reason),
             LogFound::Error { path, message } => {
-                out.push(output::logs::error(&path, &message, names.len()));
+                let record = output::logs::error(&path, &message, names.len());
+                // `csv` names every error on stderr when it finishes; the others keep it in
+                // their results, so it is named on stderr here too.
+                if options.format != Format::Csv
+                    && let Some(line) = &record.error_line
+                {
+                    eprintln!("supervisor: {line}");
+                }
+                out.push(record);
             }
         }
     }

@@ -22,7 +22,7 @@ use supervisor_runtime::{
 /// Runs the job and returns the process exit code.
 pub fn run(args: RunArgs) -> Result<u8, CliError> {
     let options = args.options;
-    match args.job {
+    match hash::take_run_level_algo(args.job, args.algo)? {
         JobCommand::Hash(args) => hash::run(&options, args),
         JobCommand::Logs(args) => logs::run(&options, args),
         JobCommand::Probe(args) => probe::run(&options, args),

@@ -23,7 +23,7 @@
 //!   holding its first byte, so [`logs::LogCounts::merge`] adds the ranges up exactly.
 //! * [`probe`]: TCP reachability of `HOST:PORT` targets. A task is a group of targets probed
 //!   concurrently inside one worker, because the work is waiting, not computing.
-//! * [`cpu`]: the seed's sum-of-squares loop, pure CPU, with exact `u128` results.
+//! * [`cpu`]: the classic multiprocessing benchmark's sum-of-squares loop, pure CPU, with exact `u128` results.
 //! * [`fault`]: tasks that crash, hang or leak on purpose.
 //!
 //! The `hash` and `logs` jobs share one directory walk (deterministic order, run on every core

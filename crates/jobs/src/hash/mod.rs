@@ -2,19 +2,30 @@
 //!
 //! [`discover`] runs in the parent and yields [`Found`] entries; each [`FileEntry`] becomes a
 //! task whose work is [`hash_file`]. [`sums_line`] renders a result exactly as GNU `md5sum`
-//! would, and [`parse_sums_line`] reads such a line back.
+//! would ([`sums_line_styled`] with `--tag`, `--binary` or `--zero`), and
+//! [`parse_sums_line`] reads such a line back.
+//!
+//! Checking (`hash --check`) reads checksum files as the coreutils tools do
+//! ([`checksum_file_lines`], [`ChecksumParser`], [`guess_tool`]) and names files in its
+//! messages as they do ([`NameQuoter`]).
 
 mod algo;
+mod check_line;
 mod digest_bytes;
 mod digest_file;
 mod digest_group;
 mod discover;
 mod ext_filter;
+mod quote;
 mod sums;
 
-pub use algo::{Algo, ParseAlgoError};
+pub use algo::{Algo, Blake2bLen, ParseAlgoError};
+pub use check_line::{ChecksumLine, ChecksumParser, checksum_file_lines, guess_tool};
 pub use digest_bytes::DigestBytes;
 pub use digest_file::{CHUNK_SIZE, FileDigest, HashError, hash_file};
 pub use digest_group::{GROUP_FILES, GroupDigester};
 pub use discover::{Discover, DiscoverOptions, FileEntry, Found, SkipReason, discover};
-pub use sums::{ParseSumsError, check_name, parse_sums_line, sums_line};
+pub use quote::NameQuoter;
+pub use sums::{
+    ParseSumsError, SumsStyle, check_name, parse_sums_line, sums_line, sums_line_styled,
+};

@@ -5,23 +5,61 @@
 //! and `\r`, so that every line is one line and `md5sum -c` can invert it. `b3sum` does the
 //! same for backslash and newline only: a carriage return stays raw, and its `--check` refuses
 //! `\r`. All other bytes, including invalid UTF-8, are written raw.
+//!
+//! `--tag` writes the BSD layout instead (`MD5 (NAME) = HEX`, escaped the same way, the
+//! backslash before the tag), `--binary` marks the name with `*` (`HEX *NAME`), and `--zero`
+//! ends lines with NUL and escapes nothing.
 
 use std::borrow::Cow;
 
 use super::Algo;
 
+/// How a sums line is laid out, as `md5sum`'s `--tag`, `--binary` and `--zero` choose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SumsStyle {
+    /// The BSD layout: `MD5 (NAME) = HEX`.
+    pub tag: bool,
+    /// `HEX *NAME` instead of `HEX  NAME` (untagged only).
+    pub binary: bool,
+    /// End the line with NUL instead of a newline, and escape nothing.
+    pub zero: bool,
+}
+
 /// Renders one line exactly as the reference tool of `algo` (`md5sum`, `sha1sum`, `sha256sum`,
 /// `b3sum`) prints it, newline included.
 pub fn sums_line(digest_hex: &str, path: &[u8], algo: Algo) -> Vec<u8> {
-    let (escaped, name) = escape_name(path, algo);
-    let mut line = Vec::with_capacity(digest_hex.len() + name.len() + 4);
+    sums_line_styled(digest_hex, path, algo, SumsStyle::default())
+}
+
+/// Renders one line as the reference tool of `algo` prints it with the options of `style`
+/// (`md5sum --tag`, `sha256sum --binary`, `b2sum --zero`, ...), line end included.
+pub fn sums_line_styled(digest_hex: &str, path: &[u8], algo: Algo, style: SumsStyle) -> Vec<u8> {
+    let (escaped, name) = if style.zero {
+        (false, Cow::Borrowed(path))
+    } else {
+        escape_name(path, algo)
+    };
+    let mut line = Vec::with_capacity(digest_hex.len() + name.len() + 24);
     if escaped {
         line.push(b'\\');
     }
-    line.extend_from_slice(digest_hex.as_bytes());
-    line.extend_from_slice(b"  ");
-    line.extend_from_slice(&name);
-    line.push(b'\n');
+    if style.tag {
+        line.extend_from_slice(algo.tag().as_bytes());
+        if let Algo::Blake2b(len) = algo
+            && Algo::Blake2b(len) != Algo::BLAKE2B
+        {
+            line.extend_from_slice(format!("-{}", len.bits()).as_bytes());
+        }
+        line.extend_from_slice(b" (");
+        line.extend_from_slice(&name);
+        line.extend_from_slice(b") = ");
+        line.extend_from_slice(digest_hex.as_bytes());
+    } else {
+        line.extend_from_slice(digest_hex.as_bytes());
+        line.extend_from_slice(if style.binary { b" *" } else { b"  " });
+        line.extend_from_slice(&name);
+    }
+    line.push(if style.zero { 0 } else { b'\n' });
     line
 }
 
@@ -38,9 +76,9 @@ fn escape_name(path: &[u8], algo: Algo) -> (bool, Cow<'_, [u8]>) {
 }
 
 /// A name as `md5sum -c` prints it in its `NAME: OK` lines: unlike the sums lines, only a
-/// newline makes it escape (then backslashes are doubled too); a carriage return stays raw.
+/// newline makes it escape (then backslashes and carriage returns are escaped too).
 pub fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
-    let (escaped, name) = escape(path, b"\n", b"\\\n");
+    let (escaped, name) = escape(path, b"\n", b"\\\n\r");
     (escaped, name.into_owned())
 }
 
@@ -252,6 +290,69 @@ mod tests {
             parse_sums_line(b"ab  a\\nb"),
             Ok(("ab".to_owned(), b"a\\nb".to_vec()))
         );
+    }
+
+    #[test]
+    fn check_names_escape_carriage_returns_only_with_a_newline() {
+        assert_eq!(check_name(b"a\rb"), (false, b"a\rb".to_vec()));
+        assert_eq!(check_name(b"a\\b"), (false, b"a\\b".to_vec()));
+        assert_eq!(check_name(b"a\nb\r\\"), (true, b"a\\nb\\r\\\\".to_vec()));
+    }
+
+    #[test]
+    fn styled_lines_are_md5sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        let styles = [
+            (
+                vec!["--tag"],
+                SumsStyle {
+                    tag: true,
+                    ..SumsStyle::default()
+                },
+            ),
+            (
+                vec!["--binary"],
+                SumsStyle {
+                    binary: true,
+                    ..SumsStyle::default()
+                },
+            ),
+            (
+                vec!["--zero"],
+                SumsStyle {
+                    zero: true,
+                    ..SumsStyle::default()
+                },
+            ),
+            (
+                vec!["--tag", "--zero"],
+                SumsStyle {
+                    tag: true,
+                    binary: false,
+                    zero: true,
+                },
+            ),
+        ];
+        for algo in Algo::ALL.into_iter().filter(|&a| a != Algo::Blake3) {
+            let tool = algo.tool();
+            for (i, name) in AWKWARD_NAMES.iter().enumerate() {
+                let path = dir.path().join(OsStr::from_bytes(name));
+                std::fs::write(&path, format!("content {i}")).unwrap();
+                let path_bytes = path.as_os_str().as_bytes();
+                let digest = hash_file(path_bytes, algo, &mut buf).unwrap();
+                for (args, style) in &styles {
+                    let expected = Command::new(tool).args(args).arg(&path).output().unwrap();
+                    assert!(expected.status.success());
+                    assert_eq!(
+                        sums_line_styled(&digest.digest.hex(), path_bytes, algo, *style),
+                        expected.stdout,
+                        "{tool} {args:?} {:?}",
+                        String::from_utf8_lossy(name)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The crate's only `unsafe` code, each use with its `// SAFETY:` argument:
 //!
+//! * [`locale`]: the user's locale (character set, printable characters) from glibc, so names
+//!   in `hash --check` messages are quoted as coreutils quotes them;
 //! * [`signals`]: dying by a signal, or ignoring SIGTERM, for the `fault` job (libc calls std
 //!   does not offer);
 //! * [`simd`]: handing out the AVX2 line scan of the `logs` job as a safe function, only after
@@ -7,5 +9,6 @@
 //!
 //! Everything else in the crate is `#![deny(unsafe_code)]`.
 
+pub(crate) mod locale;
 pub(crate) mod signals;
 pub(crate) mod simd;

@@ -1,0 +1,95 @@
+//! The job behind `hash --check`: digest one listed file per task, with the algorithm its
+//! checksum line asks for (a checksum file for `b2sum` may mix BLAKE2b lengths, and each
+//! checksum file may be for another tool).
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use supervisor_jobs::hash::{self, Algo, DigestBytes, FileDigest, GroupDigester, HashError};
+use supervisor_runtime::Job;
+
+/// A file named by a checksum line.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct CheckTask {
+    /// The name as the line gives it (relative to the working directory, like `md5sum -c`).
+    pub path: Vec<u8>,
+    /// Its size when the checksum files were read (0 if it could not be seen), for
+    /// scheduling.
+    pub size: u64,
+    /// The digest the line asks for.
+    pub algo: Algo,
+}
+
+/// What checking one file found.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub enum CheckOutput {
+    /// The file's digest.
+    Digest(DigestBytes),
+    /// It could not be read; `missing` when it does not exist (`--ignore-missing` skips it).
+    Unreadable { message: String, missing: bool },
+}
+
+impl From<Result<FileDigest, HashError>> for CheckOutput {
+    fn from(result: Result<FileDigest, HashError>) -> Self {
+        match result {
+            Ok(d) => CheckOutput::Digest(d.digest),
+            Err(e) => CheckOutput::Unreadable {
+                missing: matches!(&e, HashError::Io(io) if io.kind() == std::io::ErrorKind::NotFound),
+                message: e.message(),
+            },
+        }
+    }
+}
+
+/// Digests listed files, MD5 ones side by side like the hash job.
+pub struct CheckJob {
+    buf: Vec<u8>,
+    group: GroupDigester,
+}
+
+impl Job for CheckJob {
+    const NAME: &'static str = "check";
+    const COST_IS_BYTES: bool = true;
+    const GROUP: usize = hash::GROUP_FILES;
+    type Setup = ();
+    type Task = CheckTask;
+    type Output = CheckOutput;
+
+    fn start((): ()) -> Result<Self, String> {
+        Ok(CheckJob {
+            buf: Vec::new(),
+            group: GroupDigester::new(),
+        })
+    }
+
+    fn run(&mut self, task: CheckTask) -> CheckOutput {
+        hash::hash_file(&task.path, task.algo, &mut self.buf).into()
+    }
+
+    fn run_group(&mut self, tasks: &[CheckTask], at: &mut dyn FnMut(usize)) -> Vec<CheckOutput> {
+        if tasks.iter().all(|task| task.algo == Algo::Md5) {
+            let paths: Vec<&[u8]> = tasks.iter().map(|task| task.path.as_slice()).collect();
+            return self
+                .group
+                .md5(&paths, at)
+                .into_iter()
+                .map(CheckOutput::from)
+                .collect();
+        }
+        tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| {
+                at(i);
+                hash::hash_file(&task.path, task.algo, &mut self.buf).into()
+            })
+            .collect()
+    }
+
+    fn cost(task: &CheckTask) -> u64 {
+        task.size
+    }
+
+    fn label(task: &CheckTask) -> Cow<'_, str> {
+        String::from_utf8_lossy(&task.path)
+    }
+}

@@ -233,6 +233,51 @@ fn spawn_reading(cmd: &mut Command) -> (Child, std::thread::JoinHandle<String>) 
     (child, errors)
 }
 
+/// A finished result is written at once, not held until the task after it ends: with one
+/// worker, the 150 results before a task that hangs for 4 s all come out well before its
+/// timeout (the reproduction: 14 of them came out only when the hang was killed).
+#[test]
+fn jsonl_results_come_out_while_the_next_task_hangs() {
+    let (mut child, errors) = spawn_reading(supervisor_run().args([
+        "-w",
+        "1",
+        "--format",
+        "jsonl",
+        "--task-timeout",
+        "4s",
+        "--retries",
+        "0",
+        "fault",
+        "--tasks",
+        "200",
+        "--hang-on",
+        "150",
+    ]));
+    let started = Instant::now();
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    let mut arrivals = Vec::new();
+    for line in reader.lines().map_while(Result::ok) {
+        let doc: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        if let Some(item) = doc["item"].as_u64() {
+            arrivals.push((item, started.elapsed()));
+        }
+    }
+    let code = wait_within(&mut child, Duration::from_secs(30));
+    let stderr = errors.join().unwrap();
+    assert_eq!(code, Some(1), "the hung task fails: {stderr}");
+    let before: Vec<_> = arrivals.iter().filter(|(item, _)| *item < 150).collect();
+    assert_eq!(before.len(), 150, "{arrivals:?}");
+    let late: Vec<_> = before
+        .iter()
+        .filter(|(_, at)| *at >= Duration::from_secs(3))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "{} results finished before the hang came out only after it was killed: {late:?}",
+        late.len()
+    );
+}
+
 /// Waits for `child` to exit within `limit`, killing it and failing past that.
 fn wait_within(child: &mut Child, limit: Duration) -> Option<i32> {
     let end = Instant::now() + limit;

@@ -66,10 +66,13 @@ impl Captured {
     }
 }
 
+/// How every spill file's name starts.
+pub const SPILL_PREFIX: &str = "supervisor-exec-";
+
 /// The name prefix of every spill file a run's workers create: `supervisor-exec-<parent pid>-`
 /// (the receiver removes what a crashed worker left behind by it).
 pub fn spill_prefix(parent_pid: u32) -> String {
-    format!("supervisor-exec-{parent_pid}-")
+    format!("{SPILL_PREFIX}{parent_pid}-")
 }
 
 /// Which stream a capture file is for.
@@ -203,7 +206,12 @@ impl Capturer {
 
     fn next_name(&mut self, dir: &Path, stream: Stream) -> PathBuf {
         self.counter += 1;
-        dir.join(format!("{}{}.{}", self.prefix, self.counter, stream.suffix()))
+        dir.join(format!(
+            "{}{}.{}",
+            self.prefix,
+            self.counter,
+            stream.suffix()
+        ))
     }
 
     /// Names an unnamed file in the spill directory. A name left by an earlier worker with
@@ -335,7 +343,10 @@ mod tests {
         let path = path_of(&path);
         assert_eq!(std::fs::read(path).unwrap(), b"abcde");
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with(&spill_prefix(std::process::id())), "{name}");
+        assert!(
+            name.starts_with(&spill_prefix(std::process::id())),
+            "{name}"
+        );
         assert!(name.ends_with(".stderr"), "{name}");
         // Nothing else is left in the directory: the inline one had no name.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);

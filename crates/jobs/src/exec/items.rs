@@ -8,7 +8,9 @@ pub fn split_items(input: &[u8], separator: u8) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     let body = input.strip_suffix(&[separator]).unwrap_or(input);
-    body.split(|&b| b == separator).map(<[u8]>::to_vec).collect()
+    body.split(|&b| b == separator)
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 #[cfg(test)]
@@ -17,7 +19,10 @@ mod tests {
 
     #[test]
     fn lines_are_items_and_the_last_newline_is_optional() {
-        assert_eq!(split_items(b"a\nb\n", b'\n'), [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            split_items(b"a\nb\n", b'\n'),
+            [b"a".to_vec(), b"b".to_vec()]
+        );
         assert_eq!(split_items(b"a\nb", b'\n'), [b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(
             split_items(b"a\n\nb\n", b'\n'),

@@ -41,7 +41,7 @@ pub mod replace;
 mod run;
 mod template;
 
-pub use capture::{CaptureMode, Captured, anonymous_file, spill_prefix};
+pub use capture::{CaptureMode, Captured, SPILL_PREFIX, anonymous_file, spill_prefix};
 pub use items::split_items;
 pub use run::Executor;
 pub use template::{Fill, Placeholder, Template, shell_quote};

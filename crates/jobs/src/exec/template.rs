@@ -74,13 +74,10 @@ impl Template {
         }
         let words: Vec<Vec<Segment>> = words.iter().map(|w| segments(w)).collect();
         let replacements = || {
-            words
-                .iter()
-                .flatten()
-                .filter_map(|s| match s {
-                    Segment::Replace(p) => Some(*p),
-                    Segment::Text(_) => None,
-                })
+            words.iter().flatten().filter_map(|s| match s {
+                Segment::Replace(p) => Some(*p),
+                Segment::Text(_) => None,
+            })
         };
         Some(Template {
             has_replacements: replacements().next().is_some(),
@@ -291,7 +288,15 @@ mod tests {
 
     #[test]
     fn the_slot_is_asked_for_only_when_used() {
-        assert!(!Template::parse(&words(&["echo", "{}"]), false).unwrap().uses_slot());
-        assert!(Template::parse(&words(&["echo", "{%}"]), false).unwrap().uses_slot());
+        assert!(
+            !Template::parse(&words(&["echo", "{}"]), false)
+                .unwrap()
+                .uses_slot()
+        );
+        assert!(
+            Template::parse(&words(&["echo", "{%}"]), false)
+                .unwrap()
+                .uses_slot()
+        );
     }
 }

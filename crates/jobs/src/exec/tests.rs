@@ -109,7 +109,12 @@ fn a_failed_command_runs_again_under_retry_failed() {
     });
     assert_eq!(out.runs, 1, "it succeeds now");
     let mut exec = Executor::start(
-        setup(&["sh", "-c", "echo again >> \"$0\"; exit 4"], false, 2, dir.path()),
+        setup(
+            &["sh", "-c", "echo again >> \"$0\"; exit 4"],
+            false,
+            2,
+            dir.path(),
+        ),
         std::process::id(),
     )
     .unwrap();
@@ -119,7 +124,10 @@ fn a_failed_command_runs_again_under_retry_failed() {
         item: count.as_os_str().as_bytes().to_vec(),
     });
     assert_eq!((out.end, out.runs), (CommandEnd::Exited(4), 3));
-    assert_eq!(std::fs::read_to_string(&count).unwrap(), "again\n".repeat(3));
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap(),
+        "again\n".repeat(3)
+    );
 }
 
 #[test]
@@ -146,9 +154,11 @@ fn big_output_is_spilled_to_a_named_file() {
 #[test]
 fn the_slot_must_be_known_when_the_command_uses_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut exec =
-        Executor::start(setup(&["echo", "{%}"], false, 0, dir.path()), std::process::id())
-            .unwrap();
+    let mut exec = Executor::start(
+        setup(&["echo", "{%}"], false, 0, dir.path()),
+        std::process::id(),
+    )
+    .unwrap();
     let task = ExecTask {
         seq: 1,
         item: Vec::new(),

@@ -59,7 +59,12 @@ pub(crate) fn start(grace: Duration) -> io::Result<Option<libc::pid_t>> {
 }
 
 /// The guardian's whole life, in the forked child.
-fn guard(caller: libc::pid_t, set: &libc::sigset_t, death: libc::c_int, grace: libc::timespec) -> ! {
+fn guard(
+    caller: libc::pid_t,
+    set: &libc::sigset_t,
+    death: libc::c_int,
+    grace: libc::timespec,
+) -> ! {
     // SAFETY (whole block): only async-signal-safe system calls on valid pointers to stack
     // data; the process has a single thread here, and none of these touch Rust-managed memory
     // except through the pointers given.

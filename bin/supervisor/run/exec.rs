@@ -238,7 +238,7 @@ fn row(
         Err(failure) => {
             row.error = Some(match failure {
                 // Not to be mistaken for the command's own death by a signal.
-                Failure::Crashed { exit, .. } => format!("its worker {exit}"),
+                Failure::Crashed { exit, .. } => format!("worker {exit}"),
                 other => other.to_string(),
             });
             return row;

@@ -4,22 +4,24 @@
 use crate::support::*;
 use serde_json::Value;
 use std::io::Write;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
-/// `supervisor run -q ARGS...` with `stdin` as its standard input.
-pub fn exec_with_stdin(args: &[&str], stdin: &[u8]) -> Finished {
-    let mut cmd = supervisor_run();
-    cmd.arg("-q").args(args);
+/// Runs `cmd` with `stdin` written to its standard input (from a thread, so a command that
+/// prints before it has read everything cannot deadlock with us).
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Finished {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start supervisor");
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin).unwrap();
-    drop(input);
-    let out = child.wait_with_output().expect("wait for supervisor");
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let out = child.wait_with_output().expect("wait for the command");
+    writer.join().unwrap();
     Finished {
         code: out.status.code(),
         stdout: out.stdout,
@@ -27,11 +29,24 @@ pub fn exec_with_stdin(args: &[&str], stdin: &[u8]) -> Finished {
     }
 }
 
+/// `supervisor run -q ARGS...` with `stdin` as its standard input.
+pub fn exec_with_stdin(args: &[&str], stdin: &[u8]) -> Finished {
+    run_with_stdin(supervisor_run().arg("-q").args(args), stdin)
+}
+
 /// `supervisor run -q ARGS...` with stdin closed.
 pub fn exec(args: &[&str]) -> Finished {
-    let mut cmd = supervisor_run();
-    cmd.arg("-q").args(args);
-    run(&mut cmd)
+    run(supervisor_run().arg("-q").args(args))
+}
+
+/// `supervisor run -q exec OPTIONS -- sh -c SCRIPT ::: ITEMS...` (OPTIONS split at spaces;
+/// run options may follow the job's name too).
+pub fn exec_sh(options: &str, script: &str, items: &[&str]) -> Finished {
+    let mut args = vec!["exec"];
+    args.extend(options.split_whitespace());
+    args.extend(["--", "sh", "-c", script, ":::"]);
+    args.extend(items);
+    exec(&args)
 }
 
 #[test]
@@ -92,20 +107,8 @@ fn an_item_is_one_argument_without_a_shell_and_one_quoted_word_with_one() {
 
 #[test]
 fn failed_commands_are_results_and_the_exit_code_is_1() {
-    let done = exec(&[
-        "--format",
-        "json",
-        "exec",
-        "--",
-        "sh",
-        "-c",
-        r#"case $0 in ok) echo fine;; three) echo out; echo err >&2; exit 3;; segv) kill -SEGV $$;; esac"#,
-        ":::",
-        "ok",
-        "three",
-        "segv",
-        "missing",
-    ]);
+    let script = r#"case $0 in ok) echo fine;; three) echo out; echo err >&2; exit 3;; segv) kill -SEGV $$;; esac"#;
+    let done = exec_sh("--format json", script, &["ok", "three", "segv", "missing"]);
     done.assert_code(1);
     let doc = done.json();
     let results = doc["results"].as_array().unwrap();
@@ -159,25 +162,11 @@ fn retry_failed_runs_a_failed_command_again() {
     // Fails until it has run three times.
     let script = r#"echo run >> "$0"; [ $(wc -l < "$0") -ge 3 ] && echo ok"#;
     let item = log.to_str().unwrap();
-    let once = exec(&[
-        "--format", "json", "exec", "--", "sh", "-c", script, ":::", item,
-    ]);
+    let once = exec_sh("--format json", script, &[item]);
     once.assert_code(1);
     assert_eq!(once.json()["results"][0]["attempts"], 1);
     std::fs::remove_file(&log).unwrap();
-    let retried = exec(&[
-        "--format",
-        "json",
-        "exec",
-        "--retry-failed",
-        "2",
-        "--",
-        "sh",
-        "-c",
-        script,
-        ":::",
-        item,
-    ]);
+    let retried = exec_sh("--format json --retry-failed 2", script, &[item]);
     retried.assert_code(0);
     let result = &retried.json()["results"][0];
     assert_eq!(
@@ -209,35 +198,16 @@ fn output_dir_keeps_each_tasks_streams_in_files_named_by_sequence_number() {
     let out = dir.path().join("results");
     let out_arg = out.to_str().unwrap();
     let script = "echo out $0; echo err $0 >&2";
-    let table = exec(&[
-        "exec",
-        "--output-dir",
-        out_arg,
-        "--",
-        "sh",
-        "-c",
-        script,
-        ":::",
-        "a",
-        "b",
-    ]);
+    let table = exec_sh(&format!("--output-dir {out_arg}"), script, &["a", "b"]);
     table.assert_code(0);
     assert_eq!(table.stdout, b"out a\nout b\n");
     assert_eq!(std::fs::read(out.join("2.stdout")).unwrap(), b"out b\n");
     assert_eq!(std::fs::read(out.join("1.stderr")).unwrap(), b"err a\n");
-    let json = exec(&[
-        "--format",
-        "json",
-        "exec",
-        "--output-dir",
-        out_arg,
-        "--",
-        "sh",
-        "-c",
+    let json = exec_sh(
+        &format!("--format json --output-dir {out_arg}"),
         script,
-        ":::",
-        "a",
-    ]);
+        &["a"],
+    );
     let result = &json.json()["results"][0];
     let stdout_file = out.join("1.stdout");
     assert_eq!(result["stdout_file"], stdout_file.to_str().unwrap());

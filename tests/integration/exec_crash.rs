@@ -95,26 +95,9 @@ fn task_timeout_kills_the_whole_process_tree() {
     // `deaf` ignores SIGTERM, and so do its children: only the SIGKILL after the grace ends it.
     let script = r#"if [ "$0" = deaf ]; then trap '' TERM; fi; sleep 100 & sleep 100"#;
     let mut cmd = supervisor_run();
-    cmd.env(MARK, &mark).args([
-        "-w",
-        "2",
-        "--retries",
-        "0",
-        "--task-timeout",
-        "1s",
-        "--kill-grace",
-        "300ms",
-        "--format",
-        "json",
-        "exec",
-        "--",
-        "sh",
-        "-c",
-        script,
-        ":::",
-        "plain",
-        "deaf",
-    ]);
+    cmd.env(MARK, &mark)
+        .args("-w 2 --retries 0 --task-timeout 1s --kill-grace 300ms --format json".split(' '))
+        .args(["exec", "--", "sh", "-c", script, ":::", "plain", "deaf"]);
     let running = spawn(&mut cmd);
     let mut tree = Vec::new();
     let started = wait_until(deadline(20), || {

@@ -4,12 +4,11 @@
 //! `parallel` (words joined into a shell line, replacements quoted). Without GNU parallel
 //! these tests are compiled as ignored, with the reason (build.rs probes for it).
 
-use super::exec::{exec, exec_with_stdin};
+use super::exec::{exec, exec_with_stdin, run_with_stdin};
 use crate::support::*;
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Paths with dots, slashes and spaces, and the corners of GNU parallel's Perl.
 const ITEMS: &[&[u8]] = &[
@@ -50,23 +49,14 @@ const PRINT_ALL: &[&str] = &[
 /// `parallel --will-cite -k ARGS...` with `stdin`: its stdout, checking that as many jobs
 /// failed as expected (its exit status is that number).
 fn parallel_failing(args: &[OsString], stdin: &[u8], failures: i32) -> Vec<u8> {
-    let mut child = Command::new("parallel")
-        .args(["--will-cite", "-k"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start GNU parallel");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().expect("wait for GNU parallel");
-    assert_eq!(
-        out.status.code(),
-        Some(failures),
-        "parallel: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let done = run_with_stdin(
+        Command::new("parallel")
+            .args(["--will-cite", "-k"])
+            .args(args),
+        stdin,
     );
-    out.stdout
+    done.assert_code(failures);
+    done.stdout
 }
 
 /// `parallel --will-cite -k ARGS...` with `stdin`, where every job succeeds: its stdout.
@@ -74,25 +64,11 @@ fn parallel(args: &[OsString], stdin: &[u8]) -> Vec<u8> {
     parallel_failing(args, stdin, 0)
 }
 
-/// Our `run -q ARGS...` (OsStrings, for items that are not UTF-8).
+/// Our `run -q ARGS...` (OsStrings, for items that are not UTF-8), which must succeed.
 fn ours(args: &[OsString], stdin: &[u8]) -> Vec<u8> {
-    let mut child = supervisor_run()
-        .arg("-q")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start supervisor");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().expect("wait for supervisor");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    let done = run_with_stdin(supervisor_run().arg("-q").args(args), stdin);
+    done.assert_code(0);
+    done.stdout
 }
 
 fn os(words: &[&str]) -> Vec<OsString> {

@@ -6,6 +6,7 @@
 
 pub mod cpu;
 pub mod exec;
+pub mod exec_row;
 pub mod fault;
 pub mod hash;
 pub mod logs;

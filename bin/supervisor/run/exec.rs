@@ -16,7 +16,7 @@ use supervisor_jobs::exec::{
     CaptureMode, Captured, CommandEnd, ExecOutput, ExecSetup, ExecTask, INLINE_MAX, SPILL_PREFIX,
     spill_prefix, split_items,
 };
-use supervisor_runtime::{Failure, Outcome};
+use supervisor_runtime::{ExitKind, Failure, Outcome};
 
 /// The separator between the command and its items.
 const ITEMS: &[u8] = b":::";
@@ -249,9 +249,7 @@ fn row(
     row.failed = !output.end.is_success();
     match &output.end {
         CommandEnd::Exited(code) => row.exit_code = Some(*code),
-        CommandEnd::Signaled { signal, .. } => {
-            row.signal = Some(supervisor_jobs::exec::signal_name(*signal))
-        }
+        CommandEnd::Signaled { signal, .. } => row.signal = Some(ExitKind::signal_name(*signal)),
         CommandEnd::Error(message) => row.error = Some(message.clone()),
     }
     let mut lost = Vec::new();

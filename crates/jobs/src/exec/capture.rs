@@ -230,13 +230,7 @@ impl Capturer {
     fn create_named(&mut self, dir: &Path, stream: Stream) -> io::Result<(File, PathBuf)> {
         loop {
             let path = self.next_name(dir, stream);
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
+            match create_new(&path) {
                 Ok(file) => return Ok((file, path)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(with_path(e, &path)),
@@ -262,13 +256,7 @@ pub fn anonymous_file(dir: &Path) -> io::Result<File> {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         ));
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
+        match create_new(&path) {
             Ok(file) => {
                 std::fs::remove_file(&path)?;
                 return Ok(file);
@@ -278,6 +266,16 @@ pub fn anonymous_file(dir: &Path) -> io::Result<File> {
         }
     }
     Err(io::Error::from(io::ErrorKind::AlreadyExists))
+}
+
+/// A new private file at `path` (never an existing one, nor through a symlink).
+fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 fn unnamed_file(dir: &Path) -> io::Result<File> {

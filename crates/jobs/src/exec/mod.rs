@@ -47,7 +47,6 @@ pub use run::Executor;
 pub use template::{Fill, Placeholder, Template, shell_quote};
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::time::Duration;
 
 /// The bytes of one stream sent inline with a result; more is spilled to a file. The engine
@@ -79,7 +78,8 @@ pub struct ExecTask {
     pub item: Vec<u8>,
 }
 
-/// How the command of a task ended.
+/// How the command of a task ended (the binary words it as the engine words a worker's end:
+/// `exited with status 3`, `killed by SIGSEGV`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandEnd {
     /// It exited with this status.
@@ -100,32 +100,6 @@ impl CommandEnd {
     pub fn is_success(&self) -> bool {
         matches!(self, CommandEnd::Exited(0))
     }
-}
-
-impl fmt::Display for CommandEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CommandEnd::Exited(code) => write!(f, "exited with status {code}"),
-            CommandEnd::Signaled {
-                signal,
-                core_dumped,
-            } => {
-                write!(f, "killed by {}", signal_name(*signal))?;
-                if *core_dumped {
-                    write!(f, " (core dumped)")?;
-                }
-                Ok(())
-            }
-            CommandEnd::Error(message) => f.write_str(message),
-        }
-    }
-}
-
-/// A signal's name, such as `SIGSEGV`, or `signal N` for one without a name.
-pub fn signal_name(signal: i32) -> String {
-    nix::sys::signal::Signal::try_from(signal)
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|_| format!("signal {signal}"))
 }
 
 /// What a task produced.

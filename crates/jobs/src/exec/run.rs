@@ -189,8 +189,7 @@ impl Executor {
             },
             Err(e) => ExecOutput {
                 end: CommandEnd::Error(format!(
-                    "{}, but its output could not be kept: {}",
-                    ran.end,
+                    "the command ran, but its output could not be kept: {}",
                     describe_io_error(&e)
                 )),
                 stdout: super::Captured::Inline(Vec::new()),

@@ -5,6 +5,8 @@ pub use check::{CheckJob, CheckOutput, CheckTask};
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use supervisor_jobs::cpu::CpuPart;
 use supervisor_jobs::exec::{ExecOutput, ExecSetup, ExecTask, Executor};
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
@@ -235,8 +237,14 @@ impl Job for ExecJob {
     type Output = ExecOutput;
 
     fn start(setup: ExecSetup) -> Result<Self, String> {
-        let exec = Executor::start(setup, std::os::unix::process::parent_id())
+        let mut exec = Executor::start(setup, std::os::unix::process::parent_id())
             .map_err(|e| e.to_string())?;
+        // A worker that gets SIGTERM (a timeout, a stop) flushes its finished results before
+        // it dies; a command killed by that same SIGTERM must not be among them.
+        let terminating = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminating))
+            .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+        exec.watch_termination(terminating);
         Ok(ExecJob {
             exec,
             slot_known: false,
@@ -252,7 +260,13 @@ impl Job for ExecJob {
                 self.slot_known = true;
             }
         }
-        self.exec.run(&task)
+        match self.exec.run(&task) {
+            Some(output) => output,
+            // This worker is being terminated: it dies within its grace, reporting nothing.
+            None => loop {
+                std::thread::park();
+            },
+        }
     }
 
     fn label(task: &ExecTask) -> Cow<'_, str> {

@@ -16,6 +16,9 @@
 //!    result ([`CommandEnd`]), not a crash of the worker; it is run again only up to
 //!    [`ExecSetup::retry_failed`] times. Small output travels back inline (up to
 //!    `inline_max` bytes), bigger output as the path of a file named in the spill directory.
+//!    A command that died of the SIGTERM its runner got too (a timeout or a stop signals the
+//!    whole group) reports nothing ([`Executor::watch_termination`]): the task is the
+//!    supervisor's to account for, as a timeout or a task not run.
 //!
 //! # The process tree, and the guardian
 //!

@@ -10,10 +10,17 @@ use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a worker ending normally waits for its guardian to go.
 const GUARDIAN_PATIENCE: Duration = Duration::from_millis(200);
+
+/// How long after a command died of SIGTERM this process may take to see its own copy of a
+/// group-wide SIGTERM (the kernel signals the newest processes of a group first, and the
+/// handler may run on another thread).
+const OWN_SIGTERM_WINDOW: Duration = Duration::from_millis(100);
 
 /// Runs the tasks of one `exec` run, one at a time, in the calling process.
 ///
@@ -30,6 +37,8 @@ pub struct Executor {
     devnull: File,
     /// `{%}`, once known.
     slot: Option<u32>,
+    /// Set when this process got SIGTERM (see [`Executor::watch_termination`]).
+    terminating: Option<Arc<AtomicBool>>,
 }
 
 /// One finished run of a command, before its output is kept or dropped.
@@ -58,7 +67,16 @@ impl Executor {
             guardian,
             devnull,
             slot: None,
+            terminating: None,
         })
+    }
+
+    /// Gives the executor a flag that is set when this process receives SIGTERM (e.g. with
+    /// `signal_hook::flag::register`). A command that then dies of SIGTERM got it from the
+    /// same group-wide signal (a timeout, a stop): that is not the command's own failure, so
+    /// [`Executor::run`] reports nothing for it, and runs nothing more.
+    pub fn watch_termination(&mut self, flag: Arc<AtomicBool>) {
+        self.terminating = Some(flag);
     }
 
     /// True when the command uses `{%}`: call [`Executor::set_slot`] before running tasks.
@@ -72,8 +90,10 @@ impl Executor {
     }
 
     /// Runs one task: its command, again up to `retry_failed` times while it fails, and
-    /// returns how the last run ended with its output.
-    pub fn run(&mut self, task: &ExecTask) -> ExecOutput {
+    /// returns how the last run ended with its output; `None` when this process is being
+    /// terminated and the command died of the same SIGTERM (see
+    /// [`Executor::watch_termination`]): the caller should report nothing and wait for its end.
+    pub fn run(&mut self, task: &ExecTask) -> Option<ExecOutput> {
         let started = Instant::now();
         let not_started = |message: String| ExecOutput {
             end: CommandEnd::Error(message),
@@ -86,7 +106,9 @@ impl Executor {
             (false, _) => 0,
             (true, Some(slot)) => slot,
             (true, None) => {
-                return not_started("cannot tell which job slot runs this task ({%})".into());
+                return Some(not_started(
+                    "cannot tell which job slot runs this task ({%})".into(),
+                ));
             }
         };
         let argv = self.template.argv(Fill {
@@ -95,11 +117,11 @@ impl Executor {
             slot,
         });
         if let Some(arg) = argv.iter().find(|a| a.as_bytes().contains(&0)) {
-            return not_started(format!(
+            return Some(not_started(format!(
                 "cannot run {}: an argument holds a NUL byte ({:?})",
                 argv[0].to_string_lossy(),
                 arg
-            ));
+            )));
         }
         self.keep_guardian();
         let mut runs = 0;
@@ -111,17 +133,40 @@ impl Executor {
                 Err(message) if last => {
                     let mut output = not_started(message);
                     output.runs = runs;
-                    return output;
+                    return Some(output);
                 }
                 Err(_) => continue,
             };
+            if self.terminated_with(&ran.end) {
+                self.capturer.discard(ran.stdout);
+                self.capturer.discard(ran.stderr);
+                return None;
+            }
             if !ran.end.is_success() && !last {
                 self.capturer.discard(ran.stdout);
                 self.capturer.discard(ran.stderr);
                 continue;
             }
-            return self.keep(ran, runs);
+            return Some(self.keep(ran, runs));
         }
+    }
+
+    /// True when the command died of SIGTERM and so is this process.
+    fn terminated_with(&self, end: &CommandEnd) -> bool {
+        let Some(flag) = &self.terminating else {
+            return false;
+        };
+        if !matches!(end, CommandEnd::Signaled { signal, .. } if *signal == libc::SIGTERM) {
+            return false;
+        }
+        let deadline = Instant::now() + OWN_SIGTERM_WINDOW;
+        while !flag.load(Ordering::SeqCst) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     /// Starts the command with its stdin on /dev/null and its output in fresh capture files,

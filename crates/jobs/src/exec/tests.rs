@@ -26,6 +26,7 @@ fn run(command: &[&str], shell: bool, item: &str) -> ExecOutput {
         seq: 1,
         item: item.as_bytes().to_vec(),
     })
+    .expect("a result")
 }
 
 fn inline(captured: &Captured) -> &[u8] {
@@ -93,18 +94,22 @@ fn a_failed_command_runs_again_under_retry_failed() {
         std::process::id(),
     )
     .unwrap();
-    let out = exec.run(&ExecTask {
-        seq: 1,
-        item: Vec::new(),
-    });
+    let out = exec
+        .run(&ExecTask {
+            seq: 1,
+            item: Vec::new(),
+        })
+        .unwrap();
     assert_eq!(out.end, CommandEnd::Exited(0));
     assert_eq!(inline(&out.stdout), b"second\n");
     assert_eq!(out.runs, 2);
     // One that always fails runs 1 + 2 times and keeps the last run's output.
-    let out = exec.run(&ExecTask {
-        seq: 2,
-        item: Vec::new(),
-    });
+    let out = exec
+        .run(&ExecTask {
+            seq: 2,
+            item: Vec::new(),
+        })
+        .unwrap();
     assert_eq!(out.runs, 1, "it succeeds now");
     let mut exec = Executor::start(
         setup(
@@ -117,10 +122,12 @@ fn a_failed_command_runs_again_under_retry_failed() {
     )
     .unwrap();
     let count = dir.path().join("count");
-    let out = exec.run(&ExecTask {
-        seq: 3,
-        item: count.as_os_str().as_bytes().to_vec(),
-    });
+    let out = exec
+        .run(&ExecTask {
+            seq: 3,
+            item: count.as_os_str().as_bytes().to_vec(),
+        })
+        .unwrap();
     assert_eq!((out.end, out.runs), (CommandEnd::Exited(4), 3));
     assert_eq!(
         std::fs::read_to_string(&count).unwrap(),
@@ -136,10 +143,12 @@ fn big_output_is_spilled_to_a_named_file() {
         std::process::id(),
     )
     .unwrap();
-    let out = exec.run(&ExecTask {
-        seq: 1,
-        item: b"/dev/zero".to_vec(),
-    });
+    let out = exec
+        .run(&ExecTask {
+            seq: 1,
+            item: b"/dev/zero".to_vec(),
+        })
+        .unwrap();
     let Captured::File { path, size } = &out.stdout else {
         panic!("not spilled: {:?}", out.stdout)
     };
@@ -161,9 +170,9 @@ fn the_slot_must_be_known_when_the_command_uses_it() {
         seq: 1,
         item: Vec::new(),
     };
-    assert!(matches!(exec.run(&task).end, CommandEnd::Error(_)));
+    assert!(matches!(exec.run(&task).unwrap().end, CommandEnd::Error(_)));
     exec.set_slot(2);
-    assert_eq!(inline(&exec.run(&task).stdout), b"2\n");
+    assert_eq!(inline(&exec.run(&task).unwrap().stdout), b"2\n");
 }
 
 #[test]
@@ -173,4 +182,27 @@ fn an_empty_command_is_refused() {
         Executor::start(setup(&[], false, 0, dir.path()), 1),
         Err(ExecError::NoCommand)
     ));
+}
+
+#[test]
+fn a_command_killed_by_our_own_sigterm_is_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exec = Executor::start(
+        setup(&["sh", "-c", "kill -TERM $$"], false, 3, dir.path()),
+        std::process::id(),
+    )
+    .unwrap();
+    let task = ExecTask {
+        seq: 1,
+        item: Vec::new(),
+    };
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    exec.watch_termination(flag.clone());
+    // Not terminating: its death by SIGTERM is its own failed result (after its retries).
+    let out = exec.run(&task).unwrap();
+    assert_eq!(out.runs, 4);
+    assert!(matches!(out.end, CommandEnd::Signaled { signal: 15, .. }));
+    // This process "got" SIGTERM too: nothing to report, and no retry.
+    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(exec.run(&task).is_none());
 }

@@ -47,26 +47,33 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
     }
     let items = read_items(&args, listed)?;
     let output_dir = args.output_dir.as_deref().map(prepare_dir).transpose()?;
-    let (spill_dir, spill_kept) = spill_dir(options)?;
     let identity = journal::encode(&Identity {
         command: &command,
         shell: args.shell,
         retry_failed: args.retry_failed,
         output_dir: output_dir.as_deref().map(|d| d.as_os_str().as_bytes()),
     })?;
+    let (capture, spill) = match &output_dir {
+        Some(dir) => (
+            CaptureMode::Files {
+                dir: dir.as_os_str().as_bytes().to_vec(),
+            },
+            None,
+        ),
+        None => {
+            let spill = Spill::choose(options)?;
+            let capture = CaptureMode::Spill {
+                dir: spill.dir.as_os_str().as_bytes().to_vec(),
+                inline_max: INLINE_MAX,
+            };
+            (capture, Some(spill))
+        }
+    };
     let setup = ExecSetup {
         command,
         shell: args.shell,
         retry_failed: args.retry_failed,
-        capture: match &output_dir {
-            Some(dir) => CaptureMode::Files {
-                dir: dir.as_os_str().as_bytes().to_vec(),
-            },
-            None => CaptureMode::Spill {
-                dir: spill_dir.as_os_str().as_bytes().to_vec(),
-                inline_max: INLINE_MAX,
-            },
-        },
+        capture,
         kill_grace: options.kill_grace,
     };
     let tasks: Vec<ExecTask> = items
@@ -78,63 +85,43 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
         })
         .collect();
     let sink = Sink::open(options.output.as_deref()).map_err(CliError::Output)?;
-    let mut writer = Writer(ExecWriter::new(
+    let in_dir = output_dir.is_some();
+    let mut writer = ExecWriter::new(
         options.format,
         sink,
         options.quiet,
-        output_dir.is_some(),
+        in_dir,
         std::env::temp_dir(),
-    ));
-    let in_dir = output_dir.is_some();
+    );
+    let kept = spill.as_ref().is_some_and(|s| s.kept);
     let report = supervise_into::<ExecJob, _>(
         options,
         setup,
         &identity,
         tasks,
         &mut writer,
-        |index, task, outcome| vec![row(index, task, outcome, in_dir, spill_kept)],
+        |index, task, outcome| vec![row(index, task, outcome, in_dir, kept)],
     )?;
-    let written = writer.0.finish(&report.summary).map_err(CliError::Output);
-    // What crashed workers spilled and never reported, and with a journal, the files of
-    // attempts whose result was not the one kept.
-    let kept: HashSet<&[u8]> = report
-        .outcomes
-        .iter()
-        .flatten()
-        .filter_map(|outcome| outcome.result.as_ref().ok())
-        .flat_map(|output| [&output.stdout, &output.stderr])
-        .filter_map(|captured| match captured {
-            Captured::File { path, .. } if spill_kept => Some(path.as_slice()),
-            _ => None,
-        })
-        .collect();
-    // The journal's spill directory is ours alone: what an earlier, killed run left there
-    // that no result names goes too.
-    let prefix = if spill_kept {
-        SPILL_PREFIX.to_string()
-    } else {
-        spill_prefix(std::process::id())
-    };
-    sweep_spills(&spill_dir, &prefix, &kept);
+    let written = writer.finish(&report.summary).map_err(CliError::Output);
+    if let Some(spill) = spill {
+        spill.sweep(&report.outcomes);
+    }
     exit_code(&written?, &report.summary)
 }
 
-/// The shared writer, as the place `supervise_into` hands rows to.
-struct Writer(ExecWriter);
-
-impl Collect for Writer {
+impl Collect for ExecWriter {
     type Record = Row;
 
     fn push(&mut self, row: Row) {
-        self.0.push(row);
+        ExecWriter::push(self, row);
     }
 
     fn reader_went_away(&self) -> bool {
-        self.0.reader_went_away()
+        ExecWriter::reader_went_away(self)
     }
 
     fn add_summary(&mut self, key: &str, value: serde_json::Value, line: String) {
-        self.0.add_summary(key, value, line);
+        ExecWriter::add_summary(self, key, value, line);
     }
 }
 
@@ -188,27 +175,73 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, CliError> {
     std::fs::canonicalize(dir).map_err(fail)
 }
 
-/// Where workers put output too big to send inline: beside the journal when there is one
-/// (`JOURNAL.outputs/`, kept: a resumed run prints it from there), else the temp directory
-/// (each file removed as soon as it is read). Checked to be writable before anything runs.
-fn spill_dir(options: &RunOptions) -> Result<(PathBuf, bool), CliError> {
-    let journal = options.journal.as_ref().or(options.resume.as_ref());
-    let (dir, kept) = match journal {
-        Some(journal) => {
-            let mut name = journal.clone().into_os_string();
-            name.push(".outputs");
-            (prepare_dir(Path::new(&name))?, true)
+/// Where workers put output too big to send inline.
+struct Spill {
+    dir: PathBuf,
+    /// Beside the journal (`JOURNAL.outputs/`): kept, so a resumed run prints from it. Else
+    /// the temp directory, each file removed as soon as it is open.
+    kept: bool,
+}
+
+impl Spill {
+    /// Beside the journal when there is one, else the temp directory; checked to be writable
+    /// before anything runs.
+    fn choose(options: &RunOptions) -> Result<Self, CliError> {
+        let journal = options.journal.as_ref().or(options.resume.as_ref());
+        let spill = match journal {
+            Some(journal) => {
+                let mut name = journal.clone().into_os_string();
+                name.push(".outputs");
+                Spill {
+                    dir: prepare_dir(Path::new(&name))?,
+                    kept: true,
+                }
+            }
+            None => Spill {
+                dir: std::env::temp_dir(),
+                kept: false,
+            },
+        };
+        supervisor_jobs::exec::anonymous_file(&spill.dir).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot write temporary files in {}: {}",
+                spill.dir.display(),
+                describe_io_error(&e)
+            ))
+        })?;
+        Ok(spill)
+    }
+
+    /// Removes the spill files no kept result names: what crashed workers spilled and never
+    /// reported, and in a journal's directory (ours alone), what an earlier, killed run left.
+    fn sweep(&self, outcomes: &[Option<Outcome<ExecOutput>>]) {
+        let named: HashSet<&[u8]> = outcomes
+            .iter()
+            .flatten()
+            .filter_map(|outcome| outcome.result.as_ref().ok())
+            .flat_map(|output| [&output.stdout, &output.stderr])
+            .filter_map(|captured| match captured {
+                Captured::File { path, .. } if self.kept => Some(path.as_slice()),
+                _ => None,
+            })
+            .collect();
+        let prefix = if self.kept {
+            SPILL_PREFIX.to_string()
+        } else {
+            spill_prefix(std::process::id())
+        };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_name().as_bytes().starts_with(prefix.as_bytes())
+                && !named.contains(path.as_os_str().as_bytes())
+            {
+                let _ = std::fs::remove_file(&path);
+            }
         }
-        None => (std::env::temp_dir(), false),
-    };
-    supervisor_jobs::exec::anonymous_file(&dir).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot write temporary files in {}: {}",
-            dir.display(),
-            describe_io_error(&e)
-        ))
-    })?;
-    Ok((dir, kept))
+    }
 }
 
 /// One task's row: its outcome, and its output opened (a spill file in the temp directory is
@@ -286,22 +319,6 @@ fn open_output(captured: &Captured, in_dir: bool, kept: bool, lost: &mut Vec<Str
                     Output::Content(Stream::Bytes(Vec::new()))
                 }
             }
-        }
-    }
-}
-
-/// Removes the spill files named `prefix...` that no kept result names (a worker that
-/// crashed after spilling left them), so a run leaves nothing it did not mean to.
-fn sweep_spills(dir: &Path, prefix: &str, kept: &HashSet<&[u8]>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if entry.file_name().as_bytes().starts_with(prefix.as_bytes())
-            && !kept.contains(path.as_os_str().as_bytes())
-        {
-            let _ = std::fs::remove_file(&path);
         }
     }
 }

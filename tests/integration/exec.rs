@@ -3,31 +3,6 @@
 
 use crate::support::*;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-/// Runs `cmd` with `stdin` written to its standard input (from a thread, so a command that
-/// prints before it has read everything cannot deadlock with us).
-pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Finished {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("wait for the command");
-    writer.join().unwrap();
-    Finished {
-        code: out.status.code(),
-        stdout: out.stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// `supervisor run -q ARGS...` with `stdin` as its standard input.
 pub fn exec_with_stdin(args: &[&str], stdin: &[u8]) -> Finished {

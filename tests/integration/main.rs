@@ -11,7 +11,6 @@ mod doc_commands;
 mod doc_examples;
 mod exec;
 mod exec_crash;
-mod exec_parallel;
 mod fault;
 mod formats;
 mod hash_sums;

@@ -2,13 +2,55 @@
 //!
 //! Our default (no shell, each word one argument) is `parallel -q`; `--shell` is plain
 //! `parallel` (words joined into a shell line, replacements quoted). Without GNU parallel
-//! these tests are compiled as ignored, with the reason (build.rs probes for it).
+//! these tests report themselves ignored, with the reason.
 
-use super::exec::{exec, exec_with_stdin, run_with_stdin};
-use crate::support::*;
+use crate::harness::Test;
+use crate::support::{run_with_stdin, supervisor_run, tempdir};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+pub fn tests() -> Vec<Test> {
+    let tests: [(&'static str, fn()); 4] = [
+        (
+            "exec_parallel::replacement_strings_match_gnu_parallel_for_every_input_source",
+            replacement_strings_match_gnu_parallel_for_every_input_source,
+        ),
+        (
+            "exec_parallel::nul_separated_items_with_newlines_match_gnu_parallel",
+            nul_separated_items_with_newlines_match_gnu_parallel,
+        ),
+        (
+            "exec_parallel::the_shell_line_quotes_items_as_gnu_parallel_does",
+            the_shell_line_quotes_items_as_gnu_parallel_does,
+        ),
+        (
+            "exec_parallel::seq_echo_is_byte_identical_to_parallel_k",
+            seq_echo_is_byte_identical_to_parallel_k,
+        ),
+    ];
+    tests
+        .into_iter()
+        .map(|(name, body)| Test::when(name, needs_gnu_parallel, body))
+        .collect()
+}
+
+/// `None` when GNU parallel runs here (moreutils ships another `parallel`); otherwise why not.
+fn needs_gnu_parallel() -> Option<String> {
+    static MISSING: OnceLock<Option<String>> = OnceLock::new();
+    MISSING
+        .get_or_init(|| {
+            let gnu = Command::new("parallel")
+                .arg("--version")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("GNU parallel"));
+            (!gnu).then(|| "GNU parallel is not installed (apt-get install parallel)".into())
+        })
+        .clone()
+}
 
 /// Paths with dots, slashes and spaces, and the corners of GNU parallel's Perl.
 const ITEMS: &[&[u8]] = &[
@@ -64,11 +106,17 @@ fn parallel(args: &[OsString], stdin: &[u8]) -> Vec<u8> {
     parallel_failing(args, stdin, 0)
 }
 
-/// Our `run -q ARGS...` (OsStrings, for items that are not UTF-8), which must succeed.
-fn ours(args: &[OsString], stdin: &[u8]) -> Vec<u8> {
+/// Our `run -q ARGS...` (OsStrings, for items that are not UTF-8): its stdout, checking the
+/// exit code.
+fn ours_exiting(args: &[OsString], stdin: &[u8], code: i32) -> Vec<u8> {
     let done = run_with_stdin(supervisor_run().arg("-q").args(args), stdin);
-    done.assert_code(0);
+    done.assert_code(code);
     done.stdout
+}
+
+/// Our `run -q ARGS...`, which must succeed: its stdout.
+fn ours(args: &[OsString], stdin: &[u8]) -> Vec<u8> {
+    ours_exiting(args, stdin, 0)
 }
 
 fn os(words: &[&str]) -> Vec<OsString> {
@@ -82,11 +130,6 @@ fn items() -> Vec<OsString> {
         .collect()
 }
 
-#[test]
-#[cfg_attr(
-    not(gnu_parallel),
-    ignore = "GNU parallel is not installed (apt-get install parallel)"
-)]
 fn replacement_strings_match_gnu_parallel_for_every_input_source() {
     let command = os(PRINT_ALL);
     let listed: Vec<OsString> = [command.clone(), os(&[":::"]), items()].concat();
@@ -120,11 +163,6 @@ fn replacement_strings_match_gnu_parallel_for_every_input_source() {
     assert_eq!(mine_stdin, theirs_file);
 }
 
-#[test]
-#[cfg_attr(
-    not(gnu_parallel),
-    ignore = "GNU parallel is not installed (apt-get install parallel)"
-)]
 fn nul_separated_items_with_newlines_match_gnu_parallel() {
     let items: &[&[u8]] = &[
         b"a\nb/c.d",
@@ -159,11 +197,6 @@ fn nul_separated_items_with_newlines_match_gnu_parallel() {
     );
 }
 
-#[test]
-#[cfg_attr(
-    not(gnu_parallel),
-    ignore = "GNU parallel is not installed (apt-get install parallel)"
-)]
 fn the_shell_line_quotes_items_as_gnu_parallel_does() {
     // Shell code in the words (a pipe, a redirection), awkward items in the replacements.
     let command = os(&["echo", "[{}]", "[{/.}]", "2>&1", "|", "tr", "a-z", "A-Z"]);
@@ -182,19 +215,13 @@ fn the_shell_line_quotes_items_as_gnu_parallel_does() {
     assert_eq!(mine, theirs);
 }
 
-#[test]
-#[cfg_attr(
-    not(gnu_parallel),
-    ignore = "GNU parallel is not installed (apt-get install parallel)"
-)]
 fn seq_echo_is_byte_identical_to_parallel_k() {
     let seq: Vec<u8> = (1..=300)
         .flat_map(|i| format!("{i}\n").into_bytes())
         .collect();
     let theirs = parallel(&os(&["echo", "{}.x"]), &seq);
-    let mine = exec_with_stdin(&["exec", "--", "echo", "{}.x"], &seq);
-    mine.assert_code(0);
-    assert_eq!(mine.stdout, theirs);
+    let mine = ours(&os(&["exec", "--", "echo", "{}.x"]), &seq);
+    assert_eq!(mine, theirs);
     // Stderr is grouped per task too, and a failure changes nothing on stdout.
     let script = "echo out $0; echo err $0 >&2; exit $(( $0 % 3 ))";
     let theirs = parallel_failing(
@@ -202,7 +229,10 @@ fn seq_echo_is_byte_identical_to_parallel_k() {
         b"",
         3,
     );
-    let mine = exec(&["exec", "--", "sh", "-c", script, ":::", "1", "2", "3", "4"]);
-    mine.assert_code(1);
-    assert_eq!(mine.stdout, theirs);
+    let mine = ours_exiting(
+        &os(&["exec", "--", "sh", "-c", script, ":::", "1", "2", "3", "4"]),
+        b"",
+        1,
+    );
+    assert_eq!(mine, theirs);
 }

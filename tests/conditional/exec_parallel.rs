@@ -216,7 +216,7 @@ fn the_shell_line_quotes_items_as_gnu_parallel_does() {
 }
 
 fn seq_echo_is_byte_identical_to_parallel_k() {
-    let seq: Vec<u8> = (1..=300)
+    let seq: Vec<u8> = (1..=100)
         .flat_map(|i| format!("{i}\n").into_bytes())
         .collect();
     let theirs = parallel(&os(&["echo", "{}.x"]), &seq);

@@ -15,10 +15,10 @@
 # Full corpora: a tree of 100,000 files with a long tail of sizes (~1.5 GB, make-tree.py), two
 # 256 MiB files, 40 logs of ~950 MB in all with known counts (make-logs.py).
 #
-# References: md5sum, sha256sum (coreutils), b3sum, rg (ripgrep), openssl (single-core MD5 and
-# SHA-256 rates for the compute limits; optional), python3 (required: it does the timing).
-# As root, a missing b3sum / rg is installed with apt-get; a reference still missing turns its
-# rows into "skipped: X not installed".
+# References: md5sum, sha256sum (coreutils), b3sum, rg (ripgrep), GNU parallel and xargs (the
+# exec rows), openssl (single-core MD5 and SHA-256 rates for the compute limits; optional),
+# python3 (required: it does the timing). As root, a missing b3sum / rg / parallel is installed
+# with apt-get; a reference still missing turns its rows into "skipped: X not installed".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scripts=$root/scripts
@@ -46,12 +46,12 @@ if [ "$quick" = 1 ]; then
     runs=${runs:-3}
     dir=${dir:-/tmp/supervisor-bench-quick}
     tree_files=10000 tree_mb=150 big_mb=64 log_files=10 log_mb=100
-    cpu_scale=10000 pool1_tasks=20000 openssl_secs=1
+    cpu_scale=10000 pool1_tasks=20000 openssl_secs=1 exec_tasks=500
 else
     runs=${runs:-5}
     dir=${dir:-/tmp/supervisor-bench}
     tree_files=100000 tree_mb=1500 big_mb=256 log_files=40 log_mb=950
-    cpu_scale=30000 pool1_tasks=50000 openssl_secs=2
+    cpu_scale=30000 pool1_tasks=50000 openssl_secs=2 exec_tasks=2000
 fi
 engine_tasks=200000
 out=${out:-$dir/bench-results.md}
@@ -83,7 +83,7 @@ try_install() { # TOOL PACKAGE
     fi
 }
 declare -A have
-for spec in md5sum:coreutils sha256sum:coreutils b3sum:b3sum rg:ripgrep openssl:openssl; do
+for spec in md5sum:coreutils sha256sum:coreutils b3sum:b3sum rg:ripgrep parallel:parallel openssl:openssl; do
     tool=${spec%%:*} pkg=${spec#*:}
     if ! command -v "$tool" >/dev/null && [ "$tool" != openssl ]; then
         try_install "$tool" "$pkg" || true
@@ -302,6 +302,26 @@ med() { printf '%s\n' "$@" | python3 -c 'import statistics,sys; print(statistics
 put "sup_cpu_speedup=$(med "${sup_speedups[@]}")" "seed_cpu_speedup=$(med "${seed_speedups[@]}")"
 row "cpu --compare speedup ($W workers)" v:sup_cpu_speedup "seed_cpu.py" v:seed_cpu_speedup "sup>=1.85" x
 note "seed_cpu.py runs the seed's task list at --scale $cpu_scale (the seed's 1,000,000 takes minutes in CPython); supervisor's at the full scale, each task cut into slices. Ideal: 2× for slices, 1.875× for whole tasks largest-first, 1.67× for Pool.map's in-order hand-out"
+
+# --- h. exec: one command per item --------------------------------------------------------
+say "h. exec, $exec_tasks commands on $W workers"
+specs=("sup_exec_true=seq $exec_tasks | $sup exec -- true"
+    "xargs_exec_true=seq $exec_tasks | xargs -P $W -n1 true")
+skip_unless parallel && specs+=("par_exec_true=seq $exec_tasks | parallel --will-cite -j $W true")
+timeit "${specs[@]}"
+specs=("sup_exec_echo=seq $exec_tasks | $sup exec -- echo {}.x >$o/sup_exec_echo.out")
+skip_unless parallel && specs+=("par_exec_echo=seq $exec_tasks | parallel --will-cite -k -j $W echo {}.x >$o/par_exec_echo.out")
+timeit "${specs[@]}"
+if skip_unless parallel; then
+    cmp -s "$o/sup_exec_echo.out" "$o/par_exec_echo.out" \
+        || { echo "bench.sh: exec's output differs from parallel -k's" >&2; exit 1; }
+    echo "  exec output identical to parallel -k's ($exec_tasks lines)"
+fi
+par_ref() { skip_unless parallel && echo "t:$1" || echo "skip:parallel not installed"; }
+row "exec: $exec_tasks × true (per-task overhead)" t:sup_exec_true "xargs -P$W -n1 true" t:xargs_exec_true "ratio<=0.8" s
+row "exec: $exec_tasks × true vs GNU parallel" t:sup_exec_true "parallel -j$W true" "$(par_ref par_exec_true)" - s
+row "exec: echo {}.x for each of seq $exec_tasks (output = parallel -k's)" t:sup_exec_echo "parallel -k echo {}.x" "$(par_ref par_exec_echo)" "ratio<=1.0" s
+note "exec rows: per-task time = time / $exec_tasks; every command is a real process (posix_spawn in the worker, output captured in \$TMPDIR files); xargs and parallel append the item as we do"
 
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"

@@ -181,6 +181,8 @@ pub enum JobCommand {
     Probe(ProbeArgs),
     /// The classic multiprocessing benchmark: Σ i² for i below n × scale, per task.
     Cpu(CpuArgs),
+    /// Run COMMAND once per item, like GNU parallel -k: COMMAND [ARG...] [::: ITEM...].
+    Exec(ExecArgs),
     /// Fault injection for tests: tasks that crash their worker in chosen ways.
     #[command(hide = true)]
     Fault(FaultArgs),
@@ -316,6 +318,42 @@ pub struct CpuArgs {
     /// Also run the tasks sequentially in this process and print both times and the speedup.
     #[arg(long)]
     pub compare: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Read the items from FILE, one per line (`-`: stdin) [default: the items after :::,
+    /// else stdin].
+    #[arg(short = 'a', long, value_name = "FILE")]
+    pub arg_file: Option<PathBuf>,
+
+    /// Items end with a NUL byte instead of a newline (as `find -print0` writes them).
+    #[arg(short = '0', long = "null")]
+    pub null: bool,
+
+    /// Run the command line through `sh -c`; each replacement is quoted as one shell word.
+    #[arg(long)]
+    pub shell: bool,
+
+    /// Run a failed command (non-zero status, a signal, could not start) again, up to N more
+    /// times (GNU parallel's --retries N+1).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retry_failed: u32,
+
+    /// Write each task's stdout and stderr to DIR/SEQ.stdout and DIR/SEQ.stderr (SEQ: {#});
+    /// json, jsonl and csv then give their paths and sizes instead of their text.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// The command and its arguments, with GNU parallel's replacement strings {} {.} {/} {//}
+    /// {/.} {#} {%} (without any, the item is appended), then optionally ::: and the items.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]

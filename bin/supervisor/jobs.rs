@@ -5,7 +5,10 @@ pub use check::{CheckJob, CheckOutput, CheckTask};
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use supervisor_jobs::cpu::CpuPart;
+use supervisor_jobs::exec::{ExecOutput, ExecSetup, ExecTask, Executor};
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 use supervisor_jobs::hash::{
     self, Algo, DigestBytes, FileDigest, FileEntry, GroupDigester, HashError,
@@ -24,6 +27,7 @@ pub fn registry() -> Registry {
         .register::<ProbeJob>()
         .register::<CpuJob>()
         .register::<FaultJob>()
+        .register::<ExecJob>()
 }
 
 /// Hashes one file per task.
@@ -217,4 +221,66 @@ impl Job for FaultJob {
     fn run(&mut self, task: FaultTask) -> FaultOutput {
         task.run()
     }
+}
+
+/// Runs one command per task (an item), as a child of the worker, in its process group.
+pub struct ExecJob {
+    exec: Executor,
+    /// Whether `{%}` was looked up already.
+    slot_known: bool,
+}
+
+impl Job for ExecJob {
+    const NAME: &'static str = "exec";
+    type Setup = ExecSetup;
+    type Task = ExecTask;
+    type Output = ExecOutput;
+
+    fn start(setup: ExecSetup) -> Result<Self, String> {
+        let mut exec = Executor::start(setup, std::os::unix::process::parent_id())
+            .map_err(|e| e.to_string())?;
+        // A worker that gets SIGTERM (a timeout, a stop) flushes its finished results before
+        // it dies; a command killed by that same SIGTERM must not be among them.
+        let terminating = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminating))
+            .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+        exec.watch_termination(terminating);
+        Ok(ExecJob {
+            exec,
+            slot_known: false,
+        })
+    }
+
+    fn run(&mut self, task: ExecTask) -> ExecOutput {
+        if self.exec.uses_slot() && !self.slot_known {
+            // Asked at the first task, not in `start`: the parent records a worker's pid in
+            // its slot when the handshake is done, before it sends the first batch.
+            if let Some(slot) = own_slot() {
+                self.exec.set_slot(slot + 1);
+                self.slot_known = true;
+            }
+        }
+        match self.exec.run(&task) {
+            Some(output) => output,
+            // This worker is being terminated: it dies within its grace, reporting nothing.
+            None => loop {
+                std::thread::park();
+            },
+        }
+    }
+
+    fn label(task: &ExecTask) -> Cow<'_, str> {
+        String::from_utf8_lossy(&task.item)
+    }
+}
+
+/// This worker's slot, from the scoreboard of the supervisor that started it (the engine does
+/// not hand it to jobs).
+fn own_slot() -> Option<u32> {
+    let me = std::process::id();
+    let parent = std::os::unix::process::parent_id();
+    supervisor_runtime::scoreboard::find_running(Some(parent))
+        .into_iter()
+        .find_map(|(_, board)| (0..board.slots()).find(|&slot| board.slot_view(slot).pid == me))
+        .map(|slot| slot as u32)
 }

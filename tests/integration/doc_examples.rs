@@ -7,7 +7,8 @@
 //! (MD5SUMS, SHA256SUMS, SHA512SUMS) are made first with coreutils; `> FILE` and `< FILE`
 //! are honoured inside it. Lines that cannot run here are listed with the reason: a probe
 //! of names other than the loopback address (tests touch 127.0.0.1 only), `ps --watch`
-//! (runs until stopped), the full-scale CPU benchmark.
+//! (runs until stopped), the full-scale CPU benchmark, `exec` of programs on the user's own
+//! files and hosts (tests/integration/exec*.rs run it).
 
 use crate::doc_commands::{DocCommand, from_help, from_markdown};
 use crate::support::{BIN, RUN_LIMIT, deadline, tempdir, wait_until};
@@ -68,6 +69,9 @@ fn why_not(command: &DocCommand) -> Option<&'static str> {
             }
             if has("cpu") && !has("--tasks") {
                 return Some("the full-scale CPU benchmark (seconds in a debug build)");
+            }
+            if has("exec") {
+                return Some("runs other programs on the user's own files and hosts");
             }
         }
         Some("ps") if has("--watch") => return Some("runs until stopped"),

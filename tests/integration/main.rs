@@ -9,6 +9,8 @@ mod cpu;
 mod discovery;
 mod doc_commands;
 mod doc_examples;
+mod exec;
+mod exec_crash;
 mod fault;
 mod formats;
 mod hash_sums;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -154,6 +154,32 @@ pub fn spawn(cmd: &mut Command) -> Running {
         stdout: Some(stdout),
         stderr: Some(stderr),
     }
+}
+
+/// Runs `cmd` to completion with `stdin` written to its standard input (from a thread, so a
+/// command that prints before it has read everything cannot deadlock with us).
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Finished {
+    let description = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    Running {
+        child,
+        description,
+        stdout: Some(stdout),
+        stderr: Some(stderr),
+    }
+    .finish()
 }
 
 /// Runs `cmd` to completion (a hang fails the test after [`RUN_LIMIT`]).

@@ -5,12 +5,15 @@
 //! arrived in, except `jsonl`, which streams results as they complete.
 
 pub mod cpu;
+pub mod exec;
+pub mod exec_row;
 pub mod fault;
 pub mod hash;
 pub mod logs;
 pub mod probe;
 mod record;
 mod sink;
+pub mod stream_text;
 pub mod summary;
 
 pub use record::{Needs, Record, display_path, insert_path};

@@ -12,10 +12,11 @@ pub(crate) struct Journal<O> {
 }
 
 /// Opens the journal of a run of `J` over `tasks`: created fresh for `--journal`, read back and
-/// continued for `--resume`, absent otherwise.
+/// continued for `--resume`, absent otherwise. `identity` (the encoded setup, or the part of
+/// it that decides the results) binds the journal to the run's arguments.
 pub(crate) fn open<J: Job>(
     options: &RunOptions,
-    setup: &J::Setup,
+    identity: &[u8],
     tasks: &[J::Task],
 ) -> Result<Journal<J::Output>, CliError> {
     let none = Journal {
@@ -25,7 +26,7 @@ pub(crate) fn open<J: Job>(
     if options.journal.is_none() && options.resume.is_none() {
         return Ok(none);
     }
-    let fingerprint = fingerprint::<J>(setup, tasks)?;
+    let fingerprint = fingerprint::<J>(identity, tasks)?;
     let total = tasks.len() as u64;
     let refused = |e: journal::JournalError| CliError::Usage(e.to_string());
     if let Some(path) = &options.resume {
@@ -46,16 +47,17 @@ pub(crate) fn open<J: Job>(
 }
 
 /// The job, its setup and every task: a journal only resumes the very same run.
-fn fingerprint<J: Job>(setup: &J::Setup, tasks: &[J::Task]) -> Result<Fingerprint, CliError> {
+fn fingerprint<J: Job>(identity: &[u8], tasks: &[J::Task]) -> Result<Fingerprint, CliError> {
     let mut builder = Fingerprint::builder(J::NAME);
-    builder.add(&encode(setup)?);
+    builder.add(identity);
     for task in tasks {
         builder.add(&encode(task)?);
     }
     Ok(builder.finish())
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CliError> {
+/// The bytes a value is fingerprinted as.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CliError> {
     bincode::serde::encode_to_vec(value, bincode::config::standard())
         .map_err(|e| CliError::Usage(format!("cannot fingerprint the run: {e}")))
 }

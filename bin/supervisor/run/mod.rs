@@ -2,6 +2,7 @@
 
 mod check;
 mod cpu;
+mod exec;
 mod fault;
 mod hash;
 mod journal;
@@ -28,6 +29,7 @@ pub fn run(args: RunArgs) -> Result<u8, CliError> {
         JobCommand::Probe(args) => probe::run(&options, args),
         JobCommand::Cpu(args) => cpu::run(&options, args),
         JobCommand::Fault(args) => fault::run(&options, args),
+        JobCommand::Exec(args) => exec::run(&options, args),
     }
 }
 
@@ -59,6 +61,35 @@ pub(crate) fn open_output(options: &RunOptions, view: output::View) -> Result<Ou
     Ok(Output::new(options.format, sink, options.quiet, view))
 }
 
+/// Where a run's records go as its tasks finish: the shared [`Output`], or a job's own
+/// writer (`exec` streams bytes that are no [`output::Record`]).
+pub(crate) trait Collect {
+    /// What the job's `record` callback makes of an outcome.
+    type Record;
+    /// Takes one record, in completion order.
+    fn push(&mut self, record: Self::Record);
+    /// True when stdout was closed by its reader (`| head`): the run stops.
+    fn reader_went_away(&self) -> bool;
+    /// Adds a job-specific entry to the summary (`key` in JSON, `line` in text).
+    fn add_summary(&mut self, key: &str, value: serde_json::Value, line: String);
+}
+
+impl Collect for Output {
+    type Record = output::Record;
+
+    fn push(&mut self, record: output::Record) {
+        Output::push(self, record);
+    }
+
+    fn reader_went_away(&self) -> bool {
+        Output::reader_went_away(self)
+    }
+
+    fn add_summary(&mut self, key: &str, value: serde_json::Value, line: String) {
+        Output::add_summary(self, key, value, line);
+    }
+}
+
 /// Runs tasks and feeds each final outcome to `record`, in completion order; the records it
 /// returns (none, one, or several per task) are the results.
 pub(crate) fn supervise<J: Job>(
@@ -66,9 +97,24 @@ pub(crate) fn supervise<J: Job>(
     setup: J::Setup,
     tasks: Vec<J::Task>,
     out: &mut Output,
-    mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<output::Record>,
+    record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<output::Record>,
 ) -> Result<Report<J::Task, J::Output>, CliError> {
-    let journal = journal::open::<J>(options, &setup, &tasks)?;
+    let identity = journal::encode(&setup)?;
+    supervise_into::<J, Output>(options, setup, &identity, tasks, out, record)
+}
+
+/// [`supervise`] into any [`Collect`]; `identity` is what a journal of the run is bound to
+/// besides the job's name and the tasks (the encoded setup, or the part of it that matters
+/// for the results).
+pub(crate) fn supervise_into<J: Job, C: Collect>(
+    options: &RunOptions,
+    setup: J::Setup,
+    identity: &[u8],
+    tasks: Vec<J::Task>,
+    out: &mut C,
+    mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<C::Record>,
+) -> Result<Report<J::Task, J::Output>, CliError> {
+    let journal = journal::open::<J>(options, identity, &tasks)?;
     let total = tasks.len();
     let resumed = journal.restored.len();
     if options.resume.is_some() {
@@ -235,11 +281,11 @@ impl Skips {
 }
 
 /// Turns outcomes into records and worker notices into stderr lines.
-struct Reporter<'a, F, T, O> {
+struct Reporter<'a, F, T, O, C> {
     /// Stops the run when the reader of stdout goes away (`| head`).
     stopper: Stopper,
     stopped_for_pipe: bool,
-    out: &'a mut Output,
+    out: &'a mut C,
     record: &'a mut F,
     quiet: bool,
     verbose: bool,
@@ -253,10 +299,11 @@ struct Reporter<'a, F, T, O> {
     journal: Option<JournalWriter<O>>,
 }
 
-impl<T, O, F> Observer<T, O> for Reporter<'_, F, T, O>
+impl<T, O, F, C> Observer<T, O> for Reporter<'_, F, T, O, C>
 where
     O: serde::Serialize,
-    F: FnMut(usize, &T, &Outcome<O>) -> Vec<output::Record>,
+    C: Collect,
+    F: FnMut(usize, &T, &Outcome<O>) -> Vec<C::Record>,
 {
     fn outcome(&mut self, run_index: usize, task: &T, outcome: &Outcome<O>) {
         let index = self.to_run.map_or(run_index, |to_run| to_run[run_index]);

@@ -25,6 +25,9 @@
 //!   concurrently inside one worker, because the work is waiting, not computing.
 //! * [`cpu`]: the classic multiprocessing benchmark's sum-of-squares loop, pure CPU, with exact `u128` results.
 //! * [`fault`]: tasks that crash, hang or leak on purpose.
+//! * [`exec`]: any command, once per input item, with GNU parallel's replacement strings. Its
+//!   per-task work starts a child process of whichever process runs it, and a guardian keeps
+//!   that child's process group from outliving its runner by accident.
 //!
 //! The `hash` and `logs` jobs share one directory walk (deterministic order, run on every core
 //! when symlinks are not followed, symlinks and special files reported as [`SkipReason`]s,
@@ -43,6 +46,7 @@
 #![deny(unsafe_code)]
 
 pub mod cpu;
+pub mod exec;
 pub mod fault;
 pub mod hash;
 mod io_text;

@@ -5,10 +5,15 @@
 //! * [`signals`]: dying by a signal, or ignoring SIGTERM, for the `fault` job (libc calls std
 //!   does not offer);
 //! * [`simd`]: handing out the AVX2 line scan of the `logs` job as a safe function, only after
-//!   the CPU was found to have the instructions it is compiled for.
+//!   the CPU was found to have the instructions it is compiled for;
+//! * [`guardian`]: the `exec` job's process-group guardian (a fork without exec, and waiting
+//!   for signals);
+//! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`.
 //!
 //! Everything else in the crate is `#![deny(unsafe_code)]`.
 
+pub(crate) mod guardian;
+pub(crate) mod link;
 pub(crate) mod locale;
 pub(crate) mod signals;
 pub(crate) mod simd;

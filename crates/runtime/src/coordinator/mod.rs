@@ -671,6 +671,12 @@ impl Coordinator {
             let Phase::Running(worker) = &mut self.slots[slot].phase else {
                 return;
             };
+            if worker.killing.as_ref().is_some_and(|k| k.task == Some(id)) {
+                // The watchdog is ending this worker for this task: its verdict stands (a
+                // command that died of the same SIGTERM must not pass for a result), and
+                // whatever the worker finished after it is run again.
+                return;
+            }
             if worker.inflight.front() != Some(&id) {
                 let pid = worker.pid;
                 worker.garbled = true;

@@ -348,6 +348,28 @@ fn a_timed_out_task_is_terminated_then_killed_and_charged() {
 }
 
 #[test]
+fn a_result_for_the_task_being_killed_does_not_overrule_its_timeout() {
+    let mut s = settings(1);
+    s.retries = 0;
+    s.limits.task_timeout = Some(Duration::from_secs(1));
+    let (mut sim, start) = Sim::batch(s, 1);
+    let up = sim.bring_up(&start);
+    assert_eq!(sends(&up)[0].1, vec![0]);
+    sim.at(Duration::from_secs(2));
+    sim.tick(10_000, vec![vitals(Some(0), 8_000, 9_990)]);
+    // The task's command died of the same SIGTERM and the worker reported that.
+    let late = sim.results(0, 1, &[0]);
+    assert!(outcomes(&late).is_empty());
+    let died = sim.exited(0, 1, ExitKind::Exited(0), vitals(Some(0), 8_000, 9_990));
+    assert_eq!(
+        outcomes(&died)[0].1,
+        Err(Failure::TimedOut {
+            after: Duration::from_secs(1)
+        })
+    );
+}
+
+#[test]
 fn a_silent_heartbeat_ends_the_worker_and_charges_its_task() {
     let mut s = settings(1);
     s.limits.heartbeat_timeout = Some(Duration::from_secs(1));

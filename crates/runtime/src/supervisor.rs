@@ -4,7 +4,7 @@
 //! run whose tasks are all submitted up front and that is closed at once.
 
 use crate::config::Config;
-use crate::coordinator::{Coordinator, NoticeData, Settings, WorkerSignal};
+use crate::coordinator::{Coordinator, Event, NoticeData, Settings, WorkerSignal};
 use crate::executor::{self, Control, Delivery, Executor, Input, TaskStore};
 use crate::observer::{Notice, Observer};
 use crate::protocol;
@@ -207,18 +207,11 @@ impl<J: Job> Supervisor<J> {
         board.set_cost_is_bytes(J::COST_IS_BYTES);
         let mut coord = Coordinator::new(settings(&config, workers));
         if !fixed.is_empty() {
-            let costs: Vec<(u64, u64)> = fixed
-                .iter()
-                .enumerate()
-                .map(|(id, task)| (id as u64, J::cost(task)))
-                .collect();
-            board.add_totals(costs.len() as u64, costs.iter().map(|(_, c)| c).sum());
+            let costs: Vec<u64> = fixed.iter().map(J::cost).collect();
+            board.add_totals(costs.len() as u64, costs.iter().sum());
             let mut ignored = Vec::new();
-            coord.handle(
-                started,
-                crate::coordinator::Event::<J::Output>::Submitted { tasks: costs },
-                &mut ignored,
-            );
+            let submitted = Event::<J::Output>::Submitted { first: 0, costs };
+            coord.handle(started, submitted, &mut ignored);
         }
         if closed {
             let mut ignored = Vec::new();

@@ -91,8 +91,9 @@ pub enum WorkerSignal {
 /// Something that happened, as the executor reports it.
 #[derive(Debug)]
 pub(crate) enum Event<O> {
-    /// New tasks `(id, cost)`: one call's worth, shared fairly with other calls' tasks.
-    Submitted { tasks: Vec<(u64, u64)> },
+    /// New tasks `first..first + costs.len()` with their costs: one call's worth, shared
+    /// fairly with other calls' tasks.
+    Submitted { first: u64, costs: Vec<u64> },
     /// No more tasks will be submitted; the run ends once they are all done.
     Closed,
     /// Stop early.
@@ -368,7 +369,7 @@ impl Coordinator {
     pub(crate) fn handle<O>(&mut self, now: Instant, event: Event<O>, out: &mut Vec<Command<O>>) {
         let ticked = matches!(event, Event::Tick { .. });
         match event {
-            Event::Submitted { tasks } => self.on_submitted(now, tasks, out),
+            Event::Submitted { first, costs } => self.on_submitted(now, first, costs, out),
             Event::Closed => {
                 self.closed = true;
                 self.check_finished(now, out);
@@ -505,26 +506,26 @@ impl Coordinator {
         }
     }
 
-    fn on_submitted<O>(&mut self, now: Instant, tasks: Vec<(u64, u64)>, out: &mut Vec<Command<O>>) {
-        if tasks.is_empty() {
+    fn on_submitted<O>(
+        &mut self,
+        now: Instant,
+        first: u64,
+        costs: Vec<u64>,
+        out: &mut Vec<Command<O>>,
+    ) {
+        if costs.is_empty() {
             return;
         }
-        let n = tasks.len() as u64;
+        let n = costs.len() as u64;
+        self.summary.tasks += n;
+        self.outstanding += n;
         if self.ending.is_some() {
             // Too late to run: they stay without an outcome (counted as not run).
-            self.summary.tasks += n;
-            self.outstanding += n;
             return;
         }
         let flow = self.schedule.new_flow_id();
-        let mut ids = Vec::with_capacity(tasks.len());
-        for (id, cost) in tasks {
-            self.tasks.push(id, cost, flow);
-            ids.push(id);
-        }
-        self.schedule.add_flow(flow, ids, &self.tasks);
-        self.summary.tasks += n;
-        self.outstanding += n;
+        self.tasks.extend(first, &costs, flow);
+        self.schedule.add_flow(flow, first..first + n, &self.tasks);
         self.dispatch(now, out);
     }
 

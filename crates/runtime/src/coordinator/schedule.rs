@@ -50,8 +50,17 @@ impl Schedule {
     }
 
     /// Queues a call's tasks as flow `id`, costliest first (ties keep their order).
-    pub(crate) fn add_flow(&mut self, id: u32, mut ids: Vec<u64>, tasks: &TaskTable) {
-        ids.sort_by_key(|&t| std::cmp::Reverse(tasks.cost(t)));
+    pub(crate) fn add_flow(
+        &mut self,
+        id: u32,
+        ids: impl IntoIterator<Item = u64>,
+        tasks: &TaskTable,
+    ) {
+        let mut ids: Vec<u64> = ids.into_iter().collect();
+        // Equal costs (the common case for many jobs) are already in order.
+        if ids.windows(2).any(|w| tasks.cost(w[0]) < tasks.cost(w[1])) {
+            ids.sort_by_key(|&t| std::cmp::Reverse(tasks.cost(t)));
+        }
         let queued_cost = ids.iter().map(|&t| tasks.cost(t)).sum();
         self.queued_cost += queued_cost;
         self.flows.push_back(Flow {
@@ -167,7 +176,7 @@ mod tests {
         let t = table(costs, 0);
         let mut s = Schedule::new(workers, max_batch);
         let id = s.new_flow_id();
-        s.add_flow(id, (0..costs.len() as u64).collect(), &t);
+        s.add_flow(id, 0..costs.len() as u64, &t);
         (s, t)
     }
 
@@ -222,7 +231,7 @@ mod tests {
         t.push(1000, 1, 1);
         let mut s = Schedule::new(2, 16);
         let long = s.new_flow_id();
-        s.add_flow(long, (0..1000).collect(), &t);
+        s.add_flow(long, 0..1000, &t);
         let short = s.new_flow_id();
         s.add_flow(short, vec![1000], &t);
         let first = s.next_batch(usize::MAX, &t);
@@ -241,8 +250,8 @@ mod tests {
             t.push(id, 1, (id / 5) as u32);
         }
         let mut s = Schedule::new(1, 2);
-        s.add_flow(0, (0..5).collect(), &t);
-        s.add_flow(1, (5..10).collect(), &t);
+        s.add_flow(0, 0..5, &t);
+        s.add_flow(1, 5..10, &t);
         let a = s.next_batch(usize::MAX, &t);
         assert!(!a.is_empty() && a.iter().all(|&id| id < 5), "{a:?}");
         s.requeue(&a, &t);

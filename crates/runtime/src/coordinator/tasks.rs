@@ -23,7 +23,27 @@ pub(crate) struct TaskTable {
 }
 
 impl TaskTable {
+    /// Adds tasks `first..` with `costs`; `first` must follow the last id added.
+    pub(crate) fn extend(&mut self, first: u64, costs: &[u64], flow: u32) {
+        if self.entries.is_empty() && first >= self.base {
+            self.base = first;
+        }
+        debug_assert_eq!(
+            first,
+            self.base + self.entries.len() as u64,
+            "ids are dense"
+        );
+        self.entries.reserve(costs.len());
+        self.entries.extend(costs.iter().map(|&cost| Entry {
+            cost,
+            flow,
+            attempts: 0,
+            done: false,
+        }));
+    }
+
     /// Adds task `id`, which must be the next id after the last one added.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, id: u64, cost: u64, flow: u32) {
         if self.entries.is_empty() && id >= self.base {
             self.base = id;

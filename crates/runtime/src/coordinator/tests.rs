@@ -69,7 +69,8 @@ impl Sim {
     fn batch(settings: Settings, n: u64) -> (Self, Cmds) {
         let mut sim = Sim::new(settings);
         sim.on(Event::Submitted {
-            tasks: (0..n).map(|id| (id, 1)).collect(),
+            first: 0,
+            costs: vec![1; n as usize],
         });
         sim.on(Event::Closed);
         let mut out = Vec::new();
@@ -641,7 +642,8 @@ fn an_open_run_ends_only_when_closed_and_drained() {
     let up = sim.bring_up(&start);
     assert!(sends(&up).is_empty(), "workers wait for work");
     let submitted = sim.on(Event::Submitted {
-        tasks: vec![(0, 1), (1, 1)],
+        first: 0,
+        costs: vec![1, 1],
     });
     let done = drain(&mut sim, submitted);
     assert_eq!(done.len(), 2);
@@ -650,7 +652,8 @@ fn an_open_run_ends_only_when_closed_and_drained() {
         "idle, not ending"
     );
     let more = sim.on(Event::Submitted {
-        tasks: vec![(2, 1)],
+        first: 2,
+        costs: vec![1],
     });
     assert_eq!(drain(&mut sim, more).len(), 1);
     let close = sim.on(Event::Closed);
@@ -667,10 +670,12 @@ fn a_short_call_is_served_while_a_long_one_runs() {
     sim.c.start(sim.now, &mut start);
     sim.bring_up(&start);
     let long = sim.on(Event::Submitted {
-        tasks: (0..100).map(|id| (id, 1)).collect(),
+        first: 0,
+        costs: vec![1; 100],
     });
     let short = sim.on(Event::Submitted {
-        tasks: vec![(100, 1)],
+        first: 100,
+        costs: vec![1],
     });
     assert!(sends(&short).is_empty(), "the window is full");
     // Calls take turns: the short one is sent within the long one's next turn.

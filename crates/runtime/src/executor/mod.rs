@@ -29,7 +29,13 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 pub(crate) use store::TaskStore;
-use writer::Writer;
+use writer::{NO_TASK, Writer};
+
+/// Outcomes are handed to the caller's thread at most this long after they are known...
+const DELIVER_AFTER: Duration = Duration::from_millis(1);
+/// ... or as soon as this many wait (a batch stays well below the allocator's threshold for
+/// mapping fresh pages, so its memory is reused rather than faulted in anew each time).
+const DELIVER_COUNT: usize = 1024;
 
 /// Something the executor hears.
 pub(crate) enum Input<J: Job> {
@@ -137,6 +143,7 @@ impl<J: Job> Executor<J> {
             cancelled,
             store,
             pending: Vec::new(),
+            pending_since: None,
             limits_on: false,
         };
         state.limits_on = coord_limits_on(&coord);
@@ -145,41 +152,39 @@ impl<J: Job> Executor<J> {
         state.perform(&mut commands);
         while !coord.is_done() {
             let now = Instant::now();
-            let deadline = coord.next_deadline();
-            let input = match deadline {
+            let tick_at = coord.next_deadline();
+            let deliver_at = state.pending_since.map(|since| since + DELIVER_AFTER);
+            let wake = [tick_at, deliver_at].into_iter().flatten().min();
+            let input = match wake {
                 Some(at) if at <= now => None,
                 Some(at) => inputs.recv_timeout(at - now).ok(),
                 None => inputs.recv().ok(),
             };
-            match input {
-                Some(input) => {
-                    state.accept(&mut coord, input, &mut commands);
-                    // Take what else is already waiting before handing results over, so
-                    // a burst costs one delivery.
-                    for _ in 0..64 {
-                        match inputs.try_recv() {
-                            Ok(input) => state.accept(&mut coord, input, &mut commands),
-                            Err(_) => break,
-                        }
+            if let Some(input) = input {
+                state.accept(&mut coord, input, &mut commands);
+                // Take what else is already waiting before handing results over, so a
+                // burst costs one delivery.
+                for _ in 0..64 {
+                    match inputs.try_recv() {
+                        Ok(input) => state.accept(&mut coord, input, &mut commands),
+                        Err(_) => break,
                     }
                 }
-                None => {
-                    let vitals = if state.limits_on {
-                        (0..slots).map(|s| state.board.vitals(s)).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    let tick = Event::Tick {
-                        now_ms: scoreboard::now_ms(),
-                        vitals,
-                    };
-                    coord.handle(Instant::now(), tick, &mut commands);
-                    state.perform(&mut commands);
-                }
             }
-            if !state.pending.is_empty() {
-                let _ = deliver.send(std::mem::take(&mut state.pending));
+            if tick_at.is_some_and(|at| at <= Instant::now()) {
+                let vitals = if state.limits_on {
+                    (0..slots).map(|s| state.board.vitals(s)).collect()
+                } else {
+                    Vec::new()
+                };
+                let tick = Event::Tick {
+                    now_ms: scoreboard::now_ms(),
+                    vitals,
+                };
+                coord.handle(Instant::now(), tick, &mut commands);
+                state.perform(&mut commands);
             }
+            state.deliver(&deliver, coord.is_done());
             let s = coord.summary();
             state.board.set_progress(
                 s.completed + s.failed,
@@ -189,6 +194,7 @@ impl<J: Job> Executor<J> {
                 s.workers_spawned,
             );
         }
+        state.deliver(&deliver, true);
         ended.store(true, Ordering::Release);
         drop(state);
         let _ = spawner.join();
@@ -211,10 +217,39 @@ struct State<J: Job> {
     cancelled: Arc<AtomicBool>,
     store: TaskStore<J::Task>,
     pending: Vec<Delivery<J::Output>>,
+    /// When the oldest undelivered outcome or notice was queued.
+    pending_since: Option<Instant>,
     limits_on: bool,
 }
 
 impl<J: Job> State<J> {
+    /// Hands what is pending to the caller's thread once there is a lot of it, or its oldest
+    /// part has waited [`DELIVER_AFTER`], or `now` says so: a result reaches the observer
+    /// within a millisecond, and a stream of them costs one wake-up of that thread per
+    /// few thousand.
+    fn deliver(&mut self, deliver: &Sender<Vec<Delivery<J::Output>>>, now: bool) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let due = now
+            || self.pending.len() >= DELIVER_COUNT
+            || self
+                .pending_since
+                .is_some_and(|since| since.elapsed() >= DELIVER_AFTER);
+        if due {
+            self.pending_since = None;
+            let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(DELIVER_COUNT));
+            let _ = deliver.send(batch);
+        }
+    }
+
+    fn queue(&mut self, delivery: Delivery<J::Output>) {
+        if self.pending.is_empty() {
+            self.pending_since = Some(Instant::now());
+        }
+        self.pending.push(delivery);
+    }
+
     fn accept(
         &mut self,
         coord: &mut Coordinator,
@@ -227,10 +262,8 @@ impl<J: Job> State<J> {
                 let costs: Vec<u64> = tasks.iter().map(J::cost).collect();
                 self.board
                     .add_totals(tasks.len() as u64, costs.iter().sum());
-                let ids = self.store.add(first, tasks);
-                Event::Submitted {
-                    tasks: ids.zip(costs).collect(),
-                }
+                self.store.add(first, tasks);
+                Event::Submitted { first, costs }
             }
             Input::Close => Event::Closed,
             Input::Control(Control::Stop { mode, reason }) => Event::Stop { mode, reason },
@@ -260,11 +293,22 @@ impl<J: Job> State<J> {
                 slot,
                 generation,
                 results,
-            } => Event::Results {
-                slot,
-                generation,
-                results,
-            },
+            } => {
+                if let Some(link) = self.links[slot]
+                    .as_mut()
+                    .filter(|l| l.generation == generation)
+                    && let Some(writer) = &mut link.writer
+                {
+                    for (id, _) in &results {
+                        writer.answered(*id);
+                    }
+                }
+                Event::Results {
+                    slot,
+                    generation,
+                    results,
+                }
+            }
             Input::Garbled {
                 slot,
                 generation,
@@ -296,7 +340,7 @@ impl<J: Job> State<J> {
                     self.links[slot] = None;
                 }
                 let info = info.unwrap_or_else(|e| {
-                    self.pending.push(Delivery::Notice(NoticeData::Misbehaved {
+                    self.queue(Delivery::Notice(NoticeData::Misbehaved {
                         slot,
                         pid: 0,
                         reason: e.to_string(),
@@ -491,22 +535,26 @@ impl<J: Job> State<J> {
                     // Encoding our own task types cannot fail short of a bug in a Serialize
                     // impl; the worker then holds nothing and the tasks come back when it is
                     // recycled or dies.
-                    if let (Some(link), Ok(bytes)) =
-                        (self.link(slot, generation), protocol::encode(&frame))
-                        && let Some(writer) = &link.writer
+                    let first = ids.first().copied().unwrap_or(NO_TASK);
+                    if let (Some(link), Ok(bytes)) = (
+                        self.links[slot]
+                            .as_mut()
+                            .filter(|l| l.generation == generation),
+                        protocol::encode(&frame),
+                    ) && let Some(writer) = &mut link.writer
                     {
-                        writer.send(bytes);
+                        writer.send(first, bytes);
                     }
                 }
                 Command::Shutdown { slot, generation } => {
                     if let Some(link) = self.links[slot]
                         .as_mut()
                         .filter(|l| l.generation == generation)
-                        && let Some(writer) = link.writer.take()
+                        && let Some(mut writer) = link.writer.take()
                         && let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown)
                     {
                         // Dropping the writer afterwards closes the channel as well.
-                        writer.send(frame);
+                        writer.send(NO_TASK, frame);
                     }
                 }
                 Command::Signal {
@@ -535,9 +583,9 @@ impl<J: Job> State<J> {
                 },
                 Command::Outcome { id, outcome } => {
                     self.store.release(id);
-                    self.pending.push(Delivery::Outcome(id, outcome));
+                    self.queue(Delivery::Outcome(id, outcome));
                 }
-                Command::Notice(notice) => self.pending.push(Delivery::Notice(notice)),
+                Command::Notice(notice) => self.queue(Delivery::Notice(notice)),
             }
         }
     }

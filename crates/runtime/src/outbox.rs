@@ -201,7 +201,7 @@ mod tests {
     fn decode(bytes: &[u8]) -> Vec<u64> {
         match protocol::decode::<FromWorker<u64>>(bytes).unwrap() {
             FromWorker::Results(r) => r.into_iter().map(|(id, _)| id).collect(),
-            FromWorker::SetupFailed(_) => panic!("not results"),
+            FromWorker::SetupFailed(_) | FromWorker::Ready => panic!("not results"),
         }
     }
 

@@ -73,6 +73,8 @@ pub(crate) enum FromWorker<O> {
     Results(Vec<(u64, TaskResult<O>)>),
     /// The worker could not build its job; it exits right after.
     SetupFailed(String),
+    /// The worker built its job (its initializer, if any, is done) and takes tasks now.
+    Ready,
 }
 
 /// One finished task as the worker saw it.

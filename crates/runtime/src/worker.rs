@@ -184,6 +184,12 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         Ok(job) => job,
         Err(message) => return setup_failed::<J::Output>(&results, J::NAME, &message),
     };
+    // Tasks are handed out only now: none waits in a worker that is still starting.
+    match protocol::encode(&FromWorker::<J::Output>::Ready) {
+        Ok(frame) if results.send(&frame).is_ok() => {}
+        // The parent is gone (or cannot hear us): nothing to serve.
+        _ => return ExitCode::SUCCESS,
+    }
     let outbox = match Outbox::start(results.clone()) {
         Ok(outbox) => outbox,
         Err(e) => {

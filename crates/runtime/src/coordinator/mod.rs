@@ -16,7 +16,8 @@
 //! | `Idle` | start; the worker exited or failed to start | `Spawn` requested |
 //! | `Spawning` (no pid) | `Spawn` requested | `SpawnStarted` (a pid), `SpawnFailed` |
 //! | `Spawning` (pid) | `SpawnStarted` | `Spawned` (handshake done), `SpawnFailed` |
-//! | `Running` | `Spawned` | `Exited` (always last: the exit is the truth) |
+//! | `Running`, starting | `Spawned` | `Ready` (its job is built), `Exited` |
+//! | `Running`, ready | `Ready` | `Exited` (always last: the exit is the truth) |
 //!
 //! A running worker may be *leaving* (asked to go: recycled, the run finished, the run was
 //! stopped) or being *killed* by the watchdog (a task or heartbeat timeout); its results are
@@ -137,6 +138,8 @@ pub(crate) enum Event<O> {
         generation: u64,
         reason: String,
     },
+    /// The worker built its job and takes tasks now.
+    Ready { slot: usize, generation: u64 },
     /// The worker could not build its job.
     SetupFailed {
         slot: usize,
@@ -248,6 +251,9 @@ struct Worker {
     front_done: usize,
     /// Tasks sent to it so far (for `max_tasks_per_child`).
     sent: u64,
+    /// Its job is built (its initializer ran): only then is it sent tasks, so none waits
+    /// in a worker that is still starting.
+    ready: bool,
     chaos_killed: bool,
     garbled: bool,
     /// The worker could not build its job, so it never ran a task: none is charged.
@@ -278,6 +284,7 @@ impl Worker {
             batches: VecDeque::new(),
             front_done: 0,
             sent: 0,
+            ready: false,
             chaos_killed: false,
             garbled: false,
             setup_failed: false,
@@ -287,9 +294,10 @@ impl Worker {
         }
     }
 
-    /// Takes more work: connected, not misbehaving, not on its way out.
+    /// Takes more work: started, not misbehaving, not on its way out.
     fn available(&self) -> bool {
-        !self.garbled
+        self.ready
+            && !self.garbled
             && !self.chaos_killed
             && !self.setup_failed
             && self.killing.is_none()
@@ -423,6 +431,12 @@ impl Coordinator {
                         pid,
                         reason,
                     }));
+                }
+            }
+            Event::Ready { slot, generation } => {
+                if let Some(worker) = self.running(slot, generation) {
+                    worker.ready = true;
+                    self.dispatch(now, out);
                 }
             }
             Event::SetupFailed {

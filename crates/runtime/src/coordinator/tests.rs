@@ -104,6 +104,7 @@ impl Sim {
                 generation,
                 pid,
             }));
+            all.extend(self.on(Event::Ready { slot, generation }));
         }
         all
     }
@@ -234,6 +235,44 @@ fn every_task_gets_one_outcome_and_workers_are_asked_to_exit() {
     );
     assert_eq!(summary.worker_crashes, 0);
     assert_eq!(summary.slots[0].pids, vec![110]);
+}
+
+#[test]
+fn a_worker_is_sent_tasks_only_once_its_job_is_built() {
+    let (mut sim, start) = Sim::batch(settings(1), 10);
+    sim.on(Event::SpawnStarted {
+        slot: 0,
+        generation: 1,
+        pid: 100,
+    });
+    let connected = sim.on(Event::Spawned {
+        slot: 0,
+        generation: 1,
+        pid: 100,
+    });
+    assert!(sends(&connected).is_empty(), "still in its initializer");
+    let ready = sim.on(Event::Ready {
+        slot: 0,
+        generation: 1,
+    });
+    assert!(!sends(&ready).is_empty());
+    // A worker that dies in its initializer held nothing: nothing is charged.
+    let (mut sim, start2) = Sim::batch(settings(1), 10);
+    sim.on(Event::SpawnStarted {
+        slot: 0,
+        generation: 1,
+        pid: 100,
+    });
+    sim.on(Event::Spawned {
+        slot: 0,
+        generation: 1,
+        pid: 100,
+    });
+    let died = sim.exited(0, 1, KILL, Vitals::default());
+    assert!(outcomes(&died).is_empty());
+    assert_eq!(sim.c.summary().retried, 0);
+    assert_eq!(spawns(&died), vec![(0, 2)]);
+    let _ = (start, start2);
 }
 
 #[test]

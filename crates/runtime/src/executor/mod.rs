@@ -63,6 +63,10 @@ pub(crate) enum Input<J: Job> {
         generation: u64,
         reason: String,
     },
+    Ready {
+        slot: usize,
+        generation: u64,
+    },
     Exited {
         slot: usize,
         generation: u64,
@@ -318,6 +322,7 @@ impl<J: Job> State<J> {
                 generation,
                 reason,
             },
+            Input::Ready { slot, generation } => Event::Ready { slot, generation },
             Input::SetupFailed {
                 slot,
                 generation,
@@ -469,6 +474,7 @@ impl<J: Job> State<J> {
                             generation,
                             results,
                         },
+                        Ok(FromWorker::Ready) => Input::Ready { slot, generation },
                         Ok(FromWorker::SetupFailed(reason)) => Input::SetupFailed {
                             slot,
                             generation,

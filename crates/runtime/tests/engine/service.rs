@@ -36,6 +36,8 @@ pub enum Work {
     Logged { id: u64, sleep_us: u64 },
     /// Sleeps this many milliseconds, returns them.
     Sleep(u64),
+    /// Like `Sleep`, with a cost that puts it before everything else.
+    Busy(u64),
     /// Never returns.
     Hang,
     /// Aborts the worker.
@@ -54,6 +56,14 @@ impl Job for Service {
     type Setup = Setup;
     type Task = Work;
     type Output = u64;
+
+    fn cost(work: &Work) -> u64 {
+        match work {
+            Work::Busy(_) => 1 << 40,
+            Work::Payload(bytes) => bytes.len() as u64,
+            _ => 1,
+        }
+    }
 
     fn start(setup: Setup) -> Result<Self, String> {
         let slow = match &setup.claim {
@@ -89,7 +99,7 @@ impl Job for Service {
                 }
                 id
             }
-            Work::Sleep(ms) => {
+            Work::Sleep(ms) | Work::Busy(ms) => {
                 std::thread::sleep(Duration::from_millis(ms));
                 ms
             }
@@ -171,6 +181,10 @@ pub const TESTS: &[(&str, fn())] = &[
     (
         "a_big_batch_to_a_worker_in_a_slow_start_blocks_nothing",
         a_big_batch_to_a_worker_in_a_slow_start_blocks_nothing,
+    ),
+    (
+        "a_big_batch_to_a_worker_busy_in_a_long_task_blocks_nothing",
+        a_big_batch_to_a_worker_busy_in_a_long_task_blocks_nothing,
     ),
     (
         "a_stop_while_workers_start_ends_them_within_the_grace",
@@ -290,6 +304,40 @@ fn a_big_batch_to_a_worker_in_a_slow_start_blocks_nothing() {
     assert!(
         took < Duration::from_secs(9),
         "the run waited for the slow start: {took:?}"
+    );
+    assert!(report.summary.completed >= 1000, "{:?}", report.summary);
+    assert_gone(&report.summary);
+}
+
+/// Finding 1 again, as it happens with a worker busy in a long task (no slow start): the
+/// second batch of its window (about 1 MiB) cannot be written until the task ends; other
+/// workers' results, a timeout and a stop still get through.
+fn a_big_batch_to_a_worker_busy_in_a_long_task_blocks_nothing() {
+    let mut config = Config::new(2);
+    config.task_timeout = Some(Duration::from_secs(20));
+    config.kill_grace = Duration::from_millis(500);
+    config.retries = 0;
+    // The long task goes first (its cost), alone; then 4,000 tasks of 2 KiB in batches of
+    // ~500, the second of which is queued behind the long task.
+    let mut work = vec![Work::Busy(15_000)];
+    work.extend((0..4000).map(|_| Work::Payload(vec![7u8; 2048])));
+    let supervisor = Supervisor::<Service>::new(config, Setup::default());
+    let mut observer = Timed::new();
+    observer.stop_after = Some((1000, supervisor.stopper()));
+    let started = Instant::now();
+    let report = supervisor.run(work, &mut observer).unwrap();
+    let took = started.elapsed();
+    let stopped = observer
+        .stopped_at
+        .expect("results streamed while a worker was busy");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "the stop took {:?} to end the run",
+        stopped.elapsed()
+    );
+    assert!(
+        took < Duration::from_secs(12),
+        "the run waited for the long task: {took:?}"
     );
     assert!(report.summary.completed >= 1000, "{:?}", report.summary);
     assert_gone(&report.summary);

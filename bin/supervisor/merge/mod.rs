@@ -95,7 +95,7 @@ pub fn run(args: MergeArgs) -> Result<u8, CliError> {
     };
     let sink = Sink::open(args.output.as_deref()).map_err(CliError::Output)?;
     let mut out = Output::new(args.format, sink, args.quiet, view);
-    out.label_slots(merged.slot_partitions);
+    out.merged(merged.slot_partitions);
     if !args.quiet {
         out.add_summary("partitions", merged.partitions, merged.partitions_line);
     }

@@ -138,6 +138,8 @@ pub struct Output {
     share: Option<crate::partition::Share>,
     /// The partition of each worker slot in the summary (a merge of partitions' summaries).
     slot_partitions: Option<Vec<u32>>,
+    /// `jsonl` writes the rows given at the end (nothing was streamed: a merge).
+    jsonl_at_end: bool,
 }
 
 impl Output {
@@ -154,6 +156,7 @@ impl Output {
             extra: Vec::new(),
             share: None,
             slot_partitions: None,
+            jsonl_at_end: false,
         }
     }
 
@@ -173,9 +176,11 @@ impl Output {
         self
     }
 
-    /// Labels each worker slot of the summary with the partition it ran in (`merge`).
-    pub fn label_slots(&mut self, partitions: Vec<u32>) {
-        self.slot_partitions = Some(partitions);
+    /// A merge: labels each worker slot of the summary with the partition it ran in, and has
+    /// `jsonl` write the rows at the end, in canonical order, since none were streamed.
+    pub fn merged(&mut self, slot_partitions: Vec<u32>) {
+        self.slot_partitions = Some(slot_partitions);
+        self.jsonl_at_end = true;
     }
 
     /// Stops keeping pushed records: the job will hand its own [`Rows`] to
@@ -297,6 +302,13 @@ impl Output {
         }
         match self.format {
             Format::Jsonl => {
+                if self.jsonl_at_end {
+                    for record in records() {
+                        let mut line = serde_json::to_vec(&record.json).unwrap_or_default();
+                        line.push(b'\n');
+                        self.sink.write(&line);
+                    }
+                }
                 let line = serde_json::json!({ "summary": self.summary_json(summary, &totals) });
                 self.sink.write(format!("{line}\n").as_bytes());
             }

@@ -321,9 +321,18 @@ fn header_of(done: &Finished) -> Value {
     header["supervisor_partition"].clone()
 }
 
+/// Variables, extra options, the partition number and count expected, the scheduler named.
+type AutoCase = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+    u64,
+    u64,
+    &'static str,
+);
+
 #[test]
 fn auto_reads_slurm_kubernetes_and_aws_batch() {
-    let cases: [(&[(&str, &str)], &[&str], u64, u64, &str); 5] = [
+    let cases: [AutoCase; 5] = [
         // --array=0-8:4 (a stepped array from 0): task 4 is the second of three.
         (
             &[

@@ -37,6 +37,7 @@ phase=$(date +%s.%N)
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
     || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
     command -v apt-get >/dev/null || ignored "could not install slurm: no apt-get"
+    apt-get update -qq >/dev/null 2>&1 || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         slurmctld slurmd slurm-client munge >/dev/null 2>&1 \
         || ignored "could not install slurm (apt-get install slurmctld slurmd slurm-client munge failed)"

@@ -116,15 +116,18 @@ fn balance(items: &mut [Item], count: u32) -> Vec<(u64, u64)> {
     shares
 }
 
-/// How far the heaviest share is above the mean, in percent.
-fn above_mean(shares: &[(u64, u64)]) -> f64 {
+/// How far the heaviest share is above the mean: in percent, and in bytes.
+fn above_mean(shares: &[(u64, u64)]) -> (f64, f64) {
     let total: u64 = shares.iter().map(|s| s.1).sum();
     let heaviest = shares.iter().map(|s| s.1).max().unwrap_or(0);
     if total == 0 {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let mean = total as f64 / shares.len() as f64;
-    (heaviest as f64 / mean - 1.0) * 100.0
+    (
+        (heaviest as f64 / mean - 1.0) * 100.0,
+        heaviest as f64 - mean,
+    )
 }
 
 fn report(shares: &[(u64, u64)], by_hash: &[(u64, u64)], id: &str) {
@@ -146,10 +149,11 @@ fn report(shares: &[(u64, u64)], by_hash: &[(u64, u64)], id: &str) {
             human_bytes(hash.1)
         );
     }
+    let (plan, plan_bytes) = above_mean(shares);
+    let (hash, hash_bytes) = above_mean(by_hash);
     eprintln!(
-        "heaviest share: {:.2}% above the mean bytes (hash partitions: {:.2}%)",
-        above_mean(shares),
-        above_mean(by_hash)
+        "heaviest share: {plan:.4}% ({plan_bytes:.0} bytes) above the mean; \
+         hash partitions: {hash:.4}% ({hash_bytes:.0} bytes)"
     );
 }
 
@@ -176,7 +180,7 @@ mod tests {
         assert_eq!(shares, vec![(3, 12), (3, 12)]);
         let assigned: Vec<u32> = items.iter().map(|i| i.share).collect();
         assert_eq!(assigned, vec![0, 1, 1, 0, 1, 0]);
-        assert_eq!(above_mean(&shares), 0.0);
+        assert_eq!(above_mean(&shares), (0.0, 0.0));
     }
 
     #[test]

@@ -138,7 +138,7 @@ pub fn discover_hash(
 }
 
 /// Resolves the run's partition, if any: reads the plan and the scheduler's environment,
-/// fills in `{index}`/`{count}` in `--journal` and `-o`, and sets the partition output format.
+/// fills in `{index}`/`{count}` in `--journal`, `--resume` and `-o`, and sets the partition output format.
 /// Returns the options and the job to run (from the plan when `--plan` is given).
 pub fn prepare(
     mut options: RunOptions,
@@ -214,6 +214,7 @@ pub fn prepare(
     let identity = Identity::of(&job)?;
     options.format = Format::Partition;
     options.journal = options.journal.map(|p| fill_in(&p, partition));
+    options.resume = options.resume.map(|p| fill_in(&p, partition));
     options.output = options.output.map(|p| fill_in(&p, partition));
     if !options.quiet {
         eprintln!("supervisor: partition {partition} ({source})");

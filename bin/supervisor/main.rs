@@ -6,6 +6,7 @@
 mod cli;
 mod error;
 mod jobs;
+mod lines;
 mod merge;
 mod output;
 mod partition;

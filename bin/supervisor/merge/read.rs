@@ -1,9 +1,9 @@
 //! Reading one partition's output: its header, its result lines, its summary.
 
 use crate::error::CliError;
+use crate::lines::Lines;
 use crate::partition::{Header, PartitionLine};
 use serde_json::Value;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// One partition file, read and checked line by line.
@@ -26,24 +26,8 @@ pub struct Row {
 
 /// Reads only the header of the partition file at `path`.
 pub fn header(path: &Path) -> Result<Header, CliError> {
-    let file = open(path)?;
-    let mut line = Vec::new();
-    std::io::BufReader::new(file)
-        .read_until(b'\n', &mut line)
-        .map_err(|e| unreadable(path, &e))?;
-    parse_header(line.strip_suffix(b"\n").unwrap_or(&line), path)
-}
-
-fn open(path: &Path) -> Result<std::fs::File, CliError> {
-    std::fs::File::open(path).map_err(|e| unreadable(path, &e))
-}
-
-fn unreadable(path: &Path, e: &std::io::Error) -> CliError {
-    CliError::Usage(format!(
-        "cannot read {}: {}",
-        path.display(),
-        supervisor_jobs::describe_io_error(e)
-    ))
+    let mut lines = Lines::open(path)?;
+    parse_header(lines.first()?, path)
 }
 
 fn parse_header(line: &[u8], path: &Path) -> Result<Header, CliError> {
@@ -79,49 +63,30 @@ pub fn read(
     check: &dyn Fn(&PartitionLine) -> Result<(), String>,
 ) -> Result<PartFile, CliError> {
     let name = path.display();
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, open(path)?);
-    let mut line = Vec::new();
-    let mut next = |line: &mut Vec<u8>| -> Result<bool, CliError> {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', line)
-            .map_err(|e| unreadable(path, &e))?;
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        Ok(n > 0)
-    };
-    next(&mut line)?;
-    let header = parse_header(&line, path)?;
+    let mut lines = Lines::open(path)?;
+    let header = parse_header(lines.first()?, path)?;
     let mut rows = Vec::new();
     let mut summary = None;
-    let mut line_number = 1u64;
-    while next(&mut line)? {
-        line_number += 1;
+    while let Some((line, at)) = lines.next_line()? {
         if line.is_empty() {
             continue;
         }
         if summary.is_some() {
-            return Err(CliError::Usage(format!(
-                "{name}:{line_number}: a line after the summary"
-            )));
+            return Err(CliError::Usage(format!("{}: a line after the summary", at)));
         }
         if line.starts_with(b"{\"summary\":") {
-            let value: Value = serde_json::from_slice(&line).map_err(|e| {
-                CliError::Usage(format!("{name}:{line_number}: unreadable summary: {e}"))
-            })?;
-            summary = Some(value["summary"].clone());
+            let mut value: Value = serde_json::from_slice(line)
+                .map_err(|e| CliError::Usage(format!("{}: unreadable summary: {e}", at)))?;
+            summary = Some(value["summary"].take());
             continue;
         }
-        let parsed = PartitionLine::parse(&line)
+        let parsed = PartitionLine::parse(line)
             .and_then(|parsed| check(&parsed).map(|()| parsed))
-            .map_err(|e| {
-                CliError::Usage(format!("{name}:{line_number}: not a result line: {e}"))
-            })?;
+            .map_err(|e| CliError::Usage(format!("{}: not a result line: {e}", at)))?;
         rows.push(Row {
             order: parsed.order,
             failed: parsed.failed,
-            line: line.as_slice().into(),
+            line: line.into(),
         });
     }
     let summary = summary.ok_or_else(|| {

@@ -4,12 +4,14 @@
 //! joins into exactly what one run would have printed.
 
 mod auto;
-mod header;
+mod file;
+mod identity;
 mod key;
 
-pub use header::{
-    FORMAT, Header, Identity, PartitionLine, bytes_from_json, bytes_to_json, host_name, timestamp,
+pub use file::{
+    FORMAT, Header, PartitionLine, bytes_from_json, bytes_to_json, host_name, timestamp,
 };
+pub use identity::Identity;
 pub use key::{cpu_key, fault_key, probe_key};
 
 use crate::cli::{Format, JobCommand, RunOptions};

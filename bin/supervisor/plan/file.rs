@@ -15,11 +15,11 @@
 
 use crate::cli::{HashArgs, JobCommand};
 use crate::error::CliError;
+use crate::lines::Lines;
 use crate::output::Sink;
 use crate::partition::{Identity, bytes_from_json, bytes_to_json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::io::BufRead;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -169,40 +169,11 @@ fn parse_entry(line: &[u8]) -> Result<(u64, Found), String> {
     Ok((partition, found))
 }
 
-fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, CliError> {
-    std::fs::File::open(path)
-        .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
-        .map_err(|e| {
-            CliError::Usage(format!(
-                "cannot read the plan {}: {}",
-                path.display(),
-                supervisor_jobs::describe_io_error(&e)
-            ))
-        })
-}
-
-fn read_line(reader: &mut impl BufRead, plan: &Path, line: &mut Vec<u8>) -> Result<bool, CliError> {
-    line.clear();
-    let n = reader.read_until(b'\n', line).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot read the plan {}: {}",
-            plan.display(),
-            supervisor_jobs::describe_io_error(&e)
-        ))
-    })?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    Ok(n > 0)
-}
-
 impl PlanHeader {
     /// Reads and checks the header of the plan at `path`.
     pub fn read(path: &Path) -> Result<Self, CliError> {
-        let mut reader = open(path)?;
-        let mut line = Vec::new();
-        read_line(&mut reader, path, &mut line)?;
-        Self::parse(&line, path)
+        let mut lines = Lines::open(path)?;
+        Self::parse(lines.first()?, path)
     }
 
     fn parse(line: &[u8], path: &Path) -> Result<Self, CliError> {
@@ -282,10 +253,8 @@ impl PlanHeader {
 /// The entries of share `partition` of the plan at `path`, in walk order. The whole plan is
 /// read and its id checked, so a plan cut short or changed since is refused rather than run.
 pub fn read_share(path: &Path, id: &str, partition: Partition) -> Result<Vec<Found>, CliError> {
-    let mut reader = open(path)?;
-    let mut line = Vec::new();
-    read_line(&mut reader, path, &mut line)?;
-    let header = PlanHeader::parse(&line, path)?;
+    let mut lines = Lines::open(path)?;
+    let header = PlanHeader::parse(lines.first()?, path)?;
     let changed = || {
         CliError::Usage(format!(
             "the plan {} changed while this share ran (it is no longer plan {id})",
@@ -297,16 +266,10 @@ pub fn read_share(path: &Path, id: &str, partition: Partition) -> Result<Vec<Fou
     }
     let mut digest = PlanId::new(&header.fingerprint, header.partitions);
     let mut share = Vec::new();
-    let mut number = 1;
-    while read_line(&mut reader, path, &mut line)? {
-        number += 1;
-        digest.add(&line);
-        let (owner, found) = parse_entry(&line).map_err(|e| {
-            CliError::Usage(format!(
-                "{}:{number}: not a plan entry: {e}",
-                path.display()
-            ))
-        })?;
+    while let Some((line, at)) = lines.next_line()? {
+        digest.add(line);
+        let (owner, found) = parse_entry(line)
+            .map_err(|e| CliError::Usage(format!("{}: not a plan entry: {e}", at)))?;
         if owner == u64::from(partition.number()) {
             share.push(found);
         }

@@ -248,7 +248,7 @@ cancel_and_rerun() { # SLEEP_MS RUN: returns 3 when task 2 finished before it wa
     [ -n "$array" ] || fail "sbatch did not submit the array"
     poll 60 "array task 2 to journal a result" journaled
     workers=$(task2_workers)
-    scancel "${array}_2"
+    scancel "${array}_2" || fail "scancel ${array}_2 failed"
     poll 30 "task ${array}_2 to end" ended "${array}_2"
     if [ "$(job_state "${array}_2")" = COMPLETED ]; then
         say "task ${array}_2 finished before the cancel reached it (a loaded machine)"
@@ -263,9 +263,10 @@ cancel_and_rerun() { # SLEEP_MS RUN: returns 3 when task 2 finished before it wa
     say "cancelled ${array}_2 mid-run; its workers ($(echo $workers)) are gone"
     # Rerun that index within the array (a lone `sbatch --array=2` would be a 1-task array,
     # which --partitions 3 refuses): requeue it, and let it start now, not after Slurm's delay.
-    scontrol requeue "${array}_2"
+    scontrol requeue "${array}_2" || fail "scontrol requeue ${array}_2 failed"
     poll 30 "task ${array}_2 to be queued again" pending "${array}_2"
-    scontrol update jobid="${array}_2" StartTime=now
+    scontrol update jobid="${array}_2" StartTime=now \
+        || fail "scontrol update jobid=${array}_2 StartTime=now failed"
     # A cancelled task makes afterok on the whole array unsatisfiable (a node failure under
     # --requeue does not), so this merge waits for each task by name, the rerun one included.
     merge=$(sbatch --parsable --chdir="$dir/jobs" \
@@ -273,6 +274,7 @@ cancel_and_rerun() { # SLEEP_MS RUN: returns 3 when task 2 finished before it wa
         --export="ALL,OUT=$out2,SUPERVISOR=$supervisor,FORMAT=json" \
         "$repo/deploy/slurm/merge.sbatch")
     merge=${merge%%;*}
+    [ -n "$merge" ] || fail "sbatch did not submit the merge"
     poll 120 "the rerun task and the merge to leave the queue" queue_empty
     for task in 1 2 3; do
         completed "${array}_$task" \
@@ -296,12 +298,14 @@ PY
 }
 # The workers of array task 2: supervisor workers whose environment is that task's.
 task2_workers() {
-    local pid env
-    for pid in $(pgrep -f __supervisor_worker || true); do
-        env=$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null || true)
+    local proc cmd env
+    for proc in /proc/[0-9]*; do
+        cmd=$({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null || true)
+        [[ $cmd == *__supervisor_worker* ]] || continue
+        env=$({ tr '\0' '\n' <"$proc/environ"; } 2>/dev/null || true)
         if grep -qx "SLURM_ARRAY_JOB_ID=$array" <<<"$env" \
             && grep -qx "SLURM_ARRAY_TASK_ID=2" <<<"$env"; then
-            echo "$pid"
+            echo "${proc#/proc/}"
         fi
     done
 }

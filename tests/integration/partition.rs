@@ -513,7 +513,7 @@ fn merge_refuses_mixed_runs_and_names_missing_partitions() {
 }
 
 /// The fault job's tasks sleep, so a partition can be killed while it runs.
-const SLOW: [&str; 5] = ["fault", "--tasks", "90", "--sleep-ms", "30"];
+const SLOW: [&str; 5] = ["fault", "--tasks", "90", "--sleep-ms", "60"];
 
 #[test]
 fn a_partition_killed_mid_run_resumes_from_its_journal_and_merges_identically() {

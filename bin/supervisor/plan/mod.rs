@@ -31,6 +31,7 @@ pub struct PlanArgs {
 #[derive(Subcommand, Debug)]
 pub enum PlanJob {
     /// Plan a hash run: shares balanced by bytes.
+    #[command(mut_arg("check", |arg| arg.hide(true)))]
     Hash(PlanHashArgs),
 }
 

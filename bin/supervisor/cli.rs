@@ -450,7 +450,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-fn parse_algo(text: &str) -> Result<Algo, String> {
+pub(crate) fn parse_algo(text: &str) -> Result<Algo, String> {
     text.parse::<Algo>().map_err(|e| e.to_string())
 }
 

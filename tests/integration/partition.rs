@@ -139,7 +139,12 @@ fn assert_merges_to_one_run(job: &[OsString], formats: &[&str]) {
                 merged.code, one.code,
                 "{what}: exit code\n{merged:?}\n{one:?}"
             );
-            assert_eq!(merged.stderr, one.stderr, "{what}: stderr");
+            // `sums` and `csv` name every failed result on stderr, the merge too. (A run in
+            // the other formats also names a missing operand on stderr as soon as its walk
+            // meets it: that note is in the log of the partition that met it.)
+            if matches!(*format, "sums" | "csv") {
+                assert_eq!(merged.stderr, one.stderr, "{what}: stderr");
+            }
             match *format {
                 "json" | "jsonl" => {
                     let (lines, summary) = split_json(format, &merged.stdout);
@@ -637,6 +642,29 @@ fn a_plan_balances_bytes_and_its_shares_merge_to_one_run() {
             "plan shares, --format {format}"
         );
     }
+    // merge shapes `sums` lines as `run hash` does (BSD tags, NUL ends); a partition leaves
+    // that to the merge.
+    let one = run(clean_run()
+        .args(["-w", "2", "-q", "--format", "sums", "hash", "--tag", "-z"])
+        .arg(tree.root()));
+    one.assert_code(0);
+    let merged = run(supervisor()
+        .args(["merge", "-q", "--format", "sums", "--tag", "-z"])
+        .args(&parts));
+    merged.assert_code(0);
+    assert!(
+        merged.stdout == one.stdout,
+        "merge --tag -z differs from run hash --tag -z"
+    );
+    let done = run(clean_run()
+        .args(["-q", "--partition", "hash:1/3", "hash", "--tag"])
+        .arg(tree.root()));
+    done.assert_code(2);
+    assert!(
+        done.stderr.contains("give them to `supervisor merge"),
+        "{}",
+        done.stderr
+    );
     // A plan edited after the fact is refused.
     let body = std::fs::read(&plan).unwrap();
     let cut = &body[..body.len() - 1];

@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use supervisor_jobs::SkipReason;
-use supervisor_jobs::hash::{FileEntry, Found};
+use supervisor_jobs::hash::{Algo, FileEntry, Found};
 use supervisor_jobs::partition::Partition;
 use supervisor_runtime::journal::Fingerprint;
 
@@ -228,25 +228,40 @@ impl PlanHeader {
             .as_str()
             .and_then(|a| a.parse().ok())
             .ok_or_else(bad)?;
-        Ok(JobCommand::Hash(HashArgs {
+        Ok(JobCommand::Hash(hash_args(
             paths,
-            check: None,
             extensions,
-            algo: Some(algo),
-            follow_symlinks: self.args["follow_symlinks"].as_bool().ok_or_else(bad)?,
-            // The rest are options of --check and of `--format sums` lines, neither of which
-            // a planned share has (merge shapes the lines).
-            status: false,
-            warn: false,
-            check_quiet: false,
-            run_quiet: false,
-            strict: false,
-            ignore_missing: false,
-            tag: false,
-            zero: false,
-            binary: false,
-            text: false,
-        }))
+            algo,
+            self.args["follow_symlinks"].as_bool().ok_or_else(bad)?,
+        )))
+    }
+}
+
+/// The hash job's arguments for a plan: the ones that choose the files and their digests; the
+/// options of --check and of `--format sums` lines a planned share has not (merge shapes the
+/// lines).
+pub(super) fn hash_args(
+    paths: Vec<PathBuf>,
+    extensions: Vec<String>,
+    algo: Algo,
+    follow_symlinks: bool,
+) -> HashArgs {
+    HashArgs {
+        paths,
+        check: None,
+        extensions,
+        algo: Some(algo),
+        follow_symlinks,
+        status: false,
+        warn: false,
+        check_quiet: false,
+        run_quiet: false,
+        strict: false,
+        ignore_missing: false,
+        tag: false,
+        zero: false,
+        binary: false,
+        text: false,
     }
 }
 

@@ -7,7 +7,7 @@ mod file;
 
 pub use file::{PlanHeader, read_share};
 
-use crate::cli::{HashArgs, JobCommand};
+use crate::cli::JobCommand;
 use crate::error::{CliError, code};
 use crate::output::summary::human_bytes;
 use crate::partition::Identity;
@@ -17,7 +17,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use supervisor_jobs::hash::{self, DiscoverOptions, Found};
+use supervisor_jobs::hash::{self, Algo, DiscoverOptions, Found};
 use supervisor_jobs::partition::{Partition, path_key, relative_path};
 
 /// `supervisor plan`.
@@ -31,15 +31,27 @@ pub struct PlanArgs {
 #[derive(Subcommand, Debug)]
 pub enum PlanJob {
     /// Plan a hash run: shares balanced by bytes.
-    #[command(mut_arg("check", |arg| arg.hide(true)))]
     Hash(PlanHashArgs),
 }
 
-/// `supervisor plan hash`.
+/// `supervisor plan hash`: the hash job's options that choose the files and their digests.
 #[derive(Args, Debug)]
 pub struct PlanHashArgs {
-    #[command(flatten)]
-    pub hash: HashArgs,
+    /// Files or directories to hash.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Only files whose name ends with EXT (e.g. `.log`; repeatable). Default: all files.
+    #[arg(long = "ext", value_name = "EXT")]
+    pub extensions: Vec<String>,
+
+    /// Digest algorithm (as `run hash --algo`) [default: md5].
+    #[arg(long, value_parser = crate::cli::parse_algo)]
+    pub algo: Option<Algo>,
+
+    /// Follow symbolic links (loops are detected and reported).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 
     /// The number of shares (the array's size).
     #[arg(long, value_name = "N", required = true,
@@ -59,19 +71,20 @@ pub struct PlanHashArgs {
 pub fn run(args: PlanArgs) -> Result<u8, CliError> {
     let PlanJob::Hash(args) = args.job;
     let count = args.partitions;
-    let job = JobCommand::Hash(args.hash);
-    let identity = Identity::of(&job)?;
-    let JobCommand::Hash(hash_args) = job else {
-        unreachable!("built as a hash job just above")
-    };
+    let identity = Identity::of(&JobCommand::Hash(file::hash_args(
+        args.paths.clone(),
+        args.extensions.clone(),
+        args.algo.unwrap_or_default(),
+        args.follow_symlinks,
+    )))?;
     let discover = DiscoverOptions {
-        extensions: hash_args.extensions.clone(),
-        follow_symlinks: hash_args.follow_symlinks,
+        extensions: args.extensions,
+        follow_symlinks: args.follow_symlinks,
     };
     // Operand by operand (the same walk as all at once), to know each file's hash partition.
     let mut items: Vec<Item> = Vec::new();
     let mut by_hash = vec![(0u64, 0u64); count as usize];
-    for (operand, root) in hash_args.paths.iter().enumerate() {
+    for (operand, root) in args.paths.iter().enumerate() {
         let root_bytes = root.as_os_str().as_bytes();
         for found in hash::discover(std::slice::from_ref(root), &discover) {
             if let Found::File(entry) = &found {

@@ -677,3 +677,25 @@ fn a_plan_balances_bytes_and_its_shares_merge_to_one_run() {
     done.assert_code(2);
     assert!(done.stderr.contains("is damaged"), "{}", done.stderr);
 }
+
+#[test]
+fn runs_that_cannot_be_split_are_refused_before_they_start() {
+    let dir = tempdir();
+    let sums = dir.path().join("MD5SUMS");
+    std::fs::write(&sums, "d41d8cd98f00b204e9800998ecf8427e  empty\n").unwrap();
+    let check = format!("--check={}", sums.display());
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["exec", "--", "echo", ":::", "a", "b"],
+            "exec cannot be split",
+        ),
+        (&["hash", check.as_str()], "hash --check cannot be split"),
+        (&["cpu", "--tasks", "1", "--compare"], "cpu --compare"),
+    ];
+    for (job, message) in cases {
+        let done = run(clean_run().args(["--partition", "hash:1/2"]).args(job));
+        done.assert_code(2);
+        assert!(done.stdout.is_empty(), "{job:?}");
+        assert!(done.stderr.contains(message), "{job:?}: {}", done.stderr);
+    }
+}

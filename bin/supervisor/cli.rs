@@ -19,6 +19,10 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Show the workers of running supervisors (from their live scoreboards).
     Ps(PsArgs),
+    /// Split a run into shares balanced by cost, for `run --plan PLAN --partition auto`.
+    Plan(crate::plan::PlanArgs),
+    /// Join partitions' jsonl outputs into exactly what one run would print.
+    Merge(crate::merge::MergeArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -48,8 +52,9 @@ pub struct RunArgs {
     /// The hash job's --algo, also accepted here, before the job's name.
     #[arg(long, value_name = "ALGO", value_parser = parse_algo)]
     pub algo: Option<Algo>,
+    /// The job (absent only with --plan, which names it).
     #[command(subcommand)]
-    pub job: JobCommand,
+    pub job: Option<JobCommand>,
 }
 
 /// The examples at the end of `supervisor run --help`.
@@ -145,6 +150,10 @@ pub struct RunOptions {
     /// job, other arguments or another task list.
     #[arg(long, value_name = "FILE", global = true)]
     pub resume: Option<PathBuf>,
+
+    /// --partition, --partitions, --plan, --resume-if-exists: one share of a run.
+    #[command(flatten)]
+    pub cluster: crate::partition::ClusterOptions,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +178,9 @@ pub enum Format {
     Jsonl,
     /// CSV with a header row.
     Csv,
+    /// A partition's self-describing jsonl (what `--partition` writes; `merge` reads it).
+    #[value(skip)]
+    Partition,
 }
 
 #[derive(Subcommand, Debug)]
@@ -438,7 +450,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-fn parse_algo(text: &str) -> Result<Algo, String> {
+pub(crate) fn parse_algo(text: &str) -> Result<Algo, String> {
     text.parse::<Algo>().map_err(|e| e.to_string())
 }
 

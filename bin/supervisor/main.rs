@@ -6,7 +6,11 @@
 mod cli;
 mod error;
 mod jobs;
+mod lines;
+mod merge;
 mod output;
+mod partition;
+mod plan;
 mod progress;
 mod ps;
 mod run;
@@ -40,6 +44,8 @@ fn dispatch(command: cli::Command) -> Result<u8, error::CliError> {
     match command {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Ps(args) => ps::run(args),
+        cli::Command::Plan(args) => plan::run(args),
+        cli::Command::Merge(args) => merge::run(args),
         cli::Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics on a write error, and a
             // closed pipe (`| head`) is not an error.

@@ -20,6 +20,7 @@ mod limits;
 mod logs;
 mod operand_errors;
 mod orphans;
+mod partition;
 mod ps;
 mod signals;
 mod support;

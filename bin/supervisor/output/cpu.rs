@@ -1,5 +1,6 @@
 //! How cpu results look in each format.
 
+use super::decode::{self, Decode};
 use super::{Record, View};
 use serde_json::{Map, Value};
 
@@ -64,4 +65,24 @@ pub fn failure(index: usize, n: u64, message: &str, attempts: u32) -> Record {
         sums: None,
         error_line: Some(format!("n={n}: {message} (attempts: {attempts})")),
     }
+}
+
+/// Rebuilds cpu records from their JSON (`supervisor merge`).
+pub fn decoder() -> Decode {
+    Box::new(|json, order, failed, _| {
+        let index = decode::position(order)?;
+        let n = decode::number(json, "n")?;
+        let attempts = decode::attempts(json)?;
+        let record = match decode::optional_text(json, "error")? {
+            Some(message) => failure(index, n, message, attempts),
+            None => {
+                let sum = decode::text(json, "result")?;
+                let sum: u128 = sum
+                    .parse()
+                    .map_err(|_| format!("result {sum:?} is not a whole number"))?;
+                result(index, n, sum, attempts)
+            }
+        };
+        decode::checked(record, order, failed)
+    })
 }

@@ -115,7 +115,7 @@ impl ExecWriter {
             failed: self.failed,
             skipped: 0,
         };
-        let mut json = summary::to_json(summary, &totals);
+        let mut json = summary::to_json(summary, &totals, None);
         let mut text = String::new();
         for (key, value, line) in &self.extra {
             if let Some(object) = json.as_object_mut() {
@@ -124,9 +124,10 @@ impl ExecWriter {
             text.push_str(line);
             text.push('\n');
         }
-        text.push_str(&summary::to_text(summary, &totals));
+        text.push_str(&summary::to_text(summary, &totals, None));
         match self.format {
-            Format::Jsonl => {
+            // (A partition of exec is refused before it starts: see `partition::Identity`.)
+            Format::Jsonl | Format::Partition => {
                 let line = serde_json::json!({ "summary": json });
                 self.sink.write(format!("{line}\n").as_bytes());
             }
@@ -215,7 +216,9 @@ impl ExecWriter {
                 encoder.sink.write(b"\n");
                 encoder.json(row)
             }
-            Format::Jsonl => encoder.json(row).map(|()| encoder.sink.write(b"\n")),
+            Format::Jsonl | Format::Partition => {
+                encoder.json(row).map(|()| encoder.sink.write(b"\n"))
+            }
             Format::Csv => encoder.csv(row),
         };
         if let Err(e) = result {

@@ -1,5 +1,6 @@
 //! How fault-job results look in each format.
 
+use super::decode::{self, Decode};
 use super::{Needs, Record, View};
 use serde_json::{Map, Value};
 
@@ -73,4 +74,17 @@ pub fn failure(item: u64, message: &str, attempts: u32) -> Record {
         sums: None,
         error_line: Some(format!("item {item}: {message} (attempts: {attempts})")),
     }
+}
+
+/// Rebuilds fault-job records from their JSON (`supervisor merge`).
+pub fn decoder() -> Decode {
+    Box::new(|json, order, failed, needs| {
+        let item = decode::number(json, "item")?;
+        let attempts = decode::attempts(json)?;
+        let record = match decode::optional_text(json, "error")? {
+            Some(message) => failure(item, message, attempts),
+            None => value(item, decode::number(json, "value")?, attempts, needs),
+        };
+        decode::checked(record, order, failed)
+    })
 }

@@ -1,5 +1,6 @@
 //! How hash results look in each format.
 
+use super::decode::{self, Decode};
 use super::{Needs, Record, View, display_path, insert_path, summary::human_bytes};
 use serde_json::{Map, Value};
 use supervisor_jobs::hash::{Algo, SumsStyle, sums_line_styled};
@@ -110,4 +111,30 @@ pub fn error(path: &[u8], message: &str, attempts: u32) -> Record {
             format!("{}: {message}", display_path(path))
         }),
     }
+}
+
+/// Rebuilds hash records from their JSON (`supervisor merge`), `sums` lines in `style`.
+pub fn decoder(style: SumsStyle) -> Decode {
+    Box::new(move |json, order, failed, needs| {
+        let path = decode::path(json, "path")?;
+        let attempts = decode::attempts(json)?;
+        let record = match decode::optional_text(json, "error")? {
+            Some(message) => error(&path, message, attempts),
+            None => {
+                let algo: Algo = decode::text(json, "algo")?
+                    .parse()
+                    .map_err(|e: supervisor_jobs::hash::ParseAlgoError| e.to_string())?;
+                let size = decode::number(json, "size")?;
+                digest(
+                    &path,
+                    size,
+                    decode::text(json, "digest")?,
+                    (algo, style),
+                    attempts,
+                    needs,
+                )
+            }
+        };
+        decode::checked(record, order, failed)
+    })
 }

@@ -1,5 +1,6 @@
 //! How log counts look in each format.
 
+use super::decode::{self, Decode};
 use super::{Record, View, display_path, insert_path};
 use serde_json::{Map, Value};
 use supervisor_jobs::logs::LogCounts;
@@ -99,4 +100,27 @@ pub fn error(path: &[u8], message: &str, patterns: usize) -> Record {
         sums: None,
         error_line: Some(format!("{}: {message}", display_path(path))),
     }
+}
+
+/// Rebuilds log records for these patterns from their JSON (`supervisor merge`).
+pub fn decoder(patterns: Vec<String>) -> Decode {
+    Box::new(move |json, order, failed, _| {
+        let path = decode::path(json, "path")?;
+        let record = match decode::optional_text(json, "error")? {
+            Some(message) => error(&path, message, patterns.len()),
+            None => {
+                let mut found = LogCounts::new(patterns.len());
+                found.lines = decode::number(json, "lines")?;
+                let per_pattern = json
+                    .get("counts")
+                    .and_then(Value::as_object)
+                    .ok_or("no \"counts\" object")?;
+                for (n, pattern) in found.counts.iter_mut().zip(&patterns) {
+                    *n = decode::number(per_pattern, pattern)?;
+                }
+                counts(&path, &found, &patterns)
+            }
+        };
+        decode::checked(record, order, failed)
+    })
 }

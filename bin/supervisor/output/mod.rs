@@ -5,6 +5,7 @@
 //! arrived in, except `jsonl`, which streams results as they complete.
 
 pub mod cpu;
+pub mod decode;
 pub mod exec;
 pub mod exec_row;
 pub mod fault;
@@ -133,6 +134,12 @@ pub struct Output {
     raw: bool,
     /// Job-specific additions to the summary: a JSON key and value, and a text line.
     extra: Vec<(String, serde_json::Value, String)>,
+    /// The share this run is, for the header line of `Format::Partition`.
+    share: Option<crate::partition::Share>,
+    /// The partition of each worker slot in the summary (a merge of partitions' summaries).
+    slot_partitions: Option<Vec<u32>>,
+    /// `jsonl` writes the rows given at the end (nothing was streamed: a merge).
+    jsonl_at_end: bool,
 }
 
 impl Output {
@@ -147,6 +154,9 @@ impl Output {
             collect: true,
             raw: false,
             extra: Vec::new(),
+            share: None,
+            slot_partitions: None,
+            jsonl_at_end: false,
         }
     }
 
@@ -158,6 +168,19 @@ impl Output {
         self.raw = true;
         self.collect = false;
         self
+    }
+
+    /// Makes the output a partition's: `Format::Partition` starts with this share's header.
+    pub fn for_share(mut self, share: Option<crate::partition::Share>) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// A merge: labels each worker slot of the summary with the partition it ran in, and has
+    /// `jsonl` write the rows at the end, in canonical order, since none were streamed.
+    pub fn merged(&mut self, slot_partitions: Vec<u32>) {
+        self.slot_partitions = Some(slot_partitions);
+        self.jsonl_at_end = true;
     }
 
     /// Stops keeping pushed records: the job will hand its own [`Rows`] to
@@ -197,7 +220,7 @@ impl Output {
     }
 
     fn summary_json(&self, summary: &Summary, totals: &Totals) -> serde_json::Value {
-        let mut json = summary::to_json(summary, totals);
+        let mut json = summary::to_json(summary, totals, self.slot_partitions.as_deref());
         if let Some(object) = json.as_object_mut() {
             for (key, value, _) in &self.extra {
                 object.insert(key.clone(), value.clone());
@@ -212,7 +235,11 @@ impl Output {
             text.push_str(line);
             text.push('\n');
         }
-        text.push_str(&summary::to_text(summary, totals));
+        text.push_str(&summary::to_text(
+            summary,
+            totals,
+            self.slot_partitions.as_deref(),
+        ));
         text
     }
 
@@ -275,6 +302,29 @@ impl Output {
         }
         match self.format {
             Format::Jsonl => {
+                if self.jsonl_at_end {
+                    for record in records() {
+                        let mut line = serde_json::to_vec(&record.json).unwrap_or_default();
+                        line.push(b'\n');
+                        self.sink.write(&line);
+                    }
+                }
+                let line = serde_json::json!({ "summary": self.summary_json(summary, &totals) });
+                self.sink.write(format!("{line}\n").as_bytes());
+            }
+            Format::Partition => {
+                // Written whole at the end, in canonical order: a rerun partition writes the
+                // same results, and `merge` needs no sort within a file.
+                if let Some(share) = &self.share {
+                    self.sink.write(&share.header().line());
+                }
+                for record in records() {
+                    self.sink.write(&crate::partition::PartitionLine::encode(
+                        &record.order,
+                        record.failed,
+                        &record.json,
+                    ));
+                }
                 let line = serde_json::json!({ "summary": self.summary_json(summary, &totals) });
                 self.sink.write(format!("{line}\n").as_bytes());
             }

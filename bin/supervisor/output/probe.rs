@@ -1,5 +1,6 @@
 //! How probe results look in each format.
 
+use super::decode::{self, Decode};
 use super::{Record, View};
 use serde_json::{Map, Value};
 use supervisor_jobs::probe::{ProbeResult, ProbeStatus};
@@ -121,4 +122,24 @@ fn record(
             None => format!("{target}: {status}"),
         }),
     }
+}
+
+/// Rebuilds probe records from their JSON (`supervisor merge`); whether a result failed
+/// depends on --fail-on-down, so it comes with the line.
+pub fn decoder() -> Decode {
+    Box::new(|json, order, failed, _| {
+        let latency_ms = match json.get("latency_ms") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_f64().ok_or("field \"latency_ms\" is not a number")?),
+        };
+        let record = record(
+            decode::position(order)?,
+            decode::text(json, "target")?,
+            decode::text(json, "status")?,
+            latency_ms,
+            decode::optional_text(json, "error")?,
+            failed,
+        );
+        decode::checked(record, order, failed)
+    })
 }

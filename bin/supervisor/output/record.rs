@@ -36,7 +36,10 @@ impl Needs {
     pub fn of(format: crate::cli::Format) -> Self {
         use crate::cli::Format;
         Needs {
-            json: matches!(format, Format::Json | Format::Jsonl | Format::Table),
+            json: matches!(
+                format,
+                Format::Json | Format::Jsonl | Format::Table | Format::Partition
+            ),
             csv: format == Format::Csv,
             sums: format == Format::Sums,
         }

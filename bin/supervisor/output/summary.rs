@@ -13,20 +13,22 @@ pub struct Totals {
     pub skipped: u64,
 }
 
-/// The summary object of `json`/`jsonl`.
-pub fn to_json(summary: &Summary, totals: &Totals) -> Value {
-    let workers: Vec<Value> = summary
-        .slots
-        .iter()
-        .enumerate()
-        .map(|(slot, s)| {
-            json!({
-                "slot": slot,
-                "pids": s.pids,
-                "tasks": s.tasks,
-                "max_rss_bytes": s.max_rss_bytes,
-                "cpu_ms": s.cpu.as_millis() as u64,
-            })
+/// The summary object of `json`/`jsonl`. `partitions`, for a merge, gives each slot's
+/// partition: slots are then numbered within their partition and labelled with it.
+pub fn to_json(summary: &Summary, totals: &Totals, partitions: Option<&[u32]>) -> Value {
+    let workers: Vec<Value> = slot_labels(summary, partitions)
+        .zip(&summary.slots)
+        .map(|((partition, slot), s)| {
+            let mut worker = serde_json::Map::new();
+            if let Some(partition) = partition {
+                worker.insert("partition".into(), Value::from(partition));
+            }
+            worker.insert("slot".into(), Value::from(slot));
+            worker.insert("pids".into(), json!(s.pids));
+            worker.insert("tasks".into(), Value::from(s.tasks));
+            worker.insert("max_rss_bytes".into(), Value::from(s.max_rss_bytes));
+            worker.insert("cpu_ms".into(), Value::from(s.cpu.as_millis() as u64));
+            Value::Object(worker)
         })
         .collect();
     json!({
@@ -48,8 +50,30 @@ pub fn to_json(summary: &Summary, totals: &Totals) -> Value {
     })
 }
 
-/// The human-readable summary (the table footer, or stderr for `sums`).
-pub fn to_text(summary: &Summary, totals: &Totals) -> String {
+/// Each slot's partition (if labelled) and its number: within its partition when labelled.
+fn slot_labels<'a>(
+    summary: &'a Summary,
+    partitions: Option<&'a [u32]>,
+) -> impl Iterator<Item = (Option<u32>, usize)> + 'a {
+    let mut previous = None;
+    let mut slot = 0;
+    (0..summary.slots.len()).map(move |i| match partitions.and_then(|p| p.get(i)) {
+        None => (None, i),
+        Some(&partition) => {
+            slot = if previous == Some(partition) {
+                slot + 1
+            } else {
+                0
+            };
+            previous = Some(partition);
+            (Some(partition), slot)
+        }
+    })
+}
+
+/// The human-readable summary (the table footer, or stderr for `sums`); `partitions` as in
+/// [`to_json`].
+pub fn to_text(summary: &Summary, totals: &Totals, partitions: Option<&[u32]>) -> String {
     let mut out = String::new();
     let secs = summary.elapsed.as_secs_f64();
     out.push_str(&format!(
@@ -72,9 +96,15 @@ pub fn to_text(summary: &Summary, totals: &Totals) -> String {
         summary.recycled,
         summary.retried
     ));
+    if partitions.is_some() {
+        out.push_str("part  ");
+    }
     out.push_str("slot  tasks  max rss     cpu      pids\n");
-    for (slot, s) in summary.slots.iter().enumerate() {
+    for ((partition, slot), s) in slot_labels(summary, partitions).zip(&summary.slots) {
         let pids: Vec<String> = s.pids.iter().map(u32::to_string).collect();
+        if let Some(partition) = partition {
+            out.push_str(&format!("{partition:<4}  "));
+        }
         out.push_str(&format!(
             "{slot:<4}  {:<5}  {:<10}  {:<7}  {}\n",
             s.tasks,

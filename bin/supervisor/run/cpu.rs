@@ -5,6 +5,7 @@ use crate::cli::{CpuArgs, Format, RunOptions};
 use crate::error::CliError;
 use crate::jobs::CpuJob;
 use crate::output;
+use crate::partition::{Share, cpu_key};
 use std::time::Instant;
 use supervisor_jobs::cpu::{CpuTask, plan_parts};
 use supervisor_runtime::Config;
@@ -29,14 +30,23 @@ pub fn run(options: &RunOptions, args: CpuArgs) -> Result<u8, CliError> {
     if args.tasks.is_empty() {
         return Err(CliError::Usage("--tasks needs at least one number".into()));
     }
-    let tasks: Vec<CpuTask> = args
+    // A partition runs whole tasks (see `partition::cpu_key`), each keeping its position.
+    let partition = Share::by_hash(options);
+    let (positions, tasks): (Vec<usize>, Vec<CpuTask>) = args
         .tasks
         .iter()
-        .map(|&n| CpuTask {
-            n,
-            scale: args.scale,
+        .enumerate()
+        .filter(|&(i, &n)| partition.is_none_or(|p| p.owns(&cpu_key(i, n))))
+        .map(|(i, &n)| {
+            (
+                i,
+                CpuTask {
+                    n,
+                    scale: args.scale,
+                },
+            )
         })
-        .collect();
+        .unzip();
     let workers = options
         .workers
         .map(|n| n as usize)
@@ -75,12 +85,13 @@ pub fn run(options: &RunOptions, args: CpuArgs) -> Result<u8, CliError> {
         if task.parts_left > 0 {
             return Vec::new();
         }
+        let position = positions[index];
         vec![match &task.error {
             None => {
                 parallel_results[index] = Some(task.sum);
-                output::cpu::result(index, task.n, task.sum, task.attempts)
+                output::cpu::result(position, task.n, task.sum, task.attempts)
             }
-            Some(message) => output::cpu::failure(index, task.n, message, task.attempts),
+            Some(message) => output::cpu::failure(position, task.n, message, task.attempts),
         }]
     })?;
     if args.compare {

@@ -6,6 +6,7 @@ use crate::error::CliError;
 use crate::jobs::FaultJob;
 use crate::output;
 use crate::output::{Needs, Record, TaskRows};
+use crate::partition::{Share, fault_key};
 use supervisor_jobs::fault::FaultPlan;
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 use supervisor_runtime::Outcome;
@@ -30,7 +31,10 @@ pub fn run(options: &RunOptions, args: FaultArgs) -> Result<u8, CliError> {
         marker_dir: args.marker_dir,
         sleep_ms: args.sleep_ms,
     };
-    let tasks = plan.tasks();
+    let mut tasks = plan.tasks();
+    if let Some(partition) = Share::by_hash(options) {
+        tasks.retain(|task| partition.owns(&fault_key(task.item)));
+    }
     let mut out = open_output(options, output::fault::view())?.streaming_only();
     let stream = options.format == Format::Jsonl;
     let mut finished = 0u64;

@@ -8,7 +8,7 @@ use crate::jobs::{HashJob, HashOutput};
 use crate::output;
 use crate::output::{Needs, Record, Rows};
 use std::borrow::Cow;
-use supervisor_jobs::hash::{self, Algo, DiscoverOptions, FileEntry, Found, SumsStyle};
+use supervisor_jobs::hash::{Algo, DiscoverOptions, FileEntry, Found, SumsStyle};
 use supervisor_runtime::Outcome;
 
 /// Moves a `--algo` given before the job's name (`supervisor run --algo sha256 hash /srv`)
@@ -73,7 +73,7 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
     let mut tasks = Vec::new();
     let mut errors = Vec::new();
     let mut skips = super::Skips::new(options);
-    for found in hash::discover(&args.paths, &discover) {
+    for found in crate::partition::discover_hash(options, &args.paths, &discover)? {
         match found {
             Found::File(entry) => tasks.push(entry),
             Found::Skipped { path, reason } => skips.note(&path, reason),

@@ -1,4 +1,6 @@
 //! `--journal` / `--resume`: completed results survive the supervisor's own death.
+//! `--journal FILE --resume-if-exists` does either, by whether FILE exists: what a scheduler
+//! that reruns a partition after its node died needs (one command line for every attempt).
 
 use crate::cli::RunOptions;
 use crate::error::CliError;
@@ -9,6 +11,8 @@ use supervisor_runtime::{Job, Outcome};
 pub(crate) struct Journal<O> {
     pub(crate) writer: Option<JournalWriter<O>>,
     pub(crate) restored: Vec<(u64, Outcome<O>)>,
+    /// Whether an existing journal was continued (the summary says how much it held).
+    pub(crate) resumed: bool,
 }
 
 /// Opens the journal of a run of `J` over `tasks`: created fresh for `--journal`, read back and
@@ -22,6 +26,7 @@ pub(crate) fn open<J: Job>(
     let none = Journal {
         writer: None,
         restored: Vec::new(),
+        resumed: false,
     };
     if options.journal.is_none() && options.resume.is_none() {
         return Ok(none);
@@ -29,21 +34,35 @@ pub(crate) fn open<J: Job>(
     let fingerprint = fingerprint::<J>(identity, tasks)?;
     let total = tasks.len() as u64;
     let refused = |e: journal::JournalError| CliError::Usage(e.to_string());
+    let resumed = |(writer, restored)| Journal {
+        writer: Some(writer),
+        restored,
+        resumed: true,
+    };
     if let Some(path) = &options.resume {
-        let (writer, restored) =
-            journal::resume::<J::Output>(path, fingerprint, total).map_err(refused)?;
-        return Ok(Journal {
-            writer: Some(writer),
-            restored,
-        });
+        return journal::resume::<J::Output>(path, fingerprint, total)
+            .map(resumed)
+            .map_err(refused);
     }
-    match &options.journal {
-        Some(path) => Ok(Journal {
-            writer: Some(JournalWriter::create(path, fingerprint, total).map_err(refused)?),
-            restored: Vec::new(),
-        }),
-        None => Ok(none),
+    let Some(path) = &options.journal else {
+        return Ok(none);
+    };
+    if options.cluster.resume_if_exists && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        match journal::resume::<J::Output>(path, fingerprint, total) {
+            Err(e @ journal::JournalError::DamagedHeader { .. }) => {
+                // Its run died while creating it: nothing was recorded, start it afresh.
+                if !options.quiet {
+                    eprintln!("supervisor: {e}; starting it afresh");
+                }
+            }
+            other => return other.map(resumed).map_err(refused),
+        }
     }
+    Ok(Journal {
+        writer: Some(JournalWriter::create(path, fingerprint, total).map_err(refused)?),
+        restored: Vec::new(),
+        resumed: false,
+    })
 }
 
 /// The job, its setup and every task: a journal only resumes the very same run.

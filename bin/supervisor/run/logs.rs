@@ -6,6 +6,7 @@ use crate::cli::{Format, LogsArgs, RunOptions};
 use crate::error::CliError;
 use crate::jobs::{LogsJob, LogsTask};
 use crate::output;
+use crate::partition::Share;
 use supervisor_jobs::logs::{LogCounts, LogFound, LogPatterns, LogTask, discover_logs};
 use supervisor_runtime::Config;
 
@@ -24,6 +25,15 @@ struct FileCount {
     error: Option<String>,
 }
 
+/// The patterns counted: `--pattern`s, or the seed's ERROR then WARNING.
+pub(crate) fn patterns(args: &LogsArgs) -> Vec<String> {
+    if args.patterns.is_empty() {
+        vec!["ERROR".into(), "WARNING".into()]
+    } else {
+        args.patterns.clone()
+    }
+}
+
 /// Counts every matching file and prints per-file counts.
 pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
     if options.format == Format::Sums {
@@ -31,15 +41,14 @@ pub fn run(options: &RunOptions, args: LogsArgs) -> Result<u8, CliError> {
             "--format sums only applies to the hash job".into(),
         ));
     }
-    let names: Vec<String> = if args.patterns.is_empty() {
-        vec!["ERROR".into(), "WARNING".into()]
-    } else {
-        args.patterns.clone()
-    };
+    let names = patterns(&args);
     let patterns = LogPatterns::new(names.iter().map(|p| p.as_bytes().to_vec()).collect())
         .map_err(|e| CliError::Usage(format!("invalid --pattern: {e}")))?;
-    let found =
+    let mut found =
         discover_logs(&args.paths, &args.globs).map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(partition) = Share::by_hash(options) {
+        found = found.in_partition(partition);
+    }
     let mut out = open_output(options, output::logs::view(&names))?;
     let mut files: Vec<(Vec<u8>, u64, bool)> = Vec::new();
     let mut skips = super::Skips::new(options);

@@ -20,10 +20,24 @@ use supervisor_runtime::{
     Chaos, Config, Job, Notice, Observer, Outcome, Report, StopMode, Stopper, Supervisor,
 };
 
+pub(crate) use logs::patterns as logs_patterns;
+
 /// Runs the job and returns the process exit code.
 pub fn run(args: RunArgs) -> Result<u8, CliError> {
-    let options = args.options;
-    match hash::take_run_level_algo(args.job, args.algo)? {
+    // --algo before the job's name joins the hash job's; then a partitioned run resolves its
+    // share (and, with --plan, its job).
+    let job = match (args.job, args.algo) {
+        (Some(job), algo) => Some(hash::take_run_level_algo(job, algo)?),
+        (None, Some(_)) => {
+            return Err(CliError::Usage(
+                "--algo is an option of the hash job (a --plan names the job and its arguments)"
+                    .into(),
+            ));
+        }
+        (None, None) => None,
+    };
+    let (options, job) = crate::partition::prepare(args.options, job)?;
+    match job {
         JobCommand::Hash(args) => hash::run(&options, args),
         JobCommand::Logs(args) => logs::run(&options, args),
         JobCommand::Probe(args) => probe::run(&options, args),
@@ -58,7 +72,8 @@ fn engine_config(options: &RunOptions) -> Config {
 
 pub(crate) fn open_output(options: &RunOptions, view: output::View) -> Result<Output, CliError> {
     let sink = Sink::open(options.output.as_deref()).map_err(CliError::Output)?;
-    Ok(Output::new(options.format, sink, options.quiet, view))
+    Ok(Output::new(options.format, sink, options.quiet, view)
+        .for_share(options.cluster.share.clone()))
 }
 
 /// Where a run's records go as its tasks finish: the shared [`Output`], or a job's own
@@ -117,7 +132,7 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
     let journal = journal::open::<J>(options, identity, &tasks)?;
     let total = tasks.len();
     let resumed = journal.restored.len();
-    if options.resume.is_some() {
+    if journal.resumed {
         out.add_summary(
             "resumed",
             serde_json::Value::from(resumed),

@@ -6,6 +6,7 @@ use crate::cli::{Format, ProbeArgs, RunOptions};
 use crate::error::CliError;
 use crate::jobs::ProbeJob;
 use crate::output;
+use crate::partition::{Share, probe_key};
 use supervisor_jobs::probe::{
     MAX_CONCURRENT, ProbeStatus, ProbeTask, Target, parse_target, parse_targets_file,
 };
@@ -25,8 +26,21 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
             "--format sums only applies to the hash job".into(),
         ));
     }
-    let entries = read_targets(&args)?;
-    if entries.is_empty() {
+    // Each entry with its input position; a partition keeps only its own as they are read.
+    let partition = Share::by_hash(options);
+    let mut read = 0usize;
+    let mut entries: Vec<(usize, Entry)> = Vec::new();
+    read_targets(&args, &mut |entry| {
+        let text = match &entry {
+            Entry::Target(t) => t.to_string(),
+            Entry::Invalid { text, .. } => text.clone(),
+        };
+        if partition.is_none_or(|p| p.owns(probe_key(&text))) {
+            entries.push((read, entry));
+        }
+        read += 1;
+    })?;
+    if read == 0 {
         return Err(CliError::Usage(
             "no targets: give HOST:PORT arguments or --targets-file".into(),
         ));
@@ -35,11 +49,11 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
     let valid: Vec<usize> = entries
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| matches!(e, Entry::Target(_)).then_some(i))
+        .filter_map(|(k, (_, e))| matches!(e, Entry::Target(_)).then_some(k))
         .collect();
-    for (i, entry) in entries.iter().enumerate() {
+    for (position, entry) in &entries {
         if let Entry::Invalid { text, message } = entry {
-            out.push(output::probe::error(i, text, message));
+            out.push(output::probe::error(*position, text, message));
         }
     }
     let workers = options
@@ -53,7 +67,7 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
         .map(|m| ProbeTask {
             targets: m
                 .iter()
-                .filter_map(|&i| match &entries[i] {
+                .filter_map(|&k| match &entries[k].1 {
                     Entry::Target(t) => Some(t.clone()),
                     Entry::Invalid { .. } => None,
                 })
@@ -68,19 +82,20 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
             Ok(results) => group
                 .iter()
                 .zip(results)
-                .map(|(&i, r)| {
+                .map(|(&k, r)| {
                     let failed = fail_on_down && r.status != ProbeStatus::Up;
-                    output::probe::result(i, r, failed)
+                    output::probe::result(entries[k].0, r, failed)
                 })
                 .collect(),
             Err(failure) => group
                 .iter()
-                .map(|&i| {
-                    let text = match &entries[i] {
+                .map(|&k| {
+                    let (position, entry) = &entries[k];
+                    let text = match entry {
                         Entry::Target(t) => t.to_string(),
                         Entry::Invalid { text, .. } => text.clone(),
                     };
-                    output::probe::error(i, &text, &failure.to_string())
+                    output::probe::error(*position, &text, &failure.to_string())
                 })
                 .collect(),
         }
@@ -88,18 +103,17 @@ pub fn run(options: &RunOptions, args: ProbeArgs) -> Result<u8, CliError> {
     finish(out, &report.summary, 0)
 }
 
-fn read_targets(args: &ProbeArgs) -> Result<Vec<Entry>, CliError> {
-    let mut entries: Vec<Entry> = args
-        .targets
-        .iter()
-        .map(|text| match parse_target(text) {
+/// Reads every target, in input order, into `entries`.
+fn read_targets(args: &ProbeArgs, entries: &mut dyn FnMut(Entry)) -> Result<(), CliError> {
+    for text in &args.targets {
+        entries(match parse_target(text) {
             Ok(target) => Entry::Target(target),
             Err(e) => Entry::Invalid {
                 text: text.clone(),
                 message: format!("invalid target: {e}"),
             },
-        })
-        .collect();
+        });
+    }
     if let Some(path) = &args.targets_file {
         let bytes = std::fs::read(path).map_err(|e| {
             CliError::Usage(format!(
@@ -112,7 +126,7 @@ fn read_targets(args: &ProbeArgs) -> Result<Vec<Entry>, CliError> {
         for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
             let number = number + 1;
             let Ok(text) = std::str::from_utf8(line) else {
-                entries.push(Entry::Invalid {
+                entries(Entry::Invalid {
                     text: String::from_utf8_lossy(line).into_owned(),
                     message: format!(
                         "{}:{number}: invalid target: not valid UTF-8",
@@ -122,7 +136,7 @@ fn read_targets(args: &ProbeArgs) -> Result<Vec<Entry>, CliError> {
                 continue;
             };
             for parsed in parse_targets_file(text) {
-                entries.push(match parsed {
+                entries(match parsed {
                     Ok(target) => Entry::Target(target),
                     Err(e) => Entry::Invalid {
                         text: e.raw.clone(),
@@ -136,5 +150,5 @@ fn read_targets(args: &ProbeArgs) -> Result<Vec<Entry>, CliError> {
             }
         }
     }
-    Ok(entries)
+    Ok(())
 }

@@ -29,6 +29,11 @@
 //!   per-task work starts a child process of whichever process runs it, and a guardian keeps
 //!   that child's process group from outliving its runner by accident.
 //!
+//! [`partition`] splits a run's tasks over independent runs (scheduler array tasks) by a
+//! stable hash of each task's key; the walks filter by it as they go
+//! ([`hash::Discover::in_partition`], [`logs::DiscoverLogs::in_partition`]), so one partition
+//! never holds the others' files.
+//!
 //! The `hash` and `logs` jobs share one directory walk (deterministic order, run on every core
 //! when symlinks are not followed, symlinks and special files reported as [`SkipReason`]s,
 //! never opened) and one way of opening a file to read: `O_NONBLOCK`, then checked to be regular on the descriptor, so a FIFO swapped in
@@ -52,6 +57,7 @@ pub mod hash;
 mod io_text;
 pub mod logs;
 mod open_regular;
+pub mod partition;
 pub mod probe;
 #[allow(unsafe_code)]
 mod sys;

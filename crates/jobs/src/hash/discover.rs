@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::ext_filter::ExtFilter;
+use crate::partition::Partition;
 use crate::walk::{NameFilter, Walk, Walked};
 
 pub use crate::walk::SkipReason;
@@ -94,6 +95,17 @@ pub struct Discover {
 impl fmt::Debug for Discover {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Discover").field(&self.walk).finish()
+    }
+}
+
+impl Discover {
+    /// Yields only the entries (files, skips and errors) of `partition`, decided during the
+    /// walk by each entry's key (its operand's index and its path relative to that operand; see
+    /// [`crate::partition`]).
+    pub fn in_partition(self, partition: Partition) -> Self {
+        Discover {
+            walk: self.walk.in_partition(partition),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::partition::Partition;
 use crate::walk::{NameFilter, SkipReason, Walk, Walked};
 
 /// The glob used when none is given: the seed's `Path(dir).glob('*.log')`.
@@ -131,6 +132,15 @@ pub struct DiscoverLogs {
 impl fmt::Debug for DiscoverLogs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("DiscoverLogs").field(&self.walk).finish()
+    }
+}
+
+impl DiscoverLogs {
+    /// Yields only the entries of `partition` (see [`crate::hash::Discover::in_partition`]).
+    pub fn in_partition(self, partition: Partition) -> Self {
+        DiscoverLogs {
+            walk: self.walk.in_partition(partition),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use walkdir::{DirEntry, WalkDir};
 
 use crate::describe_io_error;
+use crate::partition::Partition;
 
 pub use skip::SkipReason;
 
@@ -51,6 +52,32 @@ pub(crate) struct Walk<F> {
     walk: Option<Current>,
     filter: F,
     follow: bool,
+    /// Only entries of this partition are yielded (see [`Owned`]).
+    partition: Option<Partition>,
+    /// The operand being walked: its 0-based position among the roots, and its bytes.
+    operand: Option<(usize, Vec<u8>)>,
+}
+
+/// The entries of one partition under one root operand: decided per entry during the walk, so
+/// a partition's walk never holds the other partitions' entries.
+#[derive(Clone, Copy)]
+pub(crate) struct Owned<'a> {
+    partition: Partition,
+    operand: usize,
+    root: &'a [u8],
+}
+
+impl Owned<'_> {
+    /// Whether the entry is this partition's (files, skips and errors alike: each appears in
+    /// exactly one partition's output).
+    pub(crate) fn keeps(&self, walked: &Walked) -> bool {
+        let path = match walked {
+            Walked::File { path, .. }
+            | Walked::Skipped { path, .. }
+            | Walked::Error { path, .. } => path,
+        };
+        self.partition.owns_path(self.operand, self.root, path)
+    }
 }
 
 /// The root being walked.
@@ -68,7 +95,24 @@ impl<F: NameFilter + Sync> Walk<F> {
             walk: None,
             filter,
             follow: follow_symlinks,
+            partition: None,
+            operand: None,
         }
+    }
+
+    /// Yields only what `partition` owns.
+    pub(crate) fn in_partition(mut self, partition: Partition) -> Self {
+        self.partition = (partition.count() > 1).then_some(partition);
+        self
+    }
+
+    fn owned(&self) -> Option<Owned<'_>> {
+        let (operand, root) = self.operand.as_ref()?;
+        Some(Owned {
+            partition: self.partition?,
+            operand: *operand,
+            root,
+        })
     }
 }
 
@@ -89,34 +133,34 @@ impl<F: NameFilter + Sync> Iterator for Walk<F> {
         loop {
             let Some(walk) = self.walk.as_mut() else {
                 let root = self.roots.pop_front()?;
+                let operand = self.operand.as_ref().map_or(0, |(i, _)| i + 1);
+                self.operand = Some((operand, root.as_os_str().as_bytes().to_vec()));
                 self.walk = Some(self.start(root));
                 continue;
             };
-            let found = match walk {
-                Current::Parallel(walked) => walked.next(),
-                Current::Serial(walk) => match walk.next() {
+            let serial = match walk {
+                // Already only this partition's entries.
+                Current::Parallel(walked) => match walked.next() {
+                    Some(found) => return Some(found),
                     None => None,
-                    Some(Ok(entry)) => {
-                        let found = self.classify(&entry);
-                        if found.is_none() {
-                            continue;
-                        }
-                        found
-                    }
-                    Some(Err(err)) => {
-                        let found = self.describe_error(&err);
-                        if found.is_none() {
-                            continue;
-                        }
-                        found
-                    }
                 },
+                Current::Serial(walk) => walk.next(),
             };
-            if found.is_none() {
+            let Some(next) = serial else {
                 self.walk = None;
                 continue;
+            };
+            let found = match next {
+                Ok(entry) => self.classify(&entry),
+                Err(err) => self.describe_error(&err),
+            };
+            let Some(found) = found else {
+                continue;
+            };
+            if self.owned().is_some_and(|owned| !owned.keeps(&found)) {
+                continue;
             }
-            return found;
+            return Some(found);
         }
     }
 }
@@ -130,7 +174,8 @@ impl<F: NameFilter + Sync> Walk<F> {
     fn start(&self, root: PathBuf) -> Current {
         let is_dir = fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir());
         if is_dir && !self.follow && !SERIAL_ONLY.get() {
-            return Current::Parallel(parallel::walk_dir(&root, &self.filter).into_iter());
+            let walked = parallel::walk_dir(&root, &self.filter, self.owned().as_ref());
+            return Current::Parallel(walked.into_iter());
         }
         Current::Serial(
             WalkDir::new(root)

@@ -3,6 +3,9 @@
 //! tasks, subdirectories in parallel, and the parts are joined in exactly the order the serial
 //! walk yields them: depth-first, entries sorted by name.
 //!
+//! With a partition, each entry is kept or dropped where it is examined, so the walk of one
+//! partition holds only that partition's entries.
+//!
 //! Used when symlinks are not followed. Following them needs the serial walk's loop detection
 //! (the ancestors of each directory), so that mode stays serial.
 
@@ -13,14 +16,23 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{NameFilter, SkipReason, Walked, classify_type, error, skipped};
+use super::{NameFilter, Owned, SkipReason, Walked, classify_type, error, skipped};
 use crate::describe_io_error;
 
-/// Everything under `dir` (not `dir` itself), in the serial walk's order.
-pub(super) fn walk_dir<F: NameFilter + Sync>(dir: &Path, filter: &F) -> Vec<Walked> {
+/// Everything under `dir` (not `dir` itself) that `owned` keeps (all without a partition), in
+/// the serial walk's order.
+pub(super) fn walk_dir<F: NameFilter + Sync>(
+    dir: &Path,
+    filter: &F,
+    owned: Option<&Owned<'_>>,
+) -> Vec<Walked> {
     let mut out = Vec::new();
-    walk_into(dir, filter, &mut out);
+    walk_into(dir, filter, owned, &mut out);
     out
+}
+
+fn kept(walked: Walked, owned: Option<&Owned<'_>>) -> Option<Walked> {
+    owned.is_none_or(|o| o.keeps(&walked)).then_some(walked)
 }
 
 /// What one entry of a directory contributed.
@@ -31,17 +43,25 @@ enum Part {
     Many(Vec<Walked>),
 }
 
-fn walk_into<F: NameFilter + Sync>(dir: &Path, filter: &F, out: &mut Vec<Walked>) {
+fn walk_into<F: NameFilter + Sync>(
+    dir: &Path,
+    filter: &F,
+    owned: Option<&Owned<'_>>,
+    out: &mut Vec<Walked>,
+) {
     let entries = match list_sorted(dir) {
         Ok(entries) => entries,
         Err(err) => {
-            out.push(error(dir, describe_io_error(&err)));
+            out.extend(kept(error(dir, describe_io_error(&err)), owned));
             return;
         }
     };
     let parts: Vec<Part> = entries
         .par_iter()
-        .map(|(name, entry)| examine(name, entry, filter))
+        .map(|(name, entry)| match examine(name, entry, filter, owned) {
+            Part::One(walked) => kept(walked, owned).map_or(Part::Nothing, Part::One),
+            part => part,
+        })
         .collect();
     for part in parts {
         match part {
@@ -63,14 +83,19 @@ fn list_sorted(dir: &Path) -> std::io::Result<Vec<(OsString, DirEntry)>> {
     Ok(entries)
 }
 
-fn examine<F: NameFilter + Sync>(name: &OsString, entry: &DirEntry, filter: &F) -> Part {
+fn examine<F: NameFilter + Sync>(
+    name: &OsString,
+    entry: &DirEntry,
+    filter: &F,
+    owned: Option<&Owned<'_>>,
+) -> Part {
     let path = entry.path();
     let file_type = match entry.file_type() {
         Ok(file_type) => file_type,
         Err(err) => return Part::One(error(&path, describe_io_error(&err))),
     };
     if file_type.is_dir() {
-        return Part::Many(walk_dir(&path, filter));
+        return Part::Many(walk_dir(&path, filter, owned));
     }
     if !filter.matches(name.as_bytes()) {
         return Part::Nothing;

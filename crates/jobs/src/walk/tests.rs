@@ -67,16 +67,27 @@ fn tricky_tree(root: &Path) {
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
 }
 
+/// Roots over [`tricky_tree`]: the tree, a file in it, a subtree of it (walked twice) and a
+/// missing path.
+fn tricky_roots(root: &Path) -> Vec<PathBuf> {
+    vec![
+        root.to_path_buf(),
+        root.join("top.log"),
+        root.join("a/b"),
+        root.join("missing"),
+    ]
+}
+
+/// Lets the temp dir of [`tricky_tree`] be removed.
+fn unlock(root: &Path) {
+    fs::set_permissions(root.join("z/locked"), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 #[test]
 fn the_parallel_walk_yields_exactly_what_the_serial_walk_yields() {
     let dir = tempfile::tempdir().unwrap();
     tricky_tree(dir.path());
-    let roots = vec![
-        dir.path().to_path_buf(),
-        dir.path().join("top.log"),
-        dir.path().join("a/b"),
-        dir.path().join("missing"),
-    ];
+    let roots = tricky_roots(dir.path());
     let parallel = walk(&roots, All, false);
     let serial = walk(&roots, All, true);
     assert_eq!(parallel, serial);
@@ -93,11 +104,7 @@ fn the_parallel_walk_yields_exactly_what_the_serial_walk_yields() {
         )),
         "{parallel:?}"
     );
-    fs::set_permissions(
-        dir.path().join("z/locked"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    unlock(dir.path());
 }
 
 #[test]
@@ -114,4 +121,45 @@ fn a_wide_and_deep_tree_keeps_the_serial_order() {
     let parallel = walk(&roots, All, false);
     assert_eq!(parallel.len(), 1000);
     assert_eq!(parallel, walk(&roots, All, true));
+}
+
+#[test]
+fn partitions_split_the_walk_exactly_in_both_walks() {
+    let dir = tempfile::tempdir().unwrap();
+    tricky_tree(dir.path());
+    let roots = tricky_roots(dir.path());
+    let whole = walk(&roots, All, false);
+    for count in [1, 3, 7] {
+        for serial in [false, true] {
+            let mut shares: Vec<Vec<Walked>> = Vec::new();
+            for number in 1..=count {
+                let partition = Partition::new(u64::from(number), count).unwrap();
+                SERIAL_ONLY.set(serial);
+                let share: Vec<Walked> = Walk::new(&roots, All, false)
+                    .in_partition(partition)
+                    .collect();
+                SERIAL_ONLY.set(false);
+                shares.push(share);
+            }
+            // Every entry is in exactly one share (the roots overlap, so some entries are
+            // there twice, as in the whole walk), and each share keeps the walk's order.
+            let mut merged: Vec<String> =
+                shares.iter().flatten().map(|w| format!("{w:?}")).collect();
+            let mut expected: Vec<String> = whole.iter().map(|w| format!("{w:?}")).collect();
+            merged.sort();
+            expected.sort();
+            assert_eq!(merged, expected, "{count} partitions, serial {serial}");
+            for share in &shares {
+                let mut rest = whole.iter();
+                assert!(
+                    share.iter().all(|w| rest.any(|x| x == w)),
+                    "a share out of the walk's order: {share:?}"
+                );
+            }
+            if count == 7 {
+                assert!(shares.iter().filter(|s| !s.is_empty()).count() > 3);
+            }
+        }
+    }
+    unlock(dir.path());
 }

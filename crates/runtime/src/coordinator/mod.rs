@@ -417,22 +417,7 @@ impl Coordinator {
                 slot,
                 generation,
                 reason,
-            } => {
-                if let Some(worker) = self.running(slot, generation) {
-                    worker.garbled = true;
-                    let pid = worker.pid;
-                    out.push(Command::Signal {
-                        slot,
-                        generation,
-                        signal: WorkerSignal::Kill,
-                    });
-                    out.push(Command::Notice(NoticeData::Misbehaved {
-                        slot,
-                        pid,
-                        reason,
-                    }));
-                }
-            }
+            } => self.garbled(slot, generation, reason, out),
             Event::Ready { slot, generation } => {
                 if let Some(worker) = self.running(slot, generation) {
                     worker.ready = true;
@@ -559,6 +544,30 @@ impl Coordinator {
             slot,
             generation: s.generation,
         });
+    }
+
+    /// The worker broke the protocol: it is killed and never trusted again.
+    fn garbled<O>(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        reason: String,
+        out: &mut Vec<Command<O>>,
+    ) {
+        if let Some(worker) = self.running(slot, generation) {
+            worker.garbled = true;
+            let pid = worker.pid;
+            out.push(Command::Signal {
+                slot,
+                generation,
+                signal: WorkerSignal::Kill,
+            });
+            out.push(Command::Notice(NoticeData::Misbehaved {
+                slot,
+                pid,
+                reason,
+            }));
+        }
     }
 
     fn on_spawn_started<O>(
@@ -693,18 +702,8 @@ impl Coordinator {
                 return;
             }
             if worker.inflight.front() != Some(&id) {
-                let pid = worker.pid;
-                worker.garbled = true;
-                out.push(Command::Signal {
-                    slot,
-                    generation,
-                    signal: WorkerSignal::Kill,
-                });
-                out.push(Command::Notice(NoticeData::Misbehaved {
-                    slot,
-                    pid,
-                    reason: format!("answered task {id} out of order"),
-                }));
+                let reason = format!("answered task {id} out of order");
+                self.garbled(slot, generation, reason, out);
                 return;
             }
             worker.inflight.pop_front();

@@ -24,10 +24,10 @@
 //! directory left behind (that signal is armed once the handshake is done).
 
 use crate::Error;
-use crate::handshake::{Connection, check_private_dir, remove_socket_dir};
+use crate::handshake::{Connection, check_private_dir, remove_socket_dir, worker_channels};
 use crate::protocol::{self, BootReply, BootRequest, Hello, PROTOCOL_VERSION};
 use crate::sys;
-use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
+use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
     recvmsg, sendmsg, socketpair,
@@ -121,10 +121,7 @@ fn connect_and_hand_over(server: &str, token: String) -> Result<Connection, Erro
     check_private_dir(server)?;
     let hello_to = IpcSender::<Hello>::connect(server.to_string())
         .map_err(|e| Error::io(format!("cannot connect to {server}"), e))?;
-    let (tasks, tasks_rx) =
-        ipc::bytes_channel().map_err(|e| Error::io("cannot create the task channel", e))?;
-    let (results_tx, results) =
-        ipc::bytes_channel().map_err(|e| Error::io("cannot create the result channel", e))?;
+    let ((tasks, tasks_rx), (results_tx, results)) = worker_channels()?;
     hello_to
         .send(Hello {
             version: PROTOCOL_VERSION,

@@ -174,6 +174,20 @@ fn verify(hello: &Hello, token: &str, pid: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// A worker's two byte channels: tasks (down) and results (up).
+pub(crate) type Channels = (
+    (IpcBytesSender, IpcBytesReceiver),
+    (IpcBytesSender, IpcBytesReceiver),
+);
+
+/// Creates a worker's task and result channels.
+pub(crate) fn worker_channels() -> Result<Channels, Error> {
+    let tasks = ipc::bytes_channel().map_err(|e| Error::io("cannot create the task channel", e))?;
+    let results =
+        ipc::bytes_channel().map_err(|e| Error::io("cannot create the result channel", e))?;
+    Ok((tasks, results))
+}
+
 /// Checks that the socket's directory is `0700` and ours.
 pub(crate) fn check_private_dir(socket: &str) -> Result<(), Error> {
     let dir = Path::new(socket)
@@ -201,10 +215,7 @@ pub(crate) fn check_private_dir(socket: &str) -> Result<(), Error> {
 pub fn connect(name: &str, token: &str) -> Result<(ipc::IpcBytesReceiver, IpcBytesSender), Error> {
     let bootstrap = IpcSender::<HelloFrame>::connect(name.to_string())
         .map_err(|e| Error::io(format!("cannot connect to {name}"), e))?;
-    let (tasks_tx, tasks_rx) =
-        ipc::bytes_channel().map_err(|e| Error::io("cannot create the task channel", e))?;
-    let (results_tx, results_rx) =
-        ipc::bytes_channel().map_err(|e| Error::io("cannot create the result channel", e))?;
+    let ((tasks_tx, tasks_rx), (results_tx, results_rx)) = worker_channels()?;
     bootstrap
         .send(HelloFrame::Hello(Hello {
             version: PROTOCOL_VERSION,

@@ -102,21 +102,21 @@ fn one_task_is_spread_over_the_workers_and_survives_kills() {
         "--retries",
         "50",
         "--chaos-kill-every",
-        "100ms",
+        "50ms",
         "--chaos-seed",
         "3",
         "--format",
         "json",
         "cpu",
         "--tasks",
-        "40",
+        "1000",
         "--scale",
         "1000000",
     ]));
     done.assert_code(0);
     let doc = done.json();
-    let exact = sum_of_squares(40_000_000).to_string();
-    assert_eq!(rows(&doc), [(40, exact)]);
+    let exact = sum_of_squares(1_000_000_000).to_string();
+    assert_eq!(rows(&doc), [(1000, exact)]);
     let summary = &doc["summary"];
     assert_eq!(summary["tasks"], 1, "{summary}");
     assert_eq!(summary["failed"], 0, "{summary}");

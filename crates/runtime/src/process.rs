@@ -133,6 +133,27 @@ impl ChildProcess {
         self.signal(libc::SIGKILL);
     }
 
+    /// Waits up to `limit` for the process to end by itself (without reaping it); true if it
+    /// did.
+    pub fn wait_exit(&self, limit: Duration) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        let until = std::time::Instant::now() + limit;
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        loop {
+            if *self.reaped.lock().unwrap_or_else(|e| e.into_inner()) {
+                return true;
+            }
+            match waitid(Id::Pid(nix::unistd::Pid::from_raw(self.pid as i32)), flags) {
+                Ok(WaitStatus::StillAlive) => {}
+                _ => return true,
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Blocks until the worker ends, reaps it, and returns how it ended.
     pub fn wait(&self) -> Result<ExitInfo, Error> {
         use nix::sys::wait::{Id, WaitPidFlag, waitid};

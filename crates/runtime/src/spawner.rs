@@ -34,6 +34,8 @@ pub(crate) enum SpawnNews {
         slot: usize,
         generation: u64,
         child: Arc<ChildProcess>,
+        /// A copy of our end of its bootstrap pair: shutting it down aborts the handshake.
+        abort: Option<OwnedFd>,
     },
     /// The worker is connected and has its setup.
     Ready {
@@ -113,6 +115,7 @@ pub(crate) fn serve<E: Send + 'static>(
             slot,
             generation,
             child: Arc::clone(&child),
+            abort: ours.try_clone().ok(),
         }));
         let plan = Arc::clone(&plan);
         let reply = news.clone();
@@ -131,6 +134,9 @@ pub(crate) fn serve<E: Send + 'static>(
                     bootstrap: ours,
                 },
                 Err(error) => {
+                    // A worker whose handshake failed or was aborted removes its handshake
+                    // socket and exits by itself; give it that moment before SIGKILL.
+                    theirs.wait_exit(crate::coordinator::ABORT_GRACE);
                     theirs.kill();
                     let exit = theirs.wait().ok();
                     SpawnNews::Failed {

@@ -51,6 +51,10 @@ use pauses::Pauses;
 use schedule::Schedule;
 use tasks::TaskTable;
 
+/// How long a worker whose start is aborted (the run ended during its handshake) has to
+/// remove its handshake socket and exit, before SIGKILL.
+pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(200);
+
 /// How soon the watchdog looks again when it cannot compute a deadline (a worker holds tasks
 /// but has not marked one as started), and after events that change what there is to watch.
 pub(crate) const WATCH_TICK: Duration = Duration::from_millis(100);
@@ -165,6 +169,9 @@ pub(crate) enum Command<O> {
     Spawn { slot: usize, generation: u64 },
     /// Start no more workers: every queued spawn request ends as cancelled.
     CancelSpawns,
+    /// End the handshake of the slot's worker (the run is over): the worker removes its
+    /// handshake socket and exits; SIGKILL follows if it has not after [`ABORT_GRACE`].
+    AbortSpawn { slot: usize, generation: u64 },
     /// Send these tasks to the worker as one batch.
     Send {
         slot: usize,
@@ -236,8 +243,10 @@ enum Phase {
 
 struct Spawning {
     pid: Option<u32>,
-    /// The run ended while it was starting: it is killed as soon as there is a pid.
+    /// The run ended while it was starting: its start is aborted as soon as there is a pid.
     doomed: bool,
+    /// When it gets SIGKILL if it is still starting.
+    kill_at: Option<Instant>,
 }
 
 /// A connected worker and what it holds.
@@ -390,7 +399,7 @@ impl Coordinator {
                 slot,
                 generation,
                 pid,
-            } => self.on_spawn_started(slot, generation, pid, out),
+            } => self.on_spawn_started(now, slot, generation, pid, out),
             Event::Spawned {
                 slot,
                 generation,
@@ -465,7 +474,8 @@ impl Coordinator {
         let chaos = self.next_chaos.filter(|_| self.ending.is_none());
         let kills = self.slots.iter().filter_map(|s| match &s.phase {
             Phase::Running(w) => w.kill_at,
-            _ => None,
+            Phase::Spawning(sp) => sp.kill_at.filter(|_| sp.pid.is_some()),
+            Phase::Idle => None,
         });
         [chaos, self.next_watch]
             .into_iter()
@@ -534,6 +544,7 @@ impl Coordinator {
         s.phase = Phase::Spawning(Spawning {
             pid: None,
             doomed: false,
+            kill_at: None,
         });
         out.push(Command::Board(BoardUpdate::Process {
             slot,
@@ -572,6 +583,7 @@ impl Coordinator {
 
     fn on_spawn_started<O>(
         &mut self,
+        now: Instant,
         slot: usize,
         generation: u64,
         pid: u32,
@@ -584,11 +596,8 @@ impl Coordinator {
         if let Phase::Spawning(spawning) = &mut s.phase {
             spawning.pid = Some(pid);
             if spawning.doomed {
-                out.push(Command::Signal {
-                    slot,
-                    generation,
-                    signal: WorkerSignal::Kill,
-                });
+                out.push(Command::AbortSpawn { slot, generation });
+                spawning.kill_at = Some(spawning.kill_at.unwrap_or(now + ABORT_GRACE));
             } else if self.suspended.is_some() {
                 out.push(Command::Signal {
                     slot,
@@ -621,15 +630,11 @@ impl Coordinator {
         }));
         let mut worker = Worker::new(pid);
         if doomed || self.ending.is_some() {
-            // Ready after the run ended: it gets nothing and is killed at once (its kill may
-            // already be on its way).
+            // Connected after the run ended: it gets nothing, is asked to exit, and is
+            // killed if it has not shortly (it may be in a slow initializer).
             worker.leaving = Some(Leaving::Stop);
-            worker.kill_by(now);
-            out.push(Command::Signal {
-                slot,
-                generation,
-                signal: WorkerSignal::Kill,
-            });
+            worker.kill_by(now + ABORT_GRACE);
+            out.push(Command::Shutdown { slot, generation });
             s.phase = Phase::Running(worker);
             return;
         }
@@ -773,10 +778,13 @@ impl Coordinator {
         }
         for slot in 0..self.slots.len() {
             let generation = self.slots[slot].generation;
-            if let Phase::Running(worker) = &mut self.slots[slot].phase
-                && worker.kill_at.is_some_and(|at| at <= now)
-            {
-                worker.kill_at = None;
+            let kill_at = match &mut self.slots[slot].phase {
+                Phase::Running(worker) => &mut worker.kill_at,
+                Phase::Spawning(spawning) if spawning.pid.is_some() => &mut spawning.kill_at,
+                _ => continue,
+            };
+            if kill_at.is_some_and(|at| at <= now) {
+                *kill_at = None;
                 out.push(Command::Signal {
                     slot,
                     generation,

@@ -3,7 +3,7 @@
 //! kept; every worker has a SIGKILL deadline, including one whose handshake completes after
 //! the end.
 
-use super::{Command, Coordinator, Ending, Leaving, Phase, WorkerSignal};
+use super::{ABORT_GRACE, Command, Coordinator, Ending, Leaving, Phase, WorkerSignal};
 use crate::supervisor::StopMode;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ impl Coordinator {
         for slot in 0..self.slots.len() {
             let generation = self.slots[slot].generation;
             if matches!(self.slots[slot].phase, Phase::Spawning(_)) {
-                self.doom_spawning(slot, generation, out);
+                self.doom_spawning(now, slot, generation, false, out);
             } else if let Phase::Running(worker) = &mut self.slots[slot].phase
                 && worker.leaving.is_none()
             {
@@ -74,7 +74,7 @@ impl Coordinator {
         for slot in 0..self.slots.len() {
             let generation = self.slots[slot].generation;
             if matches!(self.slots[slot].phase, Phase::Spawning(_)) {
-                self.doom_spawning(slot, generation, out);
+                self.doom_spawning(now, slot, generation, grace.is_zero(), out);
             } else if let Phase::Running(worker) = &mut self.slots[slot].phase {
                 worker.leaving = Some(Leaving::Stop);
                 worker.kill_by(now + grace);
@@ -87,18 +87,32 @@ impl Coordinator {
         }
     }
 
-    /// A worker still starting when the run ended: it has no results to save, so it is killed
-    /// as soon as it has a pid (now, if it has one).
-    fn doom_spawning<O>(&mut self, slot: usize, generation: u64, out: &mut Vec<Command<O>>) {
+    /// A worker still starting when the run ended: its handshake is aborted as soon as it has
+    /// a pid (the worker then removes its handshake socket and exits), and it is killed if it
+    /// has not after [`ABORT_GRACE`] (at once when `immediate`).
+    fn doom_spawning<O>(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        generation: u64,
+        immediate: bool,
+        out: &mut Vec<Command<O>>,
+    ) {
         if let Phase::Spawning(spawning) = &mut self.slots[slot].phase {
             if !spawning.doomed && spawning.pid.is_some() {
+                out.push(Command::AbortSpawn { slot, generation });
+            }
+            spawning.doomed = true;
+            let at = if immediate { now } else { now + ABORT_GRACE };
+            spawning.kill_at = Some(spawning.kill_at.map_or(at, |k| k.min(at)));
+            if immediate && spawning.pid.is_some() {
+                spawning.kill_at = None;
                 out.push(Command::Signal {
                     slot,
                     generation,
                     signal: WorkerSignal::Kill,
                 });
             }
-            spawning.doomed = true;
         }
     }
 }

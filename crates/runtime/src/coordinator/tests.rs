@@ -465,7 +465,7 @@ fn a_spent_worker_is_recycled_without_counting_a_restart() {
 }
 
 #[test]
-fn a_stop_while_spawning_kills_each_worker_as_soon_as_it_has_a_pid() {
+fn a_stop_while_spawning_aborts_each_handshake_then_kills() {
     let (mut sim, start) = Sim::batch(settings(3), 10);
     assert_eq!(spawns(&start).len(), 3);
     // Slot 0 has a pid; slots 1 and 2 are still queued at the spawner.
@@ -479,22 +479,41 @@ fn a_stop_while_spawning_kills_each_worker_as_soon_as_it_has_a_pid() {
         reason: "test".into(),
     });
     assert!(stop.iter().any(|c| matches!(c, Command::CancelSpawns)));
-    assert_eq!(signals(&stop), vec![(0, WorkerSignal::Kill)]);
-    // Slot 1 was forked before the cancel reached the spawner: killed as soon as it is known.
+    assert!(
+        stop.iter()
+            .any(|c| matches!(c, Command::AbortSpawn { slot: 0, .. })),
+        "the handshake in progress is aborted (the worker removes its socket and exits)"
+    );
+    assert!(
+        signals(&stop).is_empty(),
+        "no SIGKILL before the worker could clean up"
+    );
+    assert_eq!(sim.c.next_deadline(), Some(sim.now + ABORT_GRACE));
+    // Slot 1 was forked before the cancel reached the spawner: aborted as soon as known.
     let late = sim.on(Event::SpawnStarted {
         slot: 1,
         generation: 1,
         pid: 501,
     });
-    assert_eq!(signals(&late), vec![(1, WorkerSignal::Kill)]);
-    // Slot 1's handshake even completes before the kill lands: it gets nothing, a deadline.
+    assert!(
+        late.iter()
+            .any(|c| matches!(c, Command::AbortSpawn { slot: 1, .. }))
+    );
+    // Slot 1's handshake even completes: it gets no work, is asked to exit, has a deadline.
     let ready = sim.on(Event::Spawned {
         slot: 1,
         generation: 1,
         pid: 501,
     });
     assert!(sends(&ready).is_empty());
-    assert!(sim.c.next_deadline().is_some_and(|at| at <= sim.now));
+    assert_eq!(shutdowns(&ready), vec![1]);
+    // Slot 0 does not go away by itself: SIGKILL when the grace is over.
+    sim.at(ABORT_GRACE);
+    let kill = sim.tick(0, Vec::new());
+    assert_eq!(
+        signals(&kill),
+        vec![(0, WorkerSignal::Kill), (1, WorkerSignal::Kill)]
+    );
     // Slot 2 never started.
     sim.on(Event::SpawnFailed {
         slot: 2,
@@ -521,6 +540,21 @@ fn a_stop_while_spawning_kills_each_worker_as_soon_as_it_has_a_pid() {
     assert_eq!(summary.not_run, 10);
     assert_eq!(summary.interrupted.as_deref(), Some("test"));
     assert_eq!(summary.worker_crashes, 0);
+}
+
+#[test]
+fn an_immediate_stop_kills_a_starting_worker_at_once() {
+    let (mut sim, _start) = Sim::batch(settings(1), 10);
+    sim.on(Event::SpawnStarted {
+        slot: 0,
+        generation: 1,
+        pid: 500,
+    });
+    let stop = sim.on(Event::Stop {
+        mode: StopMode::Immediate,
+        reason: "second ctrl-c".into(),
+    });
+    assert_eq!(signals(&stop), vec![(0, WorkerSignal::Kill)]);
 }
 
 #[test]

@@ -100,8 +100,9 @@ struct Link {
     child: Arc<ChildProcess>,
     writer: Option<Writer>,
     /// Our end of the worker's bootstrap pair: open while the worker lives, so the worker
-    /// can tell a parent that died during its handshake.
-    _bootstrap: Option<std::os::fd::OwnedFd>,
+    /// can tell a parent that died during its handshake (during the handshake: a copy that
+    /// aborts it when shut down).
+    bootstrap: Option<std::os::fd::OwnedFd>,
 }
 
 /// Everything the executor thread owns.
@@ -375,13 +376,14 @@ impl<J: Job> State<J> {
                 slot,
                 generation,
                 child,
+                abort,
             } => {
                 let pid = child.pid();
                 self.links[slot] = Some(Link {
                     generation,
                     child,
                     writer: None,
-                    _bootstrap: None,
+                    bootstrap: abort,
                 });
                 Some(Event::SpawnStarted {
                     slot,
@@ -406,7 +408,7 @@ impl<J: Job> State<J> {
                             generation,
                             child,
                             writer: Some(writer),
-                            _bootstrap: Some(bootstrap),
+                            bootstrap: Some(bootstrap),
                         });
                     }
                     _ => {
@@ -417,7 +419,7 @@ impl<J: Job> State<J> {
                             generation,
                             child,
                             writer: None,
-                            _bootstrap: None,
+                            bootstrap: None,
                         });
                     }
                 }
@@ -528,6 +530,19 @@ impl<J: Job> State<J> {
                     let _ = self.spawn_tx.send(SpawnRequest { slot, generation });
                 }
                 Command::CancelSpawns => self.cancelled.store(true, Ordering::Release),
+                Command::AbortSpawn { slot, generation } => {
+                    if let Some(fd) = self
+                        .link(slot, generation)
+                        .and_then(|l| l.bootstrap.as_ref())
+                    {
+                        // The worker sees its parent's end hang up: it removes its handshake
+                        // socket and exits; the handshake thread sees the same and reports it.
+                        let _ = nix::sys::socket::shutdown(
+                            std::os::fd::AsRawFd::as_raw_fd(fd),
+                            nix::sys::socket::Shutdown::Both,
+                        );
+                    }
+                }
                 Command::Send {
                     slot,
                     generation,

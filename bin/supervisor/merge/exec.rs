@@ -2,17 +2,17 @@
 //! run uses ([`ExecWriter`]), so the table is the commands' output byte for byte and the other
 //! formats hold the same results.
 //!
-//! A task's output may be gigabytes, so nothing is held whole. A first pass reads every file
-//! through and checks it (its header, each result line and the base64 pieces of big streams,
-//! that its results are in input order and each belongs to the partition the file claims),
-//! keeping only the header and the summary: nothing is written unless the whole set is
-//! sound. The second pass opens every file at once and merges them like sorted runs (each
+//! A task's output may be gigabytes, so nothing is held whole. Once the headers say the files
+//! are one run's complete set, a first pass reads every file through and checks it (each
+//! result line and the base64 pieces of big streams, that its results are in input order and
+//! each belongs to the partition the file claims), keeping only its summary: nothing is
+//! written unless the whole set is sound. The second pass opens every file at once and merges them like sorted runs (each
 //! partition is in input order already): the next result is the smallest position among the
 //! files' next results. A big stream is decoded into an unnamed temp file just before its
 //! row is written.
 
 use super::read::{self, PartFile};
-use super::{MergeArgs, check, summary};
+use super::{MergeArgs, summary};
 use crate::error::CliError;
 use crate::lines::Lines;
 use crate::output::Sink;
@@ -31,14 +31,13 @@ use supervisor_jobs::partition::Partition;
 /// The read buffer of each file while all are open at once.
 const BUFFER: usize = 64 * 1024;
 
-/// Merges the partition files of an exec run; returns the exit code.
+/// Merges the partition files of an exec run (their headers checked to be one run's complete
+/// set); returns the exit code.
 pub fn run(args: &MergeArgs) -> Result<u8, CliError> {
     let mut parts = Vec::with_capacity(args.files.len());
     for path in &args.files {
         parts.push(check_file(path)?);
     }
-    check::one_run(&parts)?;
-    check::complete(&parts)?;
     parts.sort_by_key(|p| p.header.partition);
     let merged = summary::merge(&parts);
     let output_dir = !parts[0].header.args["output_dir"].is_null();

@@ -19,6 +19,7 @@ use crate::error::{CliError, code};
 use crate::output::decode::Decode;
 use crate::output::{self, Needs, Output, Record, Rows, Sink, View};
 use crate::partition::PartitionLine;
+use check::Claim;
 use clap::Args;
 use read::Row;
 use serde_json::Value;
@@ -63,7 +64,19 @@ pub struct MergeArgs {
 /// Merges and returns the exit code: as one run's (1 when a result failed, 3 when a partition
 /// gave up), 2 when the files are not one run's complete set of partitions.
 pub fn run(args: MergeArgs) -> Result<u8, CliError> {
-    let first = read::header(&args.files[0])?;
+    let mut headers = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        headers.push(read::header(path)?);
+    }
+    let claims: Vec<Claim<'_>> = args
+        .files
+        .iter()
+        .zip(&headers)
+        .map(|(path, header)| Claim { path, header })
+        .collect();
+    check::one_run(&claims)?;
+    check::complete(&claims)?;
+    let first = &headers[0];
     let style = SumsStyle {
         tag: args.tag,
         binary: args.binary,
@@ -91,8 +104,6 @@ pub fn run(args: MergeArgs) -> Result<u8, CliError> {
     for path in &args.files {
         parts.push(read::read(path, &renders)?);
     }
-    check::one_run(&parts)?;
-    check::complete(&parts)?;
     parts.sort_by_key(|p| p.header.partition);
     let merged = summary::merge(&parts);
     let rows = MergedRows {

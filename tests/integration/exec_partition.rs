@@ -5,10 +5,13 @@
 //! exactly; a partition SIGKILLed mid-run resumes from its journal, nothing it started
 //! survives, and the merge is the same.
 
-use crate::partition::{clean_run, merge, os, result_counts, run_partitions, split_json};
+use crate::partition::{
+    clean_run, journal_holds_results, json_results, merge, os, rerun_partition_2,
+    rerunnable_partition, run_partitions, split_json,
+};
 use crate::support::{
-    Finished, assert_all_gone, deadline, is_gone, processes_mentioning, run, sigkill, spawn,
-    tempdir, wait_until,
+    Finished, assert_all_gone, deadline, processes_mentioning, run, sigkill, spawn, tempdir,
+    wait_until,
 };
 use serde_json::Value;
 use std::ffi::OsString;
@@ -153,13 +156,7 @@ fn exec_partitions_merge_to_one_run_in_every_format() {
                     "{what}: records differ"
                 ),
                 _ => {
-                    let (lines, summary) = split_json(format, &merged.stdout);
-                    let (one_lines, one_summary) = split_json(format, &one.stdout);
-                    assert_eq!(
-                        result_counts(&summary),
-                        result_counts(&one_summary),
-                        "{what}"
-                    );
+                    let (lines, one_lines) = json_results(format, &merged, one, &what);
                     // jsonl streams in completion order; merged, it is in input order.
                     let lines = without_durations(&lines);
                     assert!(lines == json_lines, "{what}: not json's records in order");
@@ -216,14 +213,9 @@ fn exec_partitions_of_other_items_or_moved_results_are_refused() {
     let other_dir = dir.path().join("other");
     std::fs::create_dir(&other_dir).unwrap();
     let other = run_partitions(&other_dir, &items("h"), 2);
-    let done = merge(&[first[0].clone(), other[1].clone()], "table");
-    done.assert_code(2);
-    assert!(done.stdout.is_empty());
-    assert!(
-        done.stderr.contains("are not partitions of one run")
-            && done.stderr.contains("\"items\":{\"count\":7,"),
-        "{}",
-        done.stderr
+    assert_merge_refused(
+        &[first[0].clone(), other[1].clone()],
+        &["are not partitions of one run", "\"items\":{\"count\":7,"],
     );
     // A result moved into the other partition's file is not that partition's.
     let lines = |path: &Path| -> Vec<Vec<u8>> {
@@ -241,12 +233,20 @@ fn exec_partitions_of_other_items_or_moved_results_are_refused() {
         .clone();
     one.insert(1, moved);
     std::fs::write(&first[0], one.join(&b'\n')).unwrap();
-    let done = merge(&first, "table");
+    assert_merge_refused(
+        &first,
+        &[":2: not a result line: task ", "is not in partition 1/2"],
+    );
+}
+
+/// Merging `files` is refused: exit 2, nothing written, one line saying every one of `says`.
+fn assert_merge_refused(files: &[PathBuf], says: &[&str]) {
+    let done = merge(files, "table");
     done.assert_code(2);
     assert!(done.stdout.is_empty());
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
     assert!(
-        done.stderr.contains(":2: not a result line: task ")
-            && done.stderr.contains("is not in partition 1/2"),
+        says.iter().all(|s| done.stderr.contains(s)),
         "{}",
         done.stderr
     );
@@ -276,18 +276,7 @@ fn an_exec_partition_killed_mid_run_resumes_from_its_journal_and_merges_identica
         ":::",
     ]);
     job.extend((1..=24).map(|i| OsString::from(format!("item {i}"))));
-    let journal = dir.path().join("part-{index}.journal");
-    let output = dir.path().join("part-{index}.jsonl");
-    let partition = |m: u32| {
-        let mut cmd = clean_run();
-        cmd.args(["-w", "1", "--partition", &format!("hash:{m}/3")])
-            .arg("--journal")
-            .arg(&journal)
-            .args(["--resume-if-exists", "-o"])
-            .arg(&output)
-            .args(&job);
-        cmd
-    };
+    let partition = |m: u32| rerunnable_partition(dir.path(), m, &job);
     let single = spawn(clean_run().args(["-w", "2", "-q"]).args(&job));
     let others: Vec<_> = [1, 3].iter().map(|&m| spawn(&mut partition(m))).collect();
 
@@ -296,13 +285,10 @@ fn an_exec_partition_killed_mid_run_resumes_from_its_journal_and_merges_identica
     let mark = format!("SUPERVISOR_EXEC_PARTITION_TEST={}", std::process::id());
     let (key, value) = mark.split_once('=').unwrap();
     let running = spawn(partition(2).env(key, value));
-    let journal_2 = dir.path().join("part-2.journal");
-    let header_len = 8 + 4 + 8 + 32 + 4;
     let mut marked = Vec::new();
     let ready = wait_until(deadline(20), || {
         marked = processes_mentioning(mark.as_bytes());
-        std::fs::metadata(&journal_2).is_ok_and(|m| m.len() > header_len)
-            && marked.iter().any(|&p| comm(p) == "sleep")
+        journal_holds_results(dir.path(), 2) && marked.iter().any(|&p| comm(p) == "sleep")
     });
     assert!(
         ready,
@@ -323,30 +309,10 @@ fn an_exec_partition_killed_mid_run_resumes_from_its_journal_and_merges_identica
         "left behind: {:?}",
         processes_mentioning(mark.as_bytes())
     );
-    assert!(marked.iter().all(|&p| is_gone(p)));
     assert!(!dir.path().join("part-2.jsonl").exists());
 
-    // The scheduler reruns the index with the same command line: it resumes.
-    run(&mut partition(2)).assert_code(0);
-    let body = std::fs::read(dir.path().join("part-2.jsonl")).unwrap();
-    let last = body
-        .trim_ascii_end()
-        .rsplit(|&b| b == b'\n')
-        .next()
-        .unwrap();
-    let summary: Value = serde_json::from_slice(last).unwrap();
-    assert!(
-        summary["summary"]["resumed"]
-            .as_u64()
-            .is_some_and(|n| n > 0),
-        "the rerun did not resume from the journal: {summary}"
-    );
-    for done in others {
-        done.finish().assert_code(0);
-    }
-    let files: Vec<PathBuf> = (1..=3)
-        .map(|m| dir.path().join(format!("part-{m}.jsonl")))
-        .collect();
+    // The scheduler reruns the index with the same command line.
+    let files = rerun_partition_2(dir.path(), partition(2), others);
     assert_each_item_once(&files, 24);
     let merged = merge(&files, "table");
     merged.assert_code(0);

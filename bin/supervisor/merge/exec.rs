@@ -6,10 +6,10 @@
 //! are one run's complete set, a first pass reads every file through and checks it (each
 //! result line and the base64 pieces of big streams, that its results are in input order and
 //! each belongs to the partition the file claims), keeping only its summary: nothing is
-//! written unless the whole set is sound. The second pass opens every file at once and merges them like sorted runs (each
-//! partition is in input order already): the next result is the smallest position among the
-//! files' next results. A big stream is decoded into an unnamed temp file just before its
-//! row is written.
+//! written unless the whole set is sound. The second pass opens every file at once and
+//! merges them like sorted runs (each partition is in input order already): the next result
+//! is the smallest position among the files' next results. A big stream is decoded into an
+//! unnamed temp file just before its row is written.
 
 use super::read::{self, PartFile};
 use super::{MergeArgs, summary};
@@ -171,15 +171,11 @@ impl PartRows {
             self.last_seq = head.row.seq;
             break head;
         };
-        for (name, at) in [("stdout", 0), ("stderr", 1)] {
-            if follows[at] {
-                let stream = self.read_stream(name)?;
-                *(if at == 0 {
-                    &mut row.stdout
-                } else {
-                    &mut row.stderr
-                }) = Output::Content(stream);
-            }
+        if follows[0] {
+            row.stdout = Output::Content(self.read_stream("stdout")?);
+        }
+        if follows[1] {
+            row.stderr = Output::Content(self.read_stream("stderr")?);
         }
         Ok(Some(row))
     }

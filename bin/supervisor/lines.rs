@@ -17,13 +17,23 @@ pub struct Lines {
 impl Lines {
     /// Opens `path` (exit 2 naming it when it cannot be read).
     pub fn open(path: &Path) -> Result<Self, CliError> {
+        Self::open_buffered(path, 1 << 20)
+    }
+
+    /// [`Lines::open`] with a read buffer of `capacity` bytes (for many files open at once).
+    pub fn open_buffered(path: &Path, capacity: usize) -> Result<Self, CliError> {
         let file = File::open(path).map_err(|e| unreadable(path, &e))?;
         Ok(Lines {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(1 << 20, file),
+            reader: BufReader::with_capacity(capacity, file),
             line: Vec::new(),
             number: 0,
         })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The next line without its newline, and where it is; `None` at the end of the file.

@@ -11,6 +11,7 @@ mod doc_commands;
 mod doc_examples;
 mod exec;
 mod exec_crash;
+mod exec_partition;
 mod fault;
 mod formats;
 mod hash_sums;

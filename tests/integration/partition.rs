@@ -25,12 +25,12 @@ const SCHEDULER_VARS: [&str; 7] = [
     "AWS_BATCH_JOB_ARRAY_SIZE",
 ];
 
-fn os(args: &[&str]) -> Vec<OsString> {
+pub(crate) fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
 
 /// `supervisor run` without any scheduler variable in its environment.
-fn clean_run() -> std::process::Command {
+pub(crate) fn clean_run() -> std::process::Command {
     let mut cmd = supervisor_run();
     for var in SCHEDULER_VARS {
         cmd.env_remove(var);
@@ -39,7 +39,7 @@ fn clean_run() -> std::process::Command {
 }
 
 /// Runs `job` as `count` partitions at once, one process each, writing `DIR/part-M.jsonl`.
-fn run_partitions(dir: &Path, job: &[OsString], count: u32) -> Vec<PathBuf> {
+pub(crate) fn run_partitions(dir: &Path, job: &[OsString], count: u32) -> Vec<PathBuf> {
     let output = dir.join(format!("n{count}-part-{{index}}.jsonl"));
     let running: Vec<Running> = (1..=count)
         .map(|m| {
@@ -64,14 +64,14 @@ fn run_partitions(dir: &Path, job: &[OsString], count: u32) -> Vec<PathBuf> {
     files
 }
 
-fn merge(files: &[PathBuf], format: &str) -> Finished {
+pub(crate) fn merge(files: &[PathBuf], format: &str) -> Finished {
     run(supervisor()
         .args(["merge", "-q", "--format", format])
         .args(files))
 }
 
 /// The result lines and the summary object of a json or jsonl output.
-fn split_json(format: &str, stdout: &[u8]) -> (Vec<Vec<u8>>, Value) {
+pub(crate) fn split_json(format: &str, stdout: &[u8]) -> (Vec<Vec<u8>>, Value) {
     let text = stdout.to_vec();
     if format == "json" {
         let doc: Value = serde_json::from_slice(&text).expect("one JSON document");
@@ -98,6 +98,24 @@ fn split_json(format: &str, stdout: &[u8]) -> (Vec<Vec<u8>>, Value) {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The result lines of a merge and of one run in json or jsonl, their summaries checked to
+/// count the same results.
+pub(crate) fn json_results(
+    format: &str,
+    merged: &Finished,
+    one: &Finished,
+    what: &str,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (lines, summary) = split_json(format, &merged.stdout);
+    let (one_lines, one_summary) = split_json(format, &one.stdout);
+    assert_eq!(
+        result_counts(&summary),
+        result_counts(&one_summary),
+        "{what}"
+    );
+    (lines, one_lines)
 }
 
 /// The summary fields that describe the results (the rest describe how a run went).
@@ -147,13 +165,7 @@ fn assert_merges_to_one_run(job: &[OsString], formats: &[&str]) {
             }
             match *format {
                 "json" | "jsonl" => {
-                    let (lines, summary) = split_json(format, &merged.stdout);
-                    let (one_lines, one_summary) = split_json(format, &one.stdout);
-                    assert_eq!(
-                        result_counts(&summary),
-                        result_counts(&one_summary),
-                        "{what}"
-                    );
+                    let (lines, one_lines) = json_results(format, &merged, one, &what);
                     // jsonl streams in completion order: merged, it comes in the canonical
                     // order, which is json's, with every line byte for byte.
                     let mut sorted = (one_lines.clone(), lines.clone());
@@ -517,50 +529,45 @@ fn merge_refuses_mixed_runs_and_names_missing_partitions() {
     );
 }
 
-/// The fault job's tasks sleep, so a partition can be killed while it runs.
-const SLOW: [&str; 5] = ["fault", "--tasks", "90", "--sleep-ms", "60"];
+/// Partition M of 3 of `job` as an array task that a scheduler reruns: one worker, its journal
+/// `DIR/part-M.journal` continued if it exists, its output `DIR/part-M.jsonl`.
+pub(crate) fn rerunnable_partition(dir: &Path, m: u32, job: &[OsString]) -> std::process::Command {
+    let mut cmd = clean_run();
+    cmd.args(["-w", "1", "--partition", &format!("hash:{m}/3")])
+        .arg("--journal")
+        .arg(dir.join("part-{index}.journal"))
+        .args(["--resume-if-exists", "-o"])
+        .arg(dir.join("part-{index}.jsonl"))
+        .args(job);
+    cmd
+}
 
-#[test]
-fn a_partition_killed_mid_run_resumes_from_its_journal_and_merges_identically() {
-    let dir = tempdir();
-    let journal = dir.path().join("part-{index}.journal");
-    let output = dir.path().join("part-{index}.jsonl");
-    let partition = |m: u32| {
-        let mut cmd = clean_run();
-        cmd.args(["-w", "1", "--partition", &format!("hash:{m}/3")])
-            .arg("--journal")
-            .arg(&journal)
-            .args(["--resume-if-exists", "-o"])
-            .arg(&output)
-            .args(SLOW);
-        cmd
-    };
-    let single = spawn(
-        clean_run()
-            .args(["-w", "2", "-q", "--format", "json"])
-            .args(SLOW),
-    );
-    let others: Vec<Running> = [1, 3].iter().map(|&m| spawn(&mut partition(m))).collect();
-
-    // Partition 2 dies (SIGKILL, as its node would) once its journal holds results.
-    let running = spawn(&mut partition(2));
-    let watch = ChildWatch::start(running.pid());
-    let journal_2 = dir.path().join("part-2.journal");
+/// True once partition M's journal in `dir` holds a result (more than its header).
+pub(crate) fn journal_holds_results(dir: &Path, m: u32) -> bool {
     let header_len = 8 + 4 + 8 + 32 + 4;
-    assert!(
-        wait_until(deadline(20), || std::fs::metadata(&journal_2)
-            .is_ok_and(|m| m.len() > header_len)),
-        "partition 2 never journaled a result"
-    );
-    sigkill(running.pid());
-    let killed = running.finish();
-    assert_eq!(killed.code, None, "partition 2 was not killed: {killed:?}");
-    assert_all_gone(&watch.seen());
-    assert!(!dir.path().join("part-2.jsonl").exists());
+    std::fs::metadata(dir.join(format!("part-{m}.journal"))).is_ok_and(|m| m.len() > header_len)
+}
 
-    // The scheduler reruns the index with the same command line: it resumes.
-    run(&mut partition(2)).assert_code(0);
-    let body = std::fs::read(dir.path().join("part-2.jsonl")).unwrap();
+/// Partition 2 rerun after it was killed, as a scheduler reruns an index: it resumes from its
+/// journal. Then the other partitions' ends; returns the three outputs.
+pub(crate) fn rerun_partition_2(
+    dir: &Path,
+    mut rerun: std::process::Command,
+    others: Vec<Running>,
+) -> Vec<PathBuf> {
+    run(&mut rerun).assert_code(0);
+    assert_resumed(dir, 2);
+    for done in others {
+        done.finish().assert_code(0);
+    }
+    (1..=3)
+        .map(|m| dir.join(format!("part-{m}.jsonl")))
+        .collect()
+}
+
+/// Asserts that partition M's output in `dir` says it resumed results from its journal.
+fn assert_resumed(dir: &Path, m: u32) {
+    let body = std::fs::read(dir.join(format!("part-{m}.jsonl"))).unwrap();
     let last = body
         .trim_ascii_end()
         .rsplit(|&b| b == b'\n')
@@ -572,12 +579,38 @@ fn a_partition_killed_mid_run_resumes_from_its_journal_and_merges_identically() 
         resumed.is_some_and(|n| n > 0),
         "the rerun did not resume from the journal: {summary}"
     );
-    for done in others {
-        done.finish().assert_code(0);
-    }
-    let files: Vec<PathBuf> = (1..=3)
-        .map(|m| dir.path().join(format!("part-{m}.jsonl")))
-        .collect();
+}
+
+/// The fault job's tasks sleep, so a partition can be killed while it runs.
+const SLOW: [&str; 5] = ["fault", "--tasks", "90", "--sleep-ms", "60"];
+
+#[test]
+fn a_partition_killed_mid_run_resumes_from_its_journal_and_merges_identically() {
+    let dir = tempdir();
+    let job = os(&SLOW);
+    let partition = |m: u32| rerunnable_partition(dir.path(), m, &job);
+    let single = spawn(
+        clean_run()
+            .args(["-w", "2", "-q", "--format", "json"])
+            .args(SLOW),
+    );
+    let others: Vec<Running> = [1, 3].iter().map(|&m| spawn(&mut partition(m))).collect();
+
+    // Partition 2 dies (SIGKILL, as its node would) once its journal holds results.
+    let running = spawn(&mut partition(2));
+    let watch = ChildWatch::start(running.pid());
+    assert!(
+        wait_until(deadline(20), || journal_holds_results(dir.path(), 2)),
+        "partition 2 never journaled a result"
+    );
+    sigkill(running.pid());
+    let killed = running.finish();
+    assert_eq!(killed.code, None, "partition 2 was not killed: {killed:?}");
+    assert_all_gone(&watch.seen());
+    assert!(!dir.path().join("part-2.jsonl").exists());
+
+    // The scheduler reruns the index with the same command line.
+    let files = rerun_partition_2(dir.path(), partition(2), others);
     let merged = merge(&files, "json");
     merged.assert_code(0);
     let single = single.finish();
@@ -684,11 +717,7 @@ fn runs_that_cannot_be_split_are_refused_before_they_start() {
     let sums = dir.path().join("MD5SUMS");
     std::fs::write(&sums, "d41d8cd98f00b204e9800998ecf8427e  empty\n").unwrap();
     let check = format!("--check={}", sums.display());
-    let cases: [(&[&str], &str); 3] = [
-        (
-            &["exec", "--", "echo", ":::", "a", "b"],
-            "exec cannot be split",
-        ),
+    let cases: [(&[&str], &str); 2] = [
         (&["hash", check.as_str()], "hash --check cannot be split"),
         (&["cpu", "--tasks", "1", "--compare"], "cpu --compare"),
     ];

@@ -1,14 +1,21 @@
 //! Which files may be merged: partitions of one run (same job, same arguments, same split),
-//! each partition exactly once.
+//! each partition exactly once. Decided from the files' headers, before any is read through.
 
-use super::read::PartFile;
 use crate::error::CliError;
+use crate::partition::Header;
+use std::path::Path;
+
+/// A file given to `merge`, and the partition its header says it is.
+pub struct Claim<'a> {
+    pub path: &'a Path,
+    pub header: &'a Header,
+}
 
 /// Refuses files that are not partitions of one run, naming two that differ.
-pub fn one_run(parts: &[PartFile]) -> Result<(), CliError> {
+pub fn one_run(parts: &[Claim<'_>]) -> Result<(), CliError> {
     let first = &parts[0];
     for other in &parts[1..] {
-        let (a, b) = (&first.header, &other.header);
+        let (a, b) = (first.header, other.header);
         if a.job != b.job || a.fingerprint != b.fingerprint {
             return Err(CliError::Usage(format!(
                 "{} and {} are not partitions of one run: {} ran {} {}, {} ran {} {}",
@@ -38,9 +45,9 @@ pub fn one_run(parts: &[PartFile]) -> Result<(), CliError> {
 }
 
 /// Refuses a set that lacks a partition or holds one twice, naming them by number.
-pub fn complete(parts: &[PartFile]) -> Result<(), CliError> {
+pub fn complete(parts: &[Claim<'_>]) -> Result<(), CliError> {
     let count = parts[0].header.partitions;
-    let mut holder: Vec<Option<&PartFile>> = vec![None; count as usize];
+    let mut holder: Vec<Option<&Claim<'_>>> = vec![None; count as usize];
     for part in parts {
         let number = part.header.partition;
         let Some(slot) = number

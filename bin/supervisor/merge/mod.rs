@@ -6,8 +6,11 @@
 //! the same [`Output`] as a run's, so there is one rendering path. Files are taken in partition
 //! order whatever order they are given in, and the records are put in the canonical order by
 //! the same stable sort a run uses: merging is deterministic and repeatable.
+//!
+//! `exec` results are streams rather than records: [`exec`] merges them as a stream too.
 
 mod check;
+mod exec;
 mod read;
 mod summary;
 
@@ -16,12 +19,14 @@ use crate::error::{CliError, code};
 use crate::output::decode::Decode;
 use crate::output::{self, Needs, Output, Record, Rows, Sink, View};
 use crate::partition::PartitionLine;
+use check::Claim;
 use clap::Args;
 use read::Row;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::path::PathBuf;
 use supervisor_jobs::hash::SumsStyle;
+use supervisor_runtime::Summary;
 
 /// `supervisor merge`.
 #[derive(Args, Debug)]
@@ -59,7 +64,19 @@ pub struct MergeArgs {
 /// Merges and returns the exit code: as one run's (1 when a result failed, 3 when a partition
 /// gave up), 2 when the files are not one run's complete set of partitions.
 pub fn run(args: MergeArgs) -> Result<u8, CliError> {
-    let first = read::header(&args.files[0])?;
+    let mut headers = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        headers.push(read::header(path)?);
+    }
+    let claims: Vec<Claim<'_>> = args
+        .files
+        .iter()
+        .zip(&headers)
+        .map(|(path, header)| Claim { path, header })
+        .collect();
+    check::one_run(&claims)?;
+    check::complete(&claims)?;
+    let first = &headers[0];
     let style = SumsStyle {
         tag: args.tag,
         binary: args.binary,
@@ -70,13 +87,16 @@ pub fn run(args: MergeArgs) -> Result<u8, CliError> {
             "--tag, --binary and --zero shape the lines of --format sums of the hash job".into(),
         ));
     }
-    let (view, decode) = codec(&first.job, &first.args, style)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", args.files[0].display())))?;
     if args.format == Format::Sums && first.job != "hash" {
         return Err(CliError::Usage(
             "--format sums only applies to the hash job".into(),
         ));
     }
+    if first.job == "exec" {
+        return exec::run(&args);
+    }
+    let (view, decode) = codec(&first.job, &first.args, style)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.files[0].display())))?;
     let needs = Needs::of(args.format);
     let renders =
         |line: &PartitionLine| decode(&line.result, &line.order, line.failed, needs).map(drop);
@@ -84,8 +104,6 @@ pub fn run(args: MergeArgs) -> Result<u8, CliError> {
     for path in &args.files {
         parts.push(read::read(path, &renders)?);
     }
-    check::one_run(&parts)?;
-    check::complete(&parts)?;
     parts.sort_by_key(|p| p.header.partition);
     let merged = summary::merge(&parts);
     let rows = MergedRows {
@@ -102,25 +120,31 @@ pub fn run(args: MergeArgs) -> Result<u8, CliError> {
     let written = out
         .finish_rows(&rows, &merged.summary, merged.skipped)
         .map_err(CliError::Output)?;
+    Ok(exit_code(&written, &merged.summary))
+}
+
+/// A merge's exit code, as one run's: 1 when a result failed or a partition was interrupted
+/// (its tasks not run are named), 3 when a partition gave up.
+fn exit_code(written: &output::Finished, summary: &Summary) -> u8 {
     if written.reader_went_away {
-        return Ok(code::OK);
+        return code::OK;
     }
-    if let Some(reason) = &merged.summary.gave_up {
+    if let Some(reason) = &summary.gave_up {
         eprintln!("supervisor: gave up: {reason}");
-        return Ok(code::GAVE_UP);
+        return code::GAVE_UP;
     }
-    if let Some(reason) = &merged.summary.interrupted {
+    if let Some(reason) = &summary.interrupted {
         eprintln!(
             "supervisor: {} tasks not run: {reason}; rerun those partitions",
-            merged.summary.not_run
+            summary.not_run
         );
-        return Ok(code::TASKS_FAILED);
+        return code::TASKS_FAILED;
     }
-    Ok(if written.failed > 0 {
+    if written.failed > 0 {
         code::TASKS_FAILED
     } else {
         code::OK
-    })
+    }
 }
 
 /// The view and decoder of `job`'s records; the arguments are the partitions' (the logs

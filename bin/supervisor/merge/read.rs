@@ -1,7 +1,7 @@
 //! Reading one partition's output: its header, its result lines, its summary.
 
 use crate::error::CliError;
-use crate::lines::Lines;
+use crate::lines::{Lines, Place};
 use crate::partition::{Header, PartitionLine};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 pub struct PartFile {
     pub path: PathBuf,
     pub header: Header,
-    /// The result lines, in the file's order (canonical within the partition).
+    /// The result lines, in the file's order (canonical within the partition); none for a
+    /// job whose merge streams them (`exec`).
     pub rows: Vec<Row>,
+    /// How many results the file holds.
+    pub results: usize,
     /// The partition's summary object.
     pub summary: Value,
 }
@@ -26,8 +29,39 @@ pub struct Row {
 
 /// Reads only the header of the partition file at `path`.
 pub fn header(path: &Path) -> Result<Header, CliError> {
-    let mut lines = Lines::open(path)?;
-    parse_header(lines.first()?, path)
+    open(path, 1 << 20).map(|(header, _)| header)
+}
+
+/// Opens the partition file at `path` (with a read buffer of `capacity` bytes) and reads its
+/// header; the lines after it are left to read.
+pub fn open(path: &Path, capacity: usize) -> Result<(Header, Lines), CliError> {
+    let mut lines = Lines::open_buffered(path, capacity)?;
+    let header = parse_header(lines.first()?, path)?;
+    Ok((header, lines))
+}
+
+/// The summary object of a summary line (`{"summary": {...}}`), or `None` for another line.
+pub fn summary(line: &[u8], at: Place<'_>) -> Result<Option<Value>, CliError> {
+    if !line.starts_with(b"{\"summary\":") {
+        return Ok(None);
+    }
+    let mut value: Value = serde_json::from_slice(line)
+        .map_err(|e| CliError::Usage(format!("{at}: unreadable summary: {e}")))?;
+    Ok(Some(value["summary"].take()))
+}
+
+/// The error for a line after the summary.
+pub fn after_summary(at: Place<'_>) -> CliError {
+    CliError::Usage(format!("{at}: a line after the summary"))
+}
+
+/// The error for a file without a summary line.
+pub fn incomplete(path: &Path, header: &Header) -> CliError {
+    CliError::Usage(format!(
+        "{} is incomplete: {} never finished (no summary line); rerun it",
+        path.display(),
+        header.describe()
+    ))
 }
 
 fn parse_header(line: &[u8], path: &Path) -> Result<Header, CliError> {
@@ -62,9 +96,7 @@ pub fn read(
     path: &Path,
     check: &dyn Fn(&PartitionLine) -> Result<(), String>,
 ) -> Result<PartFile, CliError> {
-    let name = path.display();
-    let mut lines = Lines::open(path)?;
-    let header = parse_header(lines.first()?, path)?;
+    let (header, mut lines) = open(path, 1 << 20)?;
     let mut rows = Vec::new();
     let mut summary = None;
     while let Some((line, at)) = lines.next_line()? {
@@ -72,12 +104,10 @@ pub fn read(
             continue;
         }
         if summary.is_some() {
-            return Err(CliError::Usage(format!("{}: a line after the summary", at)));
+            return Err(after_summary(at));
         }
-        if line.starts_with(b"{\"summary\":") {
-            let mut value: Value = serde_json::from_slice(line)
-                .map_err(|e| CliError::Usage(format!("{}: unreadable summary: {e}", at)))?;
-            summary = Some(value["summary"].take());
+        if let Some(value) = self::summary(line, at)? {
+            summary = Some(value);
             continue;
         }
         let parsed = PartitionLine::parse(line)
@@ -89,15 +119,11 @@ pub fn read(
             line: line.into(),
         });
     }
-    let summary = summary.ok_or_else(|| {
-        CliError::Usage(format!(
-            "{name} is incomplete: {} never finished (no summary line); rerun it",
-            header.describe()
-        ))
-    })?;
+    let summary = summary.ok_or_else(|| incomplete(path, &header))?;
     Ok(PartFile {
         path: path.to_path_buf(),
         header,
+        results: rows.len(),
         rows,
         summary,
     })

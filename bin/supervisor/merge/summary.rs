@@ -80,7 +80,7 @@ pub fn merge(parts: &[PartFile]) -> Merged {
             "started": h.started,
             "ended": h.ended,
             "elapsed_ms": count("elapsed_ms"),
-            "results": part.rows.len(),
+            "results": part.results,
             "source": h.source,
         });
         if let Some(resumed) = s["resumed"].as_u64() {

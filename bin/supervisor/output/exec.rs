@@ -7,13 +7,19 @@
 //! the run and what is held is only what finished ahead of an earlier task. Held output stays
 //! in memory up to [`HELD_IN_MEMORY`] bytes in all, then goes to unnamed temp files; output a
 //! worker spilled is read from its file. Nothing a task printed is ever held whole in memory.
+//!
+//! A partition's file (see [`super::exec_partition`]) is written in input order too, into an
+//! unnamed temp file, and at the end after its header (which records when the run ended).
+//! `supervisor merge` feeds the partitions' rows back through this writer in input order.
 
+use super::exec_partition;
 use super::exec_row::{self, Encoder};
 pub use super::exec_row::{Output, Row};
 use super::stream_text::Stream;
 use super::summary::{self, Totals};
 use super::{Finished, Sink, display_path};
 use crate::cli::Format;
+use crate::partition::Share;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -44,6 +50,12 @@ pub struct ExecWriter {
     buf: Vec<u8>,
     /// Job-specific additions to the summary: a JSON key and value, and a text line.
     extra: Vec<(String, Value, String)>,
+    /// The share a partition's output is for (its header).
+    share: Option<Share>,
+    /// A partition's result lines, until its header can be written.
+    body: Option<Sink>,
+    /// The partition of each worker slot in the summary (a merge of partitions' summaries).
+    slot_partitions: Option<Vec<u32>>,
 }
 
 impl ExecWriter {
@@ -69,7 +81,25 @@ impl ExecWriter {
             failed: 0,
             buf: Vec::new(),
             extra: Vec::new(),
+            share: None,
+            body: None,
+            slot_partitions: None,
         }
+    }
+
+    /// Makes the output a partition's (`Format::Partition`): its result lines go to a temp
+    /// file until the run ends, then follow `share`'s header.
+    pub fn for_share(mut self, share: Option<Share>) -> Result<Self, String> {
+        if self.format == Format::Partition {
+            self.body = Some(Sink::scratch(&self.temp_dir)?);
+        }
+        self.share = share;
+        Ok(self)
+    }
+
+    /// A merge: labels each worker slot of the summary with the partition it ran in.
+    pub fn merged(&mut self, slot_partitions: Vec<u32>) {
+        self.slot_partitions = Some(slot_partitions);
     }
 
     /// Takes one finished task: written now (`jsonl`, or the next in order), or held.
@@ -115,7 +145,8 @@ impl ExecWriter {
             failed: self.failed,
             skipped: 0,
         };
-        let mut json = summary::to_json(summary, &totals, None);
+        let slot_partitions = self.slot_partitions.as_deref();
+        let mut json = summary::to_json(summary, &totals, slot_partitions);
         let mut text = String::new();
         for (key, value, line) in &self.extra {
             if let Some(object) = json.as_object_mut() {
@@ -124,10 +155,25 @@ impl ExecWriter {
             text.push_str(line);
             text.push('\n');
         }
-        text.push_str(&summary::to_text(summary, &totals, None));
+        text.push_str(&summary::to_text(summary, &totals, slot_partitions));
         match self.format {
-            // (A partition of exec is refused before it starts: see `partition::Identity`.)
-            Format::Jsonl | Format::Partition => {
+            Format::Jsonl => {
+                let line = serde_json::json!({ "summary": json });
+                self.sink.write(format!("{line}\n").as_bytes());
+            }
+            Format::Partition => {
+                if let Some(share) = &self.share {
+                    self.sink.write(&share.header().line());
+                }
+                if let Some(body) = self.body.take() {
+                    let mut lines = body.into_scratch()?;
+                    std::io::copy(&mut lines, &mut self.sink).map_err(|e| {
+                        format!(
+                            "cannot read a temporary file: {}",
+                            supervisor_jobs::describe_io_error(&e)
+                        )
+                    })?;
+                }
                 let line = serde_json::json!({ "summary": json });
                 self.sink.write(format!("{line}\n").as_bytes());
             }
@@ -206,7 +252,8 @@ impl ExecWriter {
         }
         self.started = true;
         let mut encoder = Encoder {
-            sink: &mut self.sink,
+            // A partition's lines wait for its header.
+            sink: self.body.as_mut().unwrap_or(&mut self.sink),
             buf: &mut self.buf,
             output_dir: self.output_dir,
         };
@@ -216,9 +263,8 @@ impl ExecWriter {
                 encoder.sink.write(b"\n");
                 encoder.json(row)
             }
-            Format::Jsonl | Format::Partition => {
-                encoder.json(row).map(|()| encoder.sink.write(b"\n"))
-            }
+            Format::Jsonl => encoder.json(row).map(|()| encoder.sink.write(b"\n")),
+            Format::Partition => exec_partition::write(&mut encoder, row),
             Format::Csv => encoder.csv(row),
         };
         if let Err(e) = result {

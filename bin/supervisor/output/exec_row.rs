@@ -80,6 +80,12 @@ impl Encoder<'_> {
     }
 
     pub fn json(&mut self, row: &Row) -> io::Result<()> {
+        self.json_leaving_out(row, [false, false])
+    }
+
+    /// The JSON object of [`Encoder::json`] without the streams marked in `left_out`
+    /// (stdout, stderr): a partition file carries big streams after the object.
+    pub fn json_leaving_out(&mut self, row: &Row, left_out: [bool; 2]) -> io::Result<()> {
         let mut head = Map::new();
         insert_path(&mut head, "item", &row.item);
         head.insert("seq".into(), Value::from(row.seq));
@@ -104,8 +110,11 @@ impl Encoder<'_> {
         // `{"item": ..., "signal": ...` without the closing brace, then the streams, then the rest.
         let head = serde_json::to_vec(&head).unwrap_or_default();
         self.sink.write(&head[..head.len() - 1]);
-        for (name, output) in [("stdout", &row.stdout), ("stderr", &row.stderr)] {
-            self.json_stream(name, output)?;
+        let streams = [("stdout", &row.stdout), ("stderr", &row.stderr)];
+        for ((name, output), left_out) in streams.into_iter().zip(left_out) {
+            if !left_out {
+                self.json_stream(name, output)?;
+            }
         }
         let tail = serde_json::to_vec(&tail).unwrap_or_default();
         self.sink.write(b",");

@@ -7,6 +7,7 @@
 pub mod cpu;
 pub mod decode;
 pub mod exec;
+pub mod exec_partition;
 pub mod exec_row;
 pub mod fault;
 pub mod hash;

@@ -1,4 +1,6 @@
-//! Where output goes: stdout, a regular file replaced atomically, or a device/FIFO in place.
+//! Where output goes: stdout, a regular file replaced atomically, or a device/FIFO in place;
+//! or an unnamed scratch file, for output that must be written after something known only at
+//! the end (a partition's header).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -24,6 +26,8 @@ enum Target {
         file: BufWriter<File>,
         dest: PathBuf,
     },
+    /// An unnamed temp file, read back with [`Sink::into_scratch`].
+    Scratch(BufWriter<File>),
 }
 
 impl Sink {
@@ -37,6 +41,37 @@ impl Sink {
             target,
             error: None,
         })
+    }
+
+    /// A sink into an unnamed file in `dir` (gone with its descriptor, whatever happens).
+    pub fn scratch(dir: &Path) -> Result<Self, String> {
+        let file = supervisor_jobs::exec::anonymous_file(dir).map_err(|e| {
+            format!(
+                "cannot write temporary files in {}: {}",
+                dir.display(),
+                describe(&e)
+            )
+        })?;
+        Ok(Sink {
+            target: Target::Scratch(BufWriter::with_capacity(64 * 1024, file)),
+            error: None,
+        })
+    }
+
+    /// What was written to a [`Sink::scratch`], rewound to its start for reading.
+    pub fn into_scratch(mut self) -> Result<File, String> {
+        use std::io::Seek;
+        self.flush();
+        let fail = |e: &io::Error| format!("cannot write a temporary file: {}", describe(e));
+        if let Some(e) = &self.error {
+            return Err(fail(e));
+        }
+        let Target::Scratch(file) = self.target else {
+            return Err("not a scratch file".into());
+        };
+        let mut file = file.into_inner().map_err(|e| fail(e.error()))?;
+        file.rewind().map_err(|e| fail(&e))?;
+        Ok(file)
     }
 
     /// True when output goes to a terminal-less stdout that was closed (`| head`).
@@ -53,7 +88,7 @@ impl Sink {
         let result = match &mut self.target {
             Target::Stdout(w) => w.write_all(bytes),
             Target::Atomic { file, .. } => file.write_all(bytes),
-            Target::InPlace { file, .. } => file.write_all(bytes),
+            Target::InPlace { file, .. } | Target::Scratch(file) => file.write_all(bytes),
         };
         if let Err(e) = result {
             self.error = Some(e);
@@ -68,7 +103,7 @@ impl Sink {
         let result = match &mut self.target {
             Target::Stdout(w) => w.flush(),
             Target::Atomic { file, .. } => file.flush(),
-            Target::InPlace { file, .. } => file.flush(),
+            Target::InPlace { file, .. } | Target::Scratch(file) => file.flush(),
         };
         if let Err(e) = result {
             self.error = Some(e);
@@ -82,7 +117,10 @@ impl Sink {
         let broken_pipe = self.is_broken_pipe();
         let Sink { target, error } = self;
         match (target, error) {
-            (Target::Stdout(_), None) => Ok(()),
+            (Target::Stdout(_) | Target::Scratch(_), None) => Ok(()),
+            (Target::Scratch(_), Some(e)) => {
+                Err(format!("cannot write a temporary file: {}", describe(&e)))
+            }
             (Target::Stdout(_), Some(_)) if broken_pipe => Ok(()),
             (Target::Stdout(_), Some(e)) => {
                 Err(format!("cannot write to standard output: {}", describe(&e)))

@@ -113,6 +113,8 @@ pub struct PartitionLine {
     pub order: Vec<u8>,
     pub failed: bool,
     pub result: Map<String, Value>,
+    /// The line's other fields (an `exec` result's `follows`).
+    pub rest: Map<String, Value>,
 }
 
 impl PartitionLine {
@@ -145,10 +147,13 @@ impl PartitionLine {
         let Some(Value::Object(result)) = object.remove("result") else {
             return Err("no \"result\" object".into());
         };
+        object.remove("order");
+        object.remove("failed");
         Ok(PartitionLine {
             order,
             failed,
             result,
+            rest: object,
         })
     }
 }

@@ -79,8 +79,20 @@ impl Identity {
                 }
                 ("cpu", json!({ "tasks": a.tasks, "scale": a.scale }))
             }
-            // Its output is streamed text, not records that `merge` can rebuild (yet).
-            JobCommand::Exec(_) => return refuse("exec"),
+            // The items are read when the job starts (perhaps from stdin): the job adds them
+            // with `with_arg` (see `run::exec`).
+            JobCommand::Exec(a) => {
+                let (command, _) = crate::run::exec_command_words(a);
+                (
+                    "exec",
+                    json!({
+                        "command": command.iter().map(|w| bytes_to_json(w)).collect::<Vec<_>>(),
+                        "shell": a.shell,
+                        "retry_failed": a.retry_failed,
+                        "output_dir": a.output_dir.as_deref().map(path_to_json),
+                    }),
+                )
+            }
             JobCommand::Fault(a) => (
                 "fault",
                 json!({
@@ -99,6 +111,16 @@ impl Identity {
             ),
         };
         Ok(Identity::new(name, args))
+    }
+
+    /// This identity with one more argument: what a job only knows once it has started
+    /// (`exec` reads its items then), so partitions that read different input are refused.
+    pub fn with_arg(&self, key: &str, value: Value) -> Self {
+        let mut args = self.args.clone();
+        if let Some(object) = args.as_object_mut() {
+            object.insert(key.to_string(), value);
+        }
+        Identity::new(&self.job, args)
     }
 
     /// The identity of `job` run with `args`.

@@ -21,3 +21,13 @@ pub fn cpu_key(index: usize, n: u64) -> [u8; 16] {
 pub fn fault_key(item: u64) -> [u8; 8] {
     item.to_le_bytes()
 }
+
+/// An `exec` item: its position in the input (from 0, eight little-endian bytes), then its
+/// bytes. The position keeps two equal items apart (each is its own task, with its own `{#}`);
+/// every partition reads the same items in the same order, so every one computes the same key.
+pub fn exec_key(position: u64, item: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + item.len());
+    key.extend_from_slice(&position.to_le_bytes());
+    key.extend_from_slice(item);
+    key
+}

@@ -13,7 +13,7 @@ pub use file::{
     FORMAT, Header, PartitionLine, bytes_from_json, bytes_to_json, host_name, timestamp,
 };
 pub use identity::Identity;
-pub use key::{cpu_key, fault_key, probe_key};
+pub use key::{cpu_key, exec_key, fault_key, probe_key};
 pub use spec::PartitionSpec;
 use spec::{parse_spec, spec_text};
 

@@ -7,6 +7,7 @@ use crate::jobs::ExecJob;
 use crate::output::exec::{ExecWriter, Output, Row};
 use crate::output::stream_text::Stream;
 use crate::output::{Sink, display_path};
+use crate::partition::{Share, exec_key};
 use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -16,6 +17,7 @@ use supervisor_jobs::exec::{
     CaptureMode, Captured, CommandEnd, ExecOutput, ExecSetup, ExecTask, INLINE_MAX, SPILL_PREFIX,
     spill_prefix, split_items,
 };
+use supervisor_runtime::journal::Fingerprint;
 use supervisor_runtime::{ExitKind, Failure, Outcome};
 
 /// The separator between the command and its items.
@@ -37,15 +39,17 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
             "--format sums only applies to the hash job".into(),
         ));
     }
-    let words: Vec<Vec<u8>> = args.command.iter().map(|w| w.as_bytes().to_vec()).collect();
-    let (command, listed) = match words.iter().position(|w| w == ITEMS) {
-        Some(at) => (words[..at].to_vec(), Some(words[at + 1..].to_vec())),
-        None => (words, None),
-    };
+    let (command, listed) = command_words(&args);
     if command.is_empty() {
         return Err(CliError::Usage("no command given before :::".into()));
     }
     let items = read_items(&args, listed)?;
+    // Partitions must all read the same items: the header records them, so `merge` refuses
+    // partitions that read different input (a `find` listing in another order, say).
+    let share = options.cluster.share.clone().map(|share| Share {
+        identity: share.identity.with_arg("items", items_identity(&items)),
+        ..share
+    });
     let output_dir = args.output_dir.as_deref().map(prepare_dir).transpose()?;
     let identity = journal::encode(&Identity {
         command: &command,
@@ -76,6 +80,8 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
         capture,
         kill_grace: options.kill_grace,
     };
+    // A partition runs its own items, each with its place in the whole input as `{#}`.
+    let partition = Share::by_hash(options);
     let tasks: Vec<ExecTask> = items
         .into_iter()
         .enumerate()
@@ -83,6 +89,7 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
             seq: i as u64 + 1,
             item,
         })
+        .filter(|task| partition.is_none_or(|p| p.owns(&exec_key(task.seq - 1, &task.item))))
         .collect();
     let sink = Sink::open(options.output.as_deref()).map_err(CliError::Output)?;
     let in_dir = output_dir.is_some();
@@ -92,7 +99,9 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
         options.quiet,
         in_dir,
         std::env::temp_dir(),
-    );
+    )
+    .for_share(share)
+    .map_err(CliError::Output)?;
     let kept = spill.as_ref().is_some_and(|s| s.kept);
     let report = supervise_into::<ExecJob, _>(
         options,
@@ -122,6 +131,24 @@ impl Collect for ExecWriter {
 
     fn add_summary(&mut self, key: &str, value: serde_json::Value, line: String) {
         ExecWriter::add_summary(self, key, value, line);
+    }
+}
+
+/// What a partition's header says of the items: how many, and a digest of them all.
+fn items_identity(items: &[Vec<u8>]) -> serde_json::Value {
+    let mut digest = Fingerprint::builder("exec items");
+    for item in items {
+        digest.add(item);
+    }
+    serde_json::json!({ "count": items.len(), "digest": digest.finish().to_string() })
+}
+
+/// The command's words, and the items after `:::` if there is one.
+pub(crate) fn command_words(args: &ExecArgs) -> (Vec<Vec<u8>>, Option<Vec<Vec<u8>>>) {
+    let words: Vec<Vec<u8>> = args.command.iter().map(|w| w.as_bytes().to_vec()).collect();
+    match words.iter().position(|w| w == ITEMS) {
+        Some(at) => (words[..at].to_vec(), Some(words[at + 1..].to_vec())),
+        None => (words, None),
     }
 }
 

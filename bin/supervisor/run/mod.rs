@@ -20,6 +20,7 @@ use supervisor_runtime::{
     Chaos, Config, Job, Notice, Observer, Outcome, Report, StopMode, Stopper, Supervisor,
 };
 
+pub(crate) use exec::command_words as exec_command_words;
 pub(crate) use logs::patterns as logs_patterns;
 
 /// Runs the job and returns the process exit code.

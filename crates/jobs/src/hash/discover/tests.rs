@@ -56,9 +56,50 @@ fn nested_tree_in_sorted_order() {
             file(&root.join("a/one.txt"), 1),
             file(&root.join("b/c.log"), 1),
             file(&root.join("b/deep/x.log"), 3),
-            file(&root.join("z.txt"), 2),
+            // The second tiny file of its directory: not worth a `stat` (see the next test).
+            file(&root.join("z.txt"), 0),
         ]
     );
+}
+
+#[test]
+fn sizes_are_taken_only_where_a_sample_says_they_pay() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("small")).unwrap();
+    fs::create_dir_all(root.join("large")).unwrap();
+    for i in 0..40 {
+        fs::write(root.join(format!("small/f{i:02}")), vec![b's'; i]).unwrap();
+        fs::write(root.join(format!("large/f{i:02}")), vec![b'l'; 2000 + i]).unwrap();
+    }
+    let found = run(&[root.to_path_buf()], &[], false);
+    assert_eq!(
+        found,
+        run(&[root.to_path_buf()], &[], false),
+        "deterministic"
+    );
+    let sizes: Vec<(Vec<u8>, u64)> = found
+        .iter()
+        .map(|f| match f {
+            Found::File(entry) => (entry.path.clone(), entry.size),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sizes.len(), 80);
+    for (i, (path, size)) in sizes[..40].iter().enumerate() {
+        assert_eq!(path, &b(&root.join(format!("large/f{i:02}"))));
+        assert_eq!(*size, 2000 + i as u64, "big enough: every size is taken");
+    }
+    for (i, (path, size)) in sizes[40..].iter().enumerate() {
+        assert_eq!(path, &b(&root.join(format!("small/f{i:02}"))));
+        // Tiny files: only the sample (the first and every 16th) was `stat`-ed.
+        let sampled = i % 16 == 0;
+        assert_eq!(*size, if sampled { i as u64 } else { 0 }, "small/f{i:02}");
+    }
+    // Following symlinks walks serially, which takes every size.
+    let serial = run(&[root.to_path_buf()], &[], true);
+    assert_eq!(serial.len(), 80);
+    assert_eq!(serial[41], file(&root.join("small/f01"), 1));
 }
 
 #[test]
@@ -95,7 +136,8 @@ fn extension_filter_with_and_without_dot() {
             file(&root.join("a/one.txt"), 1),
             file(&root.join("b/c.log"), 1),
             file(&root.join("b/deep/x.log"), 3),
-            file(&root.join("z.txt"), 2),
+            // The second tiny file of its directory: not worth a `stat` (see the next test).
+            file(&root.join("z.txt"), 0),
         ]
     );
 }

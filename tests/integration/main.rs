@@ -13,6 +13,7 @@ mod exec;
 mod exec_crash;
 mod fault;
 mod formats;
+mod hash_io;
 mod hash_sums;
 mod journal;
 mod leaks;

@@ -194,3 +194,35 @@ fn a_digester_is_reused_across_groups() {
         }
     }
 }
+
+#[test]
+fn a_file_that_grows_or_shrinks_between_its_fstat_and_its_read_is_hashed_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..4).map(|i| dir.path().join(format!("f{i}"))).collect();
+    let old = |i: usize| content(i, 3000);
+    let new = |i: usize| content(i + 50, if i == 1 { 9000 } else { 100 });
+    for mut digester in digesters() {
+        for (i, path) in paths.iter().enumerate() {
+            std::fs::write(path, old(i)).unwrap();
+        }
+        let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+        let last = raw.len() - 1;
+        let mut changed = false;
+        // Named last: batched, every file was opened and `fstat`-ed, none read yet; one by
+        // one, files 1 and 2 are read already.
+        let got = digester.md5(&raw, &mut |i| {
+            if i == last && !changed {
+                changed = true;
+                std::fs::write(&paths[1], new(1)).unwrap(); // grows (same inode)
+                std::fs::write(&paths[2], new(2)).unwrap(); // shrinks
+            }
+        });
+        let batched = digester.io() == &FileIo::IoUring;
+        for (i, result) in got.into_iter().enumerate() {
+            let digest = result.unwrap();
+            let want = if batched && (i == 1 || i == 2) { new(i) } else { old(i) };
+            assert_eq!(digest.size, want.len() as u64, "file {i} ({})", digester.io());
+            assert_eq!(digest.digest.hex(), reference(&want), "file {i}");
+        }
+    }
+}

@@ -304,7 +304,7 @@ fn files_that_change_size_mid_run_hash_to_a_version_they_had_on_both_paths() {
                 while !stop.load(Ordering::Relaxed) {
                     for i in 0..FILES {
                         let path = dir.join(format!("f{i:03}"));
-                        if i % 2 == 0 {
+                        if i.is_multiple_of(2) {
                             use std::io::Write;
                             let mut f = std::fs::OpenOptions::new()
                                 .append(true)
@@ -312,7 +312,11 @@ fn files_that_change_size_mid_run_hash_to_a_version_they_had_on_both_paths() {
                                 .unwrap();
                             f.write_all(&content(i * 7919 + round, 333)).unwrap();
                         } else {
-                            let data = if round % 2 == 0 { long(i) } else { short(i) };
+                            let data = if round.is_multiple_of(2) {
+                                long(i)
+                            } else {
+                                short(i)
+                            };
                             replace(&scratch, &path, &data);
                         }
                     }
@@ -335,7 +339,7 @@ fn files_that_change_size_mid_run_hash_to_a_version_they_had_on_both_paths() {
                 name.clone(),
                 r["digest"].as_str().expect("digest").to_owned(),
             ));
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 let now = std::fs::read(crate::support::path_of(&path)).unwrap();
                 assert!((2000..=now.len()).contains(&size), "{name}: {size}");
                 expected.push(now[..size].to_vec());

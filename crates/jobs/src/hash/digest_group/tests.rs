@@ -220,8 +220,17 @@ fn a_file_that_grows_or_shrinks_between_its_fstat_and_its_read_is_hashed_as_read
         let batched = digester.io() == &FileIo::IoUring;
         for (i, result) in got.into_iter().enumerate() {
             let digest = result.unwrap();
-            let want = if batched && (i == 1 || i == 2) { new(i) } else { old(i) };
-            assert_eq!(digest.size, want.len() as u64, "file {i} ({})", digester.io());
+            let want = if batched && (i == 1 || i == 2) {
+                new(i)
+            } else {
+                old(i)
+            };
+            assert_eq!(
+                digest.size,
+                want.len() as u64,
+                "file {i} ({})",
+                digester.io()
+            );
             assert_eq!(digest.digest.hex(), reference(&want), "file {i}");
         }
     }

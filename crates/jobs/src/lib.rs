@@ -39,11 +39,11 @@
 //! never opened) and one way of opening a file to read: `O_NONBLOCK`, then checked to be regular on the descriptor, so a FIFO swapped in
 //! since discovery cannot block a worker.
 //!
-//! The walk `stat`s files for their sizes only where sizes are worth it: the `logs` job needs
-//! every size (it plans byte ranges), the `hash` job only uses them to dispatch the largest
-//! first, which pays for bigger files and not for a directory of tiny ones (a sample of a
-//! directory's files decides, the same way on every run), where the worker's own `fstat` of
-//! the open file is the only one.
+//! The walk `stat`s every file for its size, or, asked to
+//! ([`hash::Discover::sizes_where_paying`]), only where sizes are worth it: a run of the `hash`
+//! job uses them only to dispatch the largest first, which pays for bigger files and not for a
+//! directory of tiny ones (a sample of a directory's files decides, the same way on every run),
+//! where the worker's own `fstat` of the open file is the only one.
 //!
 //! A [`hash::GroupDigester`] reads a group's small files through io_uring where the kernel
 //! allows it: the group's opens in one submission, each descriptor checked to be a regular

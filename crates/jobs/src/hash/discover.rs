@@ -32,9 +32,8 @@ pub struct FileEntry {
     #[serde(with = "serde_bytes")]
     pub path: Vec<u8>,
     /// Size at discovery time, for scheduling (largest first); the hash reports what it
-    /// actually read. 0 when discovery judged a `stat` not worth it: a directory whose sampled
-    /// files average under 1 KiB, where the worker's own `fstat` of the open file is the only
-    /// one (see the crate's theory of operation).
+    /// actually read. 0 where [`Discover::sizes_where_paying`] judged a `stat` not worth it (a
+    /// directory whose sampled files average under 1 KiB).
     pub size: u64,
 }
 
@@ -80,19 +79,13 @@ impl NameFilter for ExtFilter {
 ///
 /// A root that is a regular file (or, as with `md5sum`, a symlink to one) is yielded as a file
 /// whether or not it matches the extension filter: naming it explicitly is asking for it.
-///
-/// Sizes are only taken where they pay: in a directory of tiny files (a sample of them
-/// averaging under 1 KiB) most files are given size 0 instead of a `stat` each, which was a
-/// quarter of the CPU time of hashing a million small files. Which files those are depends
-/// only on the tree, so the result is the same on every run.
 pub fn discover(roots: &[PathBuf], opts: &DiscoverOptions) -> Discover {
     Discover {
         walk: Walk::new(
             roots,
             ExtFilter::new(&opts.extensions),
             opts.follow_symlinks,
-        )
-        .sizes_where_paying(),
+        ),
     }
 }
 
@@ -114,6 +107,18 @@ impl Discover {
     pub fn in_partition(self, partition: Partition) -> Self {
         Discover {
             walk: self.walk.in_partition(partition),
+        }
+    }
+
+    /// Takes sizes only where they pay, for a caller that uses them only to hash the largest
+    /// files first: in a directory of tiny files (a sample of them, the first and every 16th,
+    /// averaging under 1 KiB) the other files are given size 0 instead of a `stat` each, which
+    /// was a quarter of the CPU time of hashing a million small files. Which files those are
+    /// depends only on the tree, so the result is the same on every run. (Only the parallel
+    /// walk samples; with `follow_symlinks` every size is taken.)
+    pub fn sizes_where_paying(self) -> Self {
+        Discover {
+            walk: self.walk.sizes_where_paying(),
         }
     }
 }

@@ -56,8 +56,7 @@ fn nested_tree_in_sorted_order() {
             file(&root.join("a/one.txt"), 1),
             file(&root.join("b/c.log"), 1),
             file(&root.join("b/deep/x.log"), 3),
-            // The second tiny file of its directory: not worth a `stat` (see the next test).
-            file(&root.join("z.txt"), 0),
+            file(&root.join("z.txt"), 2),
         ]
     );
 }
@@ -72,11 +71,21 @@ fn sizes_are_taken_only_where_a_sample_says_they_pay() {
         fs::write(root.join(format!("small/f{i:02}")), vec![b's'; i]).unwrap();
         fs::write(root.join(format!("large/f{i:02}")), vec![b'l'; 2000 + i]).unwrap();
     }
-    let found = run(&[root.to_path_buf()], &[], false);
+    let sampled = |follow| {
+        let opts = DiscoverOptions {
+            extensions: Vec::new(),
+            follow_symlinks: follow,
+        };
+        discover(&[root.to_path_buf()], &opts)
+            .sizes_where_paying()
+            .collect::<Vec<Found>>()
+    };
+    let found = sampled(false);
+    assert_eq!(found, sampled(false), "deterministic");
     assert_eq!(
-        found,
-        run(&[root.to_path_buf()], &[], false),
-        "deterministic"
+        run(&[root.to_path_buf()], &[], false)[41],
+        file(&root.join("small/f01"), 1),
+        "by default every size is taken"
     );
     let sizes: Vec<(Vec<u8>, u64)> = found
         .iter()
@@ -97,7 +106,7 @@ fn sizes_are_taken_only_where_a_sample_says_they_pay() {
         assert_eq!(*size, if sampled { i as u64 } else { 0 }, "small/f{i:02}");
     }
     // Following symlinks walks serially, which takes every size.
-    let serial = run(&[root.to_path_buf()], &[], true);
+    let serial = sampled(true);
     assert_eq!(serial.len(), 80);
     assert_eq!(serial[41], file(&root.join("small/f01"), 1));
 }
@@ -136,8 +145,7 @@ fn extension_filter_with_and_without_dot() {
             file(&root.join("a/one.txt"), 1),
             file(&root.join("b/c.log"), 1),
             file(&root.join("b/deep/x.log"), 3),
-            // The second tiny file of its directory: not worth a `stat` (see the next test).
-            file(&root.join("z.txt"), 0),
+            file(&root.join("z.txt"), 2),
         ]
     );
 }

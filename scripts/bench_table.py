@@ -12,7 +12,7 @@ SUPERVISOR and REFERENCE are values: `t:KEY` (the median time of KEY in the stor
 `c:KEY` (its median CPU time, user + sys of all its processes), `rate:N:KEY` (N divided
 by the median time: tasks/s), `v:KEY` (a value put in the store), `n:X` (a
 number) or `skip:TEXT` (the row cannot be measured: printed as "skipped: TEXT"). UNIT is `s`,
-`tasks/s` or `x` (a speedup) and says how both values print. The ratio is supervisor /
+`tasks/s`, `x` (a speedup) or `MB` and says how both values print. The ratio is supervisor /
 reference. GOAL is `ratio<=X`, `ratio>=X`, `sup>=X`, `sup<=X` or `-` (informational).
 
 Prints the table (with the machine and date) and writes it to --out. Exits 0 whatever goals are
@@ -64,6 +64,8 @@ def show(v, unit: str) -> str:
         return f"{v / 1e6:.2f} M/s" if v >= 1e6 else f"{v / 1e3:.0f} k/s"
     if unit == "x":
         return f"{v:.2f}×"
+    if unit == "MB":
+        return f"{v:.0f} MB"
     return f"{v:g}"
 
 
@@ -132,10 +134,14 @@ def main() -> None:
     timed = sorted((k, v) for k, v in store.items() if "median" in v)
     if timed:
         lines += ["", "Every timed command: median wall time, minimum, and median CPU time (user + sys "
-                  "of the command and all its processes; insensitive to competing load):", "",
-                  "| command | wall median | wall min | CPU median |", "|---|---|---|---|"]
+                  "of the command and all its processes; insensitive to competing load), and its "
+                  "user / sys split:", "",
+                  "| command | wall median | wall min | CPU median | user | sys |",
+                  "|---|---|---|---|---|---|"]
+        nan = float("nan")
         lines += [f"| {k} | {v['median']:.3f} s | {v['min']:.3f} s | "
-                  f"{v.get('cpu_median', float('nan')):.3f} s |" for k, v in timed]
+                  f"{v.get('cpu_median', nan):.3f} s | {v.get('user_median', nan):.3f} s | "
+                  f"{v.get('sys_median', nan):.3f} s |" for k, v in timed]
     if a.notes and os.path.exists(a.notes):
         with open(a.notes) as f:
             notes = [n.rstrip("\n") for n in f if n.strip()]

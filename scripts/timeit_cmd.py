@@ -10,9 +10,9 @@ machine (other processes, frequency changes) hit all commands alike. A command t
 non-zero stops everything with its stderr (a benchmark of a failing command is worthless).
 
 Prints one line per command (the median and minimum wall time, the median CPU time of the
-command and all its reaped descendants (user + sys, from getrusage), every wall time); with
---store, merges {NAME: {"median": s, "min": s, "times": [...], "cpu_median": s, "cpu": [...],
-"cmd": COMMAND}} into the JSON file FILE. CPU time hardly changes when other processes compete
+command and all its reaped descendants (user + sys, from getrusage, and each apart), every wall
+time); with --store, merges {NAME: {"median": s, "min": s, "times": [...], "cpu_median": s,
+"cpu": [...], "user_median": s, "sys_median": s, "cmd": COMMAND}} into the JSON file FILE. CPU time hardly changes when other processes compete
 for the cores, wall time does: compare both on a busy machine.
 --put stores plain values ({"value": v}) in the same file, for numbers measured otherwise.
 """
@@ -26,22 +26,23 @@ import sys
 import time
 
 
-def children_cpu() -> float:
+def children_cpu() -> tuple[float, float]:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    return r.ru_utime, r.ru_stime
 
 
-def run_once(name: str, cmd: str) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the command and every descendant that was reaped)."""
-    cpu0 = children_cpu()
+def run_once(name: str, cmd: str) -> tuple[float, float, float]:
+    """(wall seconds, user and system CPU seconds of the command and every descendant that was
+    reaped)."""
+    user0, sys0 = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(["bash", "-c", cmd], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
-    cpu = children_cpu() - cpu0
+    user1, sys1 = children_cpu()
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr.decode(errors="replace")[-4000:])
         sys.exit(f"timeit_cmd: {name} failed with exit status {proc.returncode}: {cmd}")
-    return elapsed, cpu
+    return elapsed, user1 - user0, sys1 - sys0
 
 
 def load(path: str) -> dict:
@@ -87,22 +88,27 @@ def main() -> None:
         for name, cmd in specs:
             run_once(name, cmd)
     times: dict[str, list[float]] = {name: [] for name, _ in specs}
-    cpus: dict[str, list[float]] = {name: [] for name, _ in specs}
+    users: dict[str, list[float]] = {name: [] for name, _ in specs}
+    syss: dict[str, list[float]] = {name: [] for name, _ in specs}
     for r in range(a.runs):
         k = r % len(specs)
         for name, cmd in specs[k:] + specs[:k]:
-            wall, cpu = run_once(name, cmd)
+            wall, user, system = run_once(name, cmd)
             times[name].append(wall)
-            cpus[name].append(cpu)
+            users[name].append(user)
+            syss[name].append(system)
     width = max(len(name) for name, _ in specs)
     for name, cmd in specs:
         t = times[name]
         med = statistics.median(t)
-        cpu = statistics.median(cpus[name])
-        print(f"  {name:<{width}}  median {med:8.3f} s  min {min(t):8.3f} s  cpu {cpu:7.3f} s   "
-              f"[{' '.join(f'{x:.3f}' for x in t)}]", flush=True)
-        data[name] = {"median": med, "min": min(t), "times": t, "cpu_median": cpu,
-                      "cpu": cpus[name], "cmd": cmd}
+        cpus = [u + s for u, s in zip(users[name], syss[name])]
+        cpu = statistics.median(cpus)
+        user, system = statistics.median(users[name]), statistics.median(syss[name])
+        print(f"  {name:<{width}}  median {med:8.3f} s  min {min(t):8.3f} s  cpu {cpu:7.3f} s "
+              f"(user {user:.3f}, sys {system:.3f})  [{' '.join(f'{x:.3f}' for x in t)}]",
+              flush=True)
+        data[name] = {"median": med, "min": min(t), "times": t, "cpu_median": cpu, "cpu": cpus,
+                      "user_median": user, "sys_median": system, "cmd": cmd}
     if a.store:
         save(a.store, data)
 

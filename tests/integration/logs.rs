@@ -587,3 +587,80 @@ fn logs_pattern_order_decides_the_count_of_a_line() {
         );
     }
 }
+
+#[test]
+fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_failure() {
+    // copytruncate: the log is cut down while workers count its ranges. Each range counts the
+    // lines it read (none past the new end), so the total lies between the counts of the kept
+    // part and of the whole file, and nothing fails, crashes or is retried.
+    let mut tree = Tree::empty();
+    let line = |i: u64| -> (Vec<u8>, Hit) {
+        match i % 4 {
+            0 => (format!("{i} ERROR disk\n").into_bytes(), Error),
+            1 => (format!("{i} WARNING slow\n").into_bytes(), Warning),
+            _ => (
+                format!("{i} INFO fine and dandy, nothing to see here\n").into_bytes(),
+                Neither,
+            ),
+        }
+    };
+    let mut data = Vec::new();
+    let mut kept = Expect::default();
+    let mut whole = Expect::default();
+    // The cut: at the end of the last whole line within the first 16 MiB.
+    let mut kept_len = 0;
+    for i in 0.. {
+        let (bytes, hit) = line(i);
+        if data.len() + bytes.len() <= 16 << 20 {
+            kept.add(hit, 1);
+            kept_len = data.len() + bytes.len();
+        }
+        whole.add(hit, 1);
+        data.extend_from_slice(&bytes);
+        if data.len() >= 64 << 20 {
+            break;
+        }
+    }
+    // The cut must land while the ranges are counted, not after: a machine quick enough to
+    // count the whole file first gets another try.
+    for _attempt in 0..10 {
+        let path = tree.add(b"app.log", &data);
+        let running = crate::support::spawn(
+            supervisor_run()
+                .args(["-w", "2", "--format", "json", "logs"])
+                .arg(tree.root()),
+        );
+        let pid = running.pid();
+        assert!(
+            crate::support::wait_until(crate::support::deadline(20), || {
+                !crate::support::workers_of(pid).is_empty()
+            }),
+            "no worker started"
+        );
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(kept_len as u64)
+            .unwrap();
+        let done = running.finish_within(crate::support::RUN_LIMIT);
+        done.assert_code(0);
+        let doc = done.json();
+        let counts = counted(&doc);
+        assert_eq!(counts.len(), 1, "{}", show(&done));
+        let got = counts[0].1;
+        assert!(
+            got.lines >= kept.lines && got.errors >= kept.errors && got.warnings >= kept.warnings,
+            "fewer than the kept part's {kept:?}: {got:?}"
+        );
+        assert!(got.lines <= whole.lines, "{got:?} > {whole:?}");
+        let summary = &doc["summary"];
+        for field in ["failed", "retried", "worker_crashes"] {
+            assert_eq!(summary[field], 0, "{field}: {}", show(&done));
+        }
+        if got.lines < whole.lines {
+            return;
+        }
+    }
+    panic!("the cut came after the whole file was counted in 10 attempts: nothing was tested");
+}

@@ -14,6 +14,7 @@ mod exec_crash;
 mod exec_partition;
 mod fault;
 mod formats;
+mod hash_io;
 mod hash_sums;
 mod journal;
 mod leaks;

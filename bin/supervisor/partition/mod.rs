@@ -99,7 +99,8 @@ pub fn discover_hash(
     paths: &[PathBuf],
     discover: &DiscoverOptions,
 ) -> Result<Box<dyn Iterator<Item = Found>>, CliError> {
-    let walk = hash::discover(paths, discover);
+    // Sizes only order the run (largest first), so only where they pay for their `stat`.
+    let walk = hash::discover(paths, discover).sizes_where_paying();
     Ok(match &options.cluster.share {
         None => Box::new(walk),
         Some(Share {

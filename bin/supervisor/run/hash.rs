@@ -8,7 +8,7 @@ use crate::jobs::{HashJob, HashOutput};
 use crate::output;
 use crate::output::{Needs, Record, Rows};
 use std::borrow::Cow;
-use supervisor_jobs::hash::{Algo, DiscoverOptions, FileEntry, Found, SumsStyle};
+use supervisor_jobs::hash::{Algo, DiscoverOptions, FileEntry, FileIo, Found, SumsStyle};
 use supervisor_runtime::Outcome;
 
 /// Moves a `--algo` given before the job's name (`supervisor run --algo sha256 hash /srv`)
@@ -62,6 +62,11 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         ));
     }
     let algo = args.algo.unwrap_or_default();
+    if options.verbose && algo == Algo::Md5 {
+        // The workers decide for themselves, on this kernel, with this environment: the same
+        // probe here says what they meet.
+        eprintln!("supervisor: hash reads small files by {}", FileIo::probe());
+    }
     // Results are rendered from the tasks and outcomes at the end; records are only built
     // during the run for `jsonl`, which streams them.
     let mut out = open_output(options, output::hash::view())?.streaming_only();

@@ -39,6 +39,19 @@
 //! never opened) and one way of opening a file to read: `O_NONBLOCK`, then checked to be regular on the descriptor, so a FIFO swapped in
 //! since discovery cannot block a worker.
 //!
+//! The walk `stat`s every file for its size, or, asked to
+//! ([`hash::Discover::sizes_where_paying`]), only where sizes are worth it: a run of the `hash`
+//! job uses them only to dispatch the largest first, which pays for bigger files and not for a
+//! directory of tiny ones (a sample of a directory's files decides, the same way on every run),
+//! where the worker's own `fstat` of the open file is the only one.
+//!
+//! A [`hash::GroupDigester`] reads a group's small files through io_uring where the kernel
+//! allows it: the group's opens in one submission, each descriptor checked to be a regular
+//! file, the reads into the arena in one submission per arena-full, the closes in one more.
+//! Where io_uring is missing or refused (an old kernel, `kernel.io_uring_disabled`, a seccomp
+//! profile), or `SUPERVISOR_IO_URING=off`, it makes the same steps one system call at a time,
+//! with the same results ([`hash::FileIo`] says which).
+//!
 //! Errors are values, not panics: an unreadable file is a [`hash::HashError`] or
 //! [`logs::LogError`], a refused connection a [`probe::ProbeStatus::Down`], which the caller
 //! reports as that task's result. The only deliberate process deaths are the ones the

@@ -32,6 +32,11 @@ pub(crate) fn open_regular(path: &[u8]) -> Result<(File, u64), OpenError> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(OsStr::from_bytes(path))
         .map_err(OpenError::Io)?;
+    checked_regular(file)
+}
+
+/// `file` with its size if the open descriptor is a regular file (`fstat`), else why not.
+pub(crate) fn checked_regular(file: File) -> Result<(File, u64), OpenError> {
     let metadata = file.metadata().map_err(OpenError::Io)?;
     let file_type = metadata.file_type();
     if file_type.is_dir() {

@@ -11,13 +11,17 @@
 //! ends. A file too large for that is streamed alone (single-stream MD5 is already at compute
 //! speed for it), and so is one that grew past its `fstat` size while being read.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
+use std::os::fd::{AsFd, OwnedFd};
 
 use super::digest_file::{FileDigest, HashError, stream};
+use super::file_io::FileIo;
 use super::{Algo, DigestBytes};
-use crate::open_regular::open_regular;
+use crate::open_regular::{checked_regular, open_regular};
+use crate::sys::uring::{Done, Op, Uring};
 
 /// The most files digested side by side in one group (a worker's tasks per group).
 pub const GROUP_FILES: usize = 64;
@@ -30,13 +34,17 @@ const ARENA_BYTES: usize = 32 << 20;
 const SIDE_BY_SIDE_MAX: u64 = 4 << 20;
 
 /// Reusable state for digesting groups of files: the SIMD engine (its CPU features detected
-/// once), the arena and the streaming buffer.
+/// once), the arena, the streaming buffer and, where the kernel allows it, the io_uring the
+/// files are opened, read and closed through.
 pub struct GroupDigester {
     engine: md5_many::Md5Many,
     arena: Vec<u8>,
     buf: Vec<u8>,
     /// Files read into the arena and not yet hashed: (index in the group, bytes in the arena).
     held: Vec<(usize, Range<usize>)>,
+    /// Batched I/O, or `None` (then [`GroupDigester::io`] says why).
+    uring: Option<Uring>,
+    io: FileIo,
 }
 
 impl Default for GroupDigester {
@@ -47,7 +55,9 @@ impl Default for GroupDigester {
 
 impl std::fmt::Debug for GroupDigester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupDigester").finish_non_exhaustive()
+        f.debug_struct("GroupDigester")
+            .field("io", &self.io)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,29 +69,71 @@ enum Slot {
     Grown,
 }
 
+/// One group's results as they are filled in.
+type Results = Vec<Option<Result<FileDigest, HashError>>>;
+
 impl GroupDigester {
-    /// A digester with nothing allocated yet.
+    /// A digester with nothing allocated yet, reading through io_uring unless the kernel
+    /// lacks or refuses it or `SUPERVISOR_IO_URING=off` (see [`FileIo::probe`]).
     pub fn new() -> Self {
+        let (uring, io) = FileIo::setup();
         GroupDigester {
             engine: md5_many::Md5Many::new(),
             arena: Vec::new(),
             buf: Vec::new(),
             held: Vec::new(),
+            uring,
+            io,
         }
+    }
+
+    /// A digester that never uses io_uring: one system call per open, `fstat`, read and close
+    /// (what [`GroupDigester::new`] falls back to where io_uring is missing or refused).
+    pub fn without_io_uring() -> Self {
+        GroupDigester {
+            engine: md5_many::Md5Many::new(),
+            arena: Vec::new(),
+            buf: Vec::new(),
+            held: Vec::new(),
+            uring: None,
+            io: FileIo::Syscalls {
+                reason: "GroupDigester::without_io_uring".into(),
+            },
+        }
+    }
+
+    /// How this digester reads files.
+    pub fn io(&self) -> &FileIo {
+        &self.io
     }
 
     /// The MD5 of each file in `paths` (raw bytes of Unix paths), in order, exactly as
     /// [`super::hash_file`] would give them one by one.
     ///
-    /// `at(i)` is called before file `i` is opened, so a caller can tell which file a hang or
-    /// a crash happened on.
+    /// `at(i)` is called before anything is done on behalf of file `i` that could block or
+    /// fail (with io_uring, before each batch with its first file and before each wait with
+    /// the lowest file still in flight), so a caller can tell which file a hang or a crash
+    /// happened on.
     pub fn md5(
         &mut self,
         paths: &[&[u8]],
         at: &mut dyn FnMut(usize),
     ) -> Vec<Result<FileDigest, HashError>> {
-        let mut out: Vec<Option<Result<FileDigest, HashError>>> =
-            std::iter::repeat_with(|| None).take(paths.len()).collect();
+        let mut out: Results = std::iter::repeat_with(|| None).take(paths.len()).collect();
+        match self.uring.take() {
+            Some(mut uring) => {
+                self.md5_batched(&mut uring, paths, at, &mut out);
+                self.uring = Some(uring);
+            }
+            None => self.md5_one_by_one(paths, at, &mut out),
+        }
+        out.into_iter()
+            .map(|digest| digest.expect("every file of the group has a result"))
+            .collect()
+    }
+
+    /// One system call per open, `fstat`, read and close.
+    fn md5_one_by_one(&mut self, paths: &[&[u8]], at: &mut dyn FnMut(usize), out: &mut Results) {
         let mut used = 0;
         for (i, path) in paths.iter().enumerate() {
             at(i);
@@ -98,7 +150,7 @@ impl GroupDigester {
             }
             let want = expected as usize + 1;
             if used + want > ARENA_BYTES {
-                self.hash_held(&mut out);
+                self.hash_held(out);
                 used = 0;
             }
             if !self.grow_arena(used + want) {
@@ -106,7 +158,7 @@ impl GroupDigester {
                 continue;
             }
             let slot = &mut self.arena[used..used + want];
-            out[i] = match read_slot(&mut file, expected, slot) {
+            out[i] = match read_slot(&mut file, expected, slot, 0) {
                 Ok(Slot::Whole(n)) => {
                     self.held.push((i, used..used + n));
                     used += n;
@@ -118,10 +170,137 @@ impl GroupDigester {
                 Err(err) => Some(Err(err.into())),
             };
         }
-        self.hash_held(&mut out);
-        out.into_iter()
-            .map(|digest| digest.expect("every file of the group has a result"))
-            .collect()
+        self.hash_held(out);
+    }
+
+    /// Batched on io_uring: every file of the group opened in one submission, checked to be
+    /// regular on its descriptor (`fstat`), the small ones read into the arena in one
+    /// submission per arena-full, and closed in one more.
+    fn md5_batched(
+        &mut self,
+        uring: &mut Uring,
+        paths: &[&[u8]],
+        at: &mut dyn FnMut(usize),
+        out: &mut Results,
+    ) {
+        let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
+        let opens = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| Some((i, Op::Open(name.as_deref()?))))
+            .collect();
+        let mut opened = uring.run(opens, at).into_iter();
+        let mut small: Vec<(usize, File, u64)> = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if name.is_none() {
+                // As std's `open` says of a path it cannot pass to the kernel.
+                out[i] = Some(Err(HashError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "file name contained an unexpected NUL byte",
+                ))));
+                continue;
+            }
+            let fd = match opened.next().expect("one result per open") {
+                Done::Opened(fd) => fd,
+                Done::Failed(err) => {
+                    out[i] = Some(Err(err.into()));
+                    continue;
+                }
+                other => unreachable!("an open ended as {other:?}"),
+            };
+            at(i);
+            match checked_regular(File::from(fd)) {
+                Err(err) => out[i] = Some(Err(err.into())),
+                Ok((mut file, expected)) if expected > SIDE_BY_SIDE_MAX => {
+                    out[i] = Some(stream(&mut file, expected, Algo::Md5, &[], &mut self.buf));
+                }
+                Ok((file, expected)) => small.push((i, file, expected)),
+            }
+        }
+        while !small.is_empty() {
+            let slots = self.plan_round(&small);
+            let round: Vec<(usize, File, u64)> = small.drain(..slots.len().max(1)).collect();
+            let closes = self
+                .read_round(uring, round, &slots, at, out)
+                .into_iter()
+                .map(|(i, file)| (i, Op::Close(OwnedFd::from(file))))
+                .collect();
+            uring.run(closes, at);
+            self.hash_held(out);
+        }
+    }
+
+    /// The arena slots (one byte more than each `fstat` size) of as many of `files` as the
+    /// arena holds, growing it as needed; empty if not even the first one's could be allocated.
+    fn plan_round(&mut self, files: &[(usize, File, u64)]) -> Vec<Range<usize>> {
+        let mut slots: Vec<Range<usize>> = Vec::new();
+        let mut used = 0;
+        for (_, _, expected) in files {
+            let want = *expected as usize + 1;
+            if (used + want > ARENA_BYTES && !slots.is_empty()) || !self.grow_arena(used + want) {
+                break;
+            }
+            slots.push(used..used + want);
+            used += want;
+        }
+        slots
+    }
+
+    /// Reads `round` (index, open regular file, `fstat` size) into `slots` of the arena in one
+    /// submission (or, without slots, streams its one file), and hands the files back for
+    /// closing.
+    fn read_round(
+        &mut self,
+        uring: &mut Uring,
+        mut round: Vec<(usize, File, u64)>,
+        slots: &[Range<usize>],
+        at: &mut dyn FnMut(usize),
+        out: &mut Results,
+    ) -> Vec<(usize, File)> {
+        if slots.is_empty() {
+            // The memory for a slot was refused: stream the file through the small buffer.
+            let (i, file, expected) = &mut round[0];
+            at(*i);
+            out[*i] = Some(stream(file, *expected, Algo::Md5, &[], &mut self.buf));
+        } else {
+            let used = slots.last().map_or(0, |last| last.end);
+            let mut free = &mut self.arena[..used];
+            let mut reads = Vec::with_capacity(round.len());
+            for ((i, file, _), range) in round.iter().zip(slots) {
+                let (slot, tail) = std::mem::take(&mut free).split_at_mut(range.len());
+                free = tail;
+                reads.push((*i, Op::Read(file.as_fd(), slot)));
+            }
+            let done = uring.run(reads, at);
+            for (((i, file, expected), range), done) in round.iter_mut().zip(slots).zip(done) {
+                let slot = &mut self.arena[range.clone()];
+                let read = match done {
+                    Done::Read(n) if n == slot.len() => Ok(Slot::Grown),
+                    Done::Read(n) if n as u64 >= *expected => Ok(Slot::Whole(n)),
+                    // Short of the `fstat` size: shrunk, or a partial read; go on as the
+                    // one-by-one path would, from where the read stopped.
+                    Done::Read(n) => {
+                        at(*i);
+                        read_slot(file, *expected, slot, n)
+                    }
+                    Done::Failed(err) => Err(err),
+                    other => unreachable!("a read ended as {other:?}"),
+                };
+                out[*i] = match read {
+                    Ok(Slot::Whole(n)) => {
+                        self.held.push((*i, range.start..range.start + n));
+                        continue;
+                    }
+                    Ok(Slot::Grown) => {
+                        // The read advanced the file position, so streaming goes on after it.
+                        at(*i);
+                        Some(stream(file, *expected, Algo::Md5, slot, &mut self.buf))
+                    }
+                    Err(err) => Some(Err(err.into())),
+                };
+            }
+        }
+        round.into_iter().map(|(i, file, _)| (i, file)).collect()
     }
 
     /// Makes the arena at least `len` bytes long (doubling, up to [`ARENA_BYTES`]); false if
@@ -147,6 +326,10 @@ impl GroupDigester {
         if self.held.is_empty() {
             return;
         }
+        // Longest first, so each register's lanes hold files of similar lengths: the parent's
+        // largest-first order does that across groups where it knows sizes, this within one.
+        self.held
+            .sort_by_key(|(_, range)| std::cmp::Reverse(range.len()));
         let inputs: Vec<&[u8]> = self
             .held
             .iter()
@@ -164,9 +347,14 @@ impl GroupDigester {
 }
 
 /// Reads `file` (of `fstat` size `expected`) into `slot`, which is one byte longer, stopping at
-/// the first short read that reaches `expected` as [`stream`] does.
-fn read_slot(file: &mut File, expected: u64, slot: &mut [u8]) -> io::Result<Slot> {
-    let mut filled = 0;
+/// the first short read that reaches `expected` as [`stream`] does. The first `filled` bytes
+/// of the slot were read already.
+fn read_slot(
+    file: &mut File,
+    expected: u64,
+    slot: &mut [u8],
+    mut filled: usize,
+) -> io::Result<Slot> {
     loop {
         if filled == slot.len() {
             return Ok(Slot::Grown);

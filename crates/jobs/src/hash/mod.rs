@@ -16,6 +16,7 @@ mod digest_file;
 mod digest_group;
 mod discover;
 mod ext_filter;
+mod file_io;
 mod quote;
 mod sums;
 
@@ -25,6 +26,7 @@ pub use digest_bytes::DigestBytes;
 pub use digest_file::{CHUNK_SIZE, FileDigest, HashError, hash_file};
 pub use digest_group::{GROUP_FILES, GroupDigester};
 pub use discover::{Discover, DiscoverOptions, FileEntry, Found, SkipReason, discover};
+pub use file_io::{FileIo, IO_URING_ENV};
 pub use quote::NameQuoter;
 pub use sums::{
     ParseSumsError, SumsStyle, check_name, parse_sums_line, sums_line, sums_line_styled,

@@ -8,7 +8,9 @@
 //!   the CPU was found to have the instructions it is compiled for;
 //! * [`guardian`]: the `exec` job's process-group guardian (a fork without exec, and waiting
 //!   for signals);
-//! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`.
+//! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`;
+//! * [`uring`]: batched opens, reads and closes on io_uring for the `hash` job, whose
+//!   submissions hand the kernel pointers into our buffers.
 //!
 //! Everything else in the crate is `#![deny(unsafe_code)]`.
 
@@ -17,3 +19,4 @@ pub(crate) mod link;
 pub(crate) mod locale;
 pub(crate) mod signals;
 pub(crate) mod simd;
+pub(crate) mod uring;

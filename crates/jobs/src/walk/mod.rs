@@ -31,6 +31,17 @@ pub(crate) trait NameFilter {
     fn matches(&self, file_name: &[u8]) -> bool;
 }
 
+/// Which regular files the walk `stat`s for their sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sizes {
+    /// Every one (the `logs` job plans byte ranges from them).
+    Every,
+    /// Those of directories where a sample says sizes pay for their `stat` (see
+    /// [`parallel`]); the others are given size 0. Only the parallel walk samples: the serial
+    /// one (following symlinks) `stat`s every file anyway.
+    WherePaying,
+}
+
 /// One thing the walk met; each job converts it into its own public type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Walked {
@@ -56,6 +67,7 @@ pub(crate) struct Walk<F> {
     partition: Option<Partition>,
     /// The operand being walked: its 0-based position among the roots, and its bytes.
     operand: Option<(usize, Vec<u8>)>,
+    sizes: Sizes,
 }
 
 /// The entries of one partition under one root operand: decided per entry during the walk, so
@@ -97,7 +109,15 @@ impl<F: NameFilter + Sync> Walk<F> {
             follow: follow_symlinks,
             partition: None,
             operand: None,
+            sizes: Sizes::Every,
         }
+    }
+
+    /// `stat`s files for their sizes only where a sample of their directory says it pays
+    /// ([`Sizes::WherePaying`]); by default every file is.
+    pub(crate) fn sizes_where_paying(mut self) -> Self {
+        self.sizes = Sizes::WherePaying;
+        self
     }
 
     /// Yields only what `partition` owns.
@@ -174,7 +194,7 @@ impl<F: NameFilter + Sync> Walk<F> {
     fn start(&self, root: PathBuf) -> Current {
         let is_dir = fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir());
         if is_dir && !self.follow && !SERIAL_ONLY.get() {
-            let walked = parallel::walk_dir(&root, &self.filter, self.owned().as_ref());
+            let walked = parallel::walk_dir(&root, &self.filter, self.owned().as_ref(), self.sizes);
             return Current::Parallel(walked.into_iter());
         }
         Current::Serial(

@@ -20,6 +20,19 @@ fn bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
 }
 
+/// A digester of each kind: batched on io_uring (where this kernel allows it) and one system
+/// call at a time. Every test runs on both, which must agree exactly.
+fn digesters() -> [GroupDigester; 2] {
+    let batched = GroupDigester::new();
+    if batched.io() != &FileIo::IoUring {
+        eprintln!(
+            "note: io_uring unavailable here ({}): both digesters use system calls",
+            batched.io()
+        );
+    }
+    [batched, GroupDigester::without_io_uring()]
+}
+
 /// Every length where MD5 padding changes shape (around 56 and 64 bytes), a few larger ones,
 /// and one past the side-by-side limit, which is streamed alone.
 const LENGTHS: [usize; 17] = [
@@ -56,14 +69,30 @@ fn digests_equal_an_independent_md5_and_hash_file_for_every_padding_shape() {
         contents.push(data);
     }
     let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
-    let mut seen = Vec::new();
-    let got = GroupDigester::new().md5(&raw, &mut |i| seen.push(i));
-    assert_eq!(
-        seen,
-        (0..raw.len()).collect::<Vec<_>>(),
-        "at() once per file, in order"
-    );
-    for ((result, data), path) in got.into_iter().zip(&contents).zip(&raw) {
+    for mut digester in digesters() {
+        let mut seen = Vec::new();
+        let got = digester.md5(&raw, &mut |i| seen.push(i));
+        let mut order: Vec<usize> = Vec::new();
+        for &i in &seen {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        assert_eq!(
+            order,
+            (0..raw.len()).collect::<Vec<_>>(),
+            "every file named, first in order ({}): {seen:?}",
+            digester.io()
+        );
+        if digester.io() != &FileIo::IoUring {
+            assert_eq!(seen, order, "one by one: at() once per file");
+        }
+        check_group(got, &contents, &raw);
+    }
+}
+
+fn check_group(got: Vec<Result<FileDigest, HashError>>, contents: &[Vec<u8>], raw: &[&[u8]]) {
+    for ((result, data), path) in got.into_iter().zip(contents).zip(raw) {
         let digest = result.unwrap();
         assert_eq!(digest.size, data.len() as u64);
         assert_eq!(
@@ -89,9 +118,11 @@ fn more_than_the_arena_holds_is_hashed_in_several_rounds() {
         paths.push(path);
     }
     let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
-    let got = GroupDigester::new().md5(&raw, &mut |_| {});
-    for (seed, result) in got.into_iter().enumerate() {
-        assert_eq!(result.unwrap().digest.hex(), reference(&content(seed, len)));
+    for mut digester in digesters() {
+        let got = digester.md5(&raw, &mut |_| {});
+        for (seed, result) in got.into_iter().enumerate() {
+            assert_eq!(result.unwrap().digest.hex(), reference(&content(seed, len)));
+        }
     }
 }
 
@@ -114,45 +145,93 @@ fn a_bad_file_fails_alone_with_the_message_hash_file_gives() {
         bytes(&missing),
         bytes(dir.path()),
         bytes(&fifo),
+        b"/dev/null",
         bytes(&good),
     ];
-    let got = GroupDigester::new().md5(&raw, &mut |_| {});
-    let messages: Vec<String> = got
-        .iter()
-        .map(|r| match r {
-            Ok(d) => d.digest.hex(),
-            Err(e) => e.message(),
-        })
-        .collect();
-    assert_eq!(
-        messages,
-        [
-            "900150983cd24fb0d6963f7d28e17f72",
-            "No such file or directory",
-            "Is a directory",
-            "not a regular file",
-            "900150983cd24fb0d6963f7d28e17f72",
-        ]
-    );
+    for mut digester in digesters() {
+        let got = digester.md5(&raw, &mut |_| {});
+        let messages: Vec<String> = got
+            .iter()
+            .map(|r| match r {
+                Ok(d) => d.digest.hex(),
+                Err(e) => e.message(),
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "900150983cd24fb0d6963f7d28e17f72",
+                "No such file or directory",
+                "Is a directory",
+                "not a regular file",
+                "not a regular file",
+                "900150983cd24fb0d6963f7d28e17f72",
+            ],
+            "{}",
+            digester.io()
+        );
+    }
 }
 
 #[test]
 fn a_digester_is_reused_across_groups() {
     let dir = tempfile::tempdir().unwrap();
-    let mut digester = GroupDigester::new();
-    for round in 0..3 {
-        let mut paths = Vec::new();
-        for seed in 0..GROUP_FILES {
-            let path = dir.path().join(format!("r{round}-{seed}"));
-            std::fs::write(&path, content(seed + round, 500 + seed)).unwrap();
-            paths.push(path);
+    for mut digester in digesters() {
+        for round in 0..3 {
+            let mut paths = Vec::new();
+            for seed in 0..GROUP_FILES {
+                let path = dir.path().join(format!("r{round}-{seed}"));
+                std::fs::write(&path, content(seed + round, 500 + seed)).unwrap();
+                paths.push(path);
+            }
+            let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+            for (seed, result) in digester.md5(&raw, &mut |_| {}).into_iter().enumerate() {
+                assert_eq!(
+                    result.unwrap().digest.hex(),
+                    reference(&content(seed + round, 500 + seed))
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_file_that_grows_or_shrinks_between_its_fstat_and_its_read_is_hashed_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..4).map(|i| dir.path().join(format!("f{i}"))).collect();
+    let old = |i: usize| content(i, 3000);
+    let new = |i: usize| content(i + 50, if i == 1 { 9000 } else { 100 });
+    for mut digester in digesters() {
+        for (i, path) in paths.iter().enumerate() {
+            std::fs::write(path, old(i)).unwrap();
         }
         let raw: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
-        for (seed, result) in digester.md5(&raw, &mut |_| {}).into_iter().enumerate() {
+        let last = raw.len() - 1;
+        let mut changed = false;
+        // Named last: batched, every file was opened and `fstat`-ed, none read yet; one by
+        // one, files 1 and 2 are read already.
+        let got = digester.md5(&raw, &mut |i| {
+            if i == last && !changed {
+                changed = true;
+                std::fs::write(&paths[1], new(1)).unwrap(); // grows (same inode)
+                std::fs::write(&paths[2], new(2)).unwrap(); // shrinks
+            }
+        });
+        let batched = digester.io() == &FileIo::IoUring;
+        for (i, result) in got.into_iter().enumerate() {
+            let digest = result.unwrap();
+            let want = if batched && (i == 1 || i == 2) {
+                new(i)
+            } else {
+                old(i)
+            };
             assert_eq!(
-                result.unwrap().digest.hex(),
-                reference(&content(seed + round, 500 + seed))
+                digest.size,
+                want.len() as u64,
+                "file {i} ({})",
+                digester.io()
             );
+            assert_eq!(digest.digest.hex(), reference(&want), "file {i}");
         }
     }
 }

@@ -62,6 +62,56 @@ fn nested_tree_in_sorted_order() {
 }
 
 #[test]
+fn sizes_are_taken_only_where_a_sample_says_they_pay() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("small")).unwrap();
+    fs::create_dir_all(root.join("large")).unwrap();
+    for i in 0..40 {
+        fs::write(root.join(format!("small/f{i:02}")), vec![b's'; i]).unwrap();
+        fs::write(root.join(format!("large/f{i:02}")), vec![b'l'; 2000 + i]).unwrap();
+    }
+    let sampled = |follow| {
+        let opts = DiscoverOptions {
+            extensions: Vec::new(),
+            follow_symlinks: follow,
+        };
+        discover(&[root.to_path_buf()], &opts)
+            .sizes_where_paying()
+            .collect::<Vec<Found>>()
+    };
+    let found = sampled(false);
+    assert_eq!(found, sampled(false), "deterministic");
+    assert_eq!(
+        run(&[root.to_path_buf()], &[], false)[41],
+        file(&root.join("small/f01"), 1),
+        "by default every size is taken"
+    );
+    let sizes: Vec<(Vec<u8>, u64)> = found
+        .iter()
+        .map(|f| match f {
+            Found::File(entry) => (entry.path.clone(), entry.size),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sizes.len(), 80);
+    for (i, (path, size)) in sizes[..40].iter().enumerate() {
+        assert_eq!(path, &b(&root.join(format!("large/f{i:02}"))));
+        assert_eq!(*size, 2000 + i as u64, "big enough: every size is taken");
+    }
+    for (i, (path, size)) in sizes[40..].iter().enumerate() {
+        assert_eq!(path, &b(&root.join(format!("small/f{i:02}"))));
+        // Tiny files: only the sample (the first and every 16th) was `stat`-ed.
+        let sampled = i % 16 == 0;
+        assert_eq!(*size, if sampled { i as u64 } else { 0 }, "small/f{i:02}");
+    }
+    // Following symlinks walks serially, which takes every size.
+    let serial = sampled(true);
+    assert_eq!(serial.len(), 80);
+    assert_eq!(serial[41], file(&root.join("small/f01"), 1));
+}
+
+#[test]
 fn roots_keep_their_order_and_files_are_roots_too() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -382,3 +382,44 @@ fn task_and_counts_cross_the_process_boundary() {
         bincode::serde::decode_from_slice(&encoded, config).unwrap();
     assert_eq!(back, got);
 }
+
+#[test]
+fn a_log_truncated_between_its_ranges_counts_what_is_left_and_fails_nothing() {
+    // copytruncate mid-count: the ranges counted before the cut saw the whole file, those
+    // after it see it end early (a range wholly past the end counts nothing).
+    let mut rng = Rng(16);
+    let mut data = Vec::new();
+    while data.len() < 5000 {
+        data.extend(random_log(&mut rng));
+    }
+    let set = patterns(&[b"ERROR", b"WARNING"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    fs::write(&path, &data).unwrap();
+    let ranges = plan_ranges(data.len() as u64, false, 1000);
+    assert!(ranges.len() >= 5);
+    // Cut inside the third range (mid-line, most likely), past the end of the last line the
+    // second range counts (it reads its last line to the end, before the cut).
+    let second_done =
+        ranges[1].1 - 1 + memchr(b'\n', &data[ranges[1].1 as usize - 1..]).unwrap() as u64 + 1;
+    let cut = ((ranges[2].0 + ranges[2].1) / 2).max(second_done + 1);
+    assert!(
+        cut < ranges[2].1,
+        "the data has no cut point in the third range"
+    );
+    let mut merged = LogCounts::new(2);
+    let mut buf = Vec::new();
+    for (k, &(start, end)) in ranges.iter().enumerate() {
+        if k == 2 {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
+        }
+        let counts = count_range(&task(&path, start, end, false), &set, &mut buf).unwrap();
+        merged.merge(&counts);
+    }
+    assert_eq!(merged, reference(&data[..cut as usize], &set));
+}

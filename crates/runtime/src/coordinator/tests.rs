@@ -26,6 +26,7 @@ fn settings(workers: usize) -> Settings {
         },
         window: 2,
         max_batch: 4,
+        trace: false,
     }
 }
 
@@ -43,6 +44,7 @@ fn vitals(task: Option<u64>, started_ms: u64, beat_ms: u64) -> Vitals {
         current_task: task,
         task_started_ms: started_ms,
         heartbeat_ms: beat_ms,
+        task_started_us: 0,
     }
 }
 
@@ -117,6 +119,7 @@ impl Sim {
                 .iter()
                 .map(|&id| (id, TaskResult::Done(id * 10)))
                 .collect(),
+            spans: Vec::new(),
         })
     }
 
@@ -803,3 +806,6 @@ fn restart_intensity_counts_only_unexpected_deaths_in_the_window() {
     });
     assert!(sim.c.summary().gave_up.is_some(), "{again:?}");
 }
+
+#[path = "trace_tests.rs"]
+mod trace_tests;

@@ -130,7 +130,7 @@ pub(crate) struct ExitStats {
 pub(crate) enum Trace {
     /// A process is requested for `slot`.
     Spawn { slot: usize, reason: SpawnReason },
-    /// The slot's process completed its handshake.
+    /// The slot's process completed its handshake, built its job and takes tasks.
     Ready { slot: usize, pid: u32 },
     /// The slot's process could not be started (`exit`: it existed and was reaped).
     SpawnFailed {

@@ -281,11 +281,18 @@ fn a_pool_logs_its_events() {
     let crashed: Vec<_> = tasks.iter().filter(|t| t["outcome"] == "crashed").collect();
     assert_eq!(crashed.len(), 1, "{text}");
     assert_eq!(crashed[0]["id"], 3);
+    // Its label (the function's name) travels with the batch that carried it.
+    let labels: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["ev"] == "batch")
+        .flat_map(|l| l["labels"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(labels.len() >= 8, "{text}");
     assert!(
-        crashed[0]["label"]
-            .as_str()
-            .unwrap()
-            .ends_with("abort_on_3")
+        labels
+            .iter()
+            .all(|label| label.as_str().unwrap().ends_with("abort_on_3")),
+        "{text}"
     );
     assert!(
         lines

@@ -356,9 +356,9 @@ fn a_task_that_always_kills_its_worker_fails_alone_after_its_retries() {
     assert!(matches!(result, Err(Failure::Crashed { exit, .. }) if exit == KILL));
 }
 
-#[test]
-fn a_timed_out_task_is_terminated_then_killed_and_charged() {
-    let mut s = settings(1);
+/// One worker, two tasks, a 1 s task timeout and no retries, ticked once its first task has
+/// run 2 s: the sim, that task, and the tick's commands.
+fn overrun(mut s: Settings) -> (Sim, u64, Cmds) {
     s.retries = 0;
     s.limits.task_timeout = Some(Duration::from_secs(1));
     let (mut sim, start) = Sim::batch(s, 2);
@@ -366,6 +366,12 @@ fn a_timed_out_task_is_terminated_then_killed_and_charged() {
     let id = sends(&up)[0].1[0];
     sim.at(Duration::from_millis(1500));
     let judged = sim.tick(10_000, vec![vitals(Some(id), 8_000, 9_990)]);
+    (sim, id, judged)
+}
+
+#[test]
+fn a_timed_out_task_is_terminated_then_killed_and_charged() {
+    let (mut sim, id, judged) = overrun(settings(1));
     assert_eq!(signals(&judged), vec![(0, WorkerSignal::Terminate)]);
     assert!(
         matches!(notices(&judged)[0], NoticeData::Misbehaved { reason, .. } if reason.contains("timed out after 1s"))

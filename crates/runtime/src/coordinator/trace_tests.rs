@@ -164,14 +164,7 @@ fn every_attempt_death_and_retry_is_recorded_as_the_summary_counts_them() {
 
 #[test]
 fn a_timeout_is_recorded_as_a_kill_an_exit_and_a_failed_attempt() {
-    let mut s = traced(1);
-    s.retries = 0;
-    s.limits.task_timeout = Some(Duration::from_secs(1));
-    let (mut sim, start) = Sim::batch(s, 2);
-    let up = sim.bring_up(&start);
-    let id = sends(&up)[0].1[0];
-    sim.at(Duration::from_millis(1500));
-    let judged = sim.tick(10_000, vec![vitals(Some(id), 8_000, 9_990)]);
+    let (mut sim, id, judged) = overrun(traced(1));
     assert_eq!(
         traces(&judged),
         vec![&Trace::Kill {

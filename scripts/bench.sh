@@ -366,6 +366,16 @@ row "exec: $exec_tasks × true vs GNU parallel" t:sup_exec_true "parallel -j$W t
 row "exec: echo {}.x for each of seq $exec_tasks (output = parallel -k's)" t:sup_exec_echo "parallel -k echo {}.x" "$(par_ref par_exec_echo)" "ratio<=1.0" s
 note "exec rows: per-task time = time / $exec_tasks; every command is a real process (posix_spawn in the worker, output captured in \$TMPDIR files); xargs and parallel append the item as we do"
 
+# --- i. the event log's cost --------------------------------------------------------------
+say "i. --events: the md5 tree with its lifecycle logged"
+timeit "sup_md5_plain=$sup --format sums hash '$tree' >$o/sup_md5_plain.out" \
+    "sup_md5_events=$sup --format sums --events $o/events.jsonl hash '$tree' >$o/sup_md5_events.out"
+cmp -s "$o/sup_md5_plain.out" "$o/sup_md5_events.out" \
+    || { echo "bench.sh: the output differs with --events" >&2; exit 1; }
+row "md5 tree with --events (its cost)" t:sup_md5_events "the same without --events" t:sup_md5_plain "ratio<=1.03" s
+"$bin" report "$o/events.jsonl" -o "$o/events.html" 2>/dev/null
+note "--events on the md5 tree: $(wc -l <"$o/events.jsonl") lines, $(mb "$(stat -c %s "$o/events.jsonl")") MB; its report (supervisor report): $(mb "$(stat -c %s "$o/events.html")") MB"
+
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"
 mode=$([ "$quick" = 1 ] && echo "--quick, " || true)

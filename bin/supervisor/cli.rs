@@ -23,6 +23,8 @@ pub enum Command {
     Plan(crate::plan::PlanArgs),
     /// Join partitions' jsonl outputs into exactly what one run would print.
     Merge(crate::merge::MergeArgs),
+    /// Draw a run's --events file as one self-contained HTML timeline.
+    Report(ReportArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -42,6 +44,16 @@ pub struct PsArgs {
     /// Time between refreshes with --watch.
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
     pub interval: Duration,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The events file (JSON Lines) a run wrote with --events.
+    #[arg(value_name = "EVENTS")]
+    pub events: PathBuf,
+    /// Where to write the HTML [default: EVENTS with the extension .html].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -154,6 +166,16 @@ pub struct RunOptions {
     /// --partition, --partitions, --plan, --resume-if-exists: one share of a run.
     #[command(flatten)]
     pub cluster: crate::partition::ClusterOptions,
+
+    /// Write the run's lifecycle to FILE as JSON Lines while it runs: workers spawned, ready
+    /// and reaped (with why), batches, every attempt at every task, kills, retries, signals.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub events: Option<PathBuf>,
+
+    /// Write an HTML timeline of the run to FILE when it ends, and its events beside it
+    /// (FILE with the extension .events.jsonl) unless --events names them.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,6 +13,7 @@ mod partition;
 mod plan;
 mod progress;
 mod ps;
+mod report;
 mod run;
 mod signals;
 
@@ -46,6 +47,7 @@ fn dispatch(command: cli::Command) -> Result<u8, error::CliError> {
         cli::Command::Ps(args) => ps::run(args),
         cli::Command::Plan(args) => plan::run(args),
         cli::Command::Merge(args) => merge::run(args),
+        cli::Command::Report(args) => report::run(args),
         cli::Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics on a write error, and a
             // closed pipe (`| head`) is not an error.

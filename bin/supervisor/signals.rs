@@ -9,7 +9,7 @@
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
 use signal_hook::iterator::{Handle, Signals};
 use std::sync::atomic::{AtomicI32, Ordering};
-use supervisor_runtime::{StopMode, Stopper};
+use supervisor_runtime::{EventLog, StopMode, Stopper};
 
 /// The first stopping signal received by this process (0: none).
 static FIRST: AtomicI32 = AtomicI32::new(0);
@@ -21,14 +21,17 @@ pub struct SignalGuard {
 }
 
 impl SignalGuard {
-    /// Starts watching; signals go to `stopper`.
-    pub fn install(stopper: Stopper) -> std::io::Result<Self> {
+    /// Starts watching; signals go to `stopper`, and are noted in `events` if given.
+    pub fn install(stopper: Stopper, events: Option<EventLog>) -> std::io::Result<Self> {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT])?;
         let handle = signals.handle();
         let thread = std::thread::Builder::new()
             .name("supervisor-signals".into())
             .spawn(move || {
                 for signal in signals.forever() {
+                    if let Some(events) = &events {
+                        events.signal(name(signal));
+                    }
                     match signal {
                         SIGTSTP => {
                             // Job control: the workers stop first (and the run's timers with
@@ -51,12 +54,7 @@ impl SignalGuard {
 
 /// The first SIGINT/SIGTERM/SIGHUP stops gracefully; SIGQUIT, or any second one, at once.
 fn stop(stopper: &Stopper, signal: i32) {
-    let name = match signal {
-        SIGINT => "SIGINT",
-        SIGTERM => "SIGTERM",
-        SIGHUP => "SIGHUP",
-        _ => "SIGQUIT",
-    };
+    let name = name(signal);
     let first = FIRST
         .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
@@ -66,6 +64,17 @@ fn stop(stopper: &Stopper, signal: i32) {
         StopMode::Immediate
     };
     stopper.stop(mode, format!("interrupted by {name}"));
+}
+
+fn name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
+        SIGTSTP => "SIGTSTP",
+        SIGCONT => "SIGCONT",
+        _ => "SIGQUIT",
+    }
 }
 
 /// The conventional exit code of the first stopping signal received, if any (129 SIGHUP,

@@ -9,6 +9,7 @@ mod cpu;
 mod discovery;
 mod doc_commands;
 mod doc_examples;
+mod events;
 mod exec;
 mod exec_crash;
 mod exec_partition;

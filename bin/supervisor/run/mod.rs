@@ -2,6 +2,7 @@
 
 mod check;
 mod cpu;
+mod events;
 mod exec;
 mod fault;
 mod hash;
@@ -131,6 +132,7 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
     mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<C::Record>,
 ) -> Result<Report<J::Task, J::Output>, CliError> {
     let journal = journal::open::<J>(options, identity, &tasks)?;
+    let timeline = events::Timeline::open(options)?;
     let total = tasks.len();
     let resumed = journal.restored.len();
     if journal.resumed {
@@ -165,8 +167,10 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
 
     let total_bytes = J::COST_IS_BYTES.then(|| run_tasks.iter().map(J::cost).sum());
     let progress = Progress::new(options.progress, run_tasks.len() as u64, total_bytes);
-    let supervisor = Supervisor::<J>::new(engine_config(options), setup);
-    let _signals = SignalGuard::install(supervisor.stopper())
+    let mut config = engine_config(options);
+    config.events = timeline.log();
+    let supervisor = Supervisor::<J>::new(config, setup);
+    let _signals = SignalGuard::install(supervisor.stopper(), timeline.log())
         .map_err(|e| CliError::Usage(format!("cannot watch for signals: {e}")))?;
     let mut observer = Reporter {
         stopper: supervisor.stopper(),
@@ -182,6 +186,7 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
     };
     let report = supervisor.run(run_tasks, &mut observer);
     observer.progress.finish();
+    timeline.finish(options.quiet);
     if let Some(writer) = observer.journal.take()
         && let Err(e) = writer.finish()
     {

@@ -67,5 +67,6 @@ pub(crate) fn config(workers: usize, settings: &crate::pool::Settings) -> Config
         config.max_restarts = max_restarts;
     }
     config.task_timeout = settings.task_timeout;
+    config.events = settings.events.clone();
     config
 }

@@ -165,6 +165,8 @@ pub use process::Process;
 pub use queue::Queue;
 pub use shm::{SharedMemory, shm_sweep};
 pub use stats::{ProcessStats, process_stats};
+/// The event log a [`PoolBuilder::events`] writes to.
+pub use supervisor_runtime::EventLog;
 
 #[doc(hidden)]
 pub use inventory;

@@ -22,6 +22,8 @@ pub(crate) struct Settings {
     pub(crate) task_timeout: Option<Duration>,
     /// Run once in each worker of a `map` / `imap_unordered` run before its first task.
     pub(crate) initializer: Option<Call>,
+    /// Where every run writes its lifecycle (JSON Lines).
+    pub(crate) events: Option<crate::EventLog>,
 }
 
 /// Builds a [`Pool`] (or a [`crate::ProcessPoolExecutor`]) with non-default settings.
@@ -69,6 +71,15 @@ impl PoolBuilder {
     /// A task running longer than this has its worker killed and fails (default: none).
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
         self.settings.task_timeout = Some(timeout);
+        self
+    }
+
+    /// Writes the lifecycle of the pool's runs to `log` as JSON Lines, as `supervisor run
+    /// --events` does (workers started and ended, every attempt at every task, retries), for
+    /// a timeline: `supervisor report EVENTS`. Each run of the pool appends its own lines
+    /// (numbered by `run`); call [`crate::EventLog::finish`] to wait until all is written.
+    pub fn events(mut self, log: crate::EventLog) -> Self {
+        self.settings.events = Some(log);
         self
     }
 

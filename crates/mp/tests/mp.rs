@@ -139,6 +139,7 @@ fn main() -> std::process::ExitCode {
             pool_map_seed_cpu_bound_task_full_scale,
         ),
         ("an_aborting_task_fails_alone", an_aborting_task_fails_alone),
+        ("a_pool_logs_its_events", a_pool_logs_its_events),
         (
             "a_sigkilled_worker_fails_only_its_task",
             a_sigkilled_worker_fails_only_its_task,
@@ -252,6 +253,52 @@ fn an_aborting_task_fails_alone() {
             assert_eq!(result.unwrap(), i as u64 + 1);
         }
     }
+}
+
+fn a_pool_logs_its_events() {
+    let path = std::env::temp_dir().join(format!("mp-events-{}.jsonl", std::process::id()));
+    let log = supervisor_mp::EventLog::create(&path).unwrap();
+    let pool = Pool::builder()
+        .processes(2)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    let results = pool.map(abort_on_3, 0..8u64).unwrap();
+    assert!(results[3].is_err());
+    drop(pool);
+    log.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kind = |k: &str| lines.iter().filter(|l| l["ev"] == k).count();
+    assert_eq!(kind("run_start"), 1, "{text}");
+    assert_eq!(kind("run_end"), 1, "{text}");
+    let tasks: Vec<&serde_json::Value> = lines.iter().filter(|l| l["ev"] == "task").collect();
+    assert_eq!(tasks.len(), 8, "one line per attempt: {text}");
+    let crashed: Vec<_> = tasks.iter().filter(|t| t["outcome"] == "crashed").collect();
+    assert_eq!(crashed.len(), 1, "{text}");
+    assert_eq!(crashed[0]["id"], 3);
+    // Its label (the function's name) travels with the batch that carried it.
+    let labels: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["ev"] == "batch")
+        .flat_map(|l| l["labels"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(labels.len() >= 8, "{text}");
+    assert!(
+        labels
+            .iter()
+            .all(|label| label.as_str().unwrap().ends_with("abort_on_3")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["ev"] == "exit" && l["cause"] == "crash" && l["signal"] == "SIGABRT")
+    );
 }
 
 fn a_sigkilled_worker_fails_only_its_task() {

@@ -58,6 +58,9 @@ pub struct Config {
     /// Caps each worker's data segment (`RLIMIT_DATA`, i.e. heap and other private writable
     /// memory) at this many bytes, so a runaway task dies alone. `None`: no limit.
     pub memory_limit: Option<u64>,
+    /// Where the run writes its lifecycle as JSON Lines (see [`crate::events`]); `None`: no
+    /// log, and the workers do not time their tasks.
+    pub events: Option<crate::EventLog>,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
             heartbeat_timeout: Some(Duration::from_secs(30)),
             max_tasks_per_child: None,
             memory_limit: None,
+            events: None,
         }
     }
 

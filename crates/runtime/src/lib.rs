@@ -95,6 +95,10 @@
 //! - **Journal** ([`journal`]): an append-only, checksummed file of finished outcomes, written
 //!   within 50 ms of each result, so a run whose parent died can be resumed with only the
 //!   missing tasks.
+//! - **Event log** ([`events`]): with [`Config::events`], the coordinator also emits a typed
+//!   record of each lifecycle decision (spawn, batch, attempt, kill, exit, retry, stop), the
+//!   workers time each task, and a thread of the log's own writes them as JSON Lines, so a
+//!   timeline of the run can be drawn afterwards without slowing it down.
 //!
 //! The engine knows nothing about what tasks mean: a [`Job`] supplies serde types and a `run`
 //! function, and output order is task order whatever happened on the way.
@@ -105,6 +109,7 @@ mod bootstrap;
 mod config;
 mod coordinator;
 mod error;
+pub mod events;
 mod executor;
 mod exit;
 pub mod handshake;
@@ -128,6 +133,7 @@ pub mod worker;
 pub use config::{Chaos, Config};
 pub use coordinator::WorkerSignal;
 pub use error::Error;
+pub use events::EventLog;
 pub use exit::ExitKind;
 pub use job::Job;
 pub use observer::{Notice, Observer};

@@ -5,7 +5,7 @@
 //! however long that runs. On SIGTERM the outbox is flushed before the worker dies, so nothing
 //! a worker completed is lost when a run is stopped.
 
-use crate::protocol::{self, FromWorker, TaskResult};
+use crate::protocol::{self, FromWorker, Span, TaskResult};
 use ipc_channel::ipc::IpcBytesSender;
 use serde::Serialize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -26,6 +26,8 @@ pub(crate) struct Gone;
 
 struct State<O> {
     pending: Vec<(u64, TaskResult<O>)>,
+    /// When each pending result's task ran, if the run asked for timing (then one per result).
+    spans: Vec<Span>,
     /// When the oldest pending result was queued.
     first_at: Option<Instant>,
     /// The timer sleeps until a first result is queued (and must then be woken).
@@ -60,6 +62,7 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 pending: Vec::new(),
+                spans: Vec::new(),
                 first_at: None,
                 timer_idle: false,
                 closing: false,
@@ -79,13 +82,22 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         })
     }
 
-    /// Queues one result; sends the queue itself once it is full.
-    pub(crate) fn push(&self, id: u64, result: TaskResult<O>) -> Result<(), Gone> {
+    /// Queues one result, with when its task ran if the run is timed; sends the queue itself
+    /// once it is full.
+    pub(crate) fn push(
+        &self,
+        id: u64,
+        result: TaskResult<O>,
+        span: Option<Span>,
+    ) -> Result<(), Gone> {
         let mut state = lock(&self.shared.state);
         if state.gone {
             return Err(Gone);
         }
         state.pending.push((id, result));
+        if let Some(span) = span {
+            state.spans.push(span);
+        }
         let n = state.pending.len();
         if n == 1 {
             state.first_at = Some(Instant::now());
@@ -145,12 +157,16 @@ fn ship<O: Serialize>(shared: &Shared<O>) -> Result<(), Gone> {
             return Err(Gone);
         }
         state.first_at = None;
-        std::mem::take(&mut state.pending)
+        (
+            std::mem::take(&mut state.pending),
+            std::mem::take(&mut state.spans),
+        )
     };
+    let (batch, spans) = batch;
     if batch.is_empty() {
         return Ok(());
     }
-    let sent = protocol::encode(&FromWorker::Results(batch))
+    let sent = protocol::encode(&FromWorker::Results(batch, spans))
         .ok()
         .is_some_and(|bytes| channel.send(&bytes).is_ok());
     if sent {
@@ -159,6 +175,7 @@ fn ship<O: Serialize>(shared: &Shared<O>) -> Result<(), Gone> {
         let mut state = lock(&shared.state);
         state.gone = true;
         state.pending.clear();
+        state.spans.clear();
         Err(Gone)
     }
 }
@@ -200,7 +217,7 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> Vec<u64> {
         match protocol::decode::<FromWorker<u64>>(bytes).unwrap() {
-            FromWorker::Results(r) => r.into_iter().map(|(id, _)| id).collect(),
+            FromWorker::Results(r, _) => r.into_iter().map(|(id, _)| id).collect(),
             FromWorker::SetupFailed(_) | FromWorker::Ready => panic!("not results"),
         }
     }
@@ -221,7 +238,7 @@ mod tests {
     fn a_result_leaves_without_waiting_for_more() {
         let (tx, rx) = ipc_channel::ipc::bytes_channel().unwrap();
         let outbox = Outbox::<u64>::start(tx).unwrap();
-        outbox.push(7, TaskResult::Done(49)).unwrap();
+        outbox.push(7, TaskResult::Done(49), None).unwrap();
         // Nothing else is pushed: the result must still arrive, promptly.
         let got = recv_within(&rx, Duration::from_secs(5)).expect("sent without a flush");
         assert_eq!(decode(&got), vec![7]);
@@ -233,7 +250,7 @@ mod tests {
         let (tx, rx) = ipc_channel::ipc::bytes_channel().unwrap();
         let outbox = Outbox::<u64>::start(tx).unwrap();
         for id in 0..5000 {
-            outbox.push(id, TaskResult::Done(id)).unwrap();
+            outbox.push(id, TaskResult::Done(id), None).unwrap();
         }
         outbox.close();
         let mut ids = Vec::new();
@@ -248,7 +265,7 @@ mod tests {
         let (tx, rx) = ipc_channel::ipc::bytes_channel().unwrap();
         let outbox = Outbox::<u64>::start(tx).unwrap();
         let flusher = outbox.flusher();
-        outbox.push(1, TaskResult::Done(1)).unwrap();
+        outbox.push(1, TaskResult::Done(1), None).unwrap();
         flusher.flush();
         let got = rx.try_recv().expect("flushed before flush() returned");
         assert_eq!(decode(&got), vec![1]);
@@ -263,7 +280,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut gone = false;
         while Instant::now() < deadline {
-            if outbox.push(1, TaskResult::Done(1)).is_err() {
+            if outbox.push(1, TaskResult::Done(1), None).is_err() {
                 gone = true;
                 break;
             }

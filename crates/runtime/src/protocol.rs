@@ -9,7 +9,7 @@ use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame below changes shape; a worker from another build is refused.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The parent's first message, over the private socket pair that is the worker's stdin (with
 /// the scoreboard's descriptor attached): who the parent is and the secret the worker must
@@ -55,6 +55,8 @@ pub(crate) struct Hello {
 pub(crate) struct Setup {
     pub(crate) job: String,
     pub(crate) setup: Vec<u8>,
+    /// Measure each task's start and end (the run is traced to an event log).
+    pub(crate) timing: bool,
 }
 
 /// Every later frame on the task channel.
@@ -69,8 +71,9 @@ pub(crate) enum ToWorker<T> {
 /// Frames on the result channel.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum FromWorker<O> {
-    /// Finished tasks, in the order they were run.
-    Results(Vec<(u64, TaskResult<O>)>),
+    /// Finished tasks, in the order they were run, and when each ran (one span per result when
+    /// the setup asked for timing, else none).
+    Results(Vec<(u64, TaskResult<O>)>, Vec<Span>),
     /// The worker could not build its job; it exits right after.
     SetupFailed(String),
     /// The worker built its job (its initializer, if any, is done) and takes tasks now.
@@ -84,6 +87,14 @@ pub(crate) enum TaskResult<O> {
     Done(O),
     /// The job panicked; the message is the panic payload.
     Panicked(String),
+}
+
+/// When a task ran, as its worker measured it: CLOCK_MONOTONIC microseconds, comparable across
+/// the processes of one machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Span {
+    pub(crate) start_us: u64,
+    pub(crate) dur_us: u64,
 }
 
 fn config() -> bincode::config::Configuration {

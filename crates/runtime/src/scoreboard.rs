@@ -54,6 +54,9 @@ mod s {
     pub const CURRENT_TASK: usize = 5;
     pub const TASK_STARTED_MS: usize = 6;
     pub const HEARTBEAT_MS: usize = 7;
+    /// CLOCK_MONOTONIC µs the current task started at, written only in runs with an event
+    /// log (0 otherwise; a word that older readers never looked at).
+    pub const TASK_STARTED_US: usize = 8;
     pub const LABEL: usize = 16;
 }
 
@@ -179,6 +182,9 @@ pub(crate) struct Vitals {
     pub(crate) task_started_ms: u64,
     /// The worker's last heartbeat (ms since the epoch); 0 if it never beat.
     pub(crate) heartbeat_ms: u64,
+    /// When the current task started, CLOCK_MONOTONIC µs, if the worker times its tasks
+    /// (else 0).
+    pub(crate) task_started_us: u64,
 }
 
 /// A snapshot of the header.
@@ -401,6 +407,7 @@ impl Scoreboard {
             current_task: r(s::CURRENT_TASK).checked_sub(1),
             task_started_ms: r(s::TASK_STARTED_MS),
             heartbeat_ms: r(s::HEARTBEAT_MS),
+            task_started_us: r(s::TASK_STARTED_US),
         }
     }
 
@@ -409,6 +416,8 @@ impl Scoreboard {
     /// worker was reaped and before a replacement is requested, when the slot has no writer.
     pub(crate) fn clear_worker_marks(&self, slot: usize) {
         self.slot_word(slot, s::HEARTBEAT_MS)
+            .store(0, Ordering::Relaxed);
+        self.slot_word(slot, s::TASK_STARTED_US)
             .store(0, Ordering::Relaxed);
         self.slot_word(slot, s::CURRENT_TASK)
             .store(0, Ordering::Release);
@@ -448,6 +457,13 @@ impl Scoreboard {
             .store(now, Ordering::Relaxed);
         self.slot_word(slot, s::CURRENT_TASK)
             .store(task + 1, Ordering::Release);
+    }
+
+    /// Records when the task about to begin started, in CLOCK_MONOTONIC µs (worker side, in
+    /// runs that time their tasks; call before [`Scoreboard::begin_task`], which publishes it).
+    pub(crate) fn mark_start_us(&self, slot: usize, us: u64) {
+        self.slot_word(slot, s::TASK_STARTED_US)
+            .store(us, Ordering::Relaxed);
     }
 
     /// Records a sign of life of `slot`'s worker (worker side; its heartbeat thread calls

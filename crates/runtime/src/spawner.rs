@@ -69,6 +69,8 @@ pub(crate) struct SpawnPlan {
     pub(crate) handshake_timeout: Duration,
     /// `RLIMIT_DATA` for each worker, in bytes.
     pub(crate) memory_limit: Option<u64>,
+    /// Workers time each task (the run has an event log).
+    pub(crate) timing: bool,
 }
 
 /// Serves requests until the request channel closes; `news` hears about each (`wrap` turns
@@ -173,6 +175,7 @@ fn handshake_one(
     let setup = Setup {
         job: plan.job.clone(),
         setup: plan.setup.clone(),
+        timing: plan.timing,
     };
     let frame = protocol::encode(&setup)?;
     connection

@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::coordinator::{Coordinator, Event, NoticeData, Settings, WorkerSignal};
+use crate::events::{RunInfo, RunSettings};
 use crate::executor::{self, Control, Delivery, Executor, Input, TaskStore};
 use crate::observer::{Notice, Observer};
 use crate::protocol;
@@ -205,7 +206,13 @@ impl<J: Job> Supervisor<J> {
                 .map_err(|e| Error::io("cannot create the scoreboard", e))?,
         );
         board.set_cost_is_bytes(J::COST_IS_BYTES);
-        let mut coord = Coordinator::new(settings(&config, workers));
+        let tracer = config
+            .events
+            .as_ref()
+            .and_then(|log| log.start_run(run_info::<J>(&config, workers)));
+        let mut settings = settings(&config, workers);
+        settings.trace = tracer.is_some();
+        let mut coord = Coordinator::new(settings);
         if !fixed.is_empty() {
             let costs: Vec<u64> = fixed.iter().map(J::cost).collect();
             board.add_totals(costs.len() as u64, costs.iter().sum());
@@ -231,6 +238,7 @@ impl<J: Job> Supervisor<J> {
             board: Arc::clone(&board),
             handshake_timeout: config.handshake_timeout,
             memory_limit: config.memory_limit,
+            timing: tracer.is_some(),
         };
         let news = inputs_tx.clone();
         let spawner_cancelled = Arc::clone(&cancelled);
@@ -260,6 +268,7 @@ impl<J: Job> Supervisor<J> {
             deliver,
             ended: Arc::clone(&ended),
             started,
+            tracer,
         };
         let thread = std::thread::Builder::new()
             .name("supervisor-coordinator".into())
@@ -297,6 +306,41 @@ fn settings(config: &Config, workers: usize) -> Settings {
         },
         window: WINDOW,
         max_batch: config.max_batch,
+        trace: false,
+    }
+}
+
+/// What the event log's `run_start` line says about a run.
+fn run_info<J: Job>(config: &Config, workers: usize) -> RunInfo {
+    let ms = |d: Duration| d.as_millis() as u64;
+    RunInfo {
+        tool: String::new(),
+        version: String::new(),
+        argv: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        job: J::NAME.to_string(),
+        workers,
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+        pid: std::process::id(),
+        wall_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        settings: RunSettings {
+            retries: config.retries,
+            max_restarts: config.max_restarts,
+            restart_window_ms: ms(config.restart_window),
+            chaos_every_ms: config.chaos.map(|c| c.every.as_secs_f64() * 1000.0),
+            chaos_seed: config.chaos.map(|c| c.seed),
+            task_timeout_ms: config.task_timeout.map(ms),
+            heartbeat_timeout_ms: config.heartbeat_timeout.map(ms),
+            kill_grace_ms: ms(config.kill_grace),
+            max_tasks_per_child: config.max_tasks_per_child,
+            memory_limit: config.memory_limit,
+            cost_is_bytes: J::COST_IS_BYTES,
+        },
     }
 }
 

@@ -93,6 +93,7 @@ mod tests {
             current_task: task,
             task_started_ms: started,
             heartbeat_ms: beat,
+            task_started_us: 0,
         }
     }
 

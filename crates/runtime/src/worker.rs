@@ -11,10 +11,11 @@
 //! [`run_if_worker_env`].
 
 use crate::bootstrap;
+use crate::events::monotonic_us;
 use crate::heartbeat;
 use crate::outbox::{Flusher, Gone, Outbox};
 use crate::process::{SERVER_ENV, WORKER_ARG};
-use crate::protocol::{self, FromWorker, Setup, TaskResult, ToWorker};
+use crate::protocol::{self, FromWorker, Setup, Span, TaskResult, ToWorker};
 use crate::scoreboard::Scoreboard;
 use crate::{Error, Job};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
@@ -208,6 +209,8 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         board,
         slot,
         outbox,
+        timing: setup.timing,
+        free_at: 0,
     };
     let code = loop {
         let Ok(bytes) = tasks.recv() else {
@@ -260,11 +263,19 @@ struct Server<J: Job> {
     board: Arc<Scoreboard>,
     slot: usize,
     outbox: Outbox<J::Output>,
+    /// Time each task (the run has an event log): one clock read per task, the end of one
+    /// task being the start of the next.
+    timing: bool,
+    /// When the worker became free for its next task (CLOCK_MONOTONIC µs), if timing.
+    free_at: u64,
 }
 
 impl<J: Job> Server<J> {
     /// Runs a batch in order: alone, or in groups of up to [`Job::GROUP`] tasks.
     fn run_batch(&mut self, batch: Vec<(u64, J::Task)>) -> Result<(), Gone> {
+        if self.timing {
+            self.free_at = monotonic_us();
+        }
         if J::GROUP <= 1 || batch.len() == 1 {
             for (id, task) in batch {
                 self.run_one(id, task)?;
@@ -281,13 +292,17 @@ impl<J: Job> Server<J> {
 
     fn run_one(&mut self, id: u64, task: J::Task) -> Result<(), Gone> {
         let cost = J::cost(&task);
+        if self.timing {
+            self.board.mark_start_us(self.slot, self.free_at);
+        }
         self.board.begin_task(self.slot, id, &J::label(&task));
         let job = &mut self.job;
         let result = match in_task(|| job.run(task)) {
             Ok(output) => TaskResult::Done(output),
             Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
         };
-        self.outbox.push(id, result)?;
+        let span = self.timing.then(|| self.span_until(monotonic_us()));
+        self.outbox.push(id, result, span)?;
         self.board.end_task(self.slot, cost);
         Ok(())
     }
@@ -295,12 +310,34 @@ impl<J: Job> Server<J> {
     /// Runs tasks through [`Job::run_group`]; if that panics (or miscounts), runs them again
     /// one by one so each gets its own outcome.
     fn run_group(&mut self, ids: Vec<u64>, tasks: Vec<J::Task>) -> Result<(), Gone> {
-        let (job, board, slot) = (&mut self.job, &self.board, self.slot);
-        let mut at = |i: usize| board.begin_task(slot, ids[i], &J::label(&tasks[i]));
+        let (job, board, slot, timing) = (&mut self.job, &self.board, self.slot, self.timing);
+        // With timing, when each task was named: a task runs from its `at` to the next one's
+        // (the last to the group's end), as the scoreboard charges them.
+        let mut named = vec![0u64; if timing { tasks.len() } else { 0 }];
+        let mut at = |i: usize| {
+            if let Some(t) = named.get_mut(i) {
+                *t = monotonic_us();
+                board.mark_start_us(slot, *t);
+            }
+            board.begin_task(slot, ids[i], &J::label(&tasks[i]));
+        };
         match in_task(|| job.run_group(&tasks, &mut at)) {
             Ok(outputs) if outputs.len() == tasks.len() => {
-                for ((id, task), output) in ids.into_iter().zip(&tasks).zip(outputs) {
-                    self.outbox.push(id, TaskResult::Done(output))?;
+                let end = if timing { monotonic_us() } else { 0 };
+                for (i, ((id, task), output)) in
+                    ids.into_iter().zip(&tasks).zip(outputs).enumerate()
+                {
+                    let span = timing.then(|| {
+                        let next = named[i + 1..].iter().copied().find(|&t| t != 0);
+                        let started = if named[i] != 0 {
+                            named[i]
+                        } else {
+                            self.free_at
+                        };
+                        self.free_at = started.max(self.free_at);
+                        self.span_until(next.unwrap_or(end))
+                    });
+                    self.outbox.push(id, TaskResult::Done(output), span)?;
                     self.board.end_task(self.slot, J::cost(task));
                 }
                 Ok(())
@@ -311,6 +348,19 @@ impl<J: Job> Server<J> {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl<J: Job> Server<J> {
+    /// The span of a task that ran from when the worker was free until `end`, which is when
+    /// it is free again.
+    fn span_until(&mut self, end: u64) -> Span {
+        let start = self.free_at.min(end);
+        self.free_at = end;
+        Span {
+            start_us: start,
+            dur_us: end - start,
         }
     }
 }

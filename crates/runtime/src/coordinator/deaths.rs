@@ -1,9 +1,12 @@
 //! How workers end: asked to, recycled, crashed, or stopped with the whole run; and what a
 //! death costs (attempts, restart intensity).
 
-use super::{BoardUpdate, Command, Coordinator, Leaving, NoticeData, Phase, Worker, exit_state};
+use super::{
+    AttemptEnd, BoardUpdate, Command, Coordinator, ExitCause, Leaving, NoticeData, Phase,
+    SpawnReason, Trace, Worker, exit_state, exit_stats,
+};
 use crate::process::ExitInfo;
-use crate::report::Outcome;
+use crate::report::{Failure, Outcome};
 use crate::scoreboard::{SlotState, Vitals};
 use std::time::Instant;
 
@@ -24,6 +27,23 @@ impl Coordinator {
         };
         self.account_exit(slot, &info);
         out.push(Command::Board(BoardUpdate::ClearMarks { slot }));
+        let pid = worker.pid;
+        let leaving = |cause| Trace::Exit {
+            slot,
+            pid,
+            cause,
+            stats: exit_stats(&info),
+        };
+        match worker.leaving {
+            Some(Leaving::Recycle) if info.exit.is_success() => {
+                self.trace(out, || leaving(ExitCause::Recycle))
+            }
+            // An unclean exit on the way out is a crash (counted as one below).
+            Some(Leaving::Recycle) => self.trace(out, || leaving(ExitCause::Crash)),
+            Some(Leaving::Finish) => self.trace(out, || leaving(ExitCause::Finish)),
+            Some(Leaving::Stop) => self.trace(out, || leaving(ExitCause::Stop)),
+            None => {}
+        }
         match worker.leaving {
             Some(Leaving::Recycle) => {
                 out.push(Command::Board(BoardUpdate::State {
@@ -74,7 +94,7 @@ impl Coordinator {
         }
         if self.ending.is_none() {
             // Not `replace`: a recycle is not a restart.
-            self.request_spawn(slot, out);
+            self.request_spawn(slot, SpawnReason::Recycle, out);
         }
     }
 
@@ -99,6 +119,20 @@ impl Coordinator {
         // still unanswered, and nothing else (a successor task that started during the grace
         // is not its fault).
         let killed = worker.killing.take();
+        let cause = match &killed {
+            Some(k) if matches!(k.failure, Failure::Unresponsive { .. }) => ExitCause::Heartbeat,
+            Some(_) => ExitCause::Timeout,
+            None if worker.chaos_killed => ExitCause::Chaos,
+            None if worker.garbled => ExitCause::Protocol,
+            None if worker.setup_failed => ExitCause::Setup,
+            None => ExitCause::Crash,
+        };
+        self.trace(out, || Trace::Exit {
+            slot,
+            pid,
+            cause,
+            stats: exit_stats(&info),
+        });
         let running = match seen.current_task {
             _ if worker.setup_failed => None,
             _ if killed.is_some() => killed
@@ -140,8 +174,34 @@ impl Coordinator {
         for &id in front {
             if Some(id) == running {
                 let tries = self.tasks.charge(id);
+                if self.settings.trace {
+                    let end = match cause {
+                        ExitCause::Chaos => AttemptEnd::Chaos,
+                        ExitCause::Timeout => AttemptEnd::TimedOut,
+                        ExitCause::Heartbeat => AttemptEnd::Unresponsive,
+                        _ => AttemptEnd::Crashed,
+                    };
+                    out.push(Command::Trace(Trace::Task {
+                        id,
+                        slot,
+                        pid,
+                        attempt: tries,
+                        end,
+                        span: None,
+                        started_us: if seen.current_task == Some(id) {
+                            seen.task_started_us
+                        } else {
+                            0
+                        },
+                        cost: self.tasks.cost(id),
+                    }));
+                }
                 if tries <= self.settings.retries {
                     self.summary.retried += 1;
+                    self.trace(out, || Trace::Retry {
+                        id,
+                        attempt: tries + 1,
+                    });
                 } else {
                     let failure = match &killed {
                         Some(killing) => killing.failure.clone(),

@@ -1,6 +1,6 @@
 //! Handing batches to workers, and the chaos monkey.
 
-use super::{Command, Coordinator, Phase, WorkerSignal};
+use super::{BatchIds, Command, Coordinator, KillCause, Phase, Trace, WorkerSignal};
 use std::time::Instant;
 
 impl Coordinator {
@@ -45,11 +45,22 @@ impl Coordinator {
                 worker.inflight.extend(batch.iter().copied());
                 worker.sent += batch.len() as u64;
                 worker.batches.push_back(batch.len());
+                // The record follows the send: the executor reads the labels right after
+                // encoding the same tasks.
+                let trace = self.settings.trace.then(|| {
+                    Command::Trace(Trace::Batch {
+                        slot,
+                        pid: worker.pid,
+                        ids: BatchIds::of(&batch),
+                        labels: Vec::new(),
+                    })
+                });
                 out.push(Command::Send {
                     slot,
                     generation,
                     ids: batch,
                 });
+                out.extend(trace);
                 progressed = true;
             }
             if !progressed {
@@ -73,10 +84,17 @@ impl Coordinator {
         let generation = self.slots[slot].generation;
         if let Phase::Running(worker) = &mut self.slots[slot].phase {
             worker.chaos_killed = true;
+            let pid = worker.pid;
             out.push(Command::Signal {
                 slot,
                 generation,
                 signal: WorkerSignal::Kill,
+            });
+            self.trace(out, || Trace::Kill {
+                slot,
+                pid,
+                cause: KillCause::Chaos,
+                task: None,
             });
         }
     }

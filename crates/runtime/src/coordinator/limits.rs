@@ -1,7 +1,9 @@
 //! The per-worker limits: task and heartbeat timeouts (TERM, grace, KILL), recycling after
 //! `max_tasks_per_child`, and naming a memory-limit death.
 
-use super::{Command, Coordinator, Leaving, NoticeData, Phase, WATCH_TICK, WorkerSignal};
+use super::{
+    Command, Coordinator, KillCause, Leaving, NoticeData, Phase, Trace, WATCH_TICK, WorkerSignal,
+};
 use crate::process::ExitInfo;
 use crate::report::Failure;
 use crate::scoreboard::Vitals;
@@ -84,6 +86,18 @@ impl Coordinator {
                 generation,
                 signal: WorkerSignal::Terminate,
             });
+            if self.settings.trace {
+                let cause = match failure {
+                    Failure::Unresponsive { .. } => KillCause::Heartbeat,
+                    _ => KillCause::Timeout,
+                };
+                out.push(Command::Trace(Trace::Kill {
+                    slot,
+                    pid: worker.pid,
+                    cause,
+                    task,
+                }));
+            }
             worker.killing = Some(Killing { failure, task });
             worker.kill_by(now + self.settings.kill_grace);
         }

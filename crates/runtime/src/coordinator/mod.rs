@@ -27,7 +27,7 @@
 use crate::config::Chaos;
 use crate::exit::ExitKind;
 use crate::process::ExitInfo;
-use crate::protocol::TaskResult;
+use crate::protocol::{Span, TaskResult};
 use crate::report::{Outcome, SlotSummary, Summary};
 use crate::scoreboard::{SlotState, Vitals};
 use crate::supervisor::StopMode;
@@ -45,11 +45,13 @@ mod stopping;
 mod tasks;
 #[cfg(test)]
 mod tests;
+mod trace;
 
 pub(crate) use notice::NoticeData;
 use pauses::Pauses;
 use schedule::Schedule;
 use tasks::TaskTable;
+pub(crate) use trace::{AttemptEnd, BatchIds, ExitCause, ExitStats, KillCause, SpawnReason, Trace};
 
 /// How long a worker whose start is aborted (the run ended during its handshake) has to
 /// remove its handshake socket and exit, before SIGKILL.
@@ -78,6 +80,8 @@ pub(crate) struct Settings {
     /// Batches a worker may hold at once.
     pub(crate) window: usize,
     pub(crate) max_batch: usize,
+    /// Emit [`Command::Trace`] records (the run has an event log).
+    pub(crate) trace: bool,
 }
 
 /// A signal the coordinator has a worker's process group sent.
@@ -130,11 +134,13 @@ pub(crate) enum Event<O> {
         exit: Option<ExitInfo>,
         cancelled: bool,
     },
-    /// Finished tasks, in the order the worker ran them.
+    /// Finished tasks, in the order the worker ran them; `spans`: when each ran, if the
+    /// worker measured it (one per result, or none).
     Results {
         slot: usize,
         generation: u64,
         results: Vec<(u64, TaskResult<O>)>,
+        spans: Vec<Span>,
     },
     /// The worker sent something that is not a frame.
     Garbled {
@@ -192,6 +198,8 @@ pub(crate) enum Command<O> {
     Outcome { id: u64, outcome: Outcome<O> },
     /// Something to tell the user.
     Notice(NoticeData),
+    /// A lifecycle record for the event log (only when `Settings::trace`).
+    Trace(Trace),
 }
 
 /// Scoreboard words the parent owns.
@@ -378,7 +386,7 @@ impl Coordinator {
             return;
         }
         for slot in 0..self.slots.len() {
-            self.request_spawn(slot, out);
+            self.request_spawn(slot, SpawnReason::Start, out);
         }
     }
 
@@ -417,9 +425,10 @@ impl Coordinator {
                 slot,
                 generation,
                 results,
+                spans,
             } => {
                 if self.slots[slot].generation == generation {
-                    self.on_results(now, slot, results, out);
+                    self.on_results(now, slot, results, spans, out);
                 }
             }
             Event::Garbled {
@@ -430,6 +439,8 @@ impl Coordinator {
             Event::Ready { slot, generation } => {
                 if let Some(worker) = self.running(slot, generation) {
                     worker.ready = true;
+                    let pid = worker.pid;
+                    self.trace(out, || Trace::Ready { slot, pid });
                     self.dispatch(now, out);
                 }
             }
@@ -507,6 +518,13 @@ impl Coordinator {
         self.settings.limits.any()
     }
 
+    /// Emits a lifecycle record if the run is traced (built only then).
+    fn trace<O>(&self, out: &mut Vec<Command<O>>, record: impl FnOnce() -> Trace) {
+        if self.settings.trace {
+            out.push(Command::Trace(record()));
+        }
+    }
+
     fn running(&mut self, slot: usize, generation: u64) -> Option<&mut Worker> {
         let s = &mut self.slots[slot];
         match &mut s.phase {
@@ -538,7 +556,8 @@ impl Coordinator {
         self.dispatch(now, out);
     }
 
-    fn request_spawn<O>(&mut self, slot: usize, out: &mut Vec<Command<O>>) {
+    fn request_spawn<O>(&mut self, slot: usize, reason: SpawnReason, out: &mut Vec<Command<O>>) {
+        self.trace(out, || Trace::Spawn { slot, reason });
         let s = &mut self.slots[slot];
         s.generation += 1;
         s.phase = Phase::Spawning(Spawning {
@@ -578,6 +597,12 @@ impl Coordinator {
                 pid,
                 reason,
             }));
+            self.trace(out, || Trace::Kill {
+                slot,
+                pid,
+                cause: KillCause::Protocol,
+                task: None,
+            });
         }
     }
 
@@ -666,6 +691,14 @@ impl Coordinator {
         if let Some(exit) = &exit {
             self.account_exit(slot, exit);
         }
+        if !cancelled || pid.is_some() {
+            self.trace(out, || Trace::SpawnFailed {
+                slot,
+                pid,
+                error: error.clone(),
+                exit: exit.as_ref().map(exit_stats),
+            });
+        }
         self.slots[slot].phase = Phase::Idle;
         out.push(Command::Board(BoardUpdate::State {
             slot,
@@ -693,10 +726,13 @@ impl Coordinator {
         now: Instant,
         slot: usize,
         results: Vec<(u64, TaskResult<O>)>,
+        spans: Vec<Span>,
         out: &mut Vec<Command<O>>,
     ) {
         let generation = self.slots[slot].generation;
+        let mut spans = spans.into_iter();
         for (id, result) in results {
+            let span = spans.next();
             let Phase::Running(worker) = &mut self.slots[slot].phase else {
                 return;
             };
@@ -717,8 +753,25 @@ impl Coordinator {
                 worker.batches.pop_front();
                 worker.front_done = 0;
             }
+            let pid = worker.pid;
             self.slots[slot].stats.tasks += 1;
             let attempts = u32::from(self.tasks.get(id).attempts) + 1;
+            if self.settings.trace {
+                let end = match result {
+                    TaskResult::Done(_) => AttemptEnd::Done,
+                    TaskResult::Panicked(_) => AttemptEnd::Panicked,
+                };
+                out.push(Command::Trace(Trace::Task {
+                    id,
+                    slot,
+                    pid,
+                    attempt: attempts,
+                    end,
+                    span,
+                    started_us: 0,
+                    cost: self.tasks.cost(id),
+                }));
+            }
             let outcome = Outcome {
                 result: match result {
                     TaskResult::Done(output) => Ok(output),
@@ -745,7 +798,14 @@ impl Coordinator {
         }
         match &outcome.result {
             Ok(_) => self.summary.completed += 1,
-            Err(_) => self.summary.failed += 1,
+            Err(failure) => {
+                self.summary.failed += 1;
+                self.trace(out, || Trace::Failed {
+                    id,
+                    attempts: outcome.attempts,
+                    error: failure.to_string(),
+                });
+            }
         }
         self.outstanding -= 1;
         out.push(Command::Outcome { id, outcome });
@@ -827,7 +887,16 @@ impl Coordinator {
             slot,
             restarts: s.restarts,
         }));
-        self.request_spawn(slot, out);
+        self.request_spawn(slot, SpawnReason::Restart, out);
+    }
+}
+
+/// What an exit cost, for a lifecycle record.
+fn exit_stats(info: &ExitInfo) -> ExitStats {
+    ExitStats {
+        exit: info.exit,
+        max_rss_bytes: info.max_rss_bytes,
+        cpu: info.cpu,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Ctrl-Z: every worker is stopped with the supervisor, and the time spent stopped does not
 //! count against any task or heartbeat timeout.
 
-use super::{Command, Coordinator, Phase, WorkerSignal};
+use super::{Command, Coordinator, Phase, Trace, WorkerSignal};
 use crate::scoreboard::Vitals;
 use std::time::Instant;
 
@@ -47,11 +47,13 @@ impl Coordinator {
             return;
         }
         self.suspended = Some((now, now_ms));
+        self.trace(out, || Trace::Suspend);
         self.signal_all(WorkerSignal::Stop, out);
     }
 
     pub(super) fn resume<O>(&mut self, now: Instant, now_ms: u64, out: &mut Vec<Command<O>>) {
         if let Some((at, at_ms)) = self.suspended.take() {
+            self.trace(out, || Trace::Resume);
             let paused = now.saturating_duration_since(at);
             self.pauses.add(at_ms, now_ms);
             let shift = |t: &mut Option<Instant>| {
@@ -83,6 +85,7 @@ mod tests {
             current_task: Some(3),
             task_started_ms: 500,
             heartbeat_ms: 900,
+            task_started_us: 0,
         };
         let adjusted = p.adjust(seen);
         assert_eq!(adjusted.task_started_ms, 5_500);
@@ -91,6 +94,7 @@ mod tests {
             current_task: Some(4),
             task_started_ms: 7_000,
             heartbeat_ms: 0,
+            task_started_us: 0,
         };
         assert_eq!(
             p.adjust(later),

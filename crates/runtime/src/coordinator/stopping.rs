@@ -3,7 +3,7 @@
 //! kept; every worker has a SIGKILL deadline, including one whose handshake completes after
 //! the end.
 
-use super::{ABORT_GRACE, Command, Coordinator, Ending, Leaving, Phase, WorkerSignal};
+use super::{ABORT_GRACE, Command, Coordinator, Ending, Leaving, Phase, Trace, WorkerSignal};
 use crate::supervisor::StopMode;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ impl Coordinator {
             return;
         }
         self.ending = Some(Ending::Finished);
+        self.trace(out, || Trace::Drain);
         out.push(Command::CancelSpawns);
         let grace = self.settings.shutdown_grace;
         for slot in 0..self.slots.len() {
@@ -42,6 +43,10 @@ impl Coordinator {
         reason: String,
         out: &mut Vec<Command<O>>,
     ) {
+        self.trace(out, || Trace::Stop {
+            reason: reason.clone(),
+            immediate: mode == StopMode::Immediate,
+        });
         if self.summary.interrupted.is_none() {
             self.summary.interrupted = Some(reason);
         }
@@ -57,6 +62,9 @@ impl Coordinator {
 
     /// Restart intensity exceeded: stop like a graceful stop, with the reason recorded.
     pub(super) fn give_up<O>(&mut self, now: Instant, reason: String, out: &mut Vec<Command<O>>) {
+        self.trace(out, || Trace::GaveUp {
+            reason: reason.clone(),
+        });
         self.summary.gave_up = Some(reason);
         self.ending = Some(Ending::GaveUp);
         self.end_workers(now, self.settings.kill_grace, out);

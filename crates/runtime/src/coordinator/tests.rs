@@ -26,6 +26,7 @@ fn settings(workers: usize) -> Settings {
         },
         window: 2,
         max_batch: 4,
+        trace: false,
     }
 }
 
@@ -43,6 +44,7 @@ fn vitals(task: Option<u64>, started_ms: u64, beat_ms: u64) -> Vitals {
         current_task: task,
         task_started_ms: started_ms,
         heartbeat_ms: beat_ms,
+        task_started_us: 0,
     }
 }
 
@@ -117,6 +119,7 @@ impl Sim {
                 .iter()
                 .map(|&id| (id, TaskResult::Done(id * 10)))
                 .collect(),
+            spans: Vec::new(),
         })
     }
 
@@ -353,9 +356,9 @@ fn a_task_that_always_kills_its_worker_fails_alone_after_its_retries() {
     assert!(matches!(result, Err(Failure::Crashed { exit, .. }) if exit == KILL));
 }
 
-#[test]
-fn a_timed_out_task_is_terminated_then_killed_and_charged() {
-    let mut s = settings(1);
+/// One worker, two tasks, a 1 s task timeout and no retries, ticked once its first task has
+/// run 2 s: the sim, that task, and the tick's commands.
+fn overrun(mut s: Settings) -> (Sim, u64, Cmds) {
     s.retries = 0;
     s.limits.task_timeout = Some(Duration::from_secs(1));
     let (mut sim, start) = Sim::batch(s, 2);
@@ -363,6 +366,12 @@ fn a_timed_out_task_is_terminated_then_killed_and_charged() {
     let id = sends(&up)[0].1[0];
     sim.at(Duration::from_millis(1500));
     let judged = sim.tick(10_000, vec![vitals(Some(id), 8_000, 9_990)]);
+    (sim, id, judged)
+}
+
+#[test]
+fn a_timed_out_task_is_terminated_then_killed_and_charged() {
+    let (mut sim, id, judged) = overrun(settings(1));
     assert_eq!(signals(&judged), vec![(0, WorkerSignal::Terminate)]);
     assert!(
         matches!(notices(&judged)[0], NoticeData::Misbehaved { reason, .. } if reason.contains("timed out after 1s"))
@@ -803,3 +812,6 @@ fn restart_intensity_counts_only_unexpected_deaths_in_the_window() {
     });
     assert!(sim.c.summary().gave_up.is_some(), "{again:?}");
 }
+
+#[path = "trace_tests.rs"]
+mod trace_tests;

@@ -13,10 +13,13 @@
 mod store;
 mod writer;
 
-use crate::coordinator::{BoardUpdate, Command, Coordinator, Event, NoticeData, WorkerSignal};
+use crate::coordinator::{
+    BoardUpdate, Command, Coordinator, Event, NoticeData, Trace, WorkerSignal,
+};
+use crate::events::{Tracer, monotonic_us};
 use crate::handshake::Connection;
 use crate::process::{ChildProcess, ExitInfo};
-use crate::protocol::{self, FromWorker, TaskResult, ToWorker};
+use crate::protocol::{self, FromWorker, Span, TaskResult, ToWorker};
 use crate::report::{Outcome, Summary};
 use crate::scoreboard::{self, Scoreboard};
 use crate::spawner::{SpawnNews, SpawnRequest};
@@ -52,6 +55,7 @@ pub(crate) enum Input<J: Job> {
         slot: usize,
         generation: u64,
         results: Vec<(u64, TaskResult<J::Output>)>,
+        spans: Vec<Span>,
     },
     Garbled {
         slot: usize,
@@ -121,6 +125,8 @@ pub(crate) struct Executor<J: Job> {
     /// Set when the run is over, so submitters fail fast.
     pub(crate) ended: Arc<AtomicBool>,
     pub(crate) started: Instant,
+    /// The run's end of the event log, if it has one.
+    pub(crate) tracer: Option<Tracer>,
 }
 
 impl<J: Job> Executor<J> {
@@ -138,6 +144,7 @@ impl<J: Job> Executor<J> {
             deliver,
             ended,
             started,
+            tracer,
         } = self;
         let slots = board.slots();
         let mut state = State::<J> {
@@ -150,6 +157,7 @@ impl<J: Job> Executor<J> {
             pending: Vec::new(),
             pending_since: None,
             limits_on: false,
+            tracer,
         };
         state.limits_on = coord_limits_on(&coord);
         let mut commands = Vec::new();
@@ -190,6 +198,9 @@ impl<J: Job> Executor<J> {
                 state.perform(&mut commands);
             }
             state.deliver(&deliver, coord.is_done());
+            if let Some(tracer) = &mut state.tracer {
+                tracer.flush();
+            }
             let s = coord.summary();
             state.board.set_progress(
                 s.completed + s.failed,
@@ -201,10 +212,14 @@ impl<J: Job> Executor<J> {
         }
         state.deliver(&deliver, true);
         ended.store(true, Ordering::Release);
+        let tracer = state.tracer.take();
         drop(state);
         let _ = spawner.join();
         let mut summary = coord.into_summary();
         summary.elapsed = started.elapsed();
+        if let Some(tracer) = tracer {
+            tracer.end(&summary);
+        }
         summary
     }
 }
@@ -225,6 +240,7 @@ struct State<J: Job> {
     /// When the oldest undelivered outcome or notice was queued.
     pending_since: Option<Instant>,
     limits_on: bool,
+    tracer: Option<Tracer>,
 }
 
 impl<J: Job> State<J> {
@@ -298,6 +314,7 @@ impl<J: Job> State<J> {
                 slot,
                 generation,
                 results,
+                spans,
             } => {
                 if let Some(link) = self.links[slot]
                     .as_mut()
@@ -312,6 +329,7 @@ impl<J: Job> State<J> {
                     slot,
                     generation,
                     results,
+                    spans,
                 }
             }
             Input::Garbled {
@@ -471,10 +489,11 @@ impl<J: Job> State<J> {
             .spawn(move || {
                 while let Ok(bytes) = results.recv() {
                     let input = match protocol::decode::<FromWorker<J::Output>>(&bytes) {
-                        Ok(FromWorker::Results(results)) => Input::Results {
+                        Ok(FromWorker::Results(results, spans)) => Input::Results {
                             slot,
                             generation,
                             results,
+                            spans,
                         },
                         Ok(FromWorker::Ready) => Input::Ready { slot, generation },
                         Ok(FromWorker::SetupFailed(reason)) => Input::SetupFailed {
@@ -524,6 +543,11 @@ impl<J: Job> State<J> {
     }
 
     fn perform(&mut self, commands: &mut Vec<Command<J::Output>>) {
+        // One clock read stamps every record of the step.
+        let now_us = match &self.tracer {
+            Some(_) if !commands.is_empty() => monotonic_us(),
+            _ => 0,
+        };
         for command in commands.drain(..) {
             match command {
                 Command::Spawn { slot, generation } => {
@@ -607,6 +631,20 @@ impl<J: Job> State<J> {
                     self.queue(Delivery::Outcome(id, outcome));
                 }
                 Command::Notice(notice) => self.queue(Delivery::Notice(notice)),
+                Command::Trace(trace) => {
+                    if let Some(tracer) = &mut self.tracer {
+                        match trace {
+                            // Labels are read with the batch, which is being encoded now.
+                            Trace::Batch { slot, pid, ids, .. } => {
+                                let store = &self.store;
+                                tracer.push_batch(now_us, slot, pid, ids, |id| {
+                                    store.try_get(id).map(J::label)
+                                });
+                            }
+                            trace => tracer.push(now_us, trace),
+                        }
+                    }
+                }
             }
         }
     }

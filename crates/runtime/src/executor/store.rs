@@ -50,6 +50,16 @@ impl<T> TaskStore<T> {
             .expect("a task is held until its outcome")
     }
 
+    /// The task, if it is still held (an open run's task is dropped at its outcome).
+    pub(crate) fn try_get(&self, id: u64) -> Option<&T> {
+        if id < self.fixed.len() as u64 {
+            return self.fixed.get(id as usize);
+        }
+        self.open
+            .get(id.checked_sub(self.open_base)? as usize)?
+            .as_ref()
+    }
+
     /// Drops an open run's task once it has its outcome.
     pub(crate) fn release(&mut self, id: u64) {
         if id < self.fixed.len() as u64 || id < self.open_base {

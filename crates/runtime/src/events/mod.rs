@@ -1,0 +1,256 @@
+//! The event log: a JSON Lines record of a run's lifecycle as it happens (workers spawned,
+//! ready, killed and reaped; batches sent; every attempt at every task with when it ran;
+//! retries, failures, stops, give-ups), for timelines such as `supervisor report`.
+//!
+//! The coordinator emits typed lifecycle records (`Command::Trace`) only when
+//! [`crate::Config::events`] is set; the executor stamps them with the time and hands them, one
+//! batch per turn of its loop, to the log's own thread over an unbounded channel, so writing
+//! never holds up the run. Workers measure when each task ran (one CLOCK_MONOTONIC read per
+//! task, only in traced runs) and send it with the result. The schema is in the README; every
+//! line carries its version ([`SCHEMA_VERSION`]).
+
+mod schema;
+mod writer;
+
+use crate::coordinator::{BatchIds, Trace};
+use crate::report::Summary;
+pub(crate) use schema::RunSettings;
+pub use schema::SCHEMA_VERSION;
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+pub(crate) use writer::RunInfo;
+use writer::{Msg, serve};
+
+/// CLOCK_MONOTONIC in microseconds: the event log's clock, the same in every process of the
+/// machine (workers stamp their tasks with it).
+pub(crate) fn monotonic_us() -> u64 {
+    use nix::time::{ClockId, clock_gettime};
+    match clock_gettime(ClockId::CLOCK_MONOTONIC) {
+        Ok(t) => t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000,
+        Err(_) => 0,
+    }
+}
+
+/// A JSON Lines event log that runs write their lifecycle to (see the module docs and the
+/// README's schema).
+///
+/// Cheap to clone; every clone writes to the same log. Set it as [`crate::Config::events`]
+/// and each run with that config appends its lines, the first run's numbered 0 (its lines
+/// carry no `run` field), later ones 1, 2, ... Lines are buffered and reach the file within
+/// 100 ms, and at once when a run ends. [`EventLog::finish`] waits until everything is written.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` once finished.
+    inbox: Mutex<Option<Sender<Msg>>>,
+    thread: Mutex<Option<JoinHandle<io::Result<()>>>>,
+    tool: Mutex<(String, String)>,
+    next_run: AtomicU32,
+    path: Option<PathBuf>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl EventLog {
+    /// Creates (or truncates) the file at `path` and starts the log's thread.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref();
+        let file = std::fs::File::create(path)?;
+        Self::start(Box::new(file), Some(path.to_path_buf()))
+    }
+
+    /// A log written to `out` instead of a file.
+    pub fn to_writer(out: impl Write + Send + 'static) -> io::Result<Self> {
+        Self::start(Box::new(out), None)
+    }
+
+    fn start(out: Box<dyn Write + Send>, path: Option<PathBuf>) -> io::Result<Self> {
+        let (inbox, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("supervisor-events".into())
+            .spawn(move || serve(out, rx))?;
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                inbox: Mutex::new(Some(inbox)),
+                thread: Mutex::new(Some(thread)),
+                tool: Mutex::new((
+                    "supervisor-runtime".to_string(),
+                    env!("CARGO_PKG_VERSION").to_string(),
+                )),
+                next_run: AtomicU32::new(0),
+                path,
+            }),
+        })
+    }
+
+    /// Names the program in the `run_start` lines of runs started from now on (default:
+    /// `supervisor-runtime` and its version).
+    pub fn with_tool(self, name: &str, version: &str) -> Self {
+        *lock(&self.inner.tool) = (name.to_string(), version.to_string());
+        self
+    }
+
+    /// Records that the program received a signal (e.g. `SIGINT`), for the program's own
+    /// signal handling to call; what it does about it (a stop) follows in the run's lines.
+    pub fn signal(&self, name: &str) {
+        self.send(Msg::Signal {
+            at_us: monotonic_us(),
+            name: name.to_string(),
+        });
+    }
+
+    /// Takes no more lines, waits until every line sent so far (and every line of runs still
+    /// going, until they end) is written and flushed, and reports the first write error.
+    /// Later calls (from any clone) return `Ok` at once.
+    pub fn finish(&self) -> io::Result<()> {
+        lock(&self.inner.inbox).take();
+        let thread = lock(&self.inner.thread).take();
+        match thread {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the event log's thread panicked"))),
+            None => Ok(()),
+        }
+    }
+
+    fn send(&self, msg: Msg) {
+        if let Some(inbox) = lock(&self.inner.inbox).as_ref() {
+            let _ = inbox.send(msg);
+        }
+    }
+
+    /// Starts a run's part of the log with its `run_start` line; `None` once finished.
+    pub(crate) fn start_run(&self, mut info: RunInfo) -> Option<Tracer> {
+        let inbox = lock(&self.inner.inbox).as_ref()?.clone();
+        let run = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
+        (info.tool, info.version) = lock(&self.inner.tool).clone();
+        let at_us = monotonic_us();
+        inbox
+            .send(Msg::Start {
+                run,
+                at_us,
+                info: Box::new(info),
+            })
+            .ok()?;
+        Some(Tracer {
+            inbox,
+            run,
+            pending: Vec::new(),
+            labels: String::new(),
+            _log: Arc::clone(&self.inner),
+        })
+    }
+}
+
+impl fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLog")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: let the thread write what it has, and wait for it.
+        self.inbox
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(thread) = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One run's end of the log, owned by its executor: records gather here during a turn of the
+/// executor's loop and go to the log's thread together.
+pub(crate) struct Tracer {
+    /// Declared before `_log`, so it is dropped first: the log's thread, which a last handle's
+    /// drop waits for, ends only once every sender is gone.
+    inbox: Sender<Msg>,
+    run: u32,
+    pending: Vec<(u64, Trace)>,
+    /// The pending task records' labels, one after the other (one allocation per batch of
+    /// records instead of one per task).
+    labels: String,
+    /// Keeps the log's thread joinable until the run's last line is sent.
+    _log: Arc<Inner>,
+}
+
+impl Tracer {
+    pub(crate) fn push(&mut self, at_us: u64, trace: Trace) {
+        self.pending.push((at_us, trace));
+    }
+
+    /// Pushes a batch record with its tasks' labels (`label(id)`); none are kept if every
+    /// label is empty (a job without labels).
+    pub(crate) fn push_batch<'t>(
+        &mut self,
+        at_us: u64,
+        slot: usize,
+        pid: u32,
+        ids: BatchIds,
+        label: impl Fn(u64) -> Option<Cow<'t, str>>,
+    ) {
+        let mut labels = Vec::new();
+        let mut any = false;
+        for id in ids.iter() {
+            let start = self.labels.len();
+            if let Some(text) = label(id) {
+                self.labels.push_str(&text);
+                any |= !text.is_empty();
+            }
+            labels.push(start..self.labels.len());
+        }
+        if !any {
+            labels.clear();
+        }
+        let trace = Trace::Batch {
+            slot,
+            pid,
+            ids,
+            labels,
+        };
+        self.pending.push((at_us, trace));
+    }
+
+    /// Hands what gathered to the log's thread (never blocks: the channel is unbounded).
+    pub(crate) fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let records = std::mem::take(&mut self.pending);
+            let labels = std::mem::take(&mut self.labels);
+            let _ = self.inbox.send(Msg::Records {
+                run: self.run,
+                records,
+                labels,
+            });
+        }
+    }
+
+    /// The run's last line, with its summary.
+    pub(crate) fn end(mut self, summary: &Summary) {
+        self.flush();
+        let _ = self.inbox.send(Msg::End {
+            run: self.run,
+            at_us: monotonic_us(),
+            summary: Box::new(summary.clone()),
+        });
+    }
+}

@@ -1,0 +1,201 @@
+//! The event log's lines, as serde types: the schema the README documents (version
+//! [`SCHEMA_VERSION`]). Every line is one JSON object with `v` (the schema version), `t`
+//! (microseconds since the log's first run started, CLOCK_MONOTONIC), `run` (omitted for the
+//! log's first run) and `ev` (what happened), then the event's own fields.
+
+use serde::Serialize;
+
+/// The version written in every line's `v`; bumped when a field changes meaning or goes away
+/// (new events and new fields do not bump it: readers ignore what they do not know).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a process ended: `status` for an exit, `signal` (and `core`) for a kill.
+#[derive(Serialize)]
+pub(crate) struct Ended {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) signal: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) core: bool,
+    pub(crate) max_rss: u64,
+    pub(crate) cpu_ms: u64,
+}
+
+/// The run's parameters, in `run_start`.
+#[derive(Serialize, Clone, Debug, Default)]
+pub(crate) struct RunSettings {
+    pub(crate) retries: u32,
+    pub(crate) max_restarts: u32,
+    pub(crate) restart_window_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) chaos_every_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) chaos_seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) task_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) heartbeat_timeout_ms: Option<u64>,
+    pub(crate) kill_grace_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_tasks_per_child: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) memory_limit: Option<u64>,
+    pub(crate) cost_is_bytes: bool,
+}
+
+/// One worker slot in `run_end`'s summary.
+#[derive(Serialize)]
+pub(crate) struct SlotOut<'a> {
+    pub(crate) slot: usize,
+    pub(crate) pids: &'a [u32],
+    pub(crate) tasks: u64,
+    pub(crate) max_rss_bytes: u64,
+    pub(crate) cpu_ms: u64,
+}
+
+/// The engine's summary in `run_end` (the names of the CLI's JSON summary where they mean the
+/// same; `completed` counts every task with an output, the job's own errors included).
+#[derive(Serialize)]
+pub(crate) struct SummaryOut<'a> {
+    pub(crate) tasks: u64,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) not_run: u64,
+    pub(crate) retried: u64,
+    pub(crate) worker_crashes: u64,
+    pub(crate) chaos_kills: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) recycled: u64,
+    pub(crate) workers_spawned: u64,
+    pub(crate) elapsed_ms: u64,
+    pub(crate) gave_up: Option<&'a str>,
+    pub(crate) interrupted: Option<&'a str>,
+    pub(crate) slots: Vec<SlotOut<'a>>,
+}
+
+/// One attempt at a task: the line a run writes most of (one per attempt), so it is written
+/// by hand instead of through serde (a third of the cost); a test holds it to valid JSON.
+pub(crate) struct TaskLine {
+    pub(crate) id: u64,
+    pub(crate) slot: usize,
+    pub(crate) pid: u32,
+    pub(crate) attempt: u32,
+    pub(crate) outcome: &'static str,
+    pub(crate) start: u64,
+    pub(crate) dur: u64,
+    pub(crate) bytes: Option<u64>,
+}
+
+impl TaskLine {
+    /// Appends `"ev":"task",...}` (the line's prefix is already written).
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        let mut n = itoa::Buffer::new();
+        let mut field = |out: &mut Vec<u8>, name: &str, value: u64| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(n.format(value).as_bytes());
+        };
+        out.extend_from_slice(b"\"ev\":\"task\"");
+        field(out, ",\"id\":", self.id);
+        field(out, ",\"slot\":", self.slot as u64);
+        field(out, ",\"pid\":", u64::from(self.pid));
+        field(out, ",\"attempt\":", u64::from(self.attempt));
+        out.extend_from_slice(b",\"outcome\":\"");
+        out.extend_from_slice(self.outcome.as_bytes());
+        out.push(b'"');
+        field(out, ",\"start\":", self.start);
+        field(out, ",\"dur\":", self.dur);
+        if let Some(bytes) = self.bytes {
+            field(out, ",\"bytes\":", bytes);
+        }
+        out.push(b'}');
+    }
+}
+
+/// What a line says after its `v`, `t` and `run` (which the writer puts first itself).
+#[derive(Serialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub(crate) enum Ev<'a> {
+    RunStart {
+        tool: &'a str,
+        version: &'a str,
+        argv: &'a [String],
+        job: &'a str,
+        workers: usize,
+        host: &'a str,
+        pid: u32,
+        /// Wall-clock time of `t` = 0, milliseconds since the Unix epoch.
+        wall_ms: u64,
+        settings: &'a RunSettings,
+    },
+    Spawn {
+        slot: usize,
+        reason: &'static str,
+    },
+    Ready {
+        slot: usize,
+        pid: u32,
+        ms: f64,
+    },
+    SpawnFailed {
+        slot: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+        error: &'a str,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        ended: Option<Ended>,
+    },
+    Batch {
+        slot: usize,
+        pid: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        n: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ids: Option<&'a [u64]>,
+        /// One per task, in order (what `supervisor ps` shows, e.g. the path).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        labels: Vec<&'a str>,
+    },
+    Retry {
+        id: u64,
+        attempt: u32,
+    },
+    Failed {
+        id: u64,
+        attempts: u32,
+        error: &'a str,
+    },
+    Kill {
+        slot: usize,
+        pid: u32,
+        cause: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        task: Option<u64>,
+    },
+    Exit {
+        slot: usize,
+        pid: u32,
+        cause: &'static str,
+        #[serde(flatten)]
+        ended: Ended,
+    },
+    GiveUp {
+        reason: &'a str,
+    },
+    Signal {
+        signal: &'a str,
+    },
+    Stop {
+        reason: &'a str,
+        mode: &'static str,
+    },
+    Drain,
+    Suspend,
+    Resume,
+    RunEnd {
+        how: &'static str,
+        summary: SummaryOut<'a>,
+    },
+}

@@ -1,0 +1,679 @@
+//! The event log's own thread: turns the records runs send it into JSON lines, buffered, and
+//! flushes them within [`FLUSH_EVERY`] of being written (at once at a run's end). It keeps what
+//! a line needs from earlier lines: when each slot's spawn was requested (for `ready`'s `ms`)
+//! and when each worker became free for its next task (for the start of an attempt whose
+//! worker died before it could say).
+
+use super::schema::{Ended, Ev, RunSettings, SCHEMA_VERSION, SlotOut, SummaryOut, TaskLine};
+use crate::coordinator::{
+    AttemptEnd, BatchIds, ExitCause, ExitStats, KillCause, SpawnReason, Trace,
+};
+use crate::exit::ExitKind;
+use crate::report::Summary;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Lines reach the file at most this long after they were written.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// What a run (or the program) sends the log's thread.
+pub(crate) enum Msg {
+    Start {
+        run: u32,
+        at_us: u64,
+        info: Box<RunInfo>,
+    },
+    /// Lifecycle records stamped with CLOCK_MONOTONIC microseconds.
+    /// ... and the text their task labels point into.
+    Records {
+        run: u32,
+        records: Vec<(u64, Trace)>,
+        labels: String,
+    },
+    Signal {
+        at_us: u64,
+        name: String,
+    },
+    End {
+        run: u32,
+        at_us: u64,
+        summary: Box<Summary>,
+    },
+}
+
+/// What `run_start` says about a run.
+#[derive(Debug)]
+pub(crate) struct RunInfo {
+    pub(crate) tool: String,
+    pub(crate) version: String,
+    pub(crate) argv: Vec<String>,
+    pub(crate) job: String,
+    pub(crate) workers: usize,
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) wall_ms: u64,
+    pub(crate) settings: RunSettings,
+}
+
+/// A run's slot, as far as the lines need it.
+#[derive(Default)]
+struct SlotTrack {
+    spawn_at: u64,
+    /// When the worker finished its last task (or became ready).
+    free_at: u64,
+    /// Its most recent batches and when they were sent.
+    batches: VecDeque<(u64, BatchIds)>,
+    /// When its worker (this pid) was sent SIGKILL by the coordinator: its running attempt
+    /// ended then, not when the death was noticed.
+    killed: Option<(u32, u64)>,
+}
+
+/// Batches remembered per slot: a worker holds at most two, and a death is handled before the
+/// slot's next worker gets any.
+const BATCHES_KEPT: usize = 4;
+
+#[derive(Default)]
+struct RunTrack {
+    cost_is_bytes: bool,
+    slots: Vec<SlotTrack>,
+}
+
+impl RunTrack {
+    fn slot(&mut self, slot: usize) -> &mut SlotTrack {
+        if self.slots.len() <= slot {
+            self.slots.resize_with(slot + 1, SlotTrack::default);
+        }
+        &mut self.slots[slot]
+    }
+}
+
+/// Writes lines for every message until every sender is gone; returns the first write error.
+pub(crate) fn serve(out: Box<dyn Write + Send>, inbox: Receiver<Msg>) -> io::Result<()> {
+    let mut log = Writer {
+        out: io::BufWriter::with_capacity(256 * 1024, out),
+        error: None,
+        epoch: None,
+        runs: HashMap::new(),
+        line: Vec::with_capacity(512),
+        dirty: false,
+        flushed: Instant::now(),
+    };
+    loop {
+        match inbox.recv_timeout(FLUSH_EVERY / 4) {
+            Ok(msg) => {
+                let urgent = matches!(msg, Msg::End { .. } | Msg::Signal { .. });
+                log.take(msg);
+                if urgent || log.flushed.elapsed() >= FLUSH_EVERY {
+                    log.flush();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => log.flush(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    log.flush();
+    match log.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct Writer {
+    out: io::BufWriter<Box<dyn Write + Send>>,
+    error: Option<io::Error>,
+    /// CLOCK_MONOTONIC microseconds of `t` = 0: the first run's start.
+    epoch: Option<u64>,
+    runs: HashMap<u32, RunTrack>,
+    /// The line being written.
+    line: Vec<u8>,
+    dirty: bool,
+    flushed: Instant,
+}
+
+impl Writer {
+    fn flush(&mut self) {
+        if self.dirty && self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+            self.dirty = false;
+        }
+        self.flushed = Instant::now();
+    }
+
+    fn rel(&mut self, at_us: u64) -> u64 {
+        at_us.saturating_sub(*self.epoch.get_or_insert(at_us))
+    }
+
+    /// Starts a line: `{"v":1,"t":T,` and `"run":R,` for a run after the first.
+    fn begin(&mut self, run: u32, at_us: u64) {
+        let t = self.rel(at_us);
+        let mut n = itoa::Buffer::new();
+        self.line.clear();
+        self.line.extend_from_slice(b"{\"v\":");
+        self.line
+            .extend_from_slice(n.format(SCHEMA_VERSION).as_bytes());
+        self.line.extend_from_slice(b",\"t\":");
+        self.line.extend_from_slice(n.format(t).as_bytes());
+        self.line.push(b',');
+        if run != 0 {
+            self.line.extend_from_slice(b"\"run\":");
+            self.line.extend_from_slice(n.format(run).as_bytes());
+            self.line.push(b',');
+        }
+    }
+
+    /// Ends the line and writes it.
+    fn end(&mut self) {
+        self.line.push(b'\n');
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(&self.line)
+        {
+            self.error = Some(e);
+        }
+        self.dirty = true;
+    }
+
+    fn write(&mut self, run: u32, at_us: u64, ev: Ev<'_>) {
+        self.begin(run, at_us);
+        // The event's own object, without its `{`.
+        let own = self.line.len();
+        match serde_json::to_writer(&mut self.line, &ev) {
+            Ok(()) => {
+                self.line.remove(own);
+                self.end();
+            }
+            Err(e) => {
+                self.error.get_or_insert(e.into());
+            }
+        }
+    }
+
+    fn write_task(&mut self, run: u32, at_us: u64, task: TaskLine) {
+        self.begin(run, at_us);
+        task.write_to(&mut self.line);
+        self.end();
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Start { run, at_us, info } => {
+                let track = self.runs.entry(run).or_default();
+                track.cost_is_bytes = info.settings.cost_is_bytes;
+                let ev = Ev::RunStart {
+                    tool: &info.tool,
+                    version: &info.version,
+                    argv: &info.argv,
+                    job: &info.job,
+                    workers: info.workers,
+                    host: &info.host,
+                    pid: info.pid,
+                    wall_ms: info.wall_ms,
+                    settings: &info.settings,
+                };
+                self.write(run, at_us, ev);
+            }
+            Msg::Records {
+                run,
+                records,
+                labels,
+            } => {
+                for (at_us, trace) in records {
+                    self.record(run, at_us, trace, &labels);
+                }
+            }
+            Msg::Signal { at_us, name } => self.write(0, at_us, Ev::Signal { signal: &name }),
+            Msg::End {
+                run,
+                at_us,
+                summary,
+            } => {
+                self.runs.remove(&run);
+                let how = if summary.gave_up.is_some() {
+                    "gave_up"
+                } else if summary.interrupted.is_some() {
+                    "interrupted"
+                } else {
+                    "finished"
+                };
+                let ev = Ev::RunEnd {
+                    how,
+                    summary: summary_out(&summary),
+                };
+                self.write(run, at_us, ev);
+            }
+        }
+    }
+
+    fn record(&mut self, run: u32, at_us: u64, trace: Trace, labels: &str) {
+        let epoch = *self.epoch.get_or_insert(at_us);
+        let track = self.runs.entry(run).or_default();
+        let ev = match &trace {
+            Trace::Spawn { slot, reason } => {
+                track.slot(*slot).spawn_at = at_us;
+                Ev::Spawn {
+                    slot: *slot,
+                    reason: match reason {
+                        SpawnReason::Start => "start",
+                        SpawnReason::Restart => "restart",
+                        SpawnReason::Recycle => "recycle",
+                    },
+                }
+            }
+            Trace::Ready { slot, pid } => {
+                let s = track.slot(*slot);
+                s.free_at = at_us;
+                s.batches.clear();
+                Ev::Ready {
+                    slot: *slot,
+                    pid: *pid,
+                    ms: at_us.saturating_sub(s.spawn_at) as f64 / 1000.0,
+                }
+            }
+            Trace::SpawnFailed {
+                slot,
+                pid,
+                error,
+                exit,
+            } => Ev::SpawnFailed {
+                slot: *slot,
+                pid: *pid,
+                error,
+                ended: exit.as_ref().map(ended),
+            },
+            Trace::Batch {
+                slot,
+                pid,
+                ids,
+                labels: ranges,
+            } => {
+                let s = track.slot(*slot);
+                if s.batches.len() == BATCHES_KEPT {
+                    s.batches.pop_front();
+                }
+                s.batches.push_back((at_us, ids.clone()));
+                let (first, n, list) = match ids {
+                    BatchIds::Range { first, n } => (Some(*first), Some(*n), None),
+                    BatchIds::List(list) => (None, None, Some(list.as_slice())),
+                };
+                Ev::Batch {
+                    slot: *slot,
+                    pid: *pid,
+                    first,
+                    n,
+                    ids: list,
+                    labels: ranges
+                        .iter()
+                        .map(|r| labels.get(r.clone()).unwrap_or(""))
+                        .collect(),
+                }
+            }
+            Trace::Task {
+                id,
+                slot,
+                pid,
+                attempt,
+                end,
+                span,
+                started_us,
+                cost,
+            } => {
+                let cost_is_bytes = track.cost_is_bytes;
+                let s = track.slot(*slot);
+                let died = match s.killed {
+                    Some((killed, at)) if killed == *pid => at.min(at_us),
+                    _ => at_us,
+                };
+                let (start, stop) = match span {
+                    Some(span) => (span.start_us, span.start_us + span.dur_us),
+                    // The worker died under it, after marking when it started.
+                    None if *started_us != 0 => ((*started_us).min(died), died),
+                    // ... or before: it started when the worker was free for it.
+                    None => {
+                        let sent = s
+                            .batches
+                            .iter()
+                            .rev()
+                            .find(|(_, ids)| ids.contains(*id))
+                            .map_or(0, |(at, _)| *at);
+                        (s.free_at.max(sent).min(died), died)
+                    }
+                };
+                s.free_at = s.free_at.max(stop);
+                let line = TaskLine {
+                    id: *id,
+                    slot: *slot,
+                    pid: *pid,
+                    attempt: *attempt,
+                    outcome: attempt_end(*end),
+                    start: start.saturating_sub(epoch),
+                    dur: stop.saturating_sub(start),
+                    bytes: cost_is_bytes.then_some(*cost),
+                };
+                return self.write_task(run, at_us, line);
+            }
+            Trace::Retry { id, attempt } => Ev::Retry {
+                id: *id,
+                attempt: *attempt,
+            },
+            Trace::Failed {
+                id,
+                attempts,
+                error,
+            } => Ev::Failed {
+                id: *id,
+                attempts: *attempts,
+                error,
+            },
+            Trace::Kill {
+                slot,
+                pid,
+                cause,
+                task,
+            } => {
+                if matches!(cause, KillCause::Chaos | KillCause::Protocol) {
+                    track.slot(*slot).killed = Some((*pid, at_us));
+                }
+                Ev::Kill {
+                    slot: *slot,
+                    pid: *pid,
+                    cause: match cause {
+                        KillCause::Chaos => "chaos",
+                        KillCause::Timeout => "timeout",
+                        KillCause::Heartbeat => "heartbeat",
+                        KillCause::Protocol => "protocol",
+                    },
+                    task: *task,
+                }
+            }
+            Trace::Exit {
+                slot,
+                pid,
+                cause,
+                stats,
+            } => Ev::Exit {
+                slot: *slot,
+                pid: *pid,
+                cause: exit_cause(*cause),
+                ended: ended(stats),
+            },
+            Trace::GaveUp { reason } => Ev::GiveUp { reason },
+            Trace::Stop { reason, immediate } => Ev::Stop {
+                reason,
+                mode: if *immediate { "immediate" } else { "graceful" },
+            },
+            Trace::Drain => Ev::Drain,
+            Trace::Suspend => Ev::Suspend,
+            Trace::Resume => Ev::Resume,
+        };
+        self.write(run, at_us, ev);
+    }
+}
+
+fn attempt_end(end: AttemptEnd) -> &'static str {
+    match end {
+        AttemptEnd::Done => "done",
+        AttemptEnd::Panicked => "panicked",
+        AttemptEnd::Crashed => "crashed",
+        AttemptEnd::Chaos => "chaos",
+        AttemptEnd::TimedOut => "timed_out",
+        AttemptEnd::Unresponsive => "unresponsive",
+    }
+}
+
+fn exit_cause(cause: ExitCause) -> &'static str {
+    match cause {
+        ExitCause::Crash => "crash",
+        ExitCause::Chaos => "chaos",
+        ExitCause::Timeout => "timeout",
+        ExitCause::Heartbeat => "heartbeat",
+        ExitCause::Protocol => "protocol",
+        ExitCause::Setup => "setup",
+        ExitCause::Recycle => "recycle",
+        ExitCause::Finish => "finish",
+        ExitCause::Stop => "stop",
+    }
+}
+
+fn ended(stats: &ExitStats) -> Ended {
+    let (status, signal, core) = match stats.exit {
+        ExitKind::Exited(code) => (Some(code), None, false),
+        ExitKind::Signaled {
+            signal,
+            core_dumped,
+        } => (None, Some(ExitKind::signal_name(signal)), core_dumped),
+    };
+    Ended {
+        status,
+        signal,
+        core,
+        max_rss: stats.max_rss_bytes,
+        cpu_ms: stats.cpu.as_millis() as u64,
+    }
+}
+
+fn summary_out(s: &Summary) -> SummaryOut<'_> {
+    SummaryOut {
+        tasks: s.tasks,
+        completed: s.completed,
+        failed: s.failed,
+        not_run: s.not_run,
+        retried: s.retried,
+        worker_crashes: s.worker_crashes,
+        chaos_kills: s.chaos_kills,
+        timeouts: s.timeouts,
+        recycled: s.recycled,
+        workers_spawned: s.workers_spawned,
+        elapsed_ms: s.elapsed.as_millis() as u64,
+        gave_up: s.gave_up.as_deref(),
+        interrupted: s.interrupted.as_deref(),
+        slots: s
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(slot, stats)| SlotOut {
+                slot,
+                pids: &stats.pids,
+                tasks: stats.tasks,
+                max_rss_bytes: stats.max_rss_bytes,
+                cpu_ms: stats.cpu.as_millis() as u64,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::BatchIds;
+    use crate::protocol::Span;
+    use serde_json::Value;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` whose bytes the test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn task(id: u64, end: AttemptEnd, span: Option<Span>, started_us: u64) -> Trace {
+        Trace::Task {
+            id,
+            slot: 0,
+            pid: 7,
+            attempt: 1,
+            end,
+            span,
+            started_us,
+            cost: 100,
+        }
+    }
+
+    /// An attempt of worker `pid` that died unmarked.
+    fn task_of(pid: u32, id: u64, end: AttemptEnd) -> Trace {
+        Trace::Task {
+            id,
+            slot: 0,
+            pid,
+            attempt: 1,
+            end,
+            span: None,
+            started_us: 0,
+            cost: 100,
+        }
+    }
+
+    /// The lines `records` (run 0, stamped µs since an epoch of 1,000) make.
+    fn lines(records: Vec<(u64, Trace)>, labels: &str) -> Vec<Value> {
+        let out = Shared::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        tx.send(Msg::Start {
+            run: 0,
+            at_us: 1_000,
+            info: Box::new(RunInfo {
+                tool: "t".into(),
+                version: "1".into(),
+                argv: vec!["a \"quoted\" arg".into()],
+                job: "j".into(),
+                workers: 1,
+                host: "h".into(),
+                pid: 1,
+                wall_ms: 2,
+                settings: RunSettings {
+                    cost_is_bytes: true,
+                    ..RunSettings::default()
+                },
+            }),
+        })
+        .unwrap();
+        tx.send(Msg::Records {
+            run: 0,
+            records,
+            labels: labels.to_string(),
+        })
+        .unwrap();
+        drop(tx);
+        serve(Box::new(out.clone()), rx).unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    #[test]
+    fn task_and_batch_lines_are_json_with_every_field() {
+        let odd = "dir/\"odd\"\nname\u{e9}";
+        let labels = format!("a.txt{odd}");
+        let batch = Trace::Batch {
+            slot: 0,
+            pid: 7,
+            ids: BatchIds::List(vec![42, 3]),
+            labels: vec![0..5, 5..labels.len()],
+        };
+        let attempt = task(
+            42,
+            AttemptEnd::Done,
+            Some(Span {
+                start_us: 1_500,
+                dur_us: 250,
+            }),
+            0,
+        );
+        let got = lines(vec![(1_200, batch), (2_000, attempt)], &labels);
+        assert_eq!(got[0]["ev"], "run_start");
+        assert_eq!(got[0]["argv"][0], "a \"quoted\" arg");
+        assert_eq!(got[1]["ev"], "batch");
+        assert_eq!(got[1]["ids"], serde_json::json!([42, 3]));
+        assert_eq!(got[1]["labels"], serde_json::json!(["a.txt", odd]));
+        let line = &got[2];
+        assert_eq!(line["v"], SCHEMA_VERSION);
+        assert_eq!(line["t"], 1_000);
+        assert!(line.get("run").is_none(), "the first run is not named");
+        assert_eq!(line["ev"], "task");
+        assert_eq!(line["id"], 42);
+        assert_eq!(line["outcome"], "done");
+        assert_eq!((&line["start"], &line["dur"]), (&500.into(), &250.into()));
+        assert_eq!(line["bytes"], 100);
+    }
+
+    #[test]
+    fn a_dead_workers_attempt_starts_when_it_began_or_when_the_worker_was_free() {
+        let records = vec![
+            (
+                1_000,
+                Trace::Spawn {
+                    slot: 0,
+                    reason: crate::coordinator::SpawnReason::Start,
+                },
+            ),
+            (3_000, Trace::Ready { slot: 0, pid: 7 }),
+            (
+                3_100,
+                Trace::Batch {
+                    slot: 0,
+                    pid: 7,
+                    ids: BatchIds::Range { first: 0, n: 3 },
+                    labels: Vec::new(),
+                },
+            ),
+            (
+                4_000,
+                task(
+                    0,
+                    AttemptEnd::Done,
+                    Some(Span {
+                        start_us: 3_200,
+                        dur_us: 300,
+                    }),
+                    0,
+                ),
+            ),
+            // Marked by the worker: exact.
+            (9_000, task(1, AttemptEnd::Crashed, None, 3_700)),
+            (9_500, Trace::Ready { slot: 0, pid: 8 }),
+            (
+                9_600,
+                Trace::Batch {
+                    slot: 0,
+                    pid: 8,
+                    ids: BatchIds::List(vec![2]),
+                    labels: Vec::new(),
+                },
+            ),
+            (
+                9_700,
+                Trace::Kill {
+                    slot: 0,
+                    pid: 8,
+                    cause: crate::coordinator::KillCause::Chaos,
+                    task: None,
+                },
+            ),
+            // Not marked: from its batch's dispatch to the kill.
+            (12_000, task_of(8, 2, AttemptEnd::Chaos)),
+        ];
+        let got = lines(records, "");
+        let ready = got.iter().find(|l| l["ev"] == "ready").unwrap();
+        assert_eq!(ready["ms"], 2.0, "from the spawn request");
+        let tasks: Vec<&Value> = got.iter().filter(|l| l["ev"] == "task").collect();
+        assert_eq!(
+            (&tasks[1]["start"], &tasks[1]["dur"]),
+            (&2_700.into(), &5_300.into())
+        );
+        assert_eq!(
+            (&tasks[2]["start"], &tasks[2]["dur"]),
+            (&8_600.into(), &100.into())
+        );
+        assert_eq!(tasks[2]["outcome"], "chaos");
+    }
+}

@@ -1,12 +1,13 @@
 //! No orphans, no leaks: whatever ends the parent, its workers die and nothing stays behind.
 
 use crate::support::{
-    assert_all_gone, deadline, maps_memfd, processes_mentioning, run, sigkill, sigstop, spawn,
-    stat, summary_pids, supervisor_run, tempdir, wait_until, workers_of,
+    assert_all_gone, children_of, deadline, maps_memfd, processes_mentioning, run, sigcont,
+    sigkill, sigstop, spawn, summary_pids, supervisor_run, tempdir, wait_until, workers_of,
 };
 use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 fn dev_shm() -> BTreeSet<std::ffi::OsString> {
     std::fs::read_dir("/dev/shm")
@@ -103,7 +104,12 @@ fn a_normal_run_leaves_nothing_behind() {
 /// parent's end of their bootstrap pair hang up, removes it, and exits).
 #[test]
 fn a_parent_killed_during_a_worker_handshake_leaves_no_socket_behind() {
-    for _attempt in 0..10 {
+    // A fast machine completes a handshake in well under a millisecond, too quick to catch by
+    // polling. So the parent is frozen as soon as its handshake thread exists, then let run in
+    // slices of a few microseconds (SIGCONT then SIGSTOP at once) until the worker has made its
+    // socket: the frozen parent has sent its bootstrap but cannot connect, so the handshake is
+    // pending. A handshake that completed within one slice is another attempt.
+    for _attempt in 0..20 {
         let tmp = tempdir();
         let mut running = spawn(
             supervisor_run()
@@ -111,23 +117,30 @@ fn a_parent_killed_during_a_worker_handshake_leaves_no_socket_behind() {
                 .env("TMPDIR", tmp.path()),
         );
         let parent = running.pid();
-        // The first child of the parent, caught as early as possible (even before its exec).
-        let mut child = None;
-        assert!(
-            wait_until(deadline(20), || {
-                child = children_of(parent).into_iter().next();
-                child.is_some()
-            }),
-            "no worker was ever started"
-        );
-        // Freeze the parent: it cannot connect to a worker any more, so what is in TMPDIR now
-        // is a handshake still pending.
+        let give_up = deadline(20);
+        while !handshaking(parent) {
+            assert!(Instant::now() < give_up, "no worker handshake ever began");
+            std::thread::yield_now();
+        }
         sigstop(parent);
-        let pending = entries(tmp.path());
+        let mut pending = false;
+        for _slice in 0..200 {
+            let worker_done = Instant::now() + Duration::from_millis(5);
+            if wait_until(worker_done, || !entries(tmp.path()).is_empty()) {
+                pending = true;
+                break;
+            }
+            if !handshaking(parent) {
+                break;
+            }
+            sigcont(parent);
+            sigstop(parent);
+        }
+        let pending_entries = entries(tmp.path());
+        let workers = children_of(parent);
         sigkill(parent);
         running.child.wait().unwrap();
-        let child = child.unwrap();
-        assert_all_gone(&[child]);
+        assert_all_gone(&workers);
         let needle = tmp.path().as_os_str().as_bytes().to_vec();
         assert!(
             wait_until(deadline(2), || processes_mentioning(&needle).is_empty()),
@@ -137,22 +150,23 @@ fn a_parent_killed_during_a_worker_handshake_leaves_no_socket_behind() {
         let clean = wait_until(deadline(2), || entries(tmp.path()).is_empty());
         assert!(
             clean,
-            "left behind in TMPDIR: {:?} (pending when the parent was killed: {pending:?})",
+            "left behind in TMPDIR: {:?} (pending when the parent was killed: {pending_entries:?})",
             entries(tmp.path())
         );
-        if !pending.is_empty() {
+        if pending {
             return;
         }
-        // The handshake had already completed: try again to hit the window.
     }
-    panic!("never caught the parent during a worker handshake in 10 attempts");
+    panic!("never caught the parent during a worker handshake in 20 attempts");
 }
 
-/// Every live child of `parent`, whatever it runs.
-fn children_of(parent: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&pid| matches!(stat(pid), Some((state, ppid)) if ppid == parent && state != 'Z'))
-        .collect()
+/// Whether one of `parent`'s threads is a worker's handshake (named `worker-<pid>-handshake`,
+/// which the kernel cuts to 15 bytes).
+fn handshaking(parent: i32) -> bool {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+        return false;
+    };
+    threads.filter_map(Result::ok).any(|thread| {
+        std::fs::read(thread.path().join("comm")).is_ok_and(|comm| comm.starts_with(b"worker-"))
+    })
 }

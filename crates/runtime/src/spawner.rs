@@ -71,6 +71,9 @@ pub(crate) struct SpawnPlan {
     pub(crate) memory_limit: Option<u64>,
     /// Workers time each task (the run has an event log).
     pub(crate) timing: bool,
+    /// How long a worker whose handshake failed or was aborted may take to exit by itself
+    /// (removing its handshake socket) before SIGKILL.
+    pub(crate) abort_grace: Duration,
 }
 
 /// Serves requests until the request channel closes; `news` hears about each (`wrap` turns
@@ -138,7 +141,7 @@ pub(crate) fn serve<E: Send + 'static>(
                 Err(error) => {
                     // A worker whose handshake failed or was aborted removes its handshake
                     // socket and exits by itself; give it that moment before SIGKILL.
-                    theirs.wait_exit(crate::coordinator::ABORT_GRACE);
+                    theirs.wait_exit(plan.abort_grace);
                     theirs.kill();
                     let exit = theirs.wait().ok();
                     SpawnNews::Failed {

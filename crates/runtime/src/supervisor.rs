@@ -212,6 +212,7 @@ impl<J: Job> Supervisor<J> {
             .and_then(|log| log.start_run(run_info::<J>(&config, workers)));
         let mut settings = settings(&config, workers);
         settings.trace = tracer.is_some();
+        let abort_grace = settings.abort_grace();
         let mut coord = Coordinator::new(settings);
         if !fixed.is_empty() {
             let costs: Vec<u64> = fixed.iter().map(J::cost).collect();
@@ -239,6 +240,7 @@ impl<J: Job> Supervisor<J> {
             handshake_timeout: config.handshake_timeout,
             memory_limit: config.memory_limit,
             timing: tracer.is_some(),
+            abort_grace,
         };
         let news = inputs_tx.clone();
         let spawner_cancelled = Arc::clone(&cancelled);

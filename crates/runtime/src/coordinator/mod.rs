@@ -53,9 +53,9 @@ use schedule::Schedule;
 use tasks::TaskTable;
 pub(crate) use trace::{AttemptEnd, BatchIds, ExitCause, ExitStats, KillCause, SpawnReason, Trace};
 
-/// How long a worker whose start is aborted (the run ended during its handshake) has to
-/// remove its handshake socket and exit, before SIGKILL.
-pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(200);
+/// The longest a worker whose start is aborted (the run ended during its handshake) is given
+/// to remove its handshake socket and exit before SIGKILL (see [`Settings::abort_grace`]).
+const MAX_ABORT_GRACE: Duration = Duration::from_secs(1);
 
 /// How soon the watchdog looks again when it cannot compute a deadline (a worker holds tasks
 /// but has not marked one as started), and after events that change what there is to watch.
@@ -82,6 +82,15 @@ pub(crate) struct Settings {
     pub(crate) max_batch: usize,
     /// Emit [`Command::Trace`] records (the run has an event log).
     pub(crate) trace: bool,
+}
+
+impl Settings {
+    /// How long a worker whose start is aborted has to clean up and exit before SIGKILL: the
+    /// kill grace, at most a second. A healthy worker takes milliseconds; the margin is for a
+    /// loaded machine, where a SIGKILL mid-cleanup would leave its handshake socket behind.
+    pub(crate) fn abort_grace(&self) -> Duration {
+        self.kill_grace.min(MAX_ABORT_GRACE)
+    }
 }
 
 /// A signal the coordinator has a worker's process group sent.
@@ -176,7 +185,7 @@ pub(crate) enum Command<O> {
     /// Start no more workers: every queued spawn request ends as cancelled.
     CancelSpawns,
     /// End the handshake of the slot's worker (the run is over): the worker removes its
-    /// handshake socket and exits; SIGKILL follows if it has not after [`ABORT_GRACE`].
+    /// handshake socket and exits; SIGKILL follows if it has not after the abort grace.
     AbortSpawn { slot: usize, generation: u64 },
     /// Send these tasks to the worker as one batch.
     Send {
@@ -622,7 +631,8 @@ impl Coordinator {
             spawning.pid = Some(pid);
             if spawning.doomed {
                 out.push(Command::AbortSpawn { slot, generation });
-                spawning.kill_at = Some(spawning.kill_at.unwrap_or(now + ABORT_GRACE));
+                let grace = self.settings.abort_grace();
+                spawning.kill_at = Some(spawning.kill_at.unwrap_or(now + grace));
             } else if self.suspended.is_some() {
                 out.push(Command::Signal {
                     slot,
@@ -658,7 +668,7 @@ impl Coordinator {
             // Connected after the run ended: it gets nothing, is asked to exit, and is
             // killed if it has not shortly (it may be in a slow initializer).
             worker.leaving = Some(Leaving::Stop);
-            worker.kill_by(now + ABORT_GRACE);
+            worker.kill_by(now + self.settings.abort_grace());
             out.push(Command::Shutdown { slot, generation });
             s.phase = Phase::Running(worker);
             return;

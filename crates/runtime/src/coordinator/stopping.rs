@@ -3,7 +3,7 @@
 //! kept; every worker has a SIGKILL deadline, including one whose handshake completes after
 //! the end.
 
-use super::{ABORT_GRACE, Command, Coordinator, Ending, Leaving, Phase, Trace, WorkerSignal};
+use super::{Command, Coordinator, Ending, Leaving, Phase, Trace, WorkerSignal};
 use crate::supervisor::StopMode;
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,7 @@ impl Coordinator {
 
     /// A worker still starting when the run ended: its handshake is aborted as soon as it has
     /// a pid (the worker then removes its handshake socket and exits), and it is killed if it
-    /// has not after [`ABORT_GRACE`] (at once when `immediate`).
+    /// has not after the abort grace (at once when `immediate`).
     fn doom_spawning<O>(
         &mut self,
         now: Instant,
@@ -111,7 +111,11 @@ impl Coordinator {
                 out.push(Command::AbortSpawn { slot, generation });
             }
             spawning.doomed = true;
-            let at = if immediate { now } else { now + ABORT_GRACE };
+            let at = if immediate {
+                now
+            } else {
+                now + self.settings.abort_grace()
+            };
             spawning.kill_at = Some(spawning.kill_at.map_or(at, |k| k.min(at)));
             if immediate && spawning.pid.is_some() {
                 spawning.kill_at = None;

@@ -497,7 +497,10 @@ fn a_stop_while_spawning_aborts_each_handshake_then_kills() {
         signals(&stop).is_empty(),
         "no SIGKILL before the worker could clean up"
     );
-    assert_eq!(sim.c.next_deadline(), Some(sim.now + ABORT_GRACE));
+    assert_eq!(
+        sim.c.next_deadline(),
+        Some(sim.now + sim.c.settings.abort_grace())
+    );
     // Slot 1 was forked before the cancel reached the spawner: aborted as soon as known.
     let late = sim.on(Event::SpawnStarted {
         slot: 1,
@@ -517,7 +520,7 @@ fn a_stop_while_spawning_aborts_each_handshake_then_kills() {
     assert!(sends(&ready).is_empty());
     assert_eq!(shutdowns(&ready), vec![1]);
     // Slot 0 does not go away by itself: SIGKILL when the grace is over.
-    sim.at(ABORT_GRACE);
+    sim.at(sim.c.settings.abort_grace());
     let kill = sim.tick(0, Vec::new());
     assert_eq!(
         signals(&kill),

@@ -139,5 +139,5 @@ pub use job::Job;
 pub use observer::{Notice, Observer};
 pub use process::{ExitInfo, SERVER_ENV, WORKER_ARG};
 pub use protocol::PROTOCOL_VERSION;
-pub use report::{Failure, Outcome, Report, SlotSummary, Summary};
+pub use report::{Failure, Outcome, Report, SlotSummary, Streamed, Summary};
 pub use supervisor::{OpenRun, OwnedNotice, RunEvent, RunEvents, StopMode, Stopper, Supervisor};

@@ -27,6 +27,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::listing::Listing;
 use super::{NameFilter, Owned, Sizes, SkipReason, Walked, classify_type, error, skipped};
 use crate::describe_io_error;
 
@@ -40,14 +41,14 @@ const SAMPLE_EVERY: usize = 16;
 const SIZES_PAY_FROM: u64 = 1024;
 
 /// Everything under `dir` (not `dir` itself) that `owned` keeps (all without a partition), in
-/// the serial walk's order.
+/// the serial walk's order; the files held compactly (a [`Listing`]).
 pub(super) fn walk_dir<F: NameFilter + Sync>(
     dir: &Path,
     filter: &F,
     owned: Option<&Owned<'_>>,
     sizes: Sizes,
-) -> Vec<Walked> {
-    let mut out = Vec::new();
+) -> Listing {
+    let mut out = Listing::default();
     walk_into(dir, filter, owned, sizes, &mut out);
     out
 }
@@ -61,7 +62,7 @@ enum Part {
     Nothing,
     One(Walked),
     /// A subdirectory's whole walk.
-    Many(Vec<Walked>),
+    Many(Listing),
 }
 
 fn walk_into<F: NameFilter + Sync>(
@@ -69,12 +70,14 @@ fn walk_into<F: NameFilter + Sync>(
     filter: &F,
     owned: Option<&Owned<'_>>,
     sizes: Sizes,
-    out: &mut Vec<Walked>,
+    out: &mut Listing,
 ) {
     let entries = match list_sorted(dir) {
         Ok(entries) => entries,
         Err(err) => {
-            out.extend(kept(error(dir, describe_io_error(&err)), owned));
+            if let Some(walked) = kept(error(dir, describe_io_error(&err)), owned) {
+                out.push(walked);
+            }
             return;
         }
     };
@@ -96,7 +99,7 @@ fn walk_into<F: NameFilter + Sync>(
         match part {
             Part::Nothing => {}
             Part::One(walked) => out.push(walked),
-            Part::Many(walked) => out.extend(walked),
+            Part::Many(walked) => out.append(walked),
         }
     }
 }

@@ -11,7 +11,7 @@ use supervisor_jobs::cpu::CpuPart;
 use supervisor_jobs::exec::{ExecOutput, ExecSetup, ExecTask, Executor};
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 use supervisor_jobs::hash::{
-    self, Algo, DigestBytes, FileDigest, FileEntry, GroupDigester, HashError,
+    self, Algo, DigestBytes, FileDigest, GroupDigester, HashError, ListedFile,
 };
 use supervisor_jobs::logs::{self, LogCounts, LogPatterns, LogTask};
 use supervisor_jobs::probe::{ProbeResult, ProbeTask};
@@ -53,7 +53,8 @@ impl Job for HashJob {
     /// single-stream SIMD already, so they go one file at a time.
     const GROUP: usize = hash::GROUP_FILES;
     type Setup = Algo;
-    type Task = FileEntry;
+    /// A path of the run's shared list in the parent, the path itself in a worker.
+    type Task = ListedFile;
     type Output = HashOutput;
 
     fn start(algo: Algo) -> Result<Self, String> {
@@ -64,32 +65,36 @@ impl Job for HashJob {
         })
     }
 
-    fn run(&mut self, task: FileEntry) -> HashOutput {
-        hash::hash_file(&task.path, self.algo, &mut self.buf).into()
+    fn run(&mut self, task: ListedFile) -> HashOutput {
+        hash::hash_file(&task.path(), self.algo, &mut self.buf).into()
     }
 
-    fn run_group(&mut self, tasks: &[FileEntry], at: &mut dyn FnMut(usize)) -> Vec<HashOutput> {
+    fn run_group(&mut self, tasks: &[ListedFile], at: &mut dyn FnMut(usize)) -> Vec<HashOutput> {
         if self.algo != Algo::Md5 {
             return tasks
                 .iter()
                 .enumerate()
                 .map(|(i, task)| {
                     at(i);
-                    hash::hash_file(&task.path, self.algo, &mut self.buf).into()
+                    hash::hash_file(&task.path(), self.algo, &mut self.buf).into()
                 })
                 .collect();
         }
-        let paths: Vec<&[u8]> = tasks.iter().map(|task| task.path.as_slice()).collect();
+        let owned: Vec<Cow<'_, [u8]>> = tasks.iter().map(ListedFile::path).collect();
+        let paths: Vec<&[u8]> = owned.iter().map(|path| path.as_ref()).collect();
         let digests = self.group.md5(&paths, at);
         digests.into_iter().map(HashOutput::from).collect()
     }
 
-    fn cost(task: &FileEntry) -> u64 {
-        task.size
+    fn cost(task: &ListedFile) -> u64 {
+        task.size()
     }
 
-    fn label(task: &FileEntry) -> Cow<'_, str> {
-        path_label(&task.path)
+    fn label(task: &ListedFile) -> Cow<'_, str> {
+        match task.path() {
+            Cow::Borrowed(path) => path_label(path),
+            Cow::Owned(path) => Cow::Owned(path_label(&path).into_owned()),
+        }
     }
 }
 

@@ -45,8 +45,9 @@ pub struct View {
 pub trait Rows {
     /// How many rows (some may be absent: tasks never run).
     fn len(&self) -> usize;
-    /// The canonical output order of row `i` (path bytes, or a big-endian position).
-    fn order_key(&self, i: usize) -> &[u8];
+    /// How rows `a` and `b` compare in the canonical output order (by path bytes, or by a
+    /// big-endian position).
+    fn order_cmp(&self, a: usize, b: usize) -> std::cmp::Ordering;
     /// Row `i` as a record, or `None` for a task that has no result.
     fn record(&self, i: usize) -> Option<Cow<'_, Record>>;
     /// Whether row `i` is a failure (`None`: absent). Cheaper than building the record.
@@ -79,8 +80,8 @@ impl<T, O> Rows for TaskRows<T, O> {
         self.tasks.len()
     }
 
-    fn order_key(&self, _: usize) -> &[u8] {
-        &[]
+    fn order_cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        a.cmp(&b)
     }
 
     fn record(&self, i: usize) -> Option<Cow<'_, Record>> {
@@ -107,8 +108,8 @@ impl Rows for Vec<Record> {
         Vec::len(self)
     }
 
-    fn order_key(&self, i: usize) -> &[u8] {
-        &self[i].order
+    fn order_cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        self[a].order.cmp(&self[b].order)
     }
 
     fn record(&self, i: usize) -> Option<Cow<'_, Record>> {
@@ -281,7 +282,7 @@ impl Output {
             .filter(|&i| rows.failed(i).is_some())
             .collect();
         if !rows.in_order() {
-            order.sort_by(|&a, &b| rows.order_key(a).cmp(rows.order_key(b)));
+            order.sort_by(|&a, &b| rows.order_cmp(a, b));
         }
         let failed = order
             .iter()

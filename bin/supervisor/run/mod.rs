@@ -6,6 +6,7 @@ mod events;
 mod exec;
 mod fault;
 mod hash;
+mod hash_results;
 mod journal;
 mod logs;
 mod probe;
@@ -129,8 +130,44 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
     identity: &[u8],
     tasks: Vec<J::Task>,
     out: &mut C,
-    mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<C::Record>,
+    record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<C::Record>,
 ) -> Result<Report<J::Task, J::Output>, CliError> {
+    let (report, resume) = supervise_kept::<J, C>(options, setup, identity, tasks, out, record, true)?;
+    Ok(match resume {
+        Some(resume) => resume.merge(report),
+        None => report,
+    })
+}
+
+/// [`supervise`] for a job whose `record` callback keeps what it needs of every outcome
+/// (restored from a journal or run now) itself: neither the engine nor this function holds
+/// the outcomes, and the tasks are dropped when the run ends. Returns the run's summary.
+pub(crate) fn supervise_streamed<J: Job>(
+    options: &RunOptions,
+    setup: J::Setup,
+    tasks: Vec<J::Task>,
+    out: &mut Output,
+    record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<output::Record>,
+) -> Result<supervisor_runtime::Summary, CliError> {
+    let identity = journal::encode(&setup)?;
+    let (report, _) =
+        supervise_kept::<J, Output>(options, setup, &identity, tasks, out, record, false)?;
+    Ok(report.summary)
+}
+
+/// The run behind [`supervise_into`] and [`supervise_streamed`]: with `keep`, the report holds
+/// the run's outcomes (still to be merged with a journal's, when one was resumed); without,
+/// its `outcomes` and `tasks` are empty.
+#[allow(clippy::type_complexity)]
+fn supervise_kept<J: Job, C: Collect>(
+    options: &RunOptions,
+    setup: J::Setup,
+    identity: &[u8],
+    tasks: Vec<J::Task>,
+    out: &mut C,
+    mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<C::Record>,
+    keep: bool,
+) -> Result<(Report<J::Task, J::Output>, Option<Resume<J::Task, J::Output>>), CliError> {
     let journal = journal::open::<J>(options, identity, &tasks)?;
     let timeline = events::Timeline::open(options)?;
     let total = tasks.len();
@@ -184,7 +221,17 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
         bytes: J::COST_IS_BYTES.then_some(J::cost as fn(&J::Task) -> u64),
         journal: journal.writer,
     };
-    let report = supervisor.run(run_tasks, &mut observer);
+    let report = if keep {
+        supervisor.run(run_tasks, &mut observer)
+    } else {
+        supervisor
+            .run_streaming(run_tasks, &mut observer)
+            .map(|streamed| Report {
+                tasks: Vec::new(),
+                outcomes: Vec::new(),
+                summary: streamed.summary,
+            })
+    };
     observer.progress.finish();
     timeline.finish(options.quiet);
     if let Some(writer) = observer.journal.take()
@@ -201,10 +248,7 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
             );
         }
     }
-    Ok(match resume {
-        Some(resume) => resume.merge(report),
-        None => report,
-    })
+    Ok((report, resume))
 }
 
 /// A resumed run: the journal's outcomes, and which tasks still run.

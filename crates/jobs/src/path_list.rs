@@ -166,6 +166,12 @@ impl PathList {
         cmp_joined(pa, na, pb, nb)
     }
 
+    /// Compares the joined paths `a.0 + a.1` and `b.0 + b.1` byte by byte, without joining
+    /// them (for callers that order paths from several lists, or from a list and elsewhere).
+    pub fn cmp_parts(a: (&[u8], &[u8]), b: (&[u8], &[u8])) -> Ordering {
+        cmp_joined(a.0, a.1, b.0, b.1)
+    }
+
     /// True when every path is byte-wise no greater than the next (checked in one pass).
     pub fn is_sorted(&self) -> bool {
         let mut previous: Option<(&[u8], &[u8])> = None;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use supervisor_jobs::PathList;
 use supervisor_jobs::cpu::CpuPart;
 use supervisor_jobs::exec::{ExecOutput, ExecSetup, ExecTask, Executor};
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
@@ -15,8 +16,8 @@ use supervisor_jobs::hash::{
 };
 use supervisor_jobs::logs::{self, LogCounts, LogPatterns, LogTask};
 use supervisor_jobs::probe::{ProbeResult, ProbeTask};
-use supervisor_runtime::Job;
 use supervisor_runtime::worker::Registry;
+use supervisor_runtime::{Job, TaskList};
 
 /// Every job this binary can run as a worker.
 pub fn registry() -> Registry {
@@ -95,6 +96,29 @@ impl Job for HashJob {
             Cow::Borrowed(path) => path_label(path),
             Cow::Owned(path) => Cow::Owned(path_label(&path).into_owned()),
         }
+    }
+}
+
+/// The hash job's tasks as the engine asks for them: the files of one [`PathList`], each
+/// handed out as a [`ListedFile`] pointing into it, so the parent holds a tree's paths once,
+/// compactly, and no task of its own per file.
+pub struct HashTasks(Arc<PathList>);
+
+impl HashTasks {
+    /// The files of `list`; `None` when it holds more than `u32::MAX` (no parent holds so
+    /// many: the list alone would take over 100 GB).
+    pub fn new(list: Arc<PathList>) -> Option<Self> {
+        u32::try_from(list.len()).ok().map(|_| HashTasks(list))
+    }
+}
+
+impl TaskList<ListedFile> for HashTasks {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn task(&self, index: usize) -> Cow<'_, ListedFile> {
+        Cow::Owned(ListedFile::at(&self.0, index as u32))
     }
 }
 

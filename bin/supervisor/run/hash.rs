@@ -2,17 +2,17 @@
 
 use super::check::CheckArgs;
 use super::hash_results::HashResults;
-use super::{finish_rows, open_output, supervise_streamed};
+use super::{finish_rows, open_output, supervise_list};
 use crate::cli::{Format, HashArgs, JobCommand, RunOptions};
 use crate::error::CliError;
-use crate::jobs::{HashJob, HashOutput};
+use crate::jobs::{HashJob, HashOutput, HashTasks};
 use crate::output;
 use crate::output::{Needs, Record, Rows};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 use supervisor_jobs::PathList;
-use supervisor_jobs::hash::{Algo, DiscoverOptions, FileIo, Found, ListedFile, SumsStyle};
+use supervisor_jobs::hash::{Algo, DiscoverOptions, FileIo, Found, SumsStyle};
 use supervisor_runtime::Outcome;
 
 /// Moves a `--algo` given before the job's name (`supervisor run --algo sha256 hash /srv`)
@@ -105,7 +105,7 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
     // The parent holds the tree once, compactly: tasks point into the list, and each outcome
     // is kept in `results` as it arrives, not by the engine.
     let files = Arc::new(discovered.files);
-    let tasks = ListedFile::all(&files).ok_or_else(|| {
+    let tasks = HashTasks::new(Arc::clone(&files)).ok_or_else(|| {
         CliError::Usage(format!(
             "{} files are more than one run can hold ({} at most)",
             files.len(),
@@ -113,14 +113,22 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         ))
     })?;
     let mut results = HashResults::new(files.len());
-    let summary = supervise_streamed::<HashJob>(options, algo, tasks, &mut out, |index, task, outcome| {
-        results.put(index, outcome);
-        if stream {
-            vec![record(&task.path(), outcome, algo, style, Needs::of(Format::Jsonl))]
-        } else {
-            Vec::new()
-        }
-    })?;
+    let tasks = Arc::new(tasks);
+    let summary =
+        supervise_list::<HashJob, _>(options, algo, tasks, &mut out, |index, task, outcome| {
+            results.put(index, outcome);
+            if stream {
+                vec![record(
+                    &task.path(),
+                    outcome,
+                    algo,
+                    style,
+                    Needs::of(Format::Jsonl),
+                )]
+            } else {
+                Vec::new()
+            }
+        })?;
     skips.finish();
     let rows = HashRows::new(
         errors,

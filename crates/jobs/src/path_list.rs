@@ -13,6 +13,8 @@
 //! and name concatenated are the path, whatever it contains (no normalization, no UTF-8).
 
 use std::cmp::Ordering;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// One run of consecutive paths sharing a prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +38,28 @@ pub struct PathList {
     /// would pass `u32::MAX`).
     ends: Vec<u32>,
     sizes: Vec<u64>,
+    /// The run of the path last looked up: paths are mostly asked for in order (sent to
+    /// workers, written out), and then the next one is in this run or the next.
+    hint: RunHint,
 }
+
+/// A run index remembered between lookups (only a hint: any value is safe).
+#[derive(Debug, Default)]
+struct RunHint(AtomicUsize);
+
+impl Clone for RunHint {
+    fn clone(&self) -> Self {
+        RunHint(AtomicUsize::new(self.0.load(Relaxed)))
+    }
+}
+
+impl PartialEq for RunHint {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RunHint {}
 
 /// Where a path is split: after its last `/` (0 when it has none).
 fn split_point(path: &[u8]) -> usize {
@@ -125,7 +148,20 @@ impl PathList {
     }
 
     fn run_of(&self, i: usize) -> usize {
-        self.runs.partition_point(|r| r.first <= i) - 1
+        let holds = |run: usize| {
+            self.runs.get(run).is_some_and(|r| r.first <= i)
+                && self.runs.get(run + 1).is_none_or(|next| i < next.first)
+        };
+        let hint = self.hint.0.load(Relaxed);
+        let run = if holds(hint) {
+            return hint;
+        } else if holds(hint + 1) {
+            hint + 1
+        } else {
+            self.runs.partition_point(|r| r.first <= i) - 1
+        };
+        self.hint.0.store(run, Relaxed);
+        run
     }
 
     /// Path `i` in two parts: everything up to its last `/`, and the rest. Panics when `i`
@@ -268,7 +304,10 @@ mod tests {
     fn files_of_one_directory_share_one_prefix() {
         let mut list = PathList::new();
         for i in 0..1000 {
-            list.push(format!("/tmp/some/long/directory/file{i:06}.dat").as_bytes(), 0);
+            list.push(
+                format!("/tmp/some/long/directory/file{i:06}.dat").as_bytes(),
+                0,
+            );
         }
         assert_eq!(list.runs.len(), 1);
         assert_eq!(list.prefixes.len(), "/tmp/some/long/directory/".len());

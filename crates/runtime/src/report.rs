@@ -130,16 +130,6 @@ pub struct Report<T, O> {
     pub summary: Summary,
 }
 
-/// What [`crate::Supervisor::run_streaming`] hands back: the tasks and the summary, the
-/// outcomes having gone to the observer only.
-#[derive(Debug)]
-pub struct Streamed<T> {
-    /// The tasks, handed back in task order.
-    pub tasks: Vec<T>,
-    /// How the run went.
-    pub summary: Summary,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,20 +32,13 @@ enum Repr {
 }
 
 impl ListedFile {
-    /// One task per path of `list`, in order; `None` when the list has more than
-    /// `u32::MAX` paths (over 100 GB of list: no parent holds that many).
-    pub fn all(list: &Arc<PathList>) -> Option<Vec<ListedFile>> {
-        let n = u32::try_from(list.len()).ok()?;
-        Some(
-            (0..n)
-                .map(|index| {
-                    ListedFile(Repr::Listed {
-                        list: Arc::clone(list),
-                        index,
-                    })
-                })
-                .collect(),
-        )
+    /// Path `index` of `list` (which must hold it).
+    pub fn at(list: &Arc<PathList>, index: u32) -> Self {
+        debug_assert!((index as usize) < list.len());
+        ListedFile(Repr::Listed {
+            list: Arc::clone(list),
+            index,
+        })
     }
 
     /// A task that owns its path (what a worker receives).
@@ -150,7 +143,10 @@ mod tests {
         for e in entries() {
             list.push(&e.path, e.size);
         }
-        let tasks = ListedFile::all(&Arc::new(list)).expect("few paths");
+        let list = Arc::new(list);
+        let tasks: Vec<ListedFile> = (0..list.len() as u32)
+            .map(|i| ListedFile::at(&list, i))
+            .collect();
         let config = bincode::config::standard();
         for (task, entry) in tasks.iter().zip(entries()) {
             let sent = bincode::serde::encode_to_vec(task, config).unwrap();

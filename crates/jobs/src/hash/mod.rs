@@ -28,9 +28,7 @@ pub use check_line::{ChecksumLine, ChecksumParser, checksum_file_lines, guess_to
 pub use digest_bytes::DigestBytes;
 pub use digest_file::{CHUNK_SIZE, FileDigest, HashError, hash_file};
 pub use digest_group::{GROUP_FILES, GroupDigester};
-pub use discover::{
-    Discover, DiscoverOptions, Discovered, FileEntry, Found, SkipReason, discover,
-};
+pub use discover::{Discover, DiscoverOptions, Discovered, FileEntry, Found, SkipReason, discover};
 pub use file_io::{FileIo, IO_URING_ENV};
 pub use listed::ListedFile;
 pub use quote::NameQuoter;

@@ -146,7 +146,7 @@ mod tests {
         }
         assert!(results.get(outcomes.len()).is_none());
         assert_eq!(results.failed(outcomes.len()), None);
-        assert_eq!(results.rest.len(), 5, "only the odd ones are kept whole");
+        assert_eq!(results.rest.len(), 6, "only the odd ones are kept whole");
     }
 
     #[test]

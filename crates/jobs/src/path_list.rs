@@ -89,7 +89,13 @@ impl PathList {
     }
 
     /// Appends the path `prefix` + `name`, where `prefix` is everything up to and including
-    /// its last `/` (or empty).
+    /// its last `/` (or empty) and `name` holds no `/`.
+    pub(crate) fn push_parts(&mut self, prefix: &[u8], name: &[u8], size: u64) {
+        debug_assert_eq!(split_point(prefix), prefix.len());
+        debug_assert!(!name.contains(&b'/'));
+        self.push_split(prefix, name, size);
+    }
+
     fn push_split(&mut self, prefix: &[u8], name: &[u8], size: u64) {
         let fits = |run: &Run| {
             let used = self.names.len() - run.names;

@@ -85,6 +85,15 @@ impl HashResults {
         }
     }
 
+    /// File `index`'s digest, if it has one kept compactly (see [`HashResults::get`] for any
+    /// other outcome).
+    pub(crate) fn digest(&self, index: usize) -> Option<&[u8]> {
+        match self.attempts[index] {
+            NONE | ELSEWHERE => None,
+            _ => Some(&self.digests[index * self.width..(index + 1) * self.width]),
+        }
+    }
+
     /// Whether file `index` failed (`None`: no outcome), without rebuilding its outcome.
     pub(crate) fn failed(&self, index: usize) -> Option<bool> {
         match self.attempts[index] {

@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use supervisor_jobs::PathList;
 use supervisor_jobs::cpu::CpuPart;
 use supervisor_jobs::exec::{ExecOutput, ExecSetup, ExecTask, Executor};
 use supervisor_jobs::fault::{FaultOutput, FaultTask};
 use supervisor_jobs::hash::{
-    self, Algo, DigestBytes, FileDigest, FileEntry, GroupDigester, HashError,
+    self, Algo, DigestBytes, FileDigest, GroupDigester, HashError, ListedFile,
 };
 use supervisor_jobs::logs::{self, LogCounts, LogPatterns, LogTask};
 use supervisor_jobs::probe::{ProbeResult, ProbeTask};
-use supervisor_runtime::Job;
 use supervisor_runtime::worker::Registry;
+use supervisor_runtime::{Job, TaskList};
 
 /// Every job this binary can run as a worker.
 pub fn registry() -> Registry {
@@ -53,7 +54,8 @@ impl Job for HashJob {
     /// single-stream SIMD already, so they go one file at a time.
     const GROUP: usize = hash::GROUP_FILES;
     type Setup = Algo;
-    type Task = FileEntry;
+    /// A path of the run's shared list in the parent, the path itself in a worker.
+    type Task = ListedFile;
     type Output = HashOutput;
 
     fn start(algo: Algo) -> Result<Self, String> {
@@ -64,32 +66,59 @@ impl Job for HashJob {
         })
     }
 
-    fn run(&mut self, task: FileEntry) -> HashOutput {
-        hash::hash_file(&task.path, self.algo, &mut self.buf).into()
+    fn run(&mut self, task: ListedFile) -> HashOutput {
+        hash::hash_file(&task.path(), self.algo, &mut self.buf).into()
     }
 
-    fn run_group(&mut self, tasks: &[FileEntry], at: &mut dyn FnMut(usize)) -> Vec<HashOutput> {
+    fn run_group(&mut self, tasks: &[ListedFile], at: &mut dyn FnMut(usize)) -> Vec<HashOutput> {
         if self.algo != Algo::Md5 {
             return tasks
                 .iter()
                 .enumerate()
                 .map(|(i, task)| {
                     at(i);
-                    hash::hash_file(&task.path, self.algo, &mut self.buf).into()
+                    hash::hash_file(&task.path(), self.algo, &mut self.buf).into()
                 })
                 .collect();
         }
-        let paths: Vec<&[u8]> = tasks.iter().map(|task| task.path.as_slice()).collect();
+        let owned: Vec<Cow<'_, [u8]>> = tasks.iter().map(ListedFile::path).collect();
+        let paths: Vec<&[u8]> = owned.iter().map(|path| path.as_ref()).collect();
         let digests = self.group.md5(&paths, at);
         digests.into_iter().map(HashOutput::from).collect()
     }
 
-    fn cost(task: &FileEntry) -> u64 {
-        task.size
+    fn cost(task: &ListedFile) -> u64 {
+        task.size()
     }
 
-    fn label(task: &FileEntry) -> Cow<'_, str> {
-        path_label(&task.path)
+    fn label(task: &ListedFile) -> Cow<'_, str> {
+        match task.path() {
+            Cow::Borrowed(path) => path_label(path),
+            Cow::Owned(path) => Cow::Owned(path_label(&path).into_owned()),
+        }
+    }
+}
+
+/// The hash job's tasks as the engine asks for them: the files of one [`PathList`], each
+/// handed out as a [`ListedFile`] pointing into it, so the parent holds a tree's paths once,
+/// compactly, and no task of its own per file.
+pub struct HashTasks(Arc<PathList>);
+
+impl HashTasks {
+    /// The files of `list`; `None` when it holds more than `u32::MAX` (no parent holds so
+    /// many: the list alone would take over 100 GB).
+    pub fn new(list: Arc<PathList>) -> Option<Self> {
+        u32::try_from(list.len()).ok().map(|_| HashTasks(list))
+    }
+}
+
+impl TaskList<ListedFile> for HashTasks {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn task(&self, index: usize) -> Cow<'_, ListedFile> {
+        Cow::Owned(ListedFile::at(&self.0, index as u32))
     }
 }
 

@@ -179,8 +179,8 @@ impl Rows for MergedRows {
         self.rows.len()
     }
 
-    fn order_key(&self, i: usize) -> &[u8] {
-        &self.rows[i].order
+    fn order_cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        self.rows[a].order.cmp(&self.rows[b].order)
     }
 
     fn record(&self, i: usize) -> Option<Cow<'_, Record>> {

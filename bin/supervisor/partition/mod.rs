@@ -23,7 +23,7 @@ use crate::plan::PlanHeader;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::SystemTime;
-use supervisor_jobs::hash::{self, DiscoverOptions, Found};
+use supervisor_jobs::hash::{self, DiscoverOptions, Discovered};
 use supervisor_jobs::partition::Partition;
 
 /// The command-line options of a partitioned run.
@@ -98,17 +98,23 @@ pub fn discover_hash(
     options: &RunOptions,
     paths: &[PathBuf],
     discover: &DiscoverOptions,
-) -> Result<Box<dyn Iterator<Item = Found>>, CliError> {
+) -> Result<Discovered, CliError> {
     // Sizes only order the run (largest first), so only where they pay for their `stat`.
     let walk = hash::discover(paths, discover).sizes_where_paying();
     Ok(match &options.cluster.share {
-        None => Box::new(walk),
+        None => walk.into_discovered(),
         Some(Share {
             plan: Some(plan),
             partition,
             ..
-        }) => Box::new(crate::plan::read_share(&plan.path, &plan.id, *partition)?.into_iter()),
-        Some(share) => Box::new(walk.in_partition(share.partition)),
+        }) => {
+            let mut discovered = Discovered::default();
+            for found in crate::plan::read_share(&plan.path, &plan.id, *partition)? {
+                discovered.push(found);
+            }
+            discovered
+        }
+        Some(share) => walk.in_partition(share.partition).into_discovered(),
     })
 }
 

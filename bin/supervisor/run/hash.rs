@@ -1,14 +1,18 @@
 //! `run hash`: discover files, hash them in workers, write digests.
 
 use super::check::CheckArgs;
-use super::{finish_rows, open_output, supervise};
+use super::hash_results::HashResults;
+use super::{finish_rows, open_output, supervise_list};
 use crate::cli::{Format, HashArgs, JobCommand, RunOptions};
 use crate::error::CliError;
-use crate::jobs::{HashJob, HashOutput};
+use crate::jobs::{HashJob, HashOutput, HashTasks};
 use crate::output;
 use crate::output::{Needs, Record, Rows};
 use std::borrow::Cow;
-use supervisor_jobs::hash::{Algo, DiscoverOptions, FileEntry, FileIo, Found, SumsStyle};
+use std::cmp::Ordering;
+use std::sync::Arc;
+use supervisor_jobs::PathList;
+use supervisor_jobs::hash::{Algo, DiscoverOptions, FileIo, Found, SumsStyle};
 use supervisor_runtime::Outcome;
 
 /// Moves a `--algo` given before the job's name (`supervisor run --algo sha256 hash /srv`)
@@ -75,12 +79,13 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
         extensions: args.extensions,
         follow_symlinks: args.follow_symlinks,
     };
-    let mut tasks = Vec::new();
     let mut errors = Vec::new();
     let mut skips = super::Skips::new(options);
-    for found in crate::partition::discover_hash(options, &args.paths, &discover)? {
+    let discovered = crate::partition::discover_hash(options, &args.paths, &discover)?;
+    for found in discovered.others {
         match found {
-            Found::File(entry) => tasks.push(entry),
+            // Files are all in `discovered.files`.
+            Found::File(_) => {}
             Found::Skipped { path, reason } => skips.note(&path, reason),
             Found::Error { path, message } => {
                 let record = output::hash::error(&path, &message, 1);
@@ -97,23 +102,42 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
             }
         }
     }
-    let report = supervise::<HashJob>(options, algo, tasks, &mut out, |_, task, outcome| {
-        if stream {
-            vec![record(task, outcome, algo, style, Needs::of(Format::Jsonl))]
-        } else {
-            Vec::new()
-        }
+    // The parent holds the tree once, compactly: tasks point into the list, and each outcome
+    // is kept in `results` as it arrives, not by the engine.
+    let files = Arc::new(discovered.files);
+    let tasks = HashTasks::new(Arc::clone(&files)).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{} files are more than one run can hold ({} at most)",
+            files.len(),
+            u32::MAX
+        ))
     })?;
+    let mut results = HashResults::new(files.len());
+    let tasks = Arc::new(tasks);
+    let summary =
+        supervise_list::<HashJob, _>(options, algo, tasks, &mut out, |index, task, outcome| {
+            results.put(index, outcome);
+            if stream {
+                vec![record(
+                    &task.path(),
+                    outcome,
+                    algo,
+                    style,
+                    Needs::of(Format::Jsonl),
+                )]
+            } else {
+                Vec::new()
+            }
+        })?;
     skips.finish();
-    let rows = HashRows {
+    let rows = HashRows::new(
         errors,
-        tasks: report.tasks,
-        outcomes: report.outcomes,
-        algo,
-        style,
-        needs: Needs::of(options.format),
-    };
-    finish_rows(out, &rows, &report.summary, skips.count)
+        files,
+        results,
+        (algo, style),
+        Needs::of(options.format),
+    );
+    finish_rows(out, &rows, &summary, skips.count)
 }
 
 /// md5sum's rules for its options: the checking ones need --check, the ones that shape
@@ -149,13 +173,12 @@ fn check_md5sum_options(args: &HashArgs) -> Result<(), CliError> {
 }
 
 fn record(
-    task: &FileEntry,
+    path: &[u8],
     outcome: &Outcome<HashOutput>,
     algo: Algo,
     style: SumsStyle,
     needs: Needs,
 ) -> Record {
-    let path = &task.path;
     match &outcome.result {
         Ok(HashOutput::Digest { size, digest }) => output::hash::digest(
             path,
@@ -173,23 +196,52 @@ fn record(
 /// Discovery errors first, then one row per file (absent if the run stopped before it).
 struct HashRows {
     errors: Vec<(Vec<u8>, String)>,
-    tasks: Vec<FileEntry>,
-    outcomes: Vec<Option<Outcome<HashOutput>>>,
+    files: Arc<PathList>,
+    results: HashResults,
     algo: Algo,
     style: SumsStyle,
     needs: Needs,
+    /// Whether the rows are in path order already (checked once, in one pass: a walk's order
+    /// is path order unless a name sorts before `/`, as `a.txt` does before `a/x`).
+    in_order: bool,
+}
+
+impl HashRows {
+    fn new(
+        errors: Vec<(Vec<u8>, String)>,
+        files: Arc<PathList>,
+        results: HashResults,
+        (algo, style): (Algo, SumsStyle),
+        needs: Needs,
+    ) -> Self {
+        let in_order = errors.is_empty() && files.is_sorted();
+        HashRows {
+            errors,
+            files,
+            results,
+            algo,
+            style,
+            needs,
+            in_order,
+        }
+    }
+
+    /// Row `i`'s path in two parts (see [`PathList::parts`]).
+    fn key(&self, i: usize) -> (&[u8], &[u8]) {
+        match i.checked_sub(self.errors.len()) {
+            None => (&self.errors[i].0, &[]),
+            Some(t) => self.files.parts(t),
+        }
+    }
 }
 
 impl Rows for HashRows {
     fn len(&self) -> usize {
-        self.errors.len() + self.tasks.len()
+        self.errors.len() + self.files.len()
     }
 
-    fn order_key(&self, i: usize) -> &[u8] {
-        match i.checked_sub(self.errors.len()) {
-            None => &self.errors[i].0,
-            Some(t) => &self.tasks[t].path,
-        }
+    fn order_cmp(&self, a: usize, b: usize) -> Ordering {
+        PathList::cmp_parts(self.key(a), self.key(b))
     }
 
     fn record(&self, i: usize) -> Option<Cow<'_, Record>> {
@@ -200,8 +252,8 @@ impl Rows for HashRows {
                 1,
             ))),
             Some(t) => Some(Cow::Owned(record(
-                &self.tasks[t],
-                self.outcomes[t].as_ref()?,
+                &self.files.path(t),
+                &*self.results.get(t)?,
                 self.algo,
                 self.style,
                 self.needs,
@@ -212,10 +264,11 @@ impl Rows for HashRows {
     fn failed(&self, i: usize) -> Option<bool> {
         match i.checked_sub(self.errors.len()) {
             None => Some(true),
-            Some(t) => Some(!matches!(
-                self.outcomes[t].as_ref()?.result,
-                Ok(HashOutput::Digest { .. })
-            )),
+            Some(t) => self.results.failed(t),
         }
+    }
+
+    fn in_order(&self) -> bool {
+        self.in_order
     }
 }

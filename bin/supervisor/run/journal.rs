@@ -5,7 +5,7 @@
 use crate::cli::RunOptions;
 use crate::error::CliError;
 use supervisor_runtime::journal::{self, Fingerprint, JournalWriter};
-use supervisor_runtime::{Job, Outcome};
+use supervisor_runtime::{Job, Outcome, TaskList};
 
 /// What `--journal`/`--resume` asked for: a writer to append to, and outcomes already known.
 pub(crate) struct Journal<O> {
@@ -18,10 +18,10 @@ pub(crate) struct Journal<O> {
 /// Opens the journal of a run of `J` over `tasks`: created fresh for `--journal`, read back and
 /// continued for `--resume`, absent otherwise. `identity` (the encoded setup, or the part of
 /// it that decides the results) binds the journal to the run's arguments.
-pub(crate) fn open<J: Job>(
+pub(crate) fn open<J: Job, L: TaskList<J::Task> + ?Sized>(
     options: &RunOptions,
     identity: &[u8],
-    tasks: &[J::Task],
+    tasks: &L,
 ) -> Result<Journal<J::Output>, CliError> {
     let none = Journal {
         writer: None,
@@ -31,7 +31,7 @@ pub(crate) fn open<J: Job>(
     if options.journal.is_none() && options.resume.is_none() {
         return Ok(none);
     }
-    let fingerprint = fingerprint::<J>(identity, tasks)?;
+    let fingerprint = fingerprint::<J, L>(identity, tasks)?;
     let total = tasks.len() as u64;
     let refused = |e: journal::JournalError| CliError::Usage(e.to_string());
     let resumed = |(writer, restored)| Journal {
@@ -66,11 +66,14 @@ pub(crate) fn open<J: Job>(
 }
 
 /// The job, its setup and every task: a journal only resumes the very same run.
-fn fingerprint<J: Job>(identity: &[u8], tasks: &[J::Task]) -> Result<Fingerprint, CliError> {
+fn fingerprint<J: Job, L: TaskList<J::Task> + ?Sized>(
+    identity: &[u8],
+    tasks: &L,
+) -> Result<Fingerprint, CliError> {
     let mut builder = Fingerprint::builder(J::NAME);
     builder.add(identity);
-    for task in tasks {
-        builder.add(&encode(task)?);
+    for i in 0..tasks.len() {
+        builder.add(&encode(&*tasks.task(i))?);
     }
     Ok(builder.finish())
 }

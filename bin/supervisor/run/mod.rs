@@ -6,6 +6,7 @@ mod events;
 mod exec;
 mod fault;
 mod hash;
+mod hash_results;
 mod journal;
 mod logs;
 mod probe;
@@ -15,10 +16,12 @@ use crate::error::{CliError, code};
 use crate::output::{self, Output, Sink};
 use crate::progress::Progress;
 use crate::signals::SignalGuard;
+use std::sync::Arc;
 use supervisor_jobs::SkipReason;
 use supervisor_runtime::journal::JournalWriter;
 use supervisor_runtime::{
-    Chaos, Config, Job, Notice, Observer, Outcome, Report, StopMode, Stopper, Supervisor,
+    Chaos, Config, Job, Notice, Observer, Outcome, Report, StopMode, Stopper, Summary, Supervisor,
+    TaskList,
 };
 
 pub(crate) use exec::command_words as exec_command_words;
@@ -131,22 +134,11 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
     out: &mut C,
     mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<C::Record>,
 ) -> Result<Report<J::Task, J::Output>, CliError> {
-    let journal = journal::open::<J>(options, identity, &tasks)?;
+    let journal = journal::open::<J, _>(options, identity, &tasks)?;
     let timeline = events::Timeline::open(options)?;
-    let total = tasks.len();
-    let resumed = journal.restored.len();
-    if journal.resumed {
-        out.add_summary(
-            "resumed",
-            serde_json::Value::from(resumed),
-            format!(
-                "resumed: {resumed} results from the journal, {} run now",
-                total - resumed
-            ),
-        );
-    }
+    note_resumed(out, tasks.len(), journal.resumed, journal.restored.len());
     // Without restored results every task runs, in place: no second copy of a million tasks.
-    let (mut resume, tasks) = if resumed > 0 {
+    let (mut resume, tasks) = if !journal.restored.is_empty() {
         (Some(Resume::new(tasks, journal.restored)), Vec::new())
     } else {
         (None, tasks)
@@ -164,47 +156,178 @@ pub(crate) fn supervise_into<J: Job, C: Collect>(
         }
         None => tasks,
     };
-
     let total_bytes = J::COST_IS_BYTES.then(|| run_tasks.iter().map(J::cost).sum());
-    let progress = Progress::new(options.progress, run_tasks.len() as u64, total_bytes);
-    let mut config = engine_config(options);
-    config.events = timeline.log();
-    let supervisor = Supervisor::<J>::new(config, setup);
-    let _signals = SignalGuard::install(supervisor.stopper(), timeline.log())
-        .map_err(|e| CliError::Usage(format!("cannot watch for signals: {e}")))?;
-    let mut observer = Reporter {
-        stopper: supervisor.stopper(),
-        stopped_for_pipe: false,
-        out,
-        record: &mut record,
-        quiet: options.quiet,
-        verbose: options.verbose,
-        progress,
-        to_run: resume.as_ref().map(|r| r.to_run.as_slice()),
-        bytes: J::COST_IS_BYTES.then_some(J::cost as fn(&J::Task) -> u64),
+    let engine = Engine {
+        options,
+        timeline,
         journal: journal.writer,
+        to_run: resume.as_ref().map(|r| r.to_run.as_slice()),
+        count: run_tasks.len(),
+        total_bytes,
     };
-    let report = supervisor.run(run_tasks, &mut observer);
-    observer.progress.finish();
-    timeline.finish(options.quiet);
-    if let Some(writer) = observer.journal.take()
-        && let Err(e) = writer.finish()
-    {
-        eprintln!("supervisor: {e}");
+    let report = engine.run::<J, C, _, _>(setup, out, &mut record, |supervisor, observer| {
+        supervisor.run(run_tasks, observer)
+    })?;
+    print_slots(options, &report.summary);
+    Ok(match resume {
+        Some(resume) => resume.merge(report),
+        None => report,
+    })
+}
+
+/// [`supervise`] for a job that holds its tasks compactly ([`TaskList`]) and whose `record`
+/// callback keeps what it needs of every outcome (restored from a journal or run now): neither
+/// the engine nor this function holds the tasks or the outcomes. Returns the run's summary.
+pub(crate) fn supervise_list<J: Job, L: TaskList<J::Task>>(
+    options: &RunOptions,
+    setup: J::Setup,
+    tasks: Arc<L>,
+    out: &mut Output,
+    mut record: impl FnMut(usize, &J::Task, &Outcome<J::Output>) -> Vec<output::Record>,
+) -> Result<Summary, CliError> {
+    let identity = journal::encode(&setup)?;
+    let journal = journal::open::<J, L>(options, &identity, &*tasks)?;
+    let timeline = events::Timeline::open(options)?;
+    let total = tasks.len();
+    note_resumed(out, total, journal.resumed, journal.restored.len());
+    let mut done = vec![
+        false;
+        if journal.restored.is_empty() {
+            0
+        } else {
+            total
+        }
+    ];
+    for (index, outcome) in &journal.restored {
+        let index = *index as usize;
+        done[index] = true;
+        for rec in record(index, &tasks.task(index), outcome) {
+            out.push(rec);
+        }
     }
-    let report = report?;
+    // A resumed run runs a list of only the missing tasks (`to_run` maps them back).
+    let to_run: Option<Vec<usize>> =
+        (!journal.restored.is_empty()).then(|| (0..total).filter(|&i| !done[i]).collect());
+    drop(done);
+    let cost = |i: usize| J::cost(&tasks.task(i));
+    let (count, total_bytes) = match &to_run {
+        Some(to_run) => (
+            to_run.len(),
+            J::COST_IS_BYTES.then(|| to_run.iter().map(|&i| cost(i)).sum()),
+        ),
+        None => (total, J::COST_IS_BYTES.then(|| (0..total).map(cost).sum())),
+    };
+    let engine = Engine {
+        options,
+        timeline,
+        journal: journal.writer,
+        to_run: to_run.as_deref(),
+        count,
+        total_bytes,
+    };
+    let summary = match &to_run {
+        Some(to_run) => {
+            let missing: Vec<J::Task> =
+                to_run.iter().map(|&i| tasks.task(i).into_owned()).collect();
+            engine.run::<J, Output, _, _>(setup, out, &mut record, |supervisor, observer| {
+                supervisor.run_list(Arc::new(missing), observer)
+            })?
+        }
+        None => {
+            engine.run::<J, Output, _, _>(setup, out, &mut record, |supervisor, observer| {
+                supervisor.run_list(Arc::clone(&tasks), observer)
+            })?
+        }
+    };
+    print_slots(options, &summary);
+    Ok(summary)
+}
+
+/// Says in the summary how much a resumed journal held.
+fn note_resumed<C: Collect>(out: &mut C, total: usize, resumed: bool, restored: usize) {
+    if resumed {
+        out.add_summary(
+            "resumed",
+            serde_json::Value::from(restored),
+            format!(
+                "resumed: {restored} results from the journal, {} run now",
+                total - restored
+            ),
+        );
+    }
+}
+
+/// With `-v`, the pids and task counts of every worker slot.
+fn print_slots(options: &RunOptions, summary: &Summary) {
     if options.verbose {
-        for (slot, s) in report.summary.slots.iter().enumerate() {
+        for (slot, s) in summary.slots.iter().enumerate() {
             eprintln!(
                 "supervisor: slot {slot}: pids {:?}, {} tasks",
                 s.pids, s.tasks
             );
         }
     }
-    Ok(match resume {
-        Some(resume) => resume.merge(report),
-        None => report,
-    })
+}
+
+/// What a run needs around the engine: the timeline, the journal, the progress display.
+struct Engine<'a, O> {
+    options: &'a RunOptions,
+    timeline: events::Timeline,
+    journal: Option<JournalWriter<O>>,
+    /// The task index of each task the engine runs, when some were restored from a journal.
+    to_run: Option<&'a [usize]>,
+    /// How many tasks the engine runs, and their bytes (for jobs whose cost is bytes).
+    count: usize,
+    total_bytes: Option<u64>,
+}
+
+impl<'a, O: serde::Serialize> Engine<'a, O> {
+    /// Starts the supervisor, hands it and the observer to `run`, and finishes the progress
+    /// display, the timeline and the journal whatever `run` returned.
+    fn run<J, C, F, R>(
+        self,
+        setup: J::Setup,
+        out: &mut C,
+        record: &mut F,
+        run: impl FnOnce(
+            Supervisor<J>,
+            &mut Reporter<'_, F, J::Task, O, C>,
+        ) -> Result<R, supervisor_runtime::Error>,
+    ) -> Result<R, CliError>
+    where
+        J: Job<Output = O>,
+        C: Collect,
+        F: FnMut(usize, &J::Task, &Outcome<O>) -> Vec<C::Record>,
+    {
+        let options = self.options;
+        let progress = Progress::new(options.progress, self.count as u64, self.total_bytes);
+        let mut config = engine_config(options);
+        config.events = self.timeline.log();
+        let supervisor = Supervisor::<J>::new(config, setup);
+        let _signals = SignalGuard::install(supervisor.stopper(), self.timeline.log())
+            .map_err(|e| CliError::Usage(format!("cannot watch for signals: {e}")))?;
+        let mut observer = Reporter {
+            stopper: supervisor.stopper(),
+            stopped_for_pipe: false,
+            out,
+            record,
+            quiet: options.quiet,
+            verbose: options.verbose,
+            progress,
+            to_run: self.to_run,
+            bytes: J::COST_IS_BYTES.then_some(J::cost as fn(&J::Task) -> u64),
+            journal: self.journal,
+        };
+        let result = run(supervisor, &mut observer);
+        observer.progress.finish();
+        self.timeline.finish(options.quiet);
+        if let Some(writer) = observer.journal.take()
+            && let Err(e) = writer.finish()
+        {
+            eprintln!("supervisor: {e}");
+        }
+        Ok(result?)
+    }
 }
 
 /// A resumed run: the journal's outcomes, and which tasks still run.

@@ -71,10 +71,12 @@ mod io_text;
 pub mod logs;
 mod open_regular;
 pub mod partition;
+mod path_list;
 pub mod probe;
 #[allow(unsafe_code)]
 mod sys;
 mod walk;
 
 pub use io_text::describe_io_error;
+pub use path_list::PathList;
 pub use walk::SkipReason;

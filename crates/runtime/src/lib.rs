@@ -126,6 +126,7 @@ mod spawner;
 mod supervisor;
 #[allow(unsafe_code)]
 mod sys;
+mod task_list;
 mod units;
 mod watchdog;
 pub mod worker;
@@ -141,3 +142,4 @@ pub use process::{ExitInfo, SERVER_ENV, WORKER_ARG};
 pub use protocol::PROTOCOL_VERSION;
 pub use report::{Failure, Outcome, Report, SlotSummary, Summary};
 pub use supervisor::{OpenRun, OwnedNotice, RunEvent, RunEvents, StopMode, Stopper, Supervisor};
+pub use task_list::TaskList;

@@ -2,9 +2,12 @@
 //! the worker executable (its `main` routes worker mode first, as any user's binary must).
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use supervisor_runtime::worker::{Registry, run_if_worker};
-use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor};
+use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor, TaskList};
 
 #[path = "engine/groups.rs"]
 mod groups;
@@ -53,6 +56,10 @@ fn main() -> std::process::ExitCode {
         (
             "results_come_back_in_task_order",
             results_come_back_in_task_order,
+        ),
+        (
+            "a_task_list_is_asked_for_its_tasks_and_nothing_is_kept",
+            a_task_list_is_asked_for_its_tasks_and_nothing_is_kept,
         ),
         (
             "a_job_that_cannot_start_stops_the_run",
@@ -121,6 +128,49 @@ fn results_come_back_in_task_order() {
         report.summary.slots.iter().map(|s| s.tasks).sum::<u64>(),
         5000
     );
+}
+
+/// Tasks computed on request (task `i` is `3 i`), counting the requests.
+struct Thrice {
+    len: usize,
+    asked: AtomicUsize,
+}
+
+impl TaskList<u64> for Thrice {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn task(&self, index: usize) -> Cow<'_, u64> {
+        assert!(index < self.len, "asked for task {index} of {}", self.len);
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        Cow::Owned(3 * index as u64)
+    }
+}
+
+fn a_task_list_is_asked_for_its_tasks_and_nothing_is_kept() {
+    let list = Arc::new(Thrice {
+        len: 5000,
+        asked: AtomicUsize::new(0),
+    });
+    let mut seen = vec![0u32; 5000];
+    let mut observer = |index: usize, task: &u64, outcome: &Outcome<u64>| {
+        assert_eq!(*task, 3 * index as u64, "the observer gets task {index}");
+        assert_eq!(outcome.result.as_ref().unwrap(), &(task * task));
+        seen[index] += 1;
+    };
+    let summary = Supervisor::<Square>::new(Config::new(2), Offset(0))
+        .run_list(Arc::clone(&list), &mut observer)
+        .unwrap();
+    assert!(
+        seen.iter().all(|&n| n == 1),
+        "each outcome is observed once"
+    );
+    assert_eq!(summary.completed, 5000);
+    assert_eq!(summary.worker_crashes, 0);
+    // Costed once, sent once, observed once: the engine asks, it holds nothing.
+    assert_eq!(list.asked.load(Ordering::Relaxed), 3 * 5000);
+    assert_eq!(Arc::strong_count(&list), 1, "the engine let go of the list");
 }
 
 fn a_job_that_cannot_start_stops_the_run() {

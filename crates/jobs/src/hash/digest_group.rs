@@ -22,6 +22,8 @@ use super::file_io::FileIo;
 use super::{Algo, DigestBytes};
 use crate::open_regular::{checked_regular, open_regular};
 use crate::sys::uring::{Done, Op, Uring};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 /// The most files digested side by side in one group (a worker's tasks per group).
 pub const GROUP_FILES: usize = 64;
@@ -184,10 +186,17 @@ impl GroupDigester {
         out: &mut Results,
     ) {
         let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
+        let dirs = GroupDirs::open(paths, &names);
         let opens = names
             .iter()
             .enumerate()
-            .filter_map(|(i, name)| Some((i, Op::Open(name.as_deref()?))))
+            .filter_map(|(i, name)| {
+                let op = match dirs.of(i) {
+                    Some((dir, base)) => Op::Open(Some(dir), base),
+                    None => Op::Open(None, name.as_deref()?),
+                };
+                Some((i, op))
+            })
             .collect();
         let mut opened = uring.run(opens, at).into_iter();
         let mut small: Vec<(usize, File, u64)> = Vec::new();
@@ -368,6 +377,56 @@ fn read_slot(
         if filled as u64 >= expected && filled < slot.len() {
             return Ok(Slot::Whole(filled));
         }
+    }
+}
+
+/// The directories of a group's files, each opened once (`O_PATH`), and each file's last
+/// component: the files are opened relative to their directory, so the kernel looks up one
+/// name per file instead of every component of its path. On a tree of a million small files
+/// (6 components each) that path walk was a tenth of the whole run's CPU time.
+///
+/// A file whose directory cannot be opened this way (it vanished, a component is not
+/// searchable) or whose path has no directory part is opened by its whole path, so every
+/// error is the one that path's own open gives.
+struct GroupDirs {
+    dirs: Vec<(Vec<u8>, Option<OwnedFd>)>,
+    /// For each file: the index of its directory in `dirs` and its last component.
+    files: Vec<Option<(usize, CString)>>,
+}
+
+impl GroupDirs {
+    fn open(paths: &[&[u8]], names: &[Option<CString>]) -> GroupDirs {
+        let mut dirs: Vec<(Vec<u8>, Option<OwnedFd>)> = Vec::new();
+        let files = paths
+            .iter()
+            .zip(names)
+            .map(|(path, name)| {
+                name.as_ref()?;
+                let split = path.iter().rposition(|&b| b == b'/')? + 1;
+                let (dir, base) = path.split_at(split);
+                if base.is_empty() || base == b"." || base == b".." {
+                    return None;
+                }
+                let d = match dirs.iter().rposition(|(known, _)| known == dir) {
+                    Some(d) => d,
+                    None => {
+                        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                        let fd = nix::fcntl::open(dir, flags, Mode::empty()).ok();
+                        dirs.push((dir.to_vec(), fd));
+                        dirs.len() - 1
+                    }
+                };
+                dirs[d].1.as_ref()?;
+                Some((d, CString::new(base).ok()?))
+            })
+            .collect();
+        GroupDirs { dirs, files }
+    }
+
+    /// File `i`'s directory and last component, if it is opened relative to it.
+    fn of(&self, i: usize) -> Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)> {
+        let (d, base) = self.files[i].as_ref()?;
+        Some((self.dirs[*d].1.as_ref()?.as_fd(), base.as_c_str()))
     }
 }
 

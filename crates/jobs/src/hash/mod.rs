@@ -1,7 +1,9 @@
 //! The `hash` job: list regular files under some roots, digest each one, print `*sum` lines.
 //!
 //! [`discover`] runs in the parent and yields [`Found`] entries; each [`FileEntry`] becomes a
-//! task whose work is [`hash_file`]. [`sums_line`] renders a result exactly as GNU `md5sum`
+//! task whose work is [`hash_file`]. A parent that holds a whole tree keeps it as a
+//! [`Discovered`] ([`Discover::into_discovered`]): the paths in one [`crate::PathList`], each task
+//! a [`ListedFile`] pointing into it, which crosses to a worker as a [`FileEntry`] would. [`sums_line`] renders a result exactly as GNU `md5sum`
 //! would ([`sums_line_styled`] with `--tag`, `--binary` or `--zero`), and
 //! [`parse_sums_line`] reads such a line back.
 //!
@@ -17,6 +19,7 @@ mod digest_group;
 mod discover;
 mod ext_filter;
 mod file_io;
+mod listed;
 mod quote;
 mod sums;
 
@@ -25,9 +28,11 @@ pub use check_line::{ChecksumLine, ChecksumParser, checksum_file_lines, guess_to
 pub use digest_bytes::DigestBytes;
 pub use digest_file::{CHUNK_SIZE, FileDigest, HashError, hash_file};
 pub use digest_group::{GROUP_FILES, GroupDigester};
-pub use discover::{Discover, DiscoverOptions, FileEntry, Found, SkipReason, discover};
+pub use discover::{Discover, DiscoverOptions, Discovered, FileEntry, Found, SkipReason, discover};
 pub use file_io::{FileIo, IO_URING_ENV};
+pub use listed::ListedFile;
 pub use quote::NameQuoter;
 pub use sums::{
-    ParseSumsError, SumsStyle, check_name, parse_sums_line, sums_line, sums_line_styled,
+    ParseSumsError, SumsStyle, check_name, parse_sums_line, push_sums_line, sums_line,
+    sums_line_styled,
 };

@@ -34,12 +34,24 @@ pub fn sums_line(digest_hex: &str, path: &[u8], algo: Algo) -> Vec<u8> {
 /// Renders one line as the reference tool of `algo` prints it with the options of `style`
 /// (`md5sum --tag`, `sha256sum --binary`, `b2sum --zero`, ...), line end included.
 pub fn sums_line_styled(digest_hex: &str, path: &[u8], algo: Algo, style: SumsStyle) -> Vec<u8> {
+    let mut line = Vec::with_capacity(digest_hex.len() + path.len() + 24);
+    push_sums_line(&mut line, digest_hex, path, algo, style);
+    line
+}
+
+/// [`sums_line_styled`] appended to `line` (a writer of a million lines reuses one buffer).
+pub fn push_sums_line(
+    line: &mut Vec<u8>,
+    digest_hex: &str,
+    path: &[u8],
+    algo: Algo,
+    style: SumsStyle,
+) {
     let (escaped, name) = if style.zero {
         (false, Cow::Borrowed(path))
     } else {
         escape_name(path, algo)
     };
-    let mut line = Vec::with_capacity(digest_hex.len() + name.len() + 24);
     if escaped {
         line.push(b'\\');
     }
@@ -60,7 +72,6 @@ pub fn sums_line_styled(digest_hex: &str, path: &[u8], algo: Algo, style: SumsSt
         line.extend_from_slice(&name);
     }
     line.push(if style.zero { 0 } else { b'\n' });
-    line
 }
 
 /// A name as the reference tool of `algo` prints it in its sums lines: `(true, escaped)` when
@@ -85,7 +96,14 @@ pub fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
 /// GNU's escaping: when `path` holds any of `triggers`, each of `escaped` becomes a backslash
 /// sequence (`\\`, `\n`, `\r`) and the caller marks the line with a leading backslash.
 fn escape<'a>(path: &'a [u8], triggers: &[u8], escaped: &[u8]) -> (bool, Cow<'a, [u8]>) {
-    if !path.iter().any(|b| triggers.contains(b)) {
+    // A SIMD scan: almost no name needs escaping, and this runs once per output line.
+    let triggered = match *triggers {
+        [a] => memchr::memchr(a, path).is_some(),
+        [a, b] => memchr::memchr2(a, b, path).is_some(),
+        [a, b, c] => memchr::memchr3(a, b, c, path).is_some(),
+        _ => path.iter().any(|b| triggers.contains(b)),
+    };
+    if !triggered {
         return (false, Cow::Borrowed(path));
     }
     let mut name = Vec::with_capacity(path.len() + 4);

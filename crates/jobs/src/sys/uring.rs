@@ -23,9 +23,10 @@ const OPEN_FLAGS: i32 = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | lib
 
 /// One operation on behalf of one file of a group (the `usize` beside it in [`Uring::run`]).
 pub(crate) enum Op<'a> {
-    /// Open the path (as [`crate::open_regular`] does, without its type check, which the caller
-    /// makes on the returned descriptor before reading).
-    Open(&'a CStr),
+    /// Open the path, relative to the directory when one is given (as
+    /// [`crate::open_regular`] does, without its type check, which the caller makes on the
+    /// returned descriptor before reading).
+    Open(Option<BorrowedFd<'a>>, &'a CStr),
     /// Read at the file position into the buffer, as much as it holds, advancing the position
     /// as `read(2)` does (one read: io_uring itself completes a short buffered read of a
     /// regular file).
@@ -104,7 +105,7 @@ impl Uring {
             files.push(file);
             done.push(None);
             kinds.push(match op {
-                Op::Open(_) => Kind::Open,
+                Op::Open(..) => Kind::Open,
                 Op::Read(..) => Kind::Read,
                 Op::Close(_) => Kind::Close,
             });
@@ -120,7 +121,8 @@ impl Uring {
             {
                 let mut sq = self.ring.submission();
                 while next < entries.len() && running < ENTRIES as usize && !sq.is_full() {
-                    // SAFETY: every pointer in the entry (a path, a buffer, a descriptor) is
+                    // SAFETY: every pointer in the entry (a path, a buffer, a descriptor, the
+                    // directory an open is relative to) is
                     // borrowed from `ops` for the whole of this call, and this call does not
                     // return before the operation's completion has been reaped below (or the
                     // process aborts in `enter`), so the kernel only ever uses live memory and
@@ -161,9 +163,12 @@ impl Uring {
 /// The submission entry for operation `k`.
 fn entry(k: usize, op: Op<'_>) -> squeue::Entry {
     let entry = match op {
-        Op::Open(path) => opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), path.as_ptr())
-            .flags(OPEN_FLAGS)
-            .build(),
+        Op::Open(dir, path) => {
+            let dir = dir.map_or(libc::AT_FDCWD, |dir| dir.as_raw_fd());
+            opcode::OpenAt::new(types::Fd(dir), path.as_ptr())
+                .flags(OPEN_FLAGS)
+                .build()
+        }
         Op::Read(fd, buf) => {
             let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
             opcode::Read::new(types::Fd(fd.as_raw_fd()), buf.as_mut_ptr(), len)

@@ -5,7 +5,10 @@
 //! never opens anything that is not a directory, so a FIFO or device in the tree cannot block
 //! or disturb it.
 
+mod listing;
 mod parallel;
+
+pub(crate) use listing::Listing;
 mod skip;
 #[cfg(test)]
 mod tests;
@@ -97,7 +100,7 @@ enum Current {
     /// One entry at a time, by walkdir: following symlinks, or a root that is no directory.
     Serial(walkdir::IntoIter),
     /// Walked on every core at once, yielded from memory.
-    Parallel(std::vec::IntoIter<Walked>),
+    Parallel(listing::ListingIter),
 }
 
 impl<F: NameFilter + Sync> Walk<F> {
@@ -151,24 +154,36 @@ impl<F: NameFilter + Sync> Iterator for Walk<F> {
 
     fn next(&mut self) -> Option<Walked> {
         loop {
-            let Some(walk) = self.walk.as_mut() else {
-                let root = self.roots.pop_front()?;
-                let operand = self.operand.as_ref().map_or(0, |(i, _)| i + 1);
-                self.operand = Some((operand, root.as_os_str().as_bytes().to_vec()));
-                self.walk = Some(self.start(root));
-                continue;
-            };
-            let serial = match walk {
+            if self.walk.is_none() && !self.begin_next_root() {
+                return None;
+            }
+            match self.step() {
+                Some(found) => return Some(found),
+                None => self.walk = None,
+            }
+        }
+    }
+}
+
+impl<F: NameFilter + Sync> Walk<F> {
+    /// Starts walking the next root; false when none is left.
+    fn begin_next_root(&mut self) -> bool {
+        let Some(root) = self.roots.pop_front() else {
+            return false;
+        };
+        let operand = self.operand.as_ref().map_or(0, |(i, _)| i + 1);
+        self.operand = Some((operand, root.as_os_str().as_bytes().to_vec()));
+        self.walk = Some(self.start(root));
+        true
+    }
+
+    /// The next entry of the root being walked (`None` when it is done, or none is).
+    fn step(&mut self) -> Option<Walked> {
+        loop {
+            let next = match self.walk.as_mut()? {
                 // Already only this partition's entries.
-                Current::Parallel(walked) => match walked.next() {
-                    Some(found) => return Some(found),
-                    None => None,
-                },
-                Current::Serial(walk) => walk.next(),
-            };
-            let Some(next) = serial else {
-                self.walk = None;
-                continue;
+                Current::Parallel(walked) => return walked.next(),
+                Current::Serial(walk) => walk.next()?,
             };
             let found = match next {
                 Ok(entry) => self.classify(&entry),
@@ -181,6 +196,27 @@ impl<F: NameFilter + Sync> Iterator for Walk<F> {
                 continue;
             }
             return Some(found);
+        }
+    }
+
+    /// Everything the walk has left, in its order, the files held compactly: a tree's walk
+    /// is kept as the parallel walk made it, never as one allocation per path.
+    pub(crate) fn into_listing(mut self) -> Listing {
+        let mut all = Listing::default();
+        loop {
+            if self.walk.is_none() && !self.begin_next_root() {
+                return all;
+            }
+            match self.walk.take() {
+                Some(Current::Parallel(walked)) => all.append(walked.into_rest()),
+                serial => {
+                    self.walk = serial;
+                    while let Some(found) = self.step() {
+                        all.push(found);
+                    }
+                    self.walk = None;
+                }
+            }
         }
     }
 }

@@ -1,7 +1,15 @@
-//! The walk of one real directory on every core: each directory is listed and its entries
-//! examined (`fstatat` relative to the directory, no path resolution from the root) as rayon
-//! tasks, subdirectories in parallel, and the parts are joined in exactly the order the serial
-//! walk yields them: depth-first, entries sorted by name.
+//! The walk of one real directory on every core: each directory is read (names and types from
+//! the directory entries themselves), its subdirectories are walked in parallel (rayon), opened
+//! relative to their parent's descriptor, and the parts are joined in exactly the order the
+//! serial walk yields them: depth-first, entries sorted by name.
+//!
+//! A directory's files cost no allocation of their own: their names are read into one buffer,
+//! sorted by index, and pushed straight into the directory's [`Listing`] (its [`PathList`] keeps
+//! the directory once and the names back to back). Where a size is wanted it is an `fstatat`
+//! relative to the directory, on every core when a directory has many files. Measured on a
+//! million files of ~200 bytes in 3,007 directories: 0.53 s of CPU for the walk when each entry
+//! was a rayon task with a `DirEntry`, a joined `PathBuf` and a path `Vec` of its own, against
+//! find's 0.22 s.
 //!
 //! With a partition, each entry is kept or dropped where it is examined, so the walk of one
 //! partition holds only that partition's entries.
@@ -19,15 +27,21 @@
 //! the end of the run. The decision depends only on the directory's contents (not on the
 //! partition), so discovery (and with it the journal's fingerprint of the task list) is the
 //! same on every run.
+//!
+//! [`PathList`]: crate::PathList
 
-use std::ffi::OsString;
-use std::fs::{self, DirEntry};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use nix::dir::{Dir, Type};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
 use rayon::prelude::*;
 
-use super::{NameFilter, Owned, Sizes, SkipReason, Walked, classify_type, error, skipped};
+use super::listing::Listing;
+use super::{NameFilter, Owned, Sizes, SkipReason, Walked};
 use crate::describe_io_error;
 
 /// With [`Sizes::WherePaying`], the sample of a directory's files: the first and every
@@ -39,120 +53,267 @@ const SAMPLE_EVERY: usize = 16;
 /// `stat` (about 2 µs here) would cost as much as the best order could save.
 const SIZES_PAY_FROM: u64 = 1024;
 
+/// A directory with more files than this to `stat` spreads the `stat`s over every core.
+const PARALLEL_STATS_FROM: usize = 64;
+
 /// Everything under `dir` (not `dir` itself) that `owned` keeps (all without a partition), in
-/// the serial walk's order.
+/// the serial walk's order; the files held compactly (a [`Listing`]).
 pub(super) fn walk_dir<F: NameFilter + Sync>(
     dir: &Path,
     filter: &F,
     owned: Option<&Owned<'_>>,
     sizes: Sizes,
-) -> Vec<Walked> {
-    let mut out = Vec::new();
-    walk_into(dir, filter, owned, sizes, &mut out);
+) -> Listing {
+    let mut out = Listing::default();
+    let path = dir.as_os_str().as_bytes();
+    let walk = Walker {
+        filter,
+        owned,
+        sizes,
+    };
+    match Dir::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(handle) => walk.walk_into(handle, path, &mut out),
+        Err(errno) => walk.keep(error(path, &errno), &mut out),
+    }
     out
 }
 
-fn kept(walked: Walked, owned: Option<&Owned<'_>>) -> Option<Walked> {
-    owned.is_none_or(|o| o.keeps(&walked)).then_some(walked)
+/// What a directory entry is, from its `d_type` (or an `fstatat` where the file system does
+/// not say).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Symlink,
+    Special(SkipReason),
 }
 
-/// What one entry of a directory contributed.
-enum Part {
-    Nothing,
-    One(Walked),
-    /// A subdirectory's whole walk.
-    Many(Vec<Walked>),
-}
-
-fn walk_into<F: NameFilter + Sync>(
-    dir: &Path,
-    filter: &F,
-    owned: Option<&Owned<'_>>,
-    sizes: Sizes,
-    out: &mut Vec<Walked>,
-) {
-    let entries = match list_sorted(dir) {
-        Ok(entries) => entries,
-        Err(err) => {
-            out.extend(kept(error(dir, describe_io_error(&err)), owned));
-            return;
+impl Kind {
+    fn of_type(t: Type) -> Kind {
+        match t {
+            Type::Directory => Kind::Dir,
+            Type::File => Kind::File,
+            Type::Symlink => Kind::Symlink,
+            Type::Fifo => Kind::Special(SkipReason::Fifo),
+            Type::Socket => Kind::Special(SkipReason::Socket),
+            Type::BlockDevice | Type::CharacterDevice => Kind::Special(SkipReason::Device),
         }
-    };
-    let known = match sizes {
-        Sizes::Every => Known::Every,
-        Sizes::WherePaying => sample(&entries, filter),
-    };
-    let parts: Vec<Part> = entries
-        .par_iter()
-        .enumerate()
-        .map(
-            |(i, (name, entry))| match examine(name, entry, filter, owned, sizes, known.of(i)) {
-                Part::One(walked) => kept(walked, owned).map_or(Part::Nothing, Part::One),
-                part => part,
-            },
-        )
-        .collect();
-    for part in parts {
-        match part {
-            Part::Nothing => {}
-            Part::One(walked) => out.push(walked),
-            Part::Many(walked) => out.extend(walked),
+    }
+
+    fn of_stat(stat: &FileStat) -> Kind {
+        match SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFDIR => Kind::Dir,
+            SFlag::S_IFREG => Kind::File,
+            SFlag::S_IFLNK => Kind::Symlink,
+            SFlag::S_IFIFO => Kind::Special(SkipReason::Fifo),
+            SFlag::S_IFSOCK => Kind::Special(SkipReason::Socket),
+            _ => Kind::Special(SkipReason::Device),
         }
     }
 }
 
-/// The entries of `dir` sorted by name (byte order, as the serial walk sorts them).
-fn list_sorted(dir: &Path) -> std::io::Result<Vec<(OsString, DirEntry)>> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir)? {
+/// One directory's entries: names back to back, sorted by index.
+struct Entries {
+    names: Vec<u8>,
+    /// `(start, end)` of each name in `names`, its kind (`None`: not yet known), in name order.
+    items: Vec<(usize, usize, Option<Kind>)>,
+}
+
+impl Entries {
+    fn name(&self, i: usize) -> &[u8] {
+        let (start, end, _) = self.items[i];
+        &self.names[start..end]
+    }
+}
+
+/// Reads a directory's entries (without `.` and `..`), sorted by name bytes as the serial walk
+/// sorts them.
+fn list_sorted(dir: &mut Dir) -> nix::Result<Entries> {
+    let mut names = Vec::new();
+    let mut items = Vec::new();
+    for entry in dir.iter() {
         let entry = entry?;
-        entries.push((entry.file_name(), entry));
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let start = names.len();
+        names.extend_from_slice(name);
+        items.push((start, names.len(), entry.file_type().map(Kind::of_type)));
     }
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(entries)
+    items.sort_unstable_by(|a, b| names[a.0..a.1].cmp(&names[b.0..b.1]));
+    Ok(Entries { names, items })
+}
+
+/// `dir` + `/` + `name`, as `Path::join` makes it (no second `/` after one that ends `dir`).
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut path = Vec::with_capacity(dir.len() + 1 + name.len());
+    path.extend_from_slice(dir);
+    if !dir.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    path
+}
+
+fn io_error(errno: &nix::Error) -> String {
+    describe_io_error(&io::Error::from_raw_os_error(*errno as i32))
+}
+
+fn error(path: &[u8], errno: &nix::Error) -> Walked {
+    Walked::Error {
+        path: path.to_vec(),
+        message: io_error(errno),
+    }
+}
+
+fn size_at(dir: BorrowedFd<'_>, name: &[u8]) -> Result<u64, String> {
+    fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map(|stat| stat.st_size as u64)
+        .map_err(|errno| io_error(&errno))
 }
 
 /// Which sizes of a directory's regular files are known or wanted.
 enum Known {
     /// Every size is wanted (`stat` each file).
     Every,
-    /// Only the sampled ones, already `stat`-ed: `(entry index, size)`.
+    /// Only the sampled ones: `(entry index, size)`, in entry order; the rest are 0.
     Sampled(Vec<(usize, Result<u64, String>)>),
 }
 
-/// What to do about one entry's size.
-enum SizeOf<'a> {
-    /// `stat` it.
-    Stat,
-    /// Already known from the sample.
-    Known(&'a Result<u64, String>),
-    /// Not worth a `stat`: 0.
-    Skip,
+struct Walker<'a, F> {
+    filter: &'a F,
+    owned: Option<&'a Owned<'a>>,
+    sizes: Sizes,
 }
 
-impl Known {
-    fn of(&self, entry: usize) -> SizeOf<'_> {
-        match self {
-            Known::Every => SizeOf::Stat,
-            Known::Sampled(sampled) => match sampled.binary_search_by_key(&entry, |(i, _)| *i) {
-                Ok(k) => SizeOf::Known(&sampled[k].1),
-                Err(_) => SizeOf::Skip,
-            },
+impl<F: NameFilter + Sync> Walker<'_, F> {
+    /// Adds `walked` to `out` if this partition keeps it.
+    fn keep(&self, walked: Walked, out: &mut Listing) {
+        if self.owned.is_none_or(|o| o.keeps(&walked)) {
+            out.push(walked);
+        }
+    }
+
+    fn walk_into(&self, mut dir: Dir, path: &[u8], out: &mut Listing) {
+        let mut entries = match list_sorted(&mut dir) {
+            Ok(entries) => entries,
+            Err(errno) => return self.keep(error(path, &errno), out),
+        };
+        let fd = dir.as_fd();
+        // A file system that gives no type in its entries: one `fstatat` each tells.
+        let mut unknown = Vec::new();
+        for i in 0..entries.items.len() {
+            if entries.items[i].2.is_none() {
+                match fstatat(fd, entries.name(i), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                    Ok(stat) => entries.items[i].2 = Some(Kind::of_stat(&stat)),
+                    Err(errno) => unknown.push((i, io_error(&errno))),
+                }
+            }
+        }
+        let wanted = |i: usize| -> bool {
+            let kind = entries.items[i].2;
+            kind != Some(Kind::Dir) && self.filter.matches(entries.name(i))
+        };
+        let files: Vec<usize> = (0..entries.items.len())
+            .filter(|&i| entries.items[i].2 == Some(Kind::File) && wanted(i))
+            .collect();
+        let known = match self.sizes {
+            Sizes::Every => Known::Every,
+            Sizes::WherePaying => sample(fd, &entries, &files),
+        };
+        let sizes: Vec<Result<u64, String>> = match &known {
+            Known::Every if files.len() > PARALLEL_STATS_FROM => files
+                .par_iter()
+                .map(|&i| size_at(fd, entries.name(i)))
+                .collect(),
+            Known::Every => files
+                .iter()
+                .map(|&i| size_at(fd, entries.name(i)))
+                .collect(),
+            Known::Sampled(_) => Vec::new(),
+        };
+        let subdirs: Vec<usize> = (0..entries.items.len())
+            .filter(|&i| entries.items[i].2 == Some(Kind::Dir))
+            .collect();
+        let mut walked: Vec<Listing> = subdirs
+            .par_iter()
+            .map(|&i| {
+                let mut part = Listing::default();
+                let sub = join(path, entries.name(i));
+                let flags =
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                match Dir::openat(fd, entries.name(i), flags, Mode::empty()) {
+                    Ok(handle) => self.walk_into(handle, &sub, &mut part),
+                    Err(errno) => self.keep(error(&sub, &errno), &mut part),
+                }
+                part
+            })
+            .collect();
+        let mut walked = walked.drain(..);
+        let prefix = join(path, b"");
+        let (mut next_file, mut next_unknown) = (0, 0);
+        for i in 0..entries.items.len() {
+            if unknown.get(next_unknown).is_some_and(|(u, _)| *u == i) {
+                // Its type is unknown, so it may have been a directory: always reported.
+                let message = std::mem::take(&mut unknown[next_unknown].1);
+                next_unknown += 1;
+                let path = join(path, entries.name(i));
+                self.keep(Walked::Error { path, message }, out);
+                continue;
+            }
+            let name = entries.name(i);
+            match entries.items[i].2 {
+                Some(Kind::Dir) => out.append(walked.next().expect("one walk per subdirectory")),
+                Some(Kind::File) if files.get(next_file) == Some(&i) => {
+                    let k = next_file;
+                    next_file += 1;
+                    let size = match &known {
+                        Known::Every => sizes[k].clone(),
+                        Known::Sampled(sampled) => sampled
+                            .binary_search_by_key(&i, |(j, _)| *j)
+                            .map_or(Ok(0), |s| sampled[s].1.clone()),
+                    };
+                    match (size, self.owned) {
+                        (Ok(size), None) => out.files.push_parts(&prefix, name, size),
+                        (Ok(size), Some(_)) => {
+                            let path = join(path, name);
+                            self.keep(Walked::File { path, size }, out);
+                        }
+                        (Err(message), _) => {
+                            let path = join(path, name);
+                            self.keep(Walked::Error { path, message }, out);
+                        }
+                    }
+                }
+                Some(Kind::Symlink) if wanted(i) => {
+                    let path = join(path, name);
+                    self.keep(skipped(path, SkipReason::Symlink), out);
+                }
+                Some(Kind::Special(reason)) if wanted(i) => {
+                    self.keep(skipped(join(path, name), reason), out);
+                }
+                _ => {}
+            }
         }
     }
 }
 
+fn skipped(path: Vec<u8>, reason: SkipReason) -> Walked {
+    Walked::Skipped { path, reason }
+}
+
 /// `stat`s the sample of a directory's regular files (see [`SAMPLE_EVERY`]) and decides whether
 /// the rest are worth it.
-fn sample<F: NameFilter>(entries: &[(OsString, DirEntry)], filter: &F) -> Known {
-    let sampled: Vec<(usize, Result<u64, String>)> = entries
+fn sample(dir: BorrowedFd<'_>, entries: &Entries, files: &[usize]) -> Known {
+    let sampled: Vec<(usize, Result<u64, String>)> = files
         .iter()
-        .enumerate()
-        .filter(|(_, (name, entry))| {
-            entry.file_type().is_ok_and(|t| t.is_file()) && filter.matches(name.as_bytes())
-        })
         .step_by(SAMPLE_EVERY)
-        .map(|(i, (_, entry))| (i, size_of(entry)))
+        .map(|&i| (i, size_at(dir, entries.name(i))))
         .collect();
     let seen: Vec<u64> = sampled
         .iter()
@@ -163,41 +324,4 @@ fn sample<F: NameFilter>(entries: &[(OsString, DirEntry)], filter: &F) -> Known 
         return Known::Every;
     }
     Known::Sampled(sampled)
-}
-
-fn size_of(entry: &DirEntry) -> Result<u64, String> {
-    entry
-        .metadata()
-        .map(|m| m.len())
-        .map_err(|e| describe_io_error(&e))
-}
-
-fn examine<F: NameFilter + Sync>(
-    name: &OsString,
-    entry: &DirEntry,
-    filter: &F,
-    owned: Option<&Owned<'_>>,
-    sizes: Sizes,
-    size: SizeOf<'_>,
-) -> Part {
-    let path = entry.path();
-    let file_type = match entry.file_type() {
-        Ok(file_type) => file_type,
-        Err(err) => return Part::One(error(&path, describe_io_error(&err))),
-    };
-    if file_type.is_dir() {
-        return Part::Many(walk_dir(&path, filter, owned, sizes));
-    }
-    if !filter.matches(name.as_bytes()) {
-        return Part::Nothing;
-    }
-    if file_type.is_symlink() {
-        return Part::One(skipped(&path, SkipReason::Symlink));
-    }
-    let size = || match size {
-        SizeOf::Stat => size_of(entry),
-        SizeOf::Known(known) => known.clone(),
-        SizeOf::Skip => Ok(0),
-    };
-    classify_type(&path, file_type, size).map_or(Part::Nothing, Part::One)
 }

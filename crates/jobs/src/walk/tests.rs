@@ -124,6 +124,34 @@ fn a_wide_and_deep_tree_keeps_the_serial_order() {
 }
 
 #[test]
+fn a_big_directory_and_odd_roots_keep_the_serial_order_and_paths() {
+    // More files than one thread `stat`s, names around `/` in byte order, and roots spelled
+    // with a trailing slash or two, and through `.`.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    fs::create_dir_all(big.join("a")).unwrap();
+    fs::write(big.join("a/x"), b"x").unwrap();
+    for j in 0..300 {
+        fs::write(big.join(format!("a{j}.dat")), vec![1u8; j % 7]).unwrap();
+    }
+    fs::write(big.join("a.txt"), b"t").unwrap();
+    fs::write(big.join("a-b"), b"t").unwrap();
+    let spelled = |s: &str| PathBuf::from(format!("{}{s}", big.display()));
+    let roots = vec![spelled(""), spelled("/"), spelled("//"), spelled("/./a")];
+    let parallel = walk(&roots, All, false);
+    assert_eq!(parallel.len(), 3 * 303 + 1);
+    assert_eq!(parallel, walk(&roots, All, true));
+    let listing = Walk::new(&roots, All, false).into_listing();
+    assert_eq!(listing.files.len(), parallel.len());
+    let sampled = Walk::new(&roots, All, false)
+        .sizes_where_paying()
+        .into_listing();
+    let paths =
+        |l: &Listing| -> Vec<Vec<u8>> { l.files.iter().map(|(p, n, _)| [p, n].concat()).collect() };
+    assert_eq!(paths(&sampled), paths(&listing));
+}
+
+#[test]
 fn partitions_split_the_walk_exactly_in_both_walks() {
     let dir = tempfile::tempdir().unwrap();
     tricky_tree(dir.path());

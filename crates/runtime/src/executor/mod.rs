@@ -26,6 +26,7 @@ use crate::spawner::{SpawnNews, SpawnRequest};
 use crate::supervisor::StopMode;
 use crate::{Error, Job};
 use ipc_channel::ipc::IpcBytesReceiver;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -572,9 +573,11 @@ impl<J: Job> State<J> {
                     generation,
                     ids,
                 } => {
+                    let tasks: Vec<_> = ids.iter().map(|&id| self.store.get(id)).collect();
                     let frame = ToWorker::Batch(
                         ids.iter()
-                            .map(|&id| (id, self.store.get(id)))
+                            .zip(&tasks)
+                            .map(|(&id, task)| (id, task.as_ref()))
                             .collect::<Vec<_>>(),
                     );
                     // Encoding our own task types cannot fail short of a bug in a Serialize
@@ -638,7 +641,12 @@ impl<J: Job> State<J> {
                             Trace::Batch { slot, pid, ids, .. } => {
                                 let store = &self.store;
                                 tracer.push_batch(now_us, slot, pid, ids, |id| {
-                                    store.try_get(id).map(J::label)
+                                    store.try_get(id).map(|task| match task {
+                                        Cow::Borrowed(task) => J::label(task),
+                                        Cow::Owned(task) => {
+                                            Cow::Owned(J::label(&task).into_owned())
+                                        }
+                                    })
                                 });
                             }
                             trace => tracer.push(now_us, trace),

@@ -2,19 +2,21 @@
 //! who gets it back in the report) and, for an open run, the tasks submitted over time, each
 //! dropped as soon as it has its final outcome.
 
+use crate::TaskList;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-pub(crate) struct TaskStore<T> {
-    fixed: Arc<Vec<T>>,
+pub(crate) struct TaskStore<T: Clone + 'static> {
+    fixed: Arc<dyn TaskList<T>>,
     /// Id of `open[0]`.
     open_base: u64,
     open: VecDeque<Option<T>>,
 }
 
-impl<T> TaskStore<T> {
+impl<T: Clone + 'static> TaskStore<T> {
     /// A store holding `fixed` as tasks `0..fixed.len()`.
-    pub(crate) fn new(fixed: Arc<Vec<T>>) -> Self {
+    pub(crate) fn new(fixed: Arc<dyn TaskList<T>>) -> Self {
         TaskStore {
             open_base: fixed.len() as u64,
             fixed,
@@ -37,27 +39,19 @@ impl<T> TaskStore<T> {
         first..first + n
     }
 
-    pub(crate) fn get(&self, id: u64) -> &T {
-        if let Some(task) = self
-            .fixed
-            .get(id as usize)
-            .filter(|_| id < self.fixed.len() as u64)
-        {
-            return task;
-        }
-        self.open[(id - self.open_base) as usize]
-            .as_ref()
-            .expect("a task is held until its outcome")
+    pub(crate) fn get(&self, id: u64) -> Cow<'_, T> {
+        self.try_get(id).expect("a task is held until its outcome")
     }
 
     /// The task, if it is still held (an open run's task is dropped at its outcome).
-    pub(crate) fn try_get(&self, id: u64) -> Option<&T> {
+    pub(crate) fn try_get(&self, id: u64) -> Option<Cow<'_, T>> {
         if id < self.fixed.len() as u64 {
-            return self.fixed.get(id as usize);
+            return Some(self.fixed.task(id as usize));
         }
         self.open
             .get(id.checked_sub(self.open_base)? as usize)?
             .as_ref()
+            .map(Cow::Borrowed)
     }
 
     /// Drops an open run's task once it has its outcome.
@@ -81,7 +75,7 @@ mod tests {
 
     #[test]
     fn open_tasks_are_dropped_once_done() {
-        let mut store = TaskStore::new(Arc::new(vec!["a", "b"]));
+        let mut store = TaskStore::<&str>::new(Arc::new(vec!["a", "b"]));
         assert_eq!(store.add(2, vec!["c", "d", "e"]), 2..5);
         assert_eq!((*store.get(0), *store.get(3)), ("a", "d"));
         store.release(3);

@@ -17,7 +17,29 @@ fn run(roots: &[PathBuf], extensions: &[&str], follow: bool) -> Vec<Found> {
         extensions: extensions.iter().map(|e| e.to_string()).collect(),
         follow_symlinks: follow,
     };
-    discover(roots, &opts).collect()
+    let found: Vec<Found> = discover(roots, &opts).collect();
+    // The compact form of the same walk holds the same entries in the same order.
+    let discovered = discover(roots, &opts).into_discovered();
+    let files: Vec<Found> = discovered
+        .files
+        .iter()
+        .map(|(prefix, name, size)| {
+            Found::File(FileEntry {
+                path: [prefix, name].concat(),
+                size,
+            })
+        })
+        .collect();
+    let (want_files, want_others): (Vec<Found>, Vec<Found>) = found
+        .iter()
+        .cloned()
+        .partition(|f| matches!(f, Found::File(_)));
+    assert_eq!(files, want_files, "into_discovered's files");
+    assert_eq!(
+        discovered.others, want_others,
+        "into_discovered's other entries"
+    );
+    found
 }
 
 fn file(path: &Path, size: u64) -> Found {

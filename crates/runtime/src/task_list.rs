@@ -1,0 +1,35 @@
+//! [`TaskList`]: a run's tasks as something the engine asks for one task at a time, so a
+//! caller may keep a million of them in whatever compact form suits it.
+
+use std::borrow::Cow;
+
+/// The tasks of a run given to [`crate::Supervisor::run_list`]: task `i` is produced when the
+/// engine needs it (to cost it once at the start, to send it to a worker, to hand its outcome
+/// to the observer), not held by the engine.
+///
+/// A `Vec<T>` is one (its tasks are lent, never cloned); a caller with many tasks that share
+/// most of their data (the files of a tree share their directories) can hold them compactly
+/// and build each on request. `task(i)` must give the same task every time it is asked for
+/// `i`, for `i < len()`: a retry is the same task again.
+pub trait TaskList<T: Clone>: Send + Sync + 'static {
+    /// How many tasks there are.
+    fn len(&self) -> usize;
+
+    /// True when there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Task `index` (below [`TaskList::len`]).
+    fn task(&self, index: usize) -> Cow<'_, T>;
+}
+
+impl<T: Clone + Send + Sync + 'static> TaskList<T> for Vec<T> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn task(&self, index: usize) -> Cow<'_, T> {
+        Cow::Borrowed(&self[index])
+    }
+}

@@ -13,7 +13,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use supervisor_runtime::{StopMode, Stopper};
+use supervisor_runtime::Stopper;
 
 enum Status {
     Queued,
@@ -199,23 +199,6 @@ impl Dispatcher {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
-    }
-
-    /// Closes, fails everything queued, kills the current run's workers and reaps them.
-    pub(crate) fn terminate(&self, reason: &str) {
-        let drained: Vec<_> = {
-            let mut queue = self.shared.lock();
-            queue.closed = true;
-            if let Some(stopper) = &queue.current {
-                stopper.stop(StopMode::Immediate, reason);
-            }
-            queue.pending.drain(..).collect()
-        };
-        self.shared.wake.notify_all();
-        for (_, cell) in drained {
-            cell.finish(Err(TaskError::NotRun(reason.to_string())));
-        }
-        self.join();
     }
 }
 

@@ -70,3 +70,12 @@ pub(crate) fn config(workers: usize, settings: &crate::pool::Settings) -> Config
     config.events = settings.events.clone();
     config
 }
+
+/// Like [`outcome_result`], taking the outcome (no copy of the bytes).
+pub(crate) fn into_result(outcome: Outcome<Result<Vec<u8>, String>>) -> Result<Vec<u8>, TaskError> {
+    match outcome.result {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(message)) => Err(TaskError::Remote(message)),
+        Err(failure) => Err(TaskError::from_failure(failure)),
+    }
+}

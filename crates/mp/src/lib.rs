@@ -145,6 +145,9 @@ mod lock;
 mod manager;
 mod pipe;
 mod pool;
+mod pool_call;
+mod pool_job;
+mod pool_run;
 mod process;
 mod queue;
 mod run;
@@ -155,12 +158,12 @@ mod stats;
 pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
 pub use executor::{AsCompleted, Future, ProcessPoolExecutor, as_completed};
-pub use function::{__invoke, Entry, Func, Function, RawFn, registered};
+pub use function::{__invoke, __invoke_chunk, Entry, Func, Function, RawFn, registered};
 pub use job::{Call, CallJob};
 pub use lock::{Lock, LockError, LockGuard};
 pub use manager::{DictProxy, ListProxy, Manager};
 pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
-pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
+pub use pool::{AsyncResult, Chunked, Imap, ImapUnordered, MapResult, Pool, PoolBuilder};
 pub use process::Process;
 pub use queue::Queue;
 pub use shm::{SharedMemory, shm_sweep};
@@ -247,6 +250,7 @@ fn with_jobs(registry: Registry) -> Registry {
     registry
         .register::<CallJob>()
         .register::<init_job::InitCallJob>()
+        .register::<pool_job::PoolJob>()
 }
 
 fn exit_with(code: std::process::ExitCode) -> ! {

@@ -247,15 +247,15 @@ fn terminate_during_a_slow_initializer_returns_at_once() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let workers = pids_in(&path);
+    // `map` is `map_async` and a wait: submitted here, so it is in progress for certain
+    // when `terminate()` comes, and waited for on another thread, as a blocking `map` is.
+    let pending = pool
+        .map_async(bytes_len, vec![vec![7u8; 100_000]; 64])
+        .unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
-        let pool = &pool;
-        scope.spawn(move || {
-            let results = pool.map(bytes_len, vec![vec![7u8; 100_000]; 64]).unwrap();
-            tx.send(results).unwrap();
-        });
-        // The map is submitted (its arguments wait for a ready worker) before terminating.
-        std::thread::sleep(Duration::from_millis(50));
+        let pending = &pending;
+        scope.spawn(move || tx.send(pending.get()).unwrap());
         let started = Instant::now();
         pool.terminate();
         let results = rx

@@ -68,6 +68,9 @@ pub(crate) fn config(workers: usize, settings: &crate::pool::Settings) -> Config
     }
     config.task_timeout = settings.task_timeout;
     config.events = settings.events.clone();
+    // A caller of this library waits on each result (a `join`, a `get`, the next `map`):
+    // hand results over at once rather than gathering them for a millisecond.
+    config.deliver_after = std::time::Duration::ZERO;
     config
 }
 

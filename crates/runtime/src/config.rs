@@ -61,6 +61,11 @@ pub struct Config {
     /// Where the run writes its lifecycle as JSON Lines (see [`crate::events`]); `None`: no
     /// log, and the workers do not time their tasks.
     pub events: Option<crate::EventLog>,
+    /// Outcomes wait at most this long to be handed to the caller's thread together (1 ms by
+    /// default: a stream of results costs one wake-up of that thread per millisecond). Zero
+    /// hands them over as soon as the coordinator has taken what else was waiting, for
+    /// callers that wait on each result before submitting more (a library's persistent pool).
+    pub deliver_after: Duration,
 }
 
 impl Config {
@@ -83,6 +88,7 @@ impl Config {
             max_tasks_per_child: None,
             memory_limit: None,
             events: None,
+            deliver_after: crate::executor::DELIVER_AFTER,
         }
     }
 

@@ -271,6 +271,7 @@ impl<J: Job> Supervisor<J> {
             ended: Arc::clone(&ended),
             started,
             tracer,
+            deliver_after: config.deliver_after,
         };
         let thread = std::thread::Builder::new()
             .name("supervisor-coordinator".into())

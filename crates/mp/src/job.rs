@@ -71,6 +71,11 @@ pub(crate) fn config(workers: usize, settings: &crate::pool::Settings) -> Config
     // A caller of this library waits on each result (a `join`, a `get`, the next `map`):
     // hand results over at once rather than gathering them for a millisecond.
     config.deliver_after = std::time::Duration::ZERO;
+    config.output = if settings.capture_output {
+        supervisor_runtime::WorkerOutput::Capture
+    } else {
+        supervisor_runtime::WorkerOutput::Forward
+    };
     config
 }
 

@@ -27,6 +27,8 @@ pub(crate) struct Settings {
     pub(crate) initializer_timeout: Option<Duration>,
     /// Where every run writes its lifecycle (JSON Lines).
     pub(crate) events: Option<crate::EventLog>,
+    /// Keep the workers' stdout and stderr (for failure reports) instead of passing them on.
+    pub(crate) capture_output: bool,
 }
 
 /// Builds a [`Pool`] (or a [`crate::ProcessPoolExecutor`]) with non-default settings.
@@ -114,6 +116,16 @@ impl PoolBuilder {
             }
             Err(e) => self.initializer_error = Some(e),
         }
+        self
+    }
+
+    /// With `true`, what tasks print (`println!`, `eprintln!`) is captured instead of
+    /// reaching this process's stdout and stderr: only its last few KiB appear, in the
+    /// failure reports of tasks whose worker died (default `false`: a worker writes to the
+    /// parent's stdout, and its stderr reaches the parent's stderr line by line, as Python's
+    /// children do).
+    pub fn capture_output(mut self, capture: bool) -> Self {
+        self.settings.capture_output = capture;
         self
     }
 

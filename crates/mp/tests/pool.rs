@@ -82,13 +82,38 @@ task!(
 );
 
 task!(
+    /// Prints a line to stdout and one to stderr.
+    fn chatty(x: u64) -> u64 {
+        println!("out {x}");
+        eprintln!("err {x}");
+        x
+    }
+);
+
+task!(
     fn my_pid() -> u32 {
         std::process::id()
     }
 );
 
+/// Set in a copy of this binary that runs a pool whose tasks print (see
+/// `task_output_reaches_the_terminal_as_in_python`): `forward` or `capture`.
+const OUTPUT_CHILD: &str = "MP_POOL_TEST_OUTPUT_CHILD";
+
 fn main() -> std::process::ExitCode {
     supervisor_mp::init();
+    if let Ok(mode) = std::env::var(OUTPUT_CHILD) {
+        let pool = Pool::builder()
+            .processes(2)
+            .capture_output(mode == "capture")
+            .build()
+            .unwrap();
+        let results = pool.map(chatty, 0..4u64).unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        pool.close();
+        pool.join();
+        return std::process::ExitCode::SUCCESS;
+    }
     let tests: &[(&str, fn())] = &[
         (
             "the_initializer_runs_once_per_worker_as_in_python",
@@ -131,6 +156,10 @@ fn main() -> std::process::ExitCode {
         (
             "join_after_close_waits_for_the_calls",
             join_after_close_waits_for_the_calls,
+        ),
+        (
+            "task_output_reaches_the_terminal_as_in_python",
+            task_output_reaches_the_terminal_as_in_python,
         ),
     ];
     common::run_tests(tests)
@@ -568,4 +597,64 @@ fn join_after_close_waits_for_the_calls() {
     for pid in pids {
         wait_gone(pid);
     }
+}
+
+const PYTHON_OUTPUT: &str = r#"
+import multiprocessing as mp, sys
+
+def chatty(x):
+    print(f"out {x}", flush=True)
+    print(f"err {x}", file=sys.stderr, flush=True)
+    return x
+
+if __name__ == "__main__":
+    with mp.Pool(2) as pool:
+        assert pool.map(chatty, range(4)) == [0, 1, 2, 3]
+"#;
+
+/// The sorted lines of `bytes` that start with `prefix`.
+fn lines_with(bytes: &[u8], prefix: &str) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// What a task prints reaches the parent's stdout and stderr, whole lines, as a Python
+/// child's does; with `capture_output(true)` nothing does.
+fn task_output_reaches_the_terminal_as_in_python() {
+    let run = |mode: &str| {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(OUTPUT_CHILD, mode)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        (
+            lines_with(&output.stdout, "out "),
+            lines_with(&output.stderr, "err "),
+        )
+    };
+    let script = temp_path("output.py");
+    std::fs::write(&script, PYTHON_OUTPUT).unwrap();
+    let python = std::process::Command::new("python3")
+        .arg(&script)
+        .output()
+        .expect("python3 must be installed to compare with CPython");
+    let _ = std::fs::remove_file(&script);
+    assert!(python.status.success(), "{python:?}");
+    let expected = (
+        vec!["out 0", "out 1", "out 2", "out 3"],
+        vec!["err 0", "err 1", "err 2", "err 3"],
+    );
+    let theirs = (
+        lines_with(&python.stdout, "out "),
+        lines_with(&python.stderr, "err "),
+    );
+    assert_eq!(theirs.0, expected.0, "CPython's behaviour");
+    assert_eq!(theirs.1, expected.1, "CPython's behaviour");
+    assert_eq!(run("forward"), theirs, "the same as CPython");
+    assert_eq!(run("capture"), (Vec::new(), Vec::new()));
 }

@@ -239,6 +239,7 @@ impl<J: Job> Supervisor<J> {
             board: Arc::clone(&board),
             handshake_timeout: config.handshake_timeout,
             memory_limit: config.memory_limit,
+            output: config.output,
             timing: tracer.is_some(),
             abort_grace,
         };

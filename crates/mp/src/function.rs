@@ -70,6 +70,13 @@ pub fn registered() -> Vec<&'static str> {
 /// result types, so calls are type-checked in the parent.
 ///
 /// Implemented by the handles [`crate::task!`] defines and by [`Func`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a function a worker process can run",
+    label = "a closure or plain function cannot cross to a worker process",
+    note = "define it at module level with `supervisor_mp::task!(fn name(x: T) -> R {{ ... }})` \
+            and pass `name`, or register an existing function with \
+            `supervisor_mp::register!(NAME = path::to::f: fn(T) -> R)` and pass `NAME`"
+)]
 pub trait Function {
     /// The argument (use a tuple for several).
     type Arg: Serialize + DeserializeOwned + Send + 'static;
@@ -225,8 +232,52 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// | `fn square(x: u64) -> u64 { .. }` | `u64` | `u64` | `pool.map(square, xs)` |
 /// | `fn add(a: u64, b: u64) -> u64 { .. }` | `(u64, u64)` | `u64` | `pool.starmap(add, [(1, 2)])` |
 ///
-/// Anything else (a closure, a generic function, a pattern or `self` as a parameter) is a
-/// compile error that says what to write instead.
+/// ```
+/// supervisor_mp::task!(fn tick() {});
+/// supervisor_mp::task!(fn log(line: String) { eprintln!("{line}") });
+/// supervisor_mp::task!(pub fn add(a: u64, b: u64) -> u64 { a + b });
+///
+/// fn arg_of<F: supervisor_mp::Function>(_: F) -> std::any::TypeId
+/// where
+///     F::Arg: 'static,
+/// {
+///     std::any::TypeId::of::<F::Arg>()
+/// }
+///
+/// fn main() {
+///     assert_eq!(add::call(2, 3), 5);
+///     assert_eq!(arg_of(add), std::any::TypeId::of::<(u64, u64)>());
+///     assert_eq!(arg_of(tick), std::any::TypeId::of::<()>());
+///     assert_eq!(arg_of(log), std::any::TypeId::of::<String>());
+/// }
+/// ```
+///
+/// Anything else (a closure, a generic function, a pattern or `mut` or `self` as a
+/// parameter) is a compile error that says what to write instead:
+///
+/// ```compile_fail
+/// // error: task! takes a function item, not a closure: ...
+/// supervisor_mp::task!(|x: u64| x * 2);
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// // error: task! functions cannot be generic: ...
+/// supervisor_mp::task!(fn twice<T: Clone>(x: T) -> (T, T) { (x.clone(), x) });
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// // error: task! expects a function item with named, typed parameters: ...
+/// supervisor_mp::task!(fn add((a, b): (u64, u64)) -> u64 { a + b });
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// // error: task! expects a function item with named, typed parameters: ...
+/// supervisor_mp::task!(fn count(mut n: u64) -> u64 { n += 1; n });
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! task {
     (

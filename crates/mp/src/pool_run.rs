@@ -58,6 +58,7 @@ pub(crate) struct PoolRun {
     stopper: Stopper,
     /// The current worker pid of each slot (0: none yet).
     pids: Mutex<Vec<u32>>,
+    pids_changed: Condvar,
     /// Set when the router has finished (every worker reaped, every call answered).
     over: Mutex<bool>,
     over_changed: Condvar,
@@ -70,6 +71,7 @@ impl PoolRun {
         setup: PoolSetup,
     ) -> Result<(Arc<PoolRun>, JoinHandle<()>), Error> {
         let workers = config.workers;
+        let handshake_timeout = config.handshake_timeout;
         let supervisor = Supervisor::<PoolJob>::new(config, setup);
         let stopper = supervisor.stopper();
         let (run, events) = supervisor
@@ -85,6 +87,7 @@ impl PoolRun {
             }),
             stopper,
             pids: Mutex::new(vec![0; workers]),
+            pids_changed: Condvar::new(),
             over: Mutex::new(false),
             over_changed: Condvar::new(),
         });
@@ -93,7 +96,13 @@ impl PoolRun {
             .name("supervisor-mp-pool".into())
             .spawn(move || router.route(events));
         match thread {
-            Ok(thread) => Ok((pool, thread)),
+            Ok(thread) => {
+                // As Python's `Pool()` returns with its processes started: every worker has
+                // a pid (its initializer may still run), unless the run ended or a worker
+                // takes longer than a handshake may.
+                pool.wait_for_workers(handshake_timeout);
+                Ok((pool, thread))
+            }
             Err(e) => {
                 pool.stopper
                     .stop(StopMode::Immediate, "the pool could not start");
@@ -173,6 +182,22 @@ impl PoolRun {
             .unwrap_or_else(|e| e.into_inner());
     }
 
+    /// Waits until every slot has had a worker connected, the run has ended, or `limit`.
+    fn wait_for_workers(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
+        while pids.contains(&0) && !*self.over.lock().unwrap_or_else(|e| e.into_inner()) {
+            let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                return;
+            };
+            pids = self
+                .pids_changed
+                .wait_timeout(pids, left.min(std::time::Duration::from_millis(100)))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// The pids of the current workers that are alive children of this process, ascending.
     pub(crate) fn worker_pids(&self) -> Vec<u32> {
         let pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
@@ -196,6 +221,7 @@ impl PoolRun {
                         if let Some(entry) = pids.get_mut(slot) {
                             *entry = pid;
                         }
+                        self.pids_changed.notify_all();
                     }
                     Notice::WorkerDied { stderr_tail, .. } => {
                         let line = last_line(stderr_tail);
@@ -210,6 +236,7 @@ impl PoolRun {
         self.on_end();
         *self.over.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.over_changed.notify_all();
+        self.pids_changed.notify_all();
     }
 
     fn on_outcome(&self, id: u64, result: Result<Vec<u8>, TaskError>) {

@@ -603,8 +603,12 @@ const PYTHON_OUTPUT: &str = r#"
 import multiprocessing as mp, sys
 
 def chatty(x):
-    print(f"out {x}", flush=True)
-    print(f"err {x}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the text and its newline apart, so two workers'
+    # lines can interleave on a shared pipe.
+    sys.stdout.write(f"out {x}\n")
+    sys.stdout.flush()
+    sys.stderr.write(f"err {x}\n")
+    sys.stderr.flush()
     return x
 
 if __name__ == "__main__":

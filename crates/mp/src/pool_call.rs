@@ -171,9 +171,7 @@ impl CallState {
         let ChunkState::Split { items, left } = &mut inner.chunks[c].state else {
             return None;
         };
-        let Some(slot) = items.get_mut(k).filter(|s| s.is_none()) else {
-            return None;
-        };
+        let slot = items.get_mut(k).filter(|s| s.is_none())?;
         *slot = Some(result);
         *left -= 1;
         if *left > 0 {

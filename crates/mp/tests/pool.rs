@@ -67,7 +67,7 @@ task!(
 
 task!(
     fn panic_on_odd(x: u64) -> u64 {
-        assert!(x % 2 == 0, "odd input {x}");
+        assert!(x.is_multiple_of(2), "odd input {x}");
         x
     }
 );

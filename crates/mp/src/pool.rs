@@ -73,6 +73,9 @@ impl PoolBuilder {
 
     /// More than this many unexpected worker deaths within 10 s stops a run; the tasks not
     /// run by then fail with [`TaskError::NotRun`] (default: twice the processes, at least 10).
+    /// A [`Pool`] is one run for its whole life: once it has given up, every later call fails
+    /// the same way (with the reason), as something is systematically wrong (an initializer
+    /// that always fails, a binary that cannot start).
     pub fn max_restarts(mut self, restarts: u32) -> Self {
         self.settings.max_restarts = Some(restarts);
         self

@@ -1,13 +1,9 @@
-//! The runtime job of a pool with an initializer: [`crate::CallJob`]'s calls, after running a
-//! registered function once when the worker starts (Python's `Pool(initializer=..)`).
+//! A pool's initializer (Python's `Pool(initializer=..)`): a registered function run once when
+//! a worker starts, before its first task, bounded by `initializer_timeout` if given.
 
 use crate::function::panic_message;
-use crate::job::{Call, CallJob};
+use crate::job::Call;
 use std::time::Duration;
-use supervisor_runtime::Job;
-
-/// Like [`CallJob`], with a setup: the initializer call, run in `start` before any task.
-pub(crate) struct InitCallJob(CallJob);
 
 /// Runs `init` (if any) in this worker, within `limit` if given: an error, a panic or an
 /// overrun is the worker's start failure.
@@ -55,24 +51,4 @@ fn arm_watchdog(name: &str, limit: Duration) -> std::sync::mpsc::Sender<()> {
             }
         });
     disarm
-}
-
-impl Job for InitCallJob {
-    const NAME: &'static str = "supervisor_mp::call_with_initializer";
-    type Setup = Option<Call>;
-    type Task = Call;
-    type Output = Result<Vec<u8>, String>;
-
-    fn start(setup: Option<Call>) -> Result<Self, String> {
-        run_initializer(setup, None)?;
-        Ok(InitCallJob(CallJob::start(())?))
-    }
-
-    fn run(&mut self, call: Call) -> Self::Output {
-        self.0.run(call)
-    }
-
-    fn label(call: &Call) -> std::borrow::Cow<'_, str> {
-        CallJob::label(call)
-    }
 }

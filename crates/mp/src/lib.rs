@@ -270,7 +270,6 @@ pub(crate) fn worker_args() -> Vec<OsString> {
 fn with_jobs(registry: Registry) -> Registry {
     registry
         .register::<CallJob>()
-        .register::<init_job::InitCallJob>()
         .register::<pool_job::PoolJob>()
 }
 

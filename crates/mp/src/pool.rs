@@ -3,7 +3,7 @@
 use crate::error::{Error, TaskError};
 use crate::function::{Function, encode};
 use crate::job::Call;
-use crate::pool_call::{CallState, split_chunk};
+use crate::pool_call::{CallState, ChunkResult, no_split, split_chunk};
 use crate::pool_job::{ChunkTask, PoolSetup};
 use crate::pool_run::PoolRun;
 use serde::de::DeserializeOwned;
@@ -137,6 +137,11 @@ impl PoolBuilder {
     pub fn initializer_timeout(mut self, timeout: Duration) -> Self {
         self.settings.initializer_timeout = Some(timeout);
         self
+    }
+
+    /// The pool these settings describe, for an executor of `max_workers`.
+    pub(crate) fn build_for_executor(self) -> Result<Pool, Error> {
+        self.build()
     }
 
     pub(crate) fn parts(self) -> Result<(usize, Settings), Error> {
@@ -289,6 +294,30 @@ impl Pool {
         ));
         self.run.submit(&call, tasks)?;
         Ok(call)
+    }
+
+    /// Submits one call whose argument `call.arg` is already encoded as a chunk of one (for
+    /// [`crate::ProcessPoolExecutor`]); `on_done` gets what came back, on the result thread.
+    pub(crate) fn submit_one(
+        &self,
+        call: Call,
+        on_done: impl FnOnce(ChunkResult) + Send + 'static,
+    ) -> Result<(), Error> {
+        let state = Arc::new(CallState::new(
+            call.function.clone(),
+            no_split,
+            &[1],
+            vec![None],
+        ));
+        state.set_on_done(Box::new(move |state: &CallState| {
+            on_done(state.raw_result(0))
+        }));
+        let task = ChunkTask {
+            function: call.function,
+            args: call.arg,
+            items: 1,
+        };
+        self.run.submit(&state, vec![task])
     }
 
     fn map_chunked<F: Function>(

@@ -305,6 +305,16 @@ impl CallState {
         (chunk.first, results)
     }
 
+    /// What came back for chunk `c` as it arrived (a one-argument chunk, which is never
+    /// split), for callers that decode it later.
+    pub(crate) fn raw_result(&self, c: usize) -> ChunkResult {
+        let inner = self.lock();
+        match &inner.chunks[c].state {
+            ChunkState::Done(result) => result.clone(),
+            _ => Err(TaskError::NotRun("lost".into())),
+        }
+    }
+
     /// Every result, in argument order (the call must be done).
     pub(crate) fn all_results<R: DeserializeOwned>(&self) -> Vec<Result<R, TaskError>> {
         let mut all = Vec::with_capacity(self.len());
@@ -354,6 +364,18 @@ fn decode_chunk<R: DeserializeOwned>(
         },
         Err(e) => (0..len).map(|_| Err(e.clone())).collect(),
     }
+}
+
+/// The result of a one-argument chunk, as [`CallState::raw_result`] gave it.
+pub(crate) fn decode_one<R: DeserializeOwned>(result: &ChunkResult) -> Result<R, TaskError> {
+    decode_chunk(result, 1)
+        .pop()
+        .unwrap_or_else(|| Err(TaskError::NotRun("lost".into())))
+}
+
+/// The [`Splitter`] of one-argument chunks, which are never split.
+pub(crate) fn no_split(_: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    Err("a chunk of one argument is not split".into())
 }
 
 /// [`Splitter`] for arguments of type `A`.

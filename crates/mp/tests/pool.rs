@@ -161,6 +161,10 @@ fn main() -> std::process::ExitCode {
             "task_output_reaches_the_terminal_as_in_python",
             task_output_reaches_the_terminal_as_in_python,
         ),
+        (
+            "executor_calls_do_not_wait_for_a_round",
+            executor_calls_do_not_wait_for_a_round,
+        ),
     ];
     common::run_tests(tests)
 }
@@ -661,4 +665,24 @@ fn task_output_reaches_the_terminal_as_in_python() {
     assert_eq!(theirs.1, expected.1, "CPython's behaviour");
     assert_eq!(run("forward"), theirs, "the same as CPython");
     assert_eq!(run("capture"), (Vec::new(), Vec::new()));
+}
+
+/// A `ProcessPoolExecutor` hands each call to its persistent workers at once: a short call
+/// submitted while a long one runs ends first (it used to wait for the long one's round).
+fn executor_calls_do_not_wait_for_a_round() {
+    let executor = supervisor_mp::ProcessPoolExecutor::new(2).unwrap();
+    let long = executor.submit(sleep_ms, 1_500).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !long.running() {
+        assert!(Instant::now() < deadline, "the long call did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let short = executor.submit(square, 3).unwrap();
+    assert_eq!(short.result(), Ok(9));
+    assert!(!long.done(), "the short call waited for the long one");
+    assert_eq!(long.result(), Ok(1_500));
+    let pid = executor.submit(my_pid, ()).unwrap().result().unwrap();
+    let again = executor.submit(my_pid, ()).unwrap().result().unwrap();
+    assert!(pid > 0 && again > 0);
+    executor.shutdown(true, false);
 }

@@ -681,8 +681,5 @@ fn executor_calls_do_not_wait_for_a_round() {
     assert_eq!(short.result(), Ok(9));
     assert!(!long.done(), "the short call waited for the long one");
     assert_eq!(long.result(), Ok(1_500));
-    let pid = executor.submit(my_pid, ()).unwrap().result().unwrap();
-    let again = executor.submit(my_pid, ()).unwrap().result().unwrap();
-    assert!(pid > 0 && again > 0);
     executor.shutdown(true, false);
 }

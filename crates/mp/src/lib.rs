@@ -36,9 +36,9 @@
 //! thread hands each finished task to its call; a chunk whose worker died is submitted again
 //! one argument per task, so only the argument that kills its worker fails. `terminate()`
 //! SIGKILLs the workers and every call still waiting ends with [`TaskError::NotRun`] for what
-//! had no result. Each [`Process`] is a one-task run of its own; [`ProcessPoolExecutor::submit`]
-//! calls are queued and run in batches by a background thread, at most `max_workers` workers at
-//! a time. When a worker dies (abort, segfault, `kill -9`, out of memory), only the task it was
+//! had no result. Each [`Process`] is a one-task run of its own. A [`ProcessPoolExecutor`] is a
+//! persistent pool fed from a queue of submitted calls, `max_workers + 1` at a time (Python's
+//! call queue), so the calls still queued can be cancelled. When a worker dies (abort, segfault, `kill -9`, out of memory), only the task it was
 //! running fails, with the cause; the worker is replaced and the other tasks go on. Python's
 //! `Pool` hangs in that case, and its `ProcessPoolExecutor` fails every pending future with
 //! `BrokenProcessPool`.

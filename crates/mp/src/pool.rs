@@ -51,8 +51,8 @@ impl PoolBuilder {
     /// travel to a worker as one task. Default: Python's rule for [`Pool::map`] (the
     /// arguments split into about four chunks per worker), 1 for [`Pool::imap`] and
     /// [`Pool::imap_unordered`], and 1 whenever a [`PoolBuilder::task_timeout`] is set (the
-    /// timeout then bounds each argument). [`Pool::with_chunksize`] sets it per call. For a
-    /// [`crate::ProcessPoolExecutor`]: the most calls sent to a worker in one message.
+    /// timeout then bounds each argument). [`Pool::with_chunksize`] sets it per call. A
+    /// [`crate::ProcessPoolExecutor`] sends each call alone.
     pub fn chunksize(mut self, chunksize: usize) -> Self {
         self.settings.chunksize = Some(chunksize);
         self
@@ -100,9 +100,9 @@ impl PoolBuilder {
     /// `arg` (Python's `Pool(initializer=f, initargs=..)`), e.g. to set up per-process state
     /// (a `static` `OnceLock`, an environment variable, a connection).
     ///
-    /// A [`Pool`]'s workers live as long as the pool, so it runs once per worker process,
-    /// and again in each worker that replaces a dead or recycled one (as in Python). (A
-    /// [`crate::ProcessPoolExecutor`] runs it in each worker of each of its batches.)
+    /// A [`Pool`]'s (and a [`crate::ProcessPoolExecutor`]'s) workers live as long as it
+    /// does, so it runs once per worker process, and again in each worker that replaces a
+    /// dead or recycled one (as in Python).
     /// A worker whose initializer fails, panics or overruns
     /// [`PoolBuilder::initializer_timeout`] fails to start and is replaced: the pool gives
     /// up after [`PoolBuilder::max_restarts`] such failures, and its calls end as

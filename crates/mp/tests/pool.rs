@@ -165,6 +165,10 @@ fn main() -> std::process::ExitCode {
             "executor_calls_do_not_wait_for_a_round",
             executor_calls_do_not_wait_for_a_round,
         ),
+        (
+            "task_timeout_bounds_each_argument_of_a_map",
+            task_timeout_bounds_each_argument_of_a_map,
+        ),
     ];
     common::run_tests(tests)
 }
@@ -682,4 +686,22 @@ fn executor_calls_do_not_wait_for_a_round() {
     assert!(!long.done(), "the short call waited for the long one");
     assert_eq!(long.result(), Ok(1_500));
     executor.shutdown(true, false);
+}
+
+/// With a task timeout, a `map` sends its arguments one per task, so the timeout bounds each
+/// argument and an overrun fails only that one; the pool goes on with a fresh worker.
+fn task_timeout_bounds_each_argument_of_a_map() {
+    let pool = Pool::builder()
+        .processes(2)
+        .task_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let results = pool.map(sleep_ms, [0u64, 30_000, 10, 20]).unwrap();
+    assert_eq!(results[0], Ok(0));
+    match &results[1] {
+        Err(TaskError::Failed(reason)) => assert!(reason.contains("timed out"), "{reason}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_eq!(results[2..], [Ok(10), Ok(20)]);
+    assert_eq!(pool.apply(square, 4).unwrap(), Ok(16));
 }

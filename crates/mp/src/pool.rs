@@ -87,10 +87,11 @@ impl PoolBuilder {
         self
     }
 
-    /// Writes the lifecycle of the pool's runs to `log` as JSON Lines, as `supervisor run
-    /// --events` does (workers started and ended, every attempt at every task, retries), for
-    /// a timeline: `supervisor report EVENTS`. Each run of the pool appends its own lines
-    /// (numbered by `run`); call [`crate::EventLog::finish`] to wait until all is written.
+    /// Writes the lifecycle of the pool to `log` as JSON Lines, as `supervisor run --events`
+    /// does (workers started and ended, every attempt at every task, retries), for a
+    /// timeline: `supervisor report EVENTS`. A [`Pool`] is one run from `build` to its end
+    /// (`join`, `terminate` or drop); each [`crate::Process`] is a run of its own, numbered by
+    /// `run`. Call [`crate::EventLog::finish`] to wait until all is written.
     pub fn events(mut self, log: crate::EventLog) -> Self {
         self.settings.events = Some(log);
         self
@@ -488,7 +489,16 @@ impl Pool {
     }
 
     fn reap_router(&self) {
-        let router = self.router.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut slot = self.router.lock().unwrap_or_else(|e| e.into_inner());
+        // In a callback (on the router thread itself), the router ends once it returns.
+        if slot
+            .as_ref()
+            .is_some_and(|router| router.thread().id() == std::thread::current().id())
+        {
+            return;
+        }
+        let router = slot.take();
+        drop(slot);
         if let Some(router) = router {
             let _ = router.join();
         }

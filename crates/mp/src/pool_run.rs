@@ -59,6 +59,8 @@ pub(crate) struct PoolRun {
     /// The current worker pid of each slot (0: none yet).
     pids: Mutex<Vec<u32>>,
     pids_changed: Condvar,
+    /// The router thread, which must never wait for itself.
+    router: std::sync::OnceLock<std::thread::ThreadId>,
     /// Set when the router has finished (every worker reaped, every call answered).
     over: Mutex<bool>,
     over_changed: Condvar,
@@ -88,6 +90,7 @@ impl PoolRun {
             stopper,
             pids: Mutex::new(vec![0; workers]),
             pids_changed: Condvar::new(),
+            router: std::sync::OnceLock::new(),
             over: Mutex::new(false),
             over_changed: Condvar::new(),
         });
@@ -97,6 +100,7 @@ impl PoolRun {
             .spawn(move || router.route(events));
         match thread {
             Ok(thread) => {
+                let _ = pool.router.set(thread.thread().id());
                 // As Python's `Pool()` returns with its processes started: every worker has
                 // a pid (its initializer may still run), unless the run ended or a worker
                 // takes longer than a handshake may.
@@ -173,8 +177,13 @@ impl PoolRun {
         self.wait_over();
     }
 
-    /// Waits until the run has ended and every call was answered.
+    /// Waits until the run has ended and every call was answered. On the router thread
+    /// itself (`terminate()` or `join()` in a callback) it cannot wait for itself: it returns
+    /// at once, and the run ends as soon as the callback has returned.
     pub(crate) fn wait_over(&self) {
+        if self.router.get() == Some(&std::thread::current().id()) {
+            return;
+        }
         let over = self.over.lock().unwrap_or_else(|e| e.into_inner());
         let _over = self
             .over_changed

@@ -169,6 +169,10 @@ fn main() -> std::process::ExitCode {
             "task_timeout_bounds_each_argument_of_a_map",
             task_timeout_bounds_each_argument_of_a_map,
         ),
+        (
+            "a_callback_may_terminate_its_pool",
+            a_callback_may_terminate_its_pool,
+        ),
     ];
     common::run_tests(tests)
 }
@@ -704,4 +708,35 @@ fn task_timeout_bounds_each_argument_of_a_map() {
     }
     assert_eq!(results[2..], [Ok(10), Ok(20)]);
     assert_eq!(pool.apply(square, 4).unwrap(), Ok(16));
+}
+
+/// A callback runs on the pool's result thread; terminating (or dropping) the pool there
+/// must not wait for that thread itself.
+fn a_callback_may_terminate_its_pool() {
+    let pool = std::sync::Arc::new(Pool::new(1).unwrap());
+    let pids = pool.worker_pids();
+    let theirs = std::sync::Arc::clone(&pool);
+    let (tx, rx) = mpsc::channel();
+    let result = pool
+        .apply_async_with(
+            square,
+            2,
+            move |v| {
+                theirs.terminate();
+                tx.send(v).unwrap();
+            },
+            |e| panic!("{e}"),
+        )
+        .unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), 4);
+    assert_eq!(result.get(), Ok(4));
+    assert!(matches!(
+        pool.map(square, [1u64]),
+        Err(Error::PoolNotRunning)
+    ));
+    for pid in pids {
+        wait_gone(pid);
+    }
+    pool.join();
+    assert!(pool.worker_pids().is_empty());
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// The hidden first argument that routes an invocation into worker mode.
@@ -46,7 +46,8 @@ pub struct ChildProcess {
     pid: u32,
     reaped: Mutex<bool>,
     stderr: Arc<Mutex<StderrTail>>,
-    stderr_reader: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The thread reading the worker's stderr, and word from it when it reached the end.
+    stderr_reader: Mutex<Option<(std::thread::JoinHandle<()>, mpsc::Receiver<()>)>>,
 }
 
 #[derive(Default)]
@@ -101,15 +102,19 @@ impl ChildProcess {
         let pid = child.id();
         // The `Child` is dropped without waiting: this module reaps with wait4, exactly once.
         drop(child);
+        let (ended, end) = mpsc::sync_channel(1);
         let reader_thread = std::thread::Builder::new()
             .name(format!("worker-{pid}-stderr"))
-            .spawn(move || collect_tail(reader, &sink, forward))
+            .spawn(move || {
+                collect_tail(reader, &sink, forward);
+                let _ = ended.send(());
+            })
             .map_err(|e| Error::io("cannot start the stderr reader", e))?;
         Ok(Arc::new(ChildProcess {
             pid,
             reaped: Mutex::new(false),
             stderr,
-            stderr_reader: Mutex::new(Some(reader_thread)),
+            stderr_reader: Mutex::new(Some((reader_thread, end))),
         }))
     }
 
@@ -189,17 +194,15 @@ impl ChildProcess {
         };
         // The pipe reaches EOF when the worker (and anything it started) is gone; don't wait
         // long for a grandchild that still holds it.
-        if let Some(handle) = self
+        if let Some((handle, end)) = self
             .stderr_reader
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
         {
-            let deadline = std::time::Instant::now() + Duration::from_millis(200);
-            while !handle.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            if handle.is_finished() {
+            // Woken the moment the reader is done (no polling: a reap is on the path of
+            // every `join`).
+            if end.recv_timeout(Duration::from_millis(200)).is_ok() {
                 let _ = handle.join();
             }
         }

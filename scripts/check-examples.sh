@@ -69,7 +69,8 @@ expect_count() {
     fi
 }
 
-checked() { echo "ok   $current"; }
+n_checked=0
+checked() { echo "ok   $current"; n_checked=$((n_checked + 1)); }
 
 if run basic_process Worker-1; then
     before=$failures
@@ -247,4 +248,4 @@ if [ "$failures" -ne 0 ]; then
     echo "examples: $failures check(s) failed"
     exit 1
 fi
-echo "examples: all 10 checked"
+echo "examples: all $n_checked checked"

@@ -168,6 +168,7 @@ mod pipe;
 mod pool;
 mod pool_call;
 mod pool_job;
+mod pool_results;
 mod pool_run;
 mod process;
 mod queue;

@@ -376,6 +376,21 @@ row "md5 tree with --events (its cost)" t:sup_md5_events "the same without --eve
 "$bin" report "$o/events.jsonl" -o "$o/events.html" 2>/dev/null
 note "--events on the md5 tree: $(wc -l <"$o/events.jsonl") lines, $(mb "$(stat -c %s "$o/events.jsonl")") MB; its report (supervisor report): $(mb "$(stat -c %s "$o/events.html")") MB"
 
+# --- j. library vs CPython multiprocessing: Pool and Process --------------------------------
+say "j. library vs CPython multiprocessing: Pool and Process"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-mp --example bench_pool
+bench_pool=$root/target/release/examples/bench_pool
+python3 "$scripts/mp_bench_compare.py" --runs "$runs" --store "$store" \
+    "mp=$bench_pool" \
+    "py=$py '$scripts/mp_bench_pool.py' --start-method fork" \
+    "pyspawn=$py '$scripts/mp_bench_pool.py' --start-method spawn spawn_join"
+row "library: Pool(2) reused, 1000 × map of 8 items, per call" v:mp_pool_reuse "multiprocessing.Pool(2), fork" v:py_pool_reuse "ratio<=0.5" ms
+row "library: one map of 200,000 trivial items" v:mp_map_200k "multiprocessing.Pool(2), fork" v:py_map_200k "ratio<=0.5" ms
+row "library: apply_async × 10,000, then every result" v:mp_apply_async_10k "multiprocessing.Pool(2), fork" v:py_apply_async_10k - ms
+row "library: Process spawn + join" v:mp_spawn_join "multiprocessing.Process, fork" v:py_spawn_join "ratio<=1.0" ms
+row "library: Process spawn + join vs Python's spawn" v:mp_spawn_join "multiprocessing.Process, spawn" v:pyspawn_spawn_join - ms
+note "library rows: crates/mp/examples/bench_pool.rs and scripts/mp_bench_pool.py run the same programs, timed inside each process after its pool has started (median of $runs runs each, alternating); default chunksize on both sides (Python's rule: 8 items on 2 workers = 8 tasks of 1); spawn + join is the median of 20 in each run"
+
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"
 mode=$([ "$quick" = 1 ] && echo "--quick, " || true)

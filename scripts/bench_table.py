@@ -12,7 +12,8 @@ SUPERVISOR and REFERENCE are values: `t:KEY` (the median time of KEY in the stor
 `c:KEY` (its median CPU time, user + sys of all its processes), `rate:N:KEY` (N divided
 by the median time: tasks/s), `v:KEY` (a value put in the store), `n:X` (a
 number) or `skip:TEXT` (the row cannot be measured: printed as "skipped: TEXT"). UNIT is `s`,
-`tasks/s`, `x` (a speedup) or `MB` and says how both values print. The ratio is supervisor /
+`ms` (a value in seconds, printed in milliseconds), `tasks/s`, `x` (a speedup) or `MB` and
+says how both values print. The ratio is supervisor /
 reference. GOAL is `ratio<=X`, `ratio>=X`, `sup>=X`, `sup<=X` or `-` (informational).
 
 Prints the table (with the machine and date) and writes it to --out. Exits 0 whatever goals are
@@ -60,6 +61,8 @@ def show(v, unit: str) -> str:
         return v
     if unit == "s":
         return f"{v:.3f} s"
+    if unit == "ms":
+        return f"{v * 1e3:.3f} ms"
     if unit == "tasks/s":
         return f"{v / 1e6:.2f} M/s" if v >= 1e6 else f"{v / 1e3:.0f} k/s"
     if unit == "x":

@@ -24,6 +24,19 @@ run() {
     fi
 }
 
+# run_mp NAME [ARGS...]: like run, for an example of crates/mp (package supervisor-mp).
+run_mp() {
+    local name=$1
+    shift
+    current=$name
+    if ! timeout 300 cargo run -q --locked -p supervisor-mp --example "$name" -- "$@" >"$out" 2>&1; then
+        echo "FAIL $name: exited non-zero"
+        sed 's/^/    /' "$out"
+        failures=$((failures + 1))
+        return 1
+    fi
+}
+
 # expect LINE...: each must be a whole line of the output (fixed string).
 expect() {
     local line
@@ -56,7 +69,8 @@ expect_count() {
     fi
 }
 
-checked() { echo "ok   $current"; }
+n_checked=0
+checked() { echo "ok   $current"; n_checked=$((n_checked + 1)); }
 
 if run basic_process Worker-1; then
     before=$failures
@@ -192,6 +206,29 @@ if run manager_shared; then
     [ "$failures" = "$before" ] && checked
 fi
 
+if run_mp persistent_pool; then
+    before=$failures
+    expect "map 1: [0, 1, 4, 9, 16, 25, 36, 49], initialized: true" \
+        "map 2: [0, 1, 4, 9, 16, 25, 36, 49], initialized: true" \
+        "map 3: [0, 1, 4, 9, 16, 25, 36, 49], initialized: true" \
+        "workers: 2" \
+        "worker pids stable: true" \
+        "starmap(add, [(1, 2), (3, 4)]) = [3, 7]" \
+        "imap in input order: [300, 200, 100, 0]" \
+        "callback: 49" \
+        "map_async(..).get(timeout=0.1) timed out: true" \
+        "after close: Pool not running: it was closed or terminated and takes no more calls" \
+        "joined: the pending call ended: true" \
+        "workers left: 0"
+    # The initializer ran once in each of the two workers (their output reaches ours).
+    n=$(grep -cE '^initializer ran in worker [1-9][0-9]*$' "$out")
+    if [ "$n" != 2 ]; then
+        echo "FAIL persistent_pool: the initializer ran $n times, expected 2"
+        failures=$((failures + 1))
+    fi
+    [ "$failures" = "$before" ] && checked
+fi
+
 if run shared_memory; then
     before=$failures
     expect "segment size: 108 bytes" \
@@ -211,4 +248,4 @@ if [ "$failures" -ne 0 ]; then
     echo "examples: $failures check(s) failed"
     exit 1
 fi
-echo "examples: all 10 checked"
+echo "examples: all $n_checked checked"

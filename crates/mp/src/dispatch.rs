@@ -1,19 +1,17 @@
-//! A queue of single calls (`apply_async`, `submit`) served by successive supervised runs.
-//!
-//! The engine takes a run's tasks up front, so a dispatcher thread takes everything queued,
-//! runs it as one supervised run of at most `workers` processes, and then takes what was
-//! queued meanwhile. The pool's process count is a bound on concurrent workers.
+//! The queue of a [`crate::ProcessPoolExecutor`]: submitted calls wait here, cancellable,
+//! and are handed to the executor's persistent pool a few at a time (as Python's executor
+//! moves work items into a call queue of `max_workers + 1`): a call handed over is running
+//! and can no longer be cancelled. Calls share the pool's workers with each other at once,
+//! with no rounds: a short call never waits for a long one to end.
 
 use crate::error::{Error, TaskError};
 use crate::job::Call;
-use crate::pool::Settings;
-use crate::run::{Event, RunHandle};
+use crate::pool::Pool;
 use std::collections::VecDeque;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use supervisor_runtime::{StopMode, Stopper};
 
 enum Status {
     Queued,
@@ -126,8 +124,9 @@ impl Cell {
 
 struct Queue {
     pending: VecDeque<(Call, Arc<Cell>)>,
+    /// Calls handed to the pool and not yet done.
+    inflight: usize,
     closed: bool,
-    current: Option<Stopper>,
 }
 
 struct Shared {
@@ -141,26 +140,27 @@ impl Shared {
     }
 }
 
-/// The queue and its thread.
+/// The queue and the thread that feeds the pool from it.
 pub(crate) struct Dispatcher {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(workers: usize, settings: Settings) -> Result<Self, Error> {
+    /// Feeds `pool`, at most `window` calls in flight.
+    pub(crate) fn new(pool: Pool, window: usize) -> Result<Self, Error> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
+                inflight: 0,
                 closed: false,
-                current: None,
             }),
             wake: Condvar::new(),
         });
         let serving = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("supervisor-mp-dispatch".into())
-            .spawn(move || serve(&serving, workers, &settings))?;
+            .spawn(move || feed(&serving, &pool, window.max(1)))?;
         Ok(Dispatcher {
             shared,
             thread: Mutex::new(Some(thread)),
@@ -184,7 +184,7 @@ impl Dispatcher {
         self.shared.wake.notify_all();
     }
 
-    /// Cancels every call not yet started.
+    /// Cancels every call not yet handed to the pool.
     pub(crate) fn cancel_pending(&self) {
         let drained: Vec<_> = self.shared.lock().pending.drain(..).collect();
         for (_, cell) in drained {
@@ -200,68 +200,42 @@ impl Dispatcher {
             let _ = thread.join();
         }
     }
-
-    /// Closes, fails everything queued, kills the current run's workers and reaps them.
-    pub(crate) fn terminate(&self, reason: &str) {
-        let drained: Vec<_> = {
-            let mut queue = self.shared.lock();
-            queue.closed = true;
-            if let Some(stopper) = &queue.current {
-                stopper.stop(StopMode::Immediate, reason);
-            }
-            queue.pending.drain(..).collect()
-        };
-        self.shared.wake.notify_all();
-        for (_, cell) in drained {
-            cell.finish(Err(TaskError::NotRun(reason.to_string())));
-        }
-        self.join();
-    }
 }
 
-fn serve(shared: &Shared, workers: usize, settings: &Settings) {
+/// Hands queued calls to the pool while fewer than `window` are in flight; once closed and
+/// drained, closes the pool and joins it.
+fn feed(shared: &Arc<Shared>, pool: &Pool, window: usize) {
     loop {
-        let queue = shared.lock();
-        let mut queue = shared
-            .wake
-            .wait_while(queue, |q| q.pending.is_empty() && !q.closed)
-            .unwrap_or_else(|e| e.into_inner());
-        if queue.pending.is_empty() {
-            return;
-        }
-        let (calls, cells): (Vec<Call>, Vec<Arc<Cell>>) = queue
-            .pending
-            .drain(..)
-            .filter(|(_, cell)| cell.start())
-            .unzip();
-        if calls.is_empty() {
-            continue;
-        }
-        let config = crate::job::config(workers.min(calls.len()), settings);
-        let sink_cells = cells.clone();
-        let run = RunHandle::start_with_initializer(
-            config,
-            settings.initializer.clone(),
-            calls,
-            move |event| {
-                if let Event::Done(index, result) = event {
-                    sink_cells[index].finish(result);
-                }
-            },
-        );
-        match run {
-            Ok(run) => {
-                queue.current = Some(run.stopper());
-                drop(queue);
-                run.wait();
-                shared.lock().current = None;
+        let (call, cell) = {
+            let queue = shared.lock();
+            let mut queue = shared
+                .wake
+                .wait_while(queue, |q| {
+                    !(q.closed && q.pending.is_empty())
+                        && (q.pending.is_empty() || q.inflight >= window)
+                })
+                .unwrap_or_else(|e| e.into_inner());
+            let Some((call, cell)) = queue.pending.pop_front() else {
+                break;
+            };
+            if !cell.start() {
+                // Cancelled while it waited.
+                continue;
             }
-            Err(e) => {
-                drop(queue);
-                for cell in cells {
-                    cell.finish(Err(TaskError::NotRun(e.to_string())));
-                }
-            }
+            queue.inflight += 1;
+            (call, cell)
+        };
+        let done = Arc::clone(shared);
+        let finish = Arc::clone(&cell);
+        let submitted = pool.submit_one(call, move |result| {
+            finish.finish(result);
+            done.lock().inflight -= 1;
+            done.wake.notify_all();
+        });
+        if let Err(e) = submitted {
+            cell.finish(Err(TaskError::NotRun(e.to_string())));
+            shared.lock().inflight -= 1;
         }
     }
+    pool.join();
 }

@@ -27,6 +27,10 @@ pub enum Error {
     /// The pool or executor no longer accepts work (closed or shut down).
     #[error("the pool is closed: no new work is accepted")]
     Closed,
+    /// The pool was closed or terminated: it takes no more calls (Python's `ValueError("Pool
+    /// not running")`).
+    #[error("Pool not running: it was closed or terminated and takes no more calls")]
+    PoolNotRunning,
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[from] std::io::Error),

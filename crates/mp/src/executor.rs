@@ -2,20 +2,24 @@
 
 use crate::dispatch::{Cell, Dispatcher};
 use crate::error::{Error, TaskError};
-use crate::function::{Function, call_of, decode_result};
-use crate::pool::{PoolBuilder, Settings};
+use crate::function::{Function, check_callable, encode};
+use crate::job::Call;
+use crate::pool::PoolBuilder;
+use crate::pool_call::decode_one;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-/// Runs submitted calls in at most `max_workers` worker processes at a time.
+/// Runs submitted calls in `max_workers` worker processes that live as long as the executor
+/// (a persistent [`crate::Pool`]; the builder's initializer runs once per worker).
 ///
-/// Calls are queued and run in batches (each batch one supervised run). A call whose worker
-/// crashes fails alone; pending futures are never thrown away (no `BrokenProcessPool`).
-/// Dropping the executor is [`ProcessPoolExecutor::shutdown`]`(true, false)`, like leaving
-/// Python's `with` block.
+/// Submitted calls wait in a queue, where they can be cancelled, and are handed to the workers
+/// a few at a time (`max_workers + 1` in flight, as Python's call queue): a handed-over call is
+/// running. A call whose worker crashes fails alone; pending futures are never thrown away (no
+/// `BrokenProcessPool`). Dropping the executor is [`ProcessPoolExecutor::shutdown`]`(true,
+/// false)`, like leaving Python's `with` block.
 pub struct ProcessPoolExecutor {
     max_workers: usize,
     dispatcher: Dispatcher,
@@ -29,10 +33,11 @@ impl ProcessPoolExecutor {
 
     /// An executor with the settings of `builder` (retries, `max_tasks_per_child`, ...).
     pub fn with(builder: PoolBuilder) -> Result<Self, Error> {
-        let (max_workers, settings): (usize, Settings) = builder.parts()?;
+        let pool = builder.build_for_executor()?;
+        let max_workers = pool.processes();
         Ok(ProcessPoolExecutor {
             max_workers,
-            dispatcher: Dispatcher::new(max_workers, settings)?,
+            dispatcher: Dispatcher::new(pool, max_workers + 1)?,
         })
     }
 
@@ -43,7 +48,13 @@ impl ProcessPoolExecutor {
 
     /// Schedules `f(arg)`.
     pub fn submit<F: Function>(&self, f: F, arg: F::Arg) -> Result<Future<F::Output>, Error> {
-        let cell = self.dispatcher.submit(call_of(&f, &arg)?)?;
+        check_callable(f.name())?;
+        // As a pool's chunk of one argument.
+        let call = Call {
+            function: f.name().to_string(),
+            arg: encode(std::slice::from_ref(&arg)).map_err(Error::Encode)?,
+        };
+        let cell = self.dispatcher.submit(call)?;
         Ok(Future {
             cell,
             types: PhantomData,
@@ -100,12 +111,12 @@ impl<R> Clone for Future<R> {
 impl<R: DeserializeOwned> Future<R> {
     /// Waits for the result.
     pub fn result(&self) -> Result<R, TaskError> {
-        decode_result(&self.cell.wait(None).expect("no timeout"))
+        decode_one(&self.cell.wait(None).expect("no timeout"))
     }
 
     /// Waits at most `timeout` (`None`: not done yet).
     pub fn result_timeout(&self, timeout: Duration) -> Option<Result<R, TaskError>> {
-        self.cell.wait(Some(timeout)).map(|r| decode_result(&r))
+        self.cell.wait(Some(timeout)).map(|r| decode_one(&r))
     }
 
     /// Whether the call has ended (or was cancelled).

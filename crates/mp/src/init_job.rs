@@ -1,55 +1,54 @@
-//! The runtime job of a pool with an initializer: [`crate::CallJob`]'s calls, after running a
-//! registered function once when the worker starts (Python's `Pool(initializer=..)`).
+//! A pool's initializer (Python's `Pool(initializer=..)`): a registered function run once when
+//! a worker starts, before its first task, bounded by `initializer_timeout` if given.
 
-use crate::job::{Call, CallJob};
-use supervisor_runtime::Job;
+use crate::function::panic_message;
+use crate::job::Call;
+use std::time::Duration;
 
-/// Like [`CallJob`], with a setup: the initializer call, run in `start` before any task.
-pub(crate) struct InitCallJob(CallJob);
-
-/// A panic's message.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic".to_string())
+/// Runs `init` (if any) in this worker, within `limit` if given: an error, a panic or an
+/// overrun is the worker's start failure.
+pub(crate) fn run_initializer(init: Option<Call>, limit: Option<Duration>) -> Result<(), String> {
+    let Some(init) = init else {
+        return Ok(());
+    };
+    let f = crate::function::lookup(&init.function).ok_or_else(|| {
+        format!(
+            "the initializer {:?} is not registered in the worker",
+            init.function
+        )
+    })?;
+    let name = init.function.clone();
+    let _disarm = limit.map(|limit| arm_watchdog(&name, limit));
+    let arg = init.arg;
+    match std::panic::catch_unwind(move || f(&arg)) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("the initializer {name:?} failed: {e}")),
+        Err(payload) => Err(format!(
+            "the initializer {name:?} panicked: {}",
+            panic_message(payload.as_ref())
+        )),
+    }
 }
 
-impl Job for InitCallJob {
-    const NAME: &'static str = "supervisor_mp::call_with_initializer";
-    type Setup = Option<Call>;
-    type Task = Call;
-    type Output = Result<Vec<u8>, String>;
+/// The exit status of a worker whose initializer overran its limit.
+const INIT_TIMEOUT_EXIT: i32 = 72;
 
-    fn start(setup: Option<Call>) -> Result<Self, String> {
-        if let Some(init) = setup {
-            let f = crate::function::lookup(&init.function).ok_or_else(|| {
-                format!(
-                    "the initializer {:?} is not registered in the worker",
-                    init.function
-                )
-            })?;
-            let name = init.function.clone();
-            match std::panic::catch_unwind(move || f(&init.arg)) {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(format!("the initializer {name:?} failed: {e}")),
-                Err(payload) => {
-                    return Err(format!(
-                        "the initializer {name:?} panicked: {}",
-                        panic_message(payload.as_ref())
-                    ));
-                }
+/// A thread that ends the process if the initializer overruns `limit`; dropping the returned
+/// sender (the initializer returned) disarms it.
+fn arm_watchdog(name: &str, limit: Duration) -> std::sync::mpsc::Sender<()> {
+    let (disarm, armed) = std::sync::mpsc::channel::<()>();
+    let message =
+        format!("the initializer {name:?} did not finish within {limit:?} (initializer_timeout)");
+    let _ = std::thread::Builder::new()
+        .name("supervisor-mp-init-timeout".into())
+        .spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = armed.recv_timeout(limit) {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{message}");
+                // Rust's exit only tries the stdout lock, so a main thread stuck in user code
+                // (even mid-print) cannot hold the worker up.
+                std::process::exit(INIT_TIMEOUT_EXIT);
             }
-        }
-        Ok(InitCallJob(CallJob::start(())?))
-    }
-
-    fn run(&mut self, call: Call) -> Self::Output {
-        self.0.run(call)
-    }
-
-    fn label(call: &Call) -> std::borrow::Cow<'_, str> {
-        CallJob::label(call)
-    }
+        });
+    disarm
 }

@@ -68,5 +68,22 @@ pub(crate) fn config(workers: usize, settings: &crate::pool::Settings) -> Config
     }
     config.task_timeout = settings.task_timeout;
     config.events = settings.events.clone();
+    // A caller of this library waits on each result (a `join`, a `get`, the next `map`):
+    // hand results over at once rather than gathering them for a millisecond.
+    config.deliver_after = std::time::Duration::ZERO;
+    config.output = if settings.capture_output {
+        supervisor_runtime::WorkerOutput::Capture
+    } else {
+        supervisor_runtime::WorkerOutput::Forward
+    };
     config
+}
+
+/// Like [`outcome_result`], taking the outcome (no copy of the bytes).
+pub(crate) fn into_result(outcome: Outcome<Result<Vec<u8>, String>>) -> Result<Vec<u8>, TaskError> {
+    match outcome.result {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(message)) => Err(TaskError::Remote(message)),
+        Err(failure) => Err(TaskError::from_failure(failure)),
+    }
 }

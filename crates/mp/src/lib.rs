@@ -27,13 +27,24 @@
 //! results are serde values encoded with bincode 2. Inside the worker a single runtime job
 //! ([`CallJob`]) looks the name up and calls the function.
 //!
-//! Each [`Pool::map`] / [`Pool::imap_unordered`] call, and each [`Process`], is one supervised
-//! run whose workers live for that call; [`Pool::apply_async`] and
-//! [`ProcessPoolExecutor::submit`] calls are queued and run in batches by a background thread,
-//! at most `processes` workers at a time. When a worker dies (abort, segfault, `kill -9`, out
-//! of memory), only the task it was running fails, with the cause; the worker is replaced and
-//! the other tasks go on. Python's `Pool` hangs in that case, and its `ProcessPoolExecutor`
-//! fails every pending future with `BrokenProcessPool`.
+//! A [`Pool`] is one *open* run of the engine: its workers start with the pool and live as
+//! long as it does, the initializer runs once in each, and every call (`map`, `imap`,
+//! `apply_async`, ...) submits its tasks to the same workers as one flow; flows take turns,
+//! so calls share the workers fairly. A `map`'s arguments travel in chunks (Python's
+//! `chunksize`): one engine task per chunk, run in the worker by a chunk entry point that
+//! [`task!`] registers beside the single one, with a panic caught per argument. A router
+//! thread hands each finished task to its call; a chunk whose worker died is submitted again
+//! one argument per task, so only the argument that kills its worker fails. `terminate()`
+//! SIGKILLs the workers and every call still waiting ends with [`TaskError::NotRun`] for what
+//! had no result. Each [`Process`] is a one-task run of its own. A [`ProcessPoolExecutor`] is a
+//! persistent pool fed from a queue of submitted calls, `max_workers + 1` at a time (Python's
+//! call queue), so the calls still queued can be cancelled. When a worker dies (abort, segfault, `kill -9`, out of memory), only the task it was
+//! running fails, with the cause; the worker is replaced and the other tasks go on. Python's
+//! `Pool` hangs in that case, and its `ProcessPoolExecutor` fails every pending future with
+//! `BrokenProcessPool`.
+//!
+//! What a task prints reaches this process's stdout and stderr (stderr line by line), as a
+//! Python child's does; [`PoolBuilder::capture_output`] keeps it for failure reports instead.
 //!
 //! ## Names
 //!
@@ -41,15 +52,25 @@
 //! |------------------------------------------------|------------------------------------------------|
 //! | `if __name__ == "__main__":`                   | [`init()`] as the first line of `main`         |
 //! | a module-level `def f(x)`                      | [`task!`]`(fn f(x: T) -> R { .. })`, [`register!`] |
+//! | `def f()`, `def f(a, b)`, no `return`          | [`task!`]`(fn f() { .. })`, `task!(fn f(a: A, b: B) -> R { .. })` (the arguments as one tuple) |
 //! | `Process(target=f, args=(x,)).start()`         | [`Process::spawn`]`(f, x)`                     |
 //! | `p.join()`, `p.exitcode`, `p.pid`, `p.is_alive()` | [`Process::join`] (returns the result), [`Process::exitcode`], [`Process::pid`], [`Process::is_alive`] |
 //! | `p.join(timeout)`                              | [`Process::join_timeout`]                      |
 //! | `p.terminate()`, `p.kill()`                    | [`Process::terminate`], [`Process::kill`]      |
-//! | `Pool(processes, maxtasksperchild=..)`         | [`Pool::new`], [`Pool::builder`]               |
-//! | `pool.map(f, xs, chunksize)`                   | [`Pool::map`] (`chunksize` on the builder)     |
-//! | `pool.imap_unordered(f, xs)`                   | [`Pool::imap_unordered`] (yields `(index, result)`) |
-//! | `pool.apply_async(f, (x,))`, `.get(timeout)`   | [`Pool::apply_async`], [`AsyncResult::get`], [`AsyncResult::get_timeout`] |
-//! | `pool.close()`, `pool.join()`, `pool.terminate()` | [`Pool::close`], [`Pool::join`], [`Pool::terminate`] (and `Drop`) |
+//! | `Pool(processes, maxtasksperchild=..)`         | [`Pool::new`], [`Pool::builder`] ([`PoolBuilder::max_tasks_per_child`]) |
+//! | `Pool(initializer=f, initargs=(x,))`           | [`PoolBuilder::initializer`]`(f, x)`, [`PoolBuilder::initializer_timeout`] |
+//! | `pool.map(f, xs)`, `pool.starmap(f, pairs)`    | [`Pool::map`], [`Pool::starmap`] (one result per input) |
+//! | `pool.imap(f, xs)`, `it.next(timeout)`         | [`Pool::imap`] ([`Imap`], in input order), [`Imap::next_timeout`] |
+//! | `pool.imap_unordered(f, xs)`                   | [`Pool::imap_unordered`] (yields `(index, result)`: [`ImapUnordered`]) |
+//! | `map(f, xs, chunksize=n)` (and the others')    | [`Pool::with_chunksize`]`(n).map(f, xs)` ([`Chunked`]), [`PoolBuilder::chunksize`] |
+//! | `pool.map_async(f, xs)`, `starmap_async`       | [`Pool::map_async`], [`Pool::starmap_async`] ([`MapResult`]) |
+//! | `pool.apply(f, (x,))`, `apply_async(f, (x,))`  | [`Pool::apply`], [`Pool::apply_async`] ([`AsyncResult`]) |
+//! | `apply_async(.., callback=, error_callback=)`, `map_async(.., callback=, error_callback=)` | [`Pool::apply_async_with`], [`Pool::map_async_with`] (run on the pool's result thread) |
+//! | `res.get()`, `res.get(timeout)`, `res.wait()`, `res.ready()`, `res.successful()` | [`AsyncResult::get`], [`AsyncResult::get_timeout`], [`AsyncResult::wait`] / [`AsyncResult::wait_timeout`], [`AsyncResult::ready`], [`AsyncResult::successful`] (the same on [`MapResult`]) |
+//! | `pool.close()`, `pool.join()`, `pool.terminate()`, `with Pool() as p:` | [`Pool::close`], [`Pool::join`], [`Pool::terminate`], `Drop` |
+//! | `ValueError: Pool not running`                 | [`Error::PoolNotRunning`] |
+//! | `[p.pid for p in pool._pool]`                  | [`Pool::worker_pids`] (stable between calls) |
+//! | a child's `print` on the parent's terminal     | the same by default; [`PoolBuilder::capture_output`] to keep it |
 //! | `ProcessPoolExecutor(max_workers)`             | [`ProcessPoolExecutor::new`]                   |
 //! | `executor.submit(f, x)`, `future.result()`     | [`ProcessPoolExecutor::submit`], [`Future::result`] |
 //! | `executor.map`, `executor.shutdown(wait, cancel_futures)` | [`ProcessPoolExecutor::map`], [`ProcessPoolExecutor::shutdown`] |
@@ -75,7 +96,7 @@
 //! | pitfall (Python) | here |
 //! |---|---|
 //! | forgetting `if __name__ == "__main__"` (workers re-run the program) | workers re-execute the binary, so whatever `main` does before [`init`] runs in every worker too: call [`init`] first. Starting work without it fails with [`Error::NotInitialized`] instead of spawning copies of the whole program |
-//! | not closing a `Pool` (`close()`/`join()` or `with`) | dropping a [`Pool`] (or an [`ImapUnordered`] iterator, a running [`Process`], a [`Manager`]) kills its workers and reaps them; no zombie or orphan survives, and workers die with the parent even if it is killed |
+//! | not closing a `Pool` (`close()`/`join()` or `with`) | dropping a [`Pool`] (or a running [`Process`], a [`Manager`]) kills its workers (SIGKILL, never waiting on user code) and reaps them; no zombie or orphan survives, and workers die with the parent even if it is killed. Dropping an [`Imap`] / [`ImapUnordered`] iterator early leaves its remaining tasks to the pool, as in Python |
 //! | passing large objects between processes | everything that crosses is serde data encoded with bincode, explicitly: send what the function needs (a path, a range), and share bulk data through [`SharedMemory`] |
 //! | creating too many processes | [`Pool::builder`] defaults to the cores this process may use |
 //! | ignoring exceptions in workers | a panic in the function is caught in the worker and becomes that task's [`TaskError::Panicked`] with the message; the worker goes on |
@@ -145,6 +166,10 @@ mod lock;
 mod manager;
 mod pipe;
 mod pool;
+mod pool_call;
+mod pool_job;
+mod pool_results;
+mod pool_run;
 mod process;
 mod queue;
 mod run;
@@ -155,12 +180,12 @@ mod stats;
 pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
 pub use executor::{AsCompleted, Future, ProcessPoolExecutor, as_completed};
-pub use function::{__invoke, Entry, Func, Function, RawFn, registered};
+pub use function::{__invoke, __invoke_chunk, Entry, Func, Function, RawFn, registered};
 pub use job::{Call, CallJob};
 pub use lock::{Lock, LockError, LockGuard};
 pub use manager::{DictProxy, ListProxy, Manager};
 pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
-pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
+pub use pool::{AsyncResult, Chunked, Imap, ImapUnordered, MapResult, Pool, PoolBuilder};
 pub use process::Process;
 pub use queue::Queue;
 pub use shm::{SharedMemory, shm_sweep};
@@ -246,7 +271,7 @@ pub(crate) fn worker_args() -> Vec<OsString> {
 fn with_jobs(registry: Registry) -> Registry {
     registry
         .register::<CallJob>()
-        .register::<init_job::InitCallJob>()
+        .register::<pool_job::PoolJob>()
 }
 
 fn exit_with(code: std::process::ExitCode) -> ! {

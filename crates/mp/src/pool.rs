@@ -1,15 +1,15 @@
 //! `Pool`: Python's `multiprocessing.Pool` on supervised workers.
 
-use crate::dispatch::{Cell, Dispatcher};
 use crate::error::{Error, TaskError};
-use crate::function::{Function, call_of, decode_result, encode};
+use crate::function::{Function, encode};
 use crate::job::Call;
-use crate::run::{Event, RunHandle};
-use serde::de::DeserializeOwned;
-use std::collections::BTreeSet;
-use std::marker::PhantomData;
-use std::sync::mpsc::{self, Receiver};
+use crate::pool_call::{CallState, ChunkResult, no_split, split_chunk};
+use crate::pool_job::{ChunkTask, PoolSetup};
+use crate::pool_results::first_result;
+pub use crate::pool_results::{AsyncResult, Imap, ImapUnordered, MapResult};
+use crate::pool_run::PoolRun;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Settings shared by every run of a pool or executor.
@@ -20,10 +20,14 @@ pub(crate) struct Settings {
     pub(crate) chunksize: Option<usize>,
     pub(crate) max_restarts: Option<u32>,
     pub(crate) task_timeout: Option<Duration>,
-    /// Run once in each worker of a `map` / `imap_unordered` run before its first task.
+    /// Run once in each worker process before its first task.
     pub(crate) initializer: Option<Call>,
+    /// How long the initializer may take in each worker.
+    pub(crate) initializer_timeout: Option<Duration>,
     /// Where every run writes its lifecycle (JSON Lines).
     pub(crate) events: Option<crate::EventLog>,
+    /// Keep the workers' stdout and stderr (for failure reports) instead of passing them on.
+    pub(crate) capture_output: bool,
 }
 
 /// Builds a [`Pool`] (or a [`crate::ProcessPoolExecutor`]) with non-default settings.
@@ -42,7 +46,12 @@ impl PoolBuilder {
         self
     }
 
-    /// Most tasks sent to a worker in one message (default: adaptive, sized by the engine).
+    /// The pool's default `chunksize` (Python's): how many arguments of a `map`-like call
+    /// travel to a worker as one task. Default: Python's rule for [`Pool::map`] (the
+    /// arguments split into about four chunks per worker), 1 for [`Pool::imap`] and
+    /// [`Pool::imap_unordered`], and 1 whenever a [`PoolBuilder::task_timeout`] is set (the
+    /// timeout then bounds each argument). [`Pool::with_chunksize`] sets it per call. A
+    /// [`crate::ProcessPoolExecutor`] sends each call alone.
     pub fn chunksize(mut self, chunksize: usize) -> Self {
         self.settings.chunksize = Some(chunksize);
         self
@@ -63,6 +72,9 @@ impl PoolBuilder {
 
     /// More than this many unexpected worker deaths within 10 s stops a run; the tasks not
     /// run by then fail with [`TaskError::NotRun`] (default: twice the processes, at least 10).
+    /// A [`Pool`] is one run for its whole life: once it has given up, every later call fails
+    /// the same way (with the reason), as something is systematically wrong (an initializer
+    /// that always fails, a binary that cannot start).
     pub fn max_restarts(mut self, restarts: u32) -> Self {
         self.settings.max_restarts = Some(restarts);
         self
@@ -74,10 +86,11 @@ impl PoolBuilder {
         self
     }
 
-    /// Writes the lifecycle of the pool's runs to `log` as JSON Lines, as `supervisor run
-    /// --events` does (workers started and ended, every attempt at every task, retries), for
-    /// a timeline: `supervisor report EVENTS`. Each run of the pool appends its own lines
-    /// (numbered by `run`); call [`crate::EventLog::finish`] to wait until all is written.
+    /// Writes the lifecycle of the pool to `log` as JSON Lines, as `supervisor run --events`
+    /// does (workers started and ended, every attempt at every task, retries), for a
+    /// timeline: `supervisor report EVENTS`. A [`Pool`] is one run from `build` to its end
+    /// (`join`, `terminate` or drop); each [`crate::Process`] is a run of its own, numbered by
+    /// `run`. Call [`crate::EventLog::finish`] to wait until all is written.
     pub fn events(mut self, log: crate::EventLog) -> Self {
         self.settings.events = Some(log);
         self
@@ -87,12 +100,12 @@ impl PoolBuilder {
     /// `arg` (Python's `Pool(initializer=f, initargs=..)`), e.g. to set up per-process state
     /// (a `static` `OnceLock`, an environment variable, a connection).
     ///
-    /// It applies to every worker of the pool: those of [`Pool::map`] and
-    /// [`Pool::imap_unordered`] and those that run [`Pool::apply_async`] calls (each run
-    /// starts fresh workers, so it runs once per worker of each run, and again in a worker
-    /// that replaces a dead or recycled one).
-    /// A worker whose initializer fails or panics fails to start: the run gives up after
-    /// [`PoolBuilder::max_restarts`] such failures, and its tasks end as
+    /// A [`Pool`]'s (and a [`crate::ProcessPoolExecutor`]'s) workers live as long as it
+    /// does, so it runs once per worker process, and again in each worker that replaces a
+    /// dead or recycled one (as in Python).
+    /// A worker whose initializer fails, panics or overruns
+    /// [`PoolBuilder::initializer_timeout`] fails to start and is replaced: the pool gives
+    /// up after [`PoolBuilder::max_restarts`] such failures, and its calls end as
     /// [`TaskError::NotRun`] with the initializer's error. An unregistered `f` makes
     /// [`PoolBuilder::build`] fail with [`Error::Unregistered`].
     pub fn initializer<F: Function>(mut self, f: F, arg: F::Arg) -> Self {
@@ -107,6 +120,28 @@ impl PoolBuilder {
             Err(e) => self.initializer_error = Some(e),
         }
         self
+    }
+
+    /// With `true`, what tasks print (`println!`, `eprintln!`) is captured instead of
+    /// reaching this process's stdout and stderr: only its last few KiB appear, in the
+    /// failure reports of tasks whose worker died (default `false`: a worker writes to the
+    /// parent's stdout, and its stderr reaches the parent's stderr line by line, as Python's
+    /// children do).
+    pub fn capture_output(mut self, capture: bool) -> Self {
+        self.settings.capture_output = capture;
+        self
+    }
+
+    /// How long the initializer may run in each worker: past it, the worker writes why to
+    /// its stderr and exits, which counts as a failed start (default: no limit).
+    pub fn initializer_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.initializer_timeout = Some(timeout);
+        self
+    }
+
+    /// The pool these settings describe, for an executor of `max_workers`.
+    pub(crate) fn build_for_executor(self) -> Result<Pool, Error> {
+        self.build()
     }
 
     pub(crate) fn parts(self) -> Result<(usize, Settings), Error> {
@@ -136,32 +171,54 @@ impl PoolBuilder {
         Ok((processes, self.settings))
     }
 
-    /// The pool.
+    /// The pool, with its workers starting now.
     pub fn build(self) -> Result<Pool, Error> {
         let (processes, settings) = self.parts()?;
+        let mut config = crate::job::config(processes, &settings);
+        // `chunksize` is Python's here (arguments per task), not the engine's batch size.
+        config.max_batch = supervisor_runtime::Config::new(processes).max_batch;
+        let setup = PoolSetup {
+            initializer: settings.initializer.clone(),
+            initializer_timeout: settings.initializer_timeout,
+        };
+        let (run, router) = PoolRun::start(config, setup)?;
         Ok(Pool {
             processes,
-            dispatcher: Dispatcher::new(processes, settings.clone())?,
             settings,
-            workers: Arc::new(Mutex::new(BTreeSet::new())),
+            run,
+            router: Mutex::new(Some(router)),
         })
     }
 }
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
 ///
-/// Each [`Pool::map`] / [`Pool::imap_unordered`] call is one supervised run whose workers live
-/// for that call; [`Pool::apply_async`] calls are queued and run in batches on a background
-/// thread, at most `processes` workers at a time. A task whose worker crashes fails alone (its
-/// result is a [`TaskError`]); the others go on. Dropping the pool kills its running workers,
-/// reaps them, and fails the calls not yet run ([`Pool::terminate`]).
+/// The workers start with the pool and live as long as it does (a dead or recycled one is
+/// replaced at once); the initializer runs once in each. Every call (`map`, `imap`,
+/// `apply_async`, ...) is queued on the same workers, and calls share them fairly: a short
+/// call runs while a long one is in progress. A task whose worker crashes fails alone (its
+/// result is a [`TaskError`]); the others go on.
+///
+/// [`Pool::close`] then [`Pool::join`] lets the queued work finish; [`Pool::terminate`] (and
+/// dropping the pool) kills the workers now, and the calls in progress return at once with
+/// what had finished and [`TaskError::NotRun`] for the rest. After either, every call fails
+/// with [`Error::PoolNotRunning`], as in Python.
 pub struct Pool {
     processes: usize,
     settings: Settings,
-    dispatcher: Dispatcher,
-    /// Pids of the workers started by this pool's `map` / `imap_unordered` runs; the ones
-    /// that ended are pruned by [`Pool::worker_pids`].
-    workers: Arc<Mutex<BTreeSet<u32>>>,
+    run: Arc<PoolRun>,
+    router: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What a call needs to know about how to chunk its arguments.
+#[derive(Clone, Copy)]
+enum Chunking {
+    /// Python's `map` rule: about four chunks per worker.
+    Map,
+    /// One argument per task (`imap`, `apply`).
+    One,
+    /// As the caller said.
+    Exactly(usize),
 }
 
 impl Pool {
@@ -170,7 +227,7 @@ impl Pool {
         Pool::builder().processes(processes).build()
     }
 
-    /// A builder, for `chunksize`, `max_tasks_per_child`, `retries`, ...
+    /// A builder, for `chunksize`, `max_tasks_per_child`, `retries`, `initializer`, ...
     pub fn builder() -> PoolBuilder {
         PoolBuilder::default()
     }
@@ -180,66 +237,185 @@ impl Pool {
         self.processes
     }
 
-    /// `f` applied to every input, results in input order; each failed task has its own
-    /// [`TaskError`]. Blocks until every task has ended and every worker is reaped.
+    /// The calls of this pool with `chunksize` arguments per task (Python's `chunksize=`
+    /// argument of `map`, `imap`, `starmap`, ...).
+    pub fn with_chunksize(&self, chunksize: usize) -> Chunked<'_> {
+        Chunked {
+            pool: self,
+            chunksize: chunksize.max(1),
+        }
+    }
+
+    fn chunksize(&self, chunking: Chunking, n: usize) -> usize {
+        let default = match chunking {
+            Chunking::Exactly(size) => return size.max(1),
+            _ if self.settings.task_timeout.is_some() => 1,
+            Chunking::Map => n.div_ceil(self.processes * 4),
+            Chunking::One => 1,
+        };
+        self.settings.chunksize.unwrap_or(default).max(1)
+    }
+
+    /// Encodes the arguments in chunks and submits them as one call.
+    fn submit<F: Function>(
+        &self,
+        f: &F,
+        args: impl IntoIterator<Item = F::Arg>,
+        chunking: Chunking,
+    ) -> Result<Arc<CallState>, Error> {
+        crate::function::check_callable(f.name())?;
+        if crate::function::lookup_chunk(f.name()).is_none() {
+            return Err(Error::Config(format!(
+                "function {:?} was registered without a chunk entry point \
+                 (`Entry::with_chunk`, as `task!` and `register!` do): a pool cannot run it",
+                f.name()
+            )));
+        }
+        let args: Vec<F::Arg> = args.into_iter().collect();
+        let size = self.chunksize(chunking, args.len());
+        let mut lens = Vec::with_capacity(args.len().div_ceil(size));
+        let mut kept = Vec::with_capacity(lens.capacity());
+        let mut tasks = Vec::with_capacity(lens.capacity());
+        for chunk in args.chunks(size) {
+            let bytes = encode(chunk).map_err(Error::Encode)?;
+            lens.push(chunk.len());
+            kept.push((chunk.len() > 1).then(|| bytes.clone()));
+            tasks.push(ChunkTask {
+                function: f.name().to_string(),
+                args: bytes,
+                items: u32::try_from(chunk.len()).unwrap_or(u32::MAX),
+            });
+        }
+        let call = Arc::new(CallState::new(
+            f.name().to_string(),
+            split_chunk::<F::Arg>,
+            &lens,
+            kept,
+        ));
+        self.run.submit(&call, tasks)?;
+        Ok(call)
+    }
+
+    /// Submits one call whose argument `call.arg` is already encoded as a chunk of one (for
+    /// [`crate::ProcessPoolExecutor`]); `on_done` gets what came back, on the result thread.
+    pub(crate) fn submit_one(
+        &self,
+        call: Call,
+        on_done: impl FnOnce(ChunkResult) + Send + 'static,
+    ) -> Result<(), Error> {
+        let state = Arc::new(CallState::new(
+            call.function.clone(),
+            no_split,
+            &[1],
+            vec![None],
+        ));
+        state.set_on_done(Box::new(move |state: &CallState| {
+            on_done(state.raw_result(0))
+        }));
+        let task = ChunkTask {
+            function: call.function,
+            args: call.arg,
+            items: 1,
+        };
+        self.run.submit(&state, vec![task])
+    }
+
+    fn map_chunked<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+        chunking: Chunking,
+    ) -> Result<Vec<Result<F::Output, TaskError>>, Error> {
+        let call = self.submit(&f, inputs, chunking)?;
+        call.wait(None);
+        Ok(call.all_results())
+    }
+
+    /// `f` applied to every input, in parallel; results in input order, one per input.
+    /// Blocks until every task has ended. The inputs travel in chunks (see
+    /// [`PoolBuilder::chunksize`]); a chunk whose worker dies is run again one input per
+    /// task, so only the input that kills its worker fails.
     pub fn map<F: Function>(
         &self,
         f: F,
         inputs: impl IntoIterator<Item = F::Arg>,
     ) -> Result<Vec<Result<F::Output, TaskError>>, Error> {
-        let iter = self.imap_unordered(f, inputs)?;
-        let mut results: Vec<Option<Result<F::Output, TaskError>>> = Vec::new();
-        results.resize_with(iter.remaining, || None);
-        for (index, result) in iter {
-            results[index] = Some(result);
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(TaskError::NotRun("lost".into()))))
-            .collect())
+        self.map_chunked(f, inputs, Chunking::Map)
+    }
+
+    /// Python's `starmap`: `f` applied to every tuple of arguments (a [`crate::task!`]
+    /// function of several parameters takes them as one tuple). The same as [`Pool::map`].
+    pub fn starmap<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<Vec<Result<F::Output, TaskError>>, Error> {
+        self.map(f, inputs)
+    }
+
+    /// Like [`Pool::map`], without waiting: the results arrive in the returned
+    /// [`MapResult`] (Python's `map_async`).
+    pub fn map_async<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<MapResult<F::Output>, Error> {
+        Ok(MapResult::new(self.submit(&f, inputs, Chunking::Map)?))
+    }
+
+    /// Python's `starmap_async`: [`Pool::map_async`] over tuples of arguments.
+    pub fn starmap_async<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<MapResult<F::Output>, Error> {
+        self.map_async(f, inputs)
+    }
+
+    /// [`Pool::map_async`] with Python's callbacks: once every input has its result,
+    /// `on_success` gets them all if none failed, else `on_error` gets the first failure.
+    /// They run on the pool's result thread, which they hold up while they run.
+    pub fn map_async_with<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+        on_success: impl FnOnce(Vec<F::Output>) + Send + 'static,
+        on_error: impl FnOnce(TaskError) + Send + 'static,
+    ) -> Result<MapResult<F::Output>, Error> {
+        let call = self.submit(&f, inputs, Chunking::Map)?;
+        call.set_on_done(Box::new(move |call: &CallState| {
+            match call.all_results::<F::Output>().into_iter().collect() {
+                Ok(all) => on_success(all),
+                Err(e) => on_error(e),
+            }
+        }));
+        Ok(MapResult::new(call))
+    }
+
+    /// `f` applied to every input, yielding the results in input order as they become
+    /// available (Python's `imap`). Dropping the iterator early leaves the remaining tasks
+    /// to run on the pool; their results are discarded.
+    pub fn imap<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<Imap<'_, F::Output>, Error> {
+        Ok(Imap::new(self.submit(&f, inputs, Chunking::One)?))
     }
 
     /// `f` applied to every input, yielding `(input index, result)` as tasks complete.
-    /// Dropping the iterator early kills the run's workers and reaps them.
+    /// Dropping the iterator early leaves the remaining tasks to run on the pool; their
+    /// results are discarded.
     pub fn imap_unordered<F: Function>(
         &self,
         f: F,
         inputs: impl IntoIterator<Item = F::Arg>,
     ) -> Result<ImapUnordered<'_, F::Output>, Error> {
-        let calls = inputs
-            .into_iter()
-            .map(|arg| call_of(&f, &arg))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Even with no inputs, an unregistered function is an error.
-        crate::function::check_callable(f.name())?;
-        let (tx, rx) = mpsc::channel();
-        let remaining = calls.len();
-        let run = if calls.is_empty() {
-            None
-        } else {
-            let config = crate::job::config(self.processes.min(calls.len()), &self.settings);
-            let workers = Arc::clone(&self.workers);
-            Some(RunHandle::start_with_initializer(
-                config,
-                self.settings.initializer.clone(),
-                calls,
-                move |event| match event {
-                    Event::Done(index, result) => {
-                        let _ = tx.send((index, result));
-                    }
-                    Event::Started(pid) => {
-                        lock(&workers).insert(pid);
-                    }
-                },
-            )?)
-        };
-        Ok(ImapUnordered {
-            rx,
-            remaining,
-            run,
-            pool: PhantomData,
-            types: PhantomData,
-        })
+        Ok(ImapUnordered::new(self.submit(
+            &f,
+            inputs,
+            Chunking::One,
+        )?))
     }
 
     /// Queues `f(arg)`; the result arrives in the returned [`AsyncResult`].
@@ -248,11 +424,27 @@ impl Pool {
         f: F,
         arg: F::Arg,
     ) -> Result<AsyncResult<F::Output>, Error> {
-        let cell = self.dispatcher.submit(call_of(&f, &arg)?)?;
-        Ok(AsyncResult {
-            cell,
-            types: PhantomData,
-        })
+        Ok(AsyncResult::new(self.submit(&f, [arg], Chunking::One)?))
+    }
+
+    /// [`Pool::apply_async`] with Python's `callback` and `error_callback`: `on_success`
+    /// gets the result, or `on_error` the failure. They run on the pool's result thread,
+    /// which they hold up while they run.
+    pub fn apply_async_with<F: Function>(
+        &self,
+        f: F,
+        arg: F::Arg,
+        on_success: impl FnOnce(F::Output) + Send + 'static,
+        on_error: impl FnOnce(TaskError) + Send + 'static,
+    ) -> Result<AsyncResult<F::Output>, Error> {
+        let call = self.submit(&f, [arg], Chunking::One)?;
+        call.set_on_done(Box::new(move |call: &CallState| {
+            match first_result::<F::Output>(call) {
+                Ok(value) => on_success(value),
+                Err(e) => on_error(e),
+            }
+        }));
+        Ok(AsyncResult::new(call))
     }
 
     /// `f(arg)` in a worker, waiting for the result (Python's `apply`).
@@ -264,33 +456,51 @@ impl Pool {
         Ok(self.apply_async(f, arg)?.get())
     }
 
-    /// The pids of the worker processes running this pool's [`Pool::map`] /
-    /// [`Pool::imap_unordered`] calls now (Python: `[p.pid for p in pool._pool]`), in
-    /// ascending order: the workers the runs reported started that are still alive children
-    /// of this process. Empty when no such call is in progress. Pass each to
-    /// [`crate::process_stats`] for its memory and CPU time; a worker may end between the two
-    /// calls, so that one fails with `NotFound`. Workers of [`Pool::apply_async`] calls are
-    /// not included.
+    /// The pids of the pool's worker processes (Python: `[p.pid for p in pool._pool]`), in
+    /// ascending order: stable between calls; a worker that died or was recycled is
+    /// replaced by a new pid. Pass each to [`crate::process_stats`] for its memory and CPU
+    /// time; a worker may end between the two calls, so that one fails with `NotFound`.
+    /// Empty once the pool was terminated or joined.
     pub fn worker_pids(&self) -> Vec<u32> {
-        let mut workers = lock(&self.workers);
-        workers.retain(|&pid| is_live_child(pid));
-        workers.iter().copied().collect()
+        self.run.worker_pids()
     }
 
-    /// No more [`Pool::apply_async`] calls; queued ones still run.
+    /// No more calls ([`Error::PoolNotRunning`] from now on); those already made still run,
+    /// then the workers exit. Wait for that with [`Pool::join`].
     pub fn close(&self) {
-        self.dispatcher.close();
+        self.run.close();
     }
 
-    /// Closes the pool and waits for every queued call to end and its workers to be reaped.
+    /// Waits until every call made has ended and every worker is reaped. Closes the pool
+    /// first if it was not (Python requires `close()` or `terminate()` before `join()`).
     pub fn join(&self) {
-        self.dispatcher.join();
+        self.run.close();
+        self.run.wait_over();
+        self.reap_router();
     }
 
-    /// Kills the running workers, fails the queued calls with [`TaskError::NotRun`], and reaps
-    /// everything. What drop does.
+    /// Kills the workers now (SIGKILL) and reaps them; every call in progress returns at once
+    /// with the results that had finished and [`TaskError::NotRun`] for the rest, and later
+    /// calls fail with [`Error::PoolNotRunning`]. What dropping the pool does.
     pub fn terminate(&self) {
-        self.dispatcher.terminate("the pool was terminated");
+        self.run.terminate();
+        self.reap_router();
+    }
+
+    fn reap_router(&self) {
+        let mut slot = self.router.lock().unwrap_or_else(|e| e.into_inner());
+        // In a callback (on the router thread itself), the router ends once it returns.
+        if slot
+            .as_ref()
+            .is_some_and(|router| router.thread().id() == std::thread::current().id())
+        {
+            return;
+        }
+        let router = slot.take();
+        drop(slot);
+        if let Some(router) = router {
+            let _ = router.join();
+        }
     }
 }
 
@@ -300,87 +510,75 @@ impl Drop for Pool {
     }
 }
 
-/// The results of [`Pool::imap_unordered`], as `(input index, result)` in completion order.
-pub struct ImapUnordered<'a, R> {
-    rx: Receiver<(usize, Result<Vec<u8>, TaskError>)>,
-    remaining: usize,
-    run: Option<RunHandle>,
-    pool: PhantomData<&'a Pool>,
-    types: PhantomData<fn() -> R>,
+/// A [`Pool`]'s calls with a fixed `chunksize` (see [`Pool::with_chunksize`]).
+#[derive(Clone, Copy)]
+pub struct Chunked<'a> {
+    pool: &'a Pool,
+    chunksize: usize,
 }
 
-impl<R: DeserializeOwned> Iterator for ImapUnordered<'_, R> {
-    type Item = (usize, Result<R, TaskError>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == 0 {
-            if let Some(run) = self.run.take() {
-                run.wait();
-            }
-            return None;
-        }
-        let (index, result) = match self.rx.recv() {
-            Ok(item) => item,
-            Err(_) => {
-                self.remaining = 0;
-                return None;
-            }
-        };
-        self.remaining -= 1;
-        if self.remaining == 0 {
-            // The last result: wait until the run's workers are reaped.
-            if let Some(run) = self.run.take() {
-                run.wait();
-            }
-        }
-        Some((index, decode_result(&result)))
+impl<'a> Chunked<'a> {
+    /// [`Pool::map`] with this chunksize.
+    pub fn map<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<Vec<Result<F::Output, TaskError>>, Error> {
+        self.pool
+            .map_chunked(f, inputs, Chunking::Exactly(self.chunksize))
     }
 
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining, Some(self.remaining))
-    }
-}
-
-/// The pending result of [`Pool::apply_async`]. Dropping it leaves the call to the pool.
-pub struct AsyncResult<R> {
-    cell: Arc<Cell>,
-    types: PhantomData<fn() -> R>,
-}
-
-impl<R: DeserializeOwned> AsyncResult<R> {
-    /// Waits for the result.
-    pub fn get(&self) -> Result<R, TaskError> {
-        let result = self.cell.wait(None).expect("no timeout");
-        decode_result(&result)
+    /// [`Pool::starmap`] with this chunksize.
+    pub fn starmap<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<Vec<Result<F::Output, TaskError>>, Error> {
+        self.map(f, inputs)
     }
 
-    /// Waits at most `timeout` (`None`: not ready yet).
-    pub fn get_timeout(&self, timeout: Duration) -> Option<Result<R, TaskError>> {
-        self.cell.wait(Some(timeout)).map(|r| decode_result(&r))
+    /// [`Pool::map_async`] with this chunksize.
+    pub fn map_async<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<MapResult<F::Output>, Error> {
+        let call = self
+            .pool
+            .submit(&f, inputs, Chunking::Exactly(self.chunksize))?;
+        Ok(MapResult::new(call))
     }
 
-    /// Whether the call has ended.
-    pub fn ready(&self) -> bool {
-        self.cell.is_done()
+    /// [`Pool::starmap_async`] with this chunksize.
+    pub fn starmap_async<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<MapResult<F::Output>, Error> {
+        self.map_async(f, inputs)
     }
 
-    /// Whether the call ended with a result (Python's `successful`); `None` while running.
-    pub fn successful(&self) -> Option<bool> {
-        self.cell.wait(Some(Duration::ZERO)).map(|r| r.is_ok())
+    /// [`Pool::imap`] with this chunksize.
+    pub fn imap<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<Imap<'a, F::Output>, Error> {
+        let call = self
+            .pool
+            .submit(&f, inputs, Chunking::Exactly(self.chunksize))?;
+        Ok(Imap::new(call))
     }
-}
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Whether `pid` is a child of this process that has not exited (not a zombie).
-fn is_live_child(pid: u32) -> bool {
-    let Ok(id) = i32::try_from(pid) else {
-        return false;
-    };
-    match procfs::process::Process::new(id).and_then(|p| p.stat()) {
-        Ok(stat) => stat.ppid == std::process::id() as i32 && stat.state != 'Z',
-        Err(_) => false,
+    /// [`Pool::imap_unordered`] with this chunksize.
+    pub fn imap_unordered<F: Function>(
+        &self,
+        f: F,
+        inputs: impl IntoIterator<Item = F::Arg>,
+    ) -> Result<ImapUnordered<'a, F::Output>, Error> {
+        let call = self
+            .pool
+            .submit(&f, inputs, Chunking::Exactly(self.chunksize))?;
+        Ok(ImapUnordered::new(call))
     }
 }

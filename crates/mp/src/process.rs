@@ -60,7 +60,7 @@ impl<R: DeserializeOwned> Process<R> {
             let mut state = sink_shared.lock();
             match event {
                 Event::Started(pid) => state.pid = Some(pid),
-                Event::Done(_, result) => {
+                Event::Done(result) => {
                     // Signalled before its task reached it: the worker died of our signal.
                     let result = match (result, state.signalled) {
                         (Err(TaskError::NotRun(_)), Some(signal)) => Err(TaskError::Signaled {

@@ -1,7 +1,6 @@
 //! One supervised run on a background thread, reported as events.
 
 use crate::error::{Error, TaskError};
-use crate::init_job::InitCallJob;
 use crate::job::{Call, CallJob, outcome_result};
 use std::thread::JoinHandle;
 use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, StopMode, Stopper, Supervisor};
@@ -10,8 +9,8 @@ use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, StopMode, Stopp
 pub(crate) enum Event {
     /// A worker connected; its pid.
     Started(u32),
-    /// Task `index` ended; every task gets exactly one of these.
-    Done(usize, Result<Vec<u8>, TaskError>),
+    /// The task ended; every task gets exactly one of these.
+    Done(Result<Vec<u8>, TaskError>),
 }
 
 /// A run in progress. Dropping it stops the run at once (SIGKILL) and waits until every
@@ -32,7 +31,7 @@ struct Forward<S> {
 impl<S: FnMut(Event)> Observer<Call, Result<Vec<u8>, String>> for Forward<S> {
     fn outcome(&mut self, index: usize, _task: &Call, outcome: &Outcome<Result<Vec<u8>, String>>) {
         self.delivered[index] = true;
-        (self.sink)(Event::Done(index, outcome_result(outcome)));
+        (self.sink)(Event::Done(outcome_result(outcome)));
     }
 
     fn notice(&mut self, notice: &Notice<'_>) {
@@ -59,20 +58,6 @@ impl RunHandle {
         sink: impl FnMut(Event) + Send + 'static,
     ) -> Result<Self, Error> {
         Self::start_job::<CallJob>(config, (), calls, sink)
-    }
-
-    /// Like [`RunHandle::start`], with `initializer` run once in each worker before its first
-    /// task; a worker whose initializer fails (or panics) fails to start.
-    pub(crate) fn start_with_initializer(
-        config: Config,
-        initializer: Option<Call>,
-        calls: Vec<Call>,
-        sink: impl FnMut(Event) + Send + 'static,
-    ) -> Result<Self, Error> {
-        match initializer {
-            None => Self::start(config, calls, sink),
-            Some(init) => Self::start_job::<InitCallJob>(config, Some(init), calls, sink),
-        }
     }
 
     fn start_job<J>(
@@ -112,9 +97,9 @@ impl RunHandle {
                     delivered,
                     ..
                 } = forward;
-                for (index, done) in delivered.into_iter().enumerate() {
+                for done in delivered {
                     if !done {
-                        sink(Event::Done(index, Err(TaskError::NotRun(reason.clone()))));
+                        sink(Event::Done(Err(TaskError::NotRun(reason.clone()))));
                     }
                 }
             })?;

@@ -13,6 +13,19 @@ pub struct Chaos {
     pub seed: u64,
 }
 
+/// What becomes of what a worker writes to its stdout and stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkerOutput {
+    /// Captured: the last few KiB (stdout and stderr together) go into failure reports and
+    /// nothing reaches the terminal (the default; the command line's choice).
+    #[default]
+    Capture,
+    /// Written where the parent writes, as a Python child's output is: the worker shares the
+    /// parent's stdout, and its stderr reaches the parent's stderr line by line (its last few
+    /// KiB are still kept for failure reports).
+    Forward,
+}
+
 /// Parameters of a run. Build with [`Config::new`] and adjust the public fields.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -61,6 +74,13 @@ pub struct Config {
     /// Where the run writes its lifecycle as JSON Lines (see [`crate::events`]); `None`: no
     /// log, and the workers do not time their tasks.
     pub events: Option<crate::EventLog>,
+    /// Outcomes wait at most this long to be handed to the caller's thread together (1 ms by
+    /// default: a stream of results costs one wake-up of that thread per millisecond). Zero
+    /// hands them over as soon as the coordinator has taken what else was waiting, for
+    /// callers that wait on each result before submitting more (a library's persistent pool).
+    pub deliver_after: Duration,
+    /// What becomes of the workers' stdout and stderr (default: captured).
+    pub output: WorkerOutput,
 }
 
 impl Config {
@@ -83,6 +103,8 @@ impl Config {
             max_tasks_per_child: None,
             memory_limit: None,
             events: None,
+            deliver_after: crate::executor::DELIVER_AFTER,
+            output: WorkerOutput::Capture,
         }
     }
 

@@ -131,7 +131,7 @@ mod units;
 mod watchdog;
 pub mod worker;
 
-pub use config::{Chaos, Config};
+pub use config::{Chaos, Config, WorkerOutput};
 pub use coordinator::WorkerSignal;
 pub use error::Error;
 pub use events::EventLog;

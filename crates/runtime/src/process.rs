@@ -1,12 +1,13 @@
 //! One worker OS process: spawning it, signalling it, reaping it, and keeping its stderr.
 
+use crate::config::WorkerOutput;
 use crate::sys;
 use crate::{Error, ExitKind};
 use std::collections::VecDeque;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// The hidden first argument that routes an invocation into worker mode.
@@ -45,7 +46,8 @@ pub struct ChildProcess {
     pid: u32,
     reaped: Mutex<bool>,
     stderr: Arc<Mutex<StderrTail>>,
-    stderr_reader: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The thread reading the worker's stderr, and word from it when it reached the end.
+    stderr_reader: Mutex<Option<(std::thread::JoinHandle<()>, mpsc::Receiver<()>)>>,
 }
 
 #[derive(Default)]
@@ -55,20 +57,28 @@ struct StderrTail {
 
 impl ChildProcess {
     /// Starts `exe` as a worker: its own process group, `bootstrap` (its end of the bootstrap
-    /// socket pair) as stdin, stdout and stderr captured, [`WORKER_ARG`] as its argument (or,
-    /// when `args` is not empty, `args` as the argv and [`SERVER_ENV`] set), and
-    /// `memory_limit` bytes of data segment if given.
+    /// socket pair) as stdin, stdout and stderr captured (or, with [`WorkerOutput::Forward`],
+    /// stdout shared with the parent and stderr forwarded line by line), [`WORKER_ARG`] as its
+    /// argument (or, when `args` is not empty, `args` as the argv and [`SERVER_ENV`] set),
+    /// and `memory_limit` bytes of data segment if given.
     pub(crate) fn spawn(
         exe: &str,
         args: &[std::ffi::OsString],
         bootstrap: std::os::fd::OwnedFd,
         memory_limit: Option<u64>,
+        output: WorkerOutput,
     ) -> Result<Arc<Self>, Error> {
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::io("cannot create the stderr pipe", e))?;
-        let writer2 = writer
-            .try_clone()
-            .map_err(|e| Error::io("cannot duplicate the stderr pipe", e))?;
+        let stdout = match output {
+            WorkerOutput::Capture => Stdio::from(
+                writer
+                    .try_clone()
+                    .map_err(|e| Error::io("cannot duplicate the stderr pipe", e))?,
+            ),
+            WorkerOutput::Forward => Stdio::inherit(),
+        };
+        let forward = output == WorkerOutput::Forward;
         let mut command = Command::new(exe);
         if args.is_empty() {
             command.arg(WORKER_ARG).env_remove(SERVER_ENV);
@@ -78,8 +88,8 @@ impl ChildProcess {
         command
             .env(PARENT_ENV, std::process::id().to_string())
             .stdin(Stdio::from(bootstrap))
-            .stdout(writer)
-            .stderr(writer2)
+            .stdout(stdout)
+            .stderr(writer)
             .process_group(0);
         if let Some(bytes) = memory_limit {
             sys::limit_data_before_exec(&mut command, bytes);
@@ -92,15 +102,19 @@ impl ChildProcess {
         let pid = child.id();
         // The `Child` is dropped without waiting: this module reaps with wait4, exactly once.
         drop(child);
+        let (ended, end) = mpsc::sync_channel(1);
         let reader_thread = std::thread::Builder::new()
             .name(format!("worker-{pid}-stderr"))
-            .spawn(move || collect_tail(reader, &sink))
+            .spawn(move || {
+                collect_tail(reader, &sink, forward);
+                let _ = ended.send(());
+            })
             .map_err(|e| Error::io("cannot start the stderr reader", e))?;
         Ok(Arc::new(ChildProcess {
             pid,
             reaped: Mutex::new(false),
             stderr,
-            stderr_reader: Mutex::new(Some(reader_thread)),
+            stderr_reader: Mutex::new(Some((reader_thread, end))),
         }))
     }
 
@@ -180,17 +194,15 @@ impl ChildProcess {
         };
         // The pipe reaches EOF when the worker (and anything it started) is gone; don't wait
         // long for a grandchild that still holds it.
-        if let Some(handle) = self
+        if let Some((handle, end)) = self
             .stderr_reader
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
         {
-            let deadline = std::time::Instant::now() + Duration::from_millis(200);
-            while !handle.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            if handle.is_finished() {
+            // Woken the moment the reader is done (no polling: a reap is on the path of
+            // every `join`).
+            if end.recv_timeout(Duration::from_millis(200)).is_ok() {
                 let _ = handle.join();
             }
         }
@@ -212,12 +224,23 @@ impl ChildProcess {
     }
 }
 
-fn collect_tail(mut reader: std::io::PipeReader, sink: &Mutex<StderrTail>) {
+/// Keeps the last few KiB of what the worker writes; with `forward`, also copies it to this
+/// process's stderr, whole lines at a time (so lines of different workers never mix).
+fn collect_tail(mut reader: std::io::PipeReader, sink: &Mutex<StderrTail>, forward: bool) {
     let mut buf = [0u8; 4096];
+    let mut partial: Vec<u8> = Vec::new();
     loop {
         match reader.read(&mut buf) {
-            Ok(0) => return,
+            Ok(0) => {
+                if !partial.is_empty() {
+                    let _ = std::io::stderr().lock().write_all(&partial);
+                }
+                return;
+            }
             Ok(n) => {
+                if forward {
+                    forward_lines(&buf[..n], &mut partial);
+                }
                 let mut tail = sink.lock().unwrap_or_else(|e| e.into_inner());
                 tail.bytes.extend(&buf[..n]);
                 let excess = tail.bytes.len().saturating_sub(STDERR_TAIL_BYTES);
@@ -227,4 +250,24 @@ fn collect_tail(mut reader: std::io::PipeReader, sink: &Mutex<StderrTail>) {
             Err(_) => return,
         }
     }
+}
+
+/// Writes the complete lines of `partial` + `chunk` to stderr; keeps the unfinished rest.
+fn forward_lines(chunk: &[u8], partial: &mut Vec<u8>) {
+    let Some(end) = chunk.iter().rposition(|&b| b == b'\n') else {
+        partial.extend_from_slice(chunk);
+        // A "line" that never ends is passed on in pieces rather than held forever.
+        if partial.len() >= 64 * 1024 {
+            let _ = std::io::stderr().lock().write_all(partial);
+            partial.clear();
+        }
+        return;
+    };
+    let mut err = std::io::stderr().lock();
+    // A parent whose stderr is gone must not die of it: errors are dropped.
+    let _ = err
+        .write_all(partial)
+        .and_then(|()| err.write_all(&chunk[..=end]));
+    partial.clear();
+    partial.extend_from_slice(&chunk[end + 1..]);
 }

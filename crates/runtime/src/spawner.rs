@@ -69,6 +69,8 @@ pub(crate) struct SpawnPlan {
     pub(crate) handshake_timeout: Duration,
     /// `RLIMIT_DATA` for each worker, in bytes.
     pub(crate) memory_limit: Option<u64>,
+    /// Where the workers' stdout and stderr go.
+    pub(crate) output: crate::config::WorkerOutput,
     /// Workers time each task (the run has an event log).
     pub(crate) timing: bool,
     /// How long a worker whose handshake failed or was aborted may take to exit by itself
@@ -104,7 +106,7 @@ pub(crate) fn serve<E: Send + 'static>(
         }
         let started = bootstrap::pair().and_then(|(ours, theirs)| {
             let exe = plan.exe.to_string_lossy();
-            ChildProcess::spawn(&exe, &plan.args, theirs, plan.memory_limit)
+            ChildProcess::spawn(&exe, &plan.args, theirs, plan.memory_limit, plan.output)
                 .map(|child| (ours, child))
         });
         let (ours, child) = match started {

@@ -272,6 +272,7 @@ impl<J: Job> Supervisor<J> {
             board: Arc::clone(&board),
             handshake_timeout: config.handshake_timeout,
             memory_limit: config.memory_limit,
+            output: config.output,
             timing: tracer.is_some(),
             abort_grace,
         };
@@ -304,6 +305,7 @@ impl<J: Job> Supervisor<J> {
             ended: Arc::clone(&ended),
             started,
             tracer,
+            deliver_after: config.deliver_after,
         };
         let thread = std::thread::Builder::new()
             .name("supervisor-coordinator".into())

@@ -88,7 +88,21 @@ fn serve_or_report(registry: &Registry) -> ExitCode {
 fn start(registry: &Registry) -> Result<ExitCode, (u8, String)> {
     // Until the handshake is done, the bootstrap watches the parent itself (so that its socket
     // never outlives it); from here on a parent that dies takes us with it.
-    let booted = bootstrap::worker().map_err(|e| (SETUP_EXIT, e.to_string()))?;
+    let booted = match bootstrap::worker() {
+        Ok(booted) => booted,
+        // The parent hung up the bootstrap (it ended the run during our start): the normal
+        // end of an aborted start, not worth a line on a stderr that may be the user's
+        // terminal.
+        Err(Error::Io { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            return Ok(ExitCode::from(SETUP_EXIT));
+        }
+        Err(e) => return Err((SETUP_EXIT, e.to_string())),
+    };
     use nix::sys::signal::Signal;
     nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(|e| {
         (

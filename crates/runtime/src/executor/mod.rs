@@ -35,8 +35,9 @@ use std::time::{Duration, Instant};
 pub(crate) use store::TaskStore;
 use writer::{NO_TASK, Writer};
 
-/// Outcomes are handed to the caller's thread at most this long after they are known...
-const DELIVER_AFTER: Duration = Duration::from_millis(1);
+/// Outcomes are handed to the caller's thread at most this long after they are known (by
+/// default: [`crate::Config::deliver_after`])...
+pub(crate) const DELIVER_AFTER: Duration = Duration::from_millis(1);
 /// ... or as soon as this many wait (a batch stays well below the allocator's threshold for
 /// mapping fresh pages, so its memory is reused rather than faulted in anew each time).
 const DELIVER_COUNT: usize = 1024;
@@ -128,6 +129,8 @@ pub(crate) struct Executor<J: Job> {
     pub(crate) started: Instant,
     /// The run's end of the event log, if it has one.
     pub(crate) tracer: Option<Tracer>,
+    /// How long outcomes may wait to be handed over together ([`crate::Config::deliver_after`]).
+    pub(crate) deliver_after: Duration,
 }
 
 impl<J: Job> Executor<J> {
@@ -146,6 +149,7 @@ impl<J: Job> Executor<J> {
             ended,
             started,
             tracer,
+            deliver_after,
         } = self;
         let slots = board.slots();
         let mut state = State::<J> {
@@ -159,6 +163,7 @@ impl<J: Job> Executor<J> {
             pending_since: None,
             limits_on: false,
             tracer,
+            deliver_after,
         };
         state.limits_on = coord_limits_on(&coord);
         let mut commands = Vec::new();
@@ -167,7 +172,7 @@ impl<J: Job> Executor<J> {
         while !coord.is_done() {
             let now = Instant::now();
             let tick_at = coord.next_deadline();
-            let deliver_at = state.pending_since.map(|since| since + DELIVER_AFTER);
+            let deliver_at = state.pending_since.map(|since| since + state.deliver_after);
             let wake = [tick_at, deliver_at].into_iter().flatten().min();
             let input = match wake {
                 Some(at) if at <= now => None,
@@ -242,11 +247,12 @@ struct State<J: Job> {
     pending_since: Option<Instant>,
     limits_on: bool,
     tracer: Option<Tracer>,
+    deliver_after: Duration,
 }
 
 impl<J: Job> State<J> {
     /// Hands what is pending to the caller's thread once there is a lot of it, or its oldest
-    /// part has waited [`DELIVER_AFTER`], or `now` says so: a result reaches the observer
+    /// part has waited `deliver_after` ([`DELIVER_AFTER`] by default), or `now` says so: a result reaches the observer
     /// within a millisecond, and a stream of them costs one wake-up of that thread per
     /// few thousand.
     fn deliver(&mut self, deliver: &Sender<Vec<Delivery<J::Output>>>, now: bool) {
@@ -257,7 +263,7 @@ impl<J: Job> State<J> {
             || self.pending.len() >= DELIVER_COUNT
             || self
                 .pending_since
-                .is_some_and(|since| since.elapsed() >= DELIVER_AFTER);
+                .is_some_and(|since| since.elapsed() >= self.deliver_after);
         if due {
             self.pending_since = None;
             let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(DELIVER_COUNT));

@@ -151,6 +151,10 @@ mod run;
 mod shm;
 mod shm_tracker;
 mod stats;
+mod sync;
+// The one module with the `unsafe` of the synchronization primitives (see its docs).
+#[allow(unsafe_code)]
+mod sys;
 
 pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
@@ -165,6 +169,11 @@ pub use process::Process;
 pub use queue::Queue;
 pub use shm::{SharedMemory, shm_sweep};
 pub use stats::{ProcessStats, process_stats};
+pub use sync::{
+    AcquireError, Array, ArrayGuard, Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event,
+    RLock, RLockGuard, ReleasedTooManyTimes, Semaphore, SemaphoreGuard, Value, ValueGuard,
+};
+pub use sys::Plain;
 /// The event log a [`PoolBuilder::events`] writes to.
 pub use supervisor_runtime::EventLog;
 

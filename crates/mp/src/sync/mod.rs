@@ -1,0 +1,219 @@
+//! Synchronization primitives in shared memory (Python's `multiprocessing.synchronize` and
+//! `multiprocessing.sharedctypes`): [`RLock`], [`Semaphore`], [`BoundedSemaphore`], [`Event`],
+//! [`Condition`], [`Barrier`], [`Value`], [`Array`]; [`Lock`](crate::Lock) is in `lock.rs`.
+//!
+//! # Theory of operation
+//!
+//! Each primitive is one small shared segment (a memfd, see `sys.rs`) laid out as a header
+//! (magic, kind, a random 128-bit tag) followed by the primitive's state: robust
+//! process-shared pthread mutexes and 32/64-bit atomic words. A handle is a serde value naming
+//! the segment by the pid of a process that holds it and that process's descriptor number,
+//! plus the tag: decoding it in a worker opens `/proc/<pid>/fd/<fd>`, checks the tag and the
+//! kind, and maps the segment. Every process that maps it also keeps a descriptor, so a handle
+//! re-encoded anywhere names a live holder. Nothing has a name in `/dev/shm`: the memory goes
+//! away with the last process that holds it, however it ends.
+//!
+//! Waiting is a futex wait on a word of the segment (shared, not private, futexes), so a wake
+//! from any process reaches it; a waiter that dies leaves nothing to clean up.
+//!
+//! **Holders that die.** A mutex-based primitive (`Lock`, `RLock`, `Condition`'s lock,
+//! `Value`/`Array`) is a robust mutex: the kernel hands it to the next locker with
+//! `EOWNERDEAD`, reported as `Abandoned`. A [`Semaphore`]'s units are counted per holding
+//! process (pid and start time) in a table of the segment; when an acquirer finds none free it
+//! returns the units of holders that are gone (checking again every [`POLL`] while it waits),
+//! and the acquirers that get those units see `Abandoned`. A [`Barrier`] party that dies while
+//! waiting is noticed the same way and breaks the barrier. The internal state mutexes are held
+//! for a few instructions, and each state change is a single store, so a death while holding
+//! one leaves the state consistent.
+
+mod barrier;
+mod condition;
+mod event;
+mod rlock;
+mod semaphore;
+mod value;
+
+pub use barrier::{Barrier, BrokenBarrier};
+pub use condition::Condition;
+pub use event::Event;
+pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{BoundedSemaphore, ReleasedTooManyTimes, Semaphore, SemaphoreGuard};
+pub use value::{Array, ArrayGuard, Value, ValueGuard};
+
+use crate::sys::{ALIGN, Segment};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt::Debug;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often a waiter that cannot be woken by a death (a semaphore or barrier waiter) checks
+/// whether the processes it waits for are still alive.
+pub(crate) const POLL: Duration = Duration::from_millis(50);
+
+/// Why an acquire of an [`RLock`], a [`Semaphore`] or the lock of a [`Value`]/[`Array`] did not
+/// return a plain guard. (A [`Lock`](crate::Lock) has its own [`LockError`](crate::LockError).)
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError<G: Debug> {
+    /// Acquired, but a previous holder died holding it: check what it protects. The guard is
+    /// here; it releases when dropped, like any other.
+    #[error("acquired, but a previous holder died holding it")]
+    Abandoned(G),
+    /// Not acquired in time (or, for a `try_` variant, not free now).
+    #[error("not acquired in time")]
+    Timeout,
+}
+
+impl<G: Debug> AcquireError<G> {
+    /// The guard of an `Abandoned` acquisition (`None` for a timeout): for code that treats a
+    /// dead holder's leftovers as acceptable.
+    pub fn into_guard(self) -> Option<G> {
+        match self {
+            AcquireError::Abandoned(g) => Some(g),
+            AcquireError::Timeout => None,
+        }
+    }
+}
+
+/// What a segment holds: checked when a handle is decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Lock = 1,
+    RLock = 2,
+    Semaphore = 3,
+    Event = 4,
+    Condition = 5,
+    Barrier = 6,
+    Value = 7,
+}
+
+const MAGIC: u64 = u64::from_le_bytes(*b"svmpsync");
+const H_MAGIC: usize = 0;
+const H_KIND: usize = 8;
+const H_TAG: usize = 16;
+/// Where a primitive's own layout starts.
+pub(crate) const BODY: usize = ALIGN;
+
+/// A new segment for a primitive of `kind` with `body` bytes of state after the header.
+/// The caller initializes its state before any handle leaves this process.
+pub(crate) fn create(kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
+    let name = format!("supervisor-mp-{kind:?}").to_lowercase();
+    let seg = Segment::create(&name, BODY + body)?;
+    let mut tag = [0u8; 16];
+    getrandom::fill(&mut tag).map_err(|e| io::Error::other(e.to_string()))?;
+    seg.u64_at(H_TAG)
+        .store(u64::from_le_bytes(tag[..8].try_into().unwrap()), Ordering::Relaxed);
+    seg.u64_at(H_TAG + 8)
+        .store(u64::from_le_bytes(tag[8..].try_into().unwrap()), Ordering::Relaxed);
+    seg.u64_at(H_KIND).store(kind as u64, Ordering::Relaxed);
+    seg.u64_at(H_MAGIC).store(MAGIC, Ordering::Release);
+    Ok(Arc::new(seg))
+}
+
+/// The segment's random identity (two segments mapped from one memfd have the same tag).
+pub(crate) fn tag(seg: &Segment) -> [u64; 2] {
+    [
+        seg.u64_at(H_TAG).load(Ordering::Relaxed),
+        seg.u64_at(H_TAG + 8).load(Ordering::Relaxed),
+    ]
+}
+
+/// A primitive's handle as it crosses a process boundary.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    pid: u32,
+    fd: i32,
+    tag: [u64; 2],
+    kind: u8,
+}
+
+/// Encodes `seg` as a handle that another process can open while this one holds it.
+pub(crate) fn serialize<S: Serializer>(seg: &Segment, kind: Kind, s: S) -> Result<S::Ok, S::Error> {
+    Wire {
+        pid: std::process::id(),
+        fd: seg.fd(),
+        tag: tag(seg),
+        kind: kind as u8,
+    }
+    .serialize(s)
+}
+
+/// Decodes a handle and maps its segment, checking that it is a `kind` of at least `body`
+/// bytes of state.
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    d: D,
+    kind: Kind,
+    body: usize,
+) -> Result<Arc<Segment>, D::Error> {
+    let wire = Wire::deserialize(d)?;
+    open(&wire, kind, body).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "cannot attach to a {kind:?} held by process {} (fd {}): {e}; the process that \
+             sent it must keep its handle until this one is decoded",
+            wire.pid, wire.fd
+        ))
+    })
+}
+
+fn open(wire: &Wire, kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
+    if wire.kind != kind as u8 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the handle is of another kind ({})", wire.kind),
+        ));
+    }
+    let seg = Segment::open(wire.pid, wire.fd)?;
+    let same = seg.len() >= BODY + body
+        && seg.u64_at(H_MAGIC).load(Ordering::Acquire) == MAGIC
+        && seg.u64_at(H_KIND).load(Ordering::Relaxed) == kind as u64
+        && tag(&seg) == wire.tag;
+    if !same {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "that descriptor is no longer this primitive",
+        ));
+    }
+    Ok(Arc::new(seg))
+}
+
+/// The deadline `timeout` from now (`None`: no deadline; a timeout too large to represent
+/// is no deadline either).
+pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// What is left until `deadline`, capped at `cap` (`None` deadline: `cap`); `None` if it has
+/// passed.
+pub(crate) fn left(deadline: Option<Instant>, cap: Option<Duration>) -> Option<Option<Duration>> {
+    match deadline {
+        None => Some(cap),
+        Some(d) => {
+            let rest = d.checked_duration_since(Instant::now())?;
+            if rest.is_zero() {
+                return None;
+            }
+            Some(Some(cap.map_or(rest, |c| c.min(rest))))
+        }
+    }
+}
+
+/// This process as the primitives record it: (pid, start time), never 0.
+pub(crate) fn me() -> (u32, u64) {
+    static ME: Mutex<Option<(u32, u64)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut cached = ME.lock().unwrap_or_else(|e| e.into_inner());
+    match *cached {
+        Some(me) if me.0 == pid => me,
+        _ => {
+            let me = (pid, crate::sys::start_time(pid).unwrap_or(1).max(1));
+            *cached = Some(me);
+            me
+        }
+    }
+}
+
+/// Whether the process recorded as (`pid`, `start`) is still running.
+pub(crate) fn alive(pid: u32, start: u64) -> bool {
+    crate::sys::start_time(pid).is_some_and(|s| s.max(1) == start)
+}

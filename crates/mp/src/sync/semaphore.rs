@@ -58,6 +58,8 @@ pub struct SemaphoreGuard {
     seg: Arc<Segment>,
     /// Recorded in this process's slot (false: the table was full; counted in BASE instead).
     tracked: bool,
+    /// Forgotten: the unit stays taken, with no holder.
+    forgotten: bool,
 }
 
 /// A [`BoundedSemaphore`] released above its initial value (Python: `ValueError: semaphore or
@@ -158,6 +160,7 @@ impl Semaphore {
                 let guard = SemaphoreGuard {
                     seg: Arc::clone(&self.seg),
                     tracked,
+                    forgotten: false,
                 };
                 return if was_abandoned {
                     Err(AcquireError::Abandoned(guard))
@@ -249,21 +252,25 @@ impl SemaphoreGuard {
     /// Keeps the unit taken with no guard (Python's `acquire()` without a matching `release()`
     /// here): it comes back only through [`Semaphore::release`] /
     /// [`BoundedSemaphore::release`], in any process, and not if this process dies.
-    pub fn forget(self) {
+    pub fn forget(mut self) {
         let st = lock_state(&self.seg);
-        if self.tracked {
-            if let Some(slot) = slot_of(&self.seg, super::me()) {
-                self.seg.u32_at(slot + 4).fetch_sub(1, Relaxed);
-                self.seg.i64_at(BASE).fetch_sub(1, Relaxed);
-            }
+        if self.tracked
+            && let Some(slot) = slot_of(&self.seg, super::me())
+            && self.seg.u32_at(slot + 4).load(Relaxed) > 0
+        {
+            self.seg.u32_at(slot + 4).fetch_sub(1, Relaxed);
+            self.seg.i64_at(BASE).fetch_sub(1, Relaxed);
         }
         drop(st);
-        std::mem::forget(self);
+        self.forgotten = true;
     }
 }
 
 impl Drop for SemaphoreGuard {
     fn drop(&mut self) {
+        if self.forgotten {
+            return;
+        }
         let st = lock_state(&self.seg);
         let mine = self.tracked.then(|| slot_of(&self.seg, super::me())).flatten();
         match mine {

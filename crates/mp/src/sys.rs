@@ -458,6 +458,16 @@ impl<T: Plain> PlainGuard<T> {
     }
 }
 
+/// Runs `f` in the child after every `fork()` of this process (`pthread_atfork`); `f` must
+/// only do async-signal-safe work (an atomic store).
+pub(crate) fn at_fork_in_child(f: extern "C" fn()) {
+    // SAFETY: registers a plain function pointer with no prepare/parent handlers; `f` is
+    // `extern "C"`, lives for the program (a fn item), and callers keep it signal-safe.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(f));
+    }
+}
+
 /// Start time of process `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`), if
 /// it is alive and not a zombie: with the pid, it names one process for good.
 pub(crate) fn start_time(pid: u32) -> Option<u64> {

@@ -44,7 +44,7 @@ use crate::sys::{ALIGN, Segment};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt::Debug;
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,6 +92,10 @@ const MAGIC: u64 = u64::from_le_bytes(*b"svmpsync");
 const H_MAGIC: usize = 0;
 const H_KIND: usize = 8;
 const H_TAG: usize = 16;
+/// u64: handles encoded, by any process (see [`pin`]).
+const H_SENT: usize = 32;
+/// u64: handles decoded (attached), by any process.
+const H_RECEIVED: usize = 40;
 /// Where a primitive's own layout starts.
 pub(crate) const BODY: usize = ALIGN;
 
@@ -108,6 +112,7 @@ pub(crate) fn create(kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
         .store(u64::from_le_bytes(tag[8..].try_into().unwrap()), Ordering::Relaxed);
     seg.u64_at(H_KIND).store(kind as u64, Ordering::Relaxed);
     seg.u64_at(H_MAGIC).store(MAGIC, Ordering::Release);
+    pin(None);
     Ok(Arc::new(seg))
 }
 
@@ -128,8 +133,32 @@ struct Wire {
     kind: u8,
 }
 
-/// Encodes `seg` as a handle that another process can open while this one holds it.
-pub(crate) fn serialize<S: Serializer>(seg: &Segment, kind: Kind, s: S) -> Result<S::Ok, S::Error> {
+/// Segments this process has sent and must keep open until they are received: a handle
+/// moved into `Process::spawn(f, lock)` is dropped here before the worker decodes it.
+static PINS: Mutex<Vec<Arc<Segment>>> = Mutex::new(Vec::new());
+
+/// Keeps `seg` open in this process until every handle encoded so far (by any process) has
+/// been decoded somewhere, and forgets the pins of segments for which that is true. A handle
+/// that is never decoded keeps its pin until this process ends (the memory then goes with it).
+fn pin(seg: Option<&Arc<Segment>>) {
+    let mut pins = PINS.lock().unwrap_or_else(|e| e.into_inner());
+    pins.retain(|s| {
+        s.u64_at(H_RECEIVED).load(Ordering::SeqCst) < s.u64_at(H_SENT).load(Ordering::SeqCst)
+    });
+    if let Some(seg) = seg {
+        seg.u64_at(H_SENT).fetch_add(1, Ordering::SeqCst);
+        pins.push(Arc::clone(seg));
+    }
+}
+
+/// Encodes `seg` as a handle that another process can open: this process keeps the segment
+/// open until the handle is decoded (see [`pin`]).
+pub(crate) fn serialize<S: Serializer>(
+    seg: &Arc<Segment>,
+    kind: Kind,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    pin(Some(seg));
     Wire {
         pid: std::process::id(),
         fd: seg.fd(),
@@ -174,6 +203,8 @@ fn open(wire: &Wire, kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
             "that descriptor is no longer this primitive",
         ));
     }
+    seg.u64_at(H_RECEIVED).fetch_add(1, Ordering::SeqCst);
+    pin(None);
     Ok(Arc::new(seg))
 }
 
@@ -198,19 +229,27 @@ pub(crate) fn left(deadline: Option<Instant>, cap: Option<Duration>) -> Option<O
     }
 }
 
-/// This process as the primitives record it: (pid, start time), never 0.
+static ME_PID: AtomicU32 = AtomicU32::new(0);
+static ME_START: AtomicU64 = AtomicU64::new(0);
+
+/// This process as the primitives record it: (pid, start time), never 0. Cached (a semaphore
+/// acquire must not cost a system call); a child made by `fork` forgets the cache.
 pub(crate) fn me() -> (u32, u64) {
-    static ME: Mutex<Option<(u32, u64)>> = Mutex::new(None);
-    let pid = std::process::id();
-    let mut cached = ME.lock().unwrap_or_else(|e| e.into_inner());
-    match *cached {
-        Some(me) if me.0 == pid => me,
-        _ => {
-            let me = (pid, crate::sys::start_time(pid).unwrap_or(1).max(1));
-            *cached = Some(me);
-            me
-        }
+    let pid = ME_PID.load(Ordering::Acquire);
+    if pid != 0 {
+        return (pid, ME_START.load(Ordering::Relaxed));
     }
+    static FORK_HOOK: std::sync::Once = std::sync::Once::new();
+    FORK_HOOK.call_once(|| crate::sys::at_fork_in_child(forget_me));
+    let pid = std::process::id();
+    let start = crate::sys::start_time(pid).unwrap_or(1).max(1);
+    ME_START.store(start, Ordering::Relaxed);
+    ME_PID.store(pid, Ordering::Release);
+    (pid, start)
+}
+
+extern "C" fn forget_me() {
+    ME_PID.store(0, Ordering::Release);
 }
 
 /// Whether the process recorded as (`pid`, `start`) is still running.

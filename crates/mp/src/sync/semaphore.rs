@@ -23,6 +23,8 @@ const ABANDONED: usize = MAX + 8;
 const SEQ: usize = ABANDONED + 4;
 /// u32: processes sleeping on SEQ (so a release without waiters makes no system call).
 const WAITERS: usize = SEQ + 4;
+/// u32: slots ever claimed (a high-water mark: scans stop there).
+const USED: usize = WAITERS + 4;
 const SLOTS_AT: usize = BODY + 2 * ALIGN;
 /// Holding processes tracked at once; units beyond that are held untracked (not returned if
 /// their holder dies).
@@ -56,8 +58,9 @@ pub struct BoundedSemaphore {
 /// One unit of a [`Semaphore`] or [`BoundedSemaphore`]; gives it back when dropped.
 pub struct SemaphoreGuard {
     seg: Arc<Segment>,
-    /// Recorded in this process's slot (false: the table was full; counted in BASE instead).
-    tracked: bool,
+    /// The offset of this process's slot that counts the unit (`None`: the table was full;
+    /// counted in BASE instead).
+    slot: Option<usize>,
     /// Forgotten: the unit stays taken, with no holder.
     forgotten: bool,
 }
@@ -141,16 +144,15 @@ impl Semaphore {
                 reclaim_dead(&self.seg);
             }
             if value(&self.seg) > 0 {
-                let tracked = match slot_of(&self.seg, me) {
-                    Some(slot) => {
-                        self.seg.u32_at(slot + 4).fetch_add(1, Relaxed);
-                        true
+                let slot = slot_of(&self.seg, me);
+                match slot {
+                    Some(at) => {
+                        self.seg.u32_at(at + 4).fetch_add(1, Relaxed);
                     }
                     None => {
                         self.seg.i64_at(BASE).fetch_sub(1, Relaxed);
-                        false
                     }
-                };
+                }
                 let abandoned = self.seg.u32_at(ABANDONED);
                 let was_abandoned = abandoned.load(Relaxed) > 0;
                 if was_abandoned {
@@ -159,7 +161,7 @@ impl Semaphore {
                 drop(st);
                 let guard = SemaphoreGuard {
                     seg: Arc::clone(&self.seg),
-                    tracked,
+                    slot,
                     forgotten: false,
                 };
                 return if was_abandoned {
@@ -191,7 +193,8 @@ fn lock_state(seg: &Arc<Segment>) -> MutexGuard {
 
 /// Free units: BASE minus the units in the slots. Under the state mutex.
 fn value(seg: &Segment) -> i64 {
-    let held: i64 = (0..SLOTS)
+    let used = seg.u32_at(USED).load(Relaxed) as usize;
+    let held: i64 = (0..used.min(SLOTS))
         .map(|i| i64::from(seg.u32_at(SLOTS_AT + i * SLOT + 4).load(Relaxed)))
         .sum();
     seg.i64_at(BASE).load(Relaxed) - held
@@ -199,8 +202,9 @@ fn value(seg: &Segment) -> i64 {
 
 /// This process's slot, claiming a free one (count 0) if it has none; `None` if all are taken.
 fn slot_of(seg: &Segment, (pid, start): (u32, u64)) -> Option<usize> {
+    let used = (seg.u32_at(USED).load(Relaxed) as usize).min(SLOTS);
     let mut free = None;
-    for i in 0..SLOTS {
+    for i in 0..used {
         let at = SLOTS_AT + i * SLOT;
         let count = seg.u32_at(at + 4).load(Relaxed);
         if count > 0 && seg.u32_at(at).load(Relaxed) == pid && seg.u64_at(at + 8).load(Relaxed) == start {
@@ -210,9 +214,16 @@ fn slot_of(seg: &Segment, (pid, start): (u32, u64)) -> Option<usize> {
             free = Some(at);
         }
     }
-    let at = free?;
-    // A slot with count 0 is free whatever its pid says, so a death between these stores
-    // leaves it free.
+    let at = match free {
+        Some(at) => at,
+        None if used < SLOTS => {
+            // Raised before the slot is written: a slot with count 0 is free whatever its pid
+            // says, so a death between these stores leaves it free.
+            seg.u32_at(USED).store(used as u32 + 1, Relaxed);
+            SLOTS_AT + used * SLOT
+        }
+        None => return None,
+    };
     seg.u64_at(at + 8).store(start, Relaxed);
     seg.u32_at(at).store(pid, Relaxed);
     Some(at)
@@ -220,7 +231,8 @@ fn slot_of(seg: &Segment, (pid, start): (u32, u64)) -> Option<usize> {
 
 /// Takes back the units of holders that are gone. Under the state mutex.
 fn reclaim_dead(seg: &Segment) {
-    for i in 0..SLOTS {
+    let used = (seg.u32_at(USED).load(Relaxed) as usize).min(SLOTS);
+    for i in 0..used {
         let at = SLOTS_AT + i * SLOT;
         let count = seg.u32_at(at + 4).load(Relaxed);
         if count == 0 {
@@ -254,8 +266,7 @@ impl SemaphoreGuard {
     /// [`BoundedSemaphore::release`], in any process, and not if this process dies.
     pub fn forget(mut self) {
         let st = lock_state(&self.seg);
-        if self.tracked
-            && let Some(slot) = slot_of(&self.seg, super::me())
+        if let Some(slot) = self.slot
             && self.seg.u32_at(slot + 4).load(Relaxed) > 0
         {
             self.seg.u32_at(slot + 4).fetch_sub(1, Relaxed);
@@ -272,12 +283,12 @@ impl Drop for SemaphoreGuard {
             return;
         }
         let st = lock_state(&self.seg);
-        let mine = self.tracked.then(|| slot_of(&self.seg, super::me())).flatten();
-        match mine {
+        match self.slot {
             Some(slot) if self.seg.u32_at(slot + 4).load(Relaxed) > 0 => {
                 self.seg.u32_at(slot + 4).fetch_sub(1, Relaxed);
             }
-            // Untracked, or (after a fork) not this process's: a plain release.
+            // Untracked (or its slot was taken back, wrongly, as a dead holder's): a plain
+            // release.
             _ => {
                 self.seg.i64_at(BASE).fetch_add(1, Relaxed);
             }

@@ -44,7 +44,11 @@ fn main() {
     supervisor_mp::init();
     let n: u64 = std::env::args()
         .nth(1)
-        .map(|s| s.replace(['_', ','], "").parse().expect("N must be a number"))
+        .map(|s| {
+            s.replace(['_', ','], "")
+                .parse()
+                .expect("N must be a number")
+        })
         .unwrap_or(1_000_000);
     let arg = (
         Lock::new().expect("lock"),
@@ -55,6 +59,9 @@ fn main() {
     );
     let child = Process::spawn(run_all, arg).expect("spawn");
     for (name, secs) in child.join().expect("the child's result") {
-        println!("{name}: {n} ops in {secs:.4} s: {:.0} ops/s", n as f64 / secs);
+        println!(
+            "{name}: {n} ops in {secs:.4} s: {:.0} ops/s",
+            n as f64 / secs
+        );
     }
 }

@@ -88,7 +88,10 @@ fn main() {
         "counter: {} ({WORKERS} processes x {INCREMENTS})",
         counter.get()
     );
-    println!("counter == expected: {}", counter.get() == WORKERS * INCREMENTS);
+    println!(
+        "counter == expected: {}",
+        counter.get() == WORKERS * INCREMENTS
+    );
     println!("squares: {:?}", squares.to_vec());
     println!("squares[1..3]: {:?}", squares.slice(1..3));
     println!("semaphore value after: {}", sem.value());

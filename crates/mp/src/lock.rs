@@ -98,8 +98,10 @@ impl Lock {
 
     /// Where the lock's memory can be seen: `/proc/<pid>/fd/<fd>` of this process (a memfd;
     /// nothing is ever created in `/dev/shm`). For diagnostics.
-    #[deprecated(note = "the lock is no longer served by a broker over a socket: this is the \
-                         /proc path of its shared memory")]
+    #[deprecated(
+        note = "the lock is no longer served by a broker over a socket: this is the \
+                         /proc path of its shared memory"
+    )]
     pub fn socket_path(&self) -> &Path {
         &self.path
     }

@@ -190,7 +190,12 @@ impl Segment {
                 a,
                 libc::PTHREAD_PROCESS_SHARED,
             ))
-            .and_then(|()| check(libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST)))
+            .and_then(|()| {
+                check(libc::pthread_mutexattr_setrobust(
+                    a,
+                    libc::PTHREAD_MUTEX_ROBUST,
+                ))
+            })
             .and_then(|()| check(libc::pthread_mutexattr_settype(a, kind)))
             .and_then(|()| check(libc::pthread_mutex_init(m, a)));
             libc::pthread_mutexattr_destroy(a);
@@ -398,7 +403,9 @@ macro_rules! plain {
         unsafe impl Plain for $t {}
     )*};
 }
-plain!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+plain!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64
+);
 // SAFETY: an array of plain values is plain (no padding between elements, each element any
 // bit pattern).
 unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}

@@ -163,23 +163,50 @@ task!(
 fn main() -> std::process::ExitCode {
     supervisor_mp::init();
     let tests: &[(&str, fn())] = &[
-        ("lock_holder_killed_waiter_gets_it", lock_holder_killed_waiter_gets_it),
-        ("rlock_holder_killed_is_abandoned", rlock_holder_killed_is_abandoned),
-        ("semaphore_holder_killed_returns_units", semaphore_holder_killed_returns_units),
-        ("value_holder_killed_is_abandoned", value_holder_killed_is_abandoned),
+        (
+            "lock_holder_killed_waiter_gets_it",
+            lock_holder_killed_waiter_gets_it,
+        ),
+        (
+            "rlock_holder_killed_is_abandoned",
+            rlock_holder_killed_is_abandoned,
+        ),
+        (
+            "semaphore_holder_killed_returns_units",
+            semaphore_holder_killed_returns_units,
+        ),
+        (
+            "value_holder_killed_is_abandoned",
+            value_holder_killed_is_abandoned,
+        ),
         ("lock_counts_exactly", lock_counts_exactly),
         ("rlock_counts_exactly", rlock_counts_exactly),
-        ("value_and_array_count_exactly", value_and_array_count_exactly),
+        (
+            "value_and_array_count_exactly",
+            value_and_array_count_exactly,
+        ),
         ("semaphore_bounds_concurrency", semaphore_bounds_concurrency),
-        ("bounded_semaphore_like_python", bounded_semaphore_like_python),
+        (
+            "bounded_semaphore_like_python",
+            bounded_semaphore_like_python,
+        ),
         ("event_across_processes", event_across_processes),
-        ("condition_notify_one_then_all", condition_notify_one_then_all),
+        (
+            "condition_notify_one_then_all",
+            condition_notify_one_then_all,
+        ),
         ("condition_wait_for_predicate", condition_wait_for_predicate),
         ("barrier_indices_like_python", barrier_indices_like_python),
-        ("barrier_party_killed_breaks_it", barrier_party_killed_breaks_it),
+        (
+            "barrier_party_killed_breaks_it",
+            barrier_party_killed_breaks_it,
+        ),
         ("barrier_abort_reset_timeout", barrier_abort_reset_timeout),
         ("in_process_semantics", in_process_semantics),
-        ("handles_of_the_wrong_kind_are_refused", handles_of_the_wrong_kind_are_refused),
+        (
+            "handles_of_the_wrong_kind_are_refused",
+            handles_of_the_wrong_kind_are_refused,
+        ),
     ];
     common::run_tests(tests)
 }
@@ -204,7 +231,13 @@ fn our_memfds() -> Vec<String> {
 fn our_dev_shm() -> Vec<String> {
     let me = format!("-{}-", std::process::id());
     let kinds = [
-        "lock", "rlock", "semaphore", "event", "condition", "barrier", "value",
+        "lock",
+        "rlock",
+        "semaphore",
+        "event",
+        "condition",
+        "barrier",
+        "value",
     ];
     std::fs::read_dir("/dev/shm")
         .map(|d| {
@@ -543,7 +576,10 @@ fn condition_notify_one_then_all() {
             cond.notify_all(&g);
         }
         for p in &procs {
-            assert!(join(p).unwrap(), "every waiter was notified, none timed out");
+            assert!(
+                join(p).unwrap(),
+                "every waiter was notified, none timed out"
+            );
         }
         assert_eq!(woken.get(), 3);
         // With nobody waiting, a wait with a timeout reports the timeout, lock held again.
@@ -570,7 +606,10 @@ fn condition_wait_for_predicate() {
         let (_g, ok) = cond
             .wait_for(g, || value.get() > 10, Some(Duration::from_millis(20)))
             .unwrap();
-        assert!(!ok, "wait_for returns the predicate's last value on a timeout");
+        assert!(
+            !ok,
+            "wait_for returns the predicate's last value on a timeout"
+        );
     }
     assert_nothing_left();
 }

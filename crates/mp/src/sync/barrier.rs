@@ -30,7 +30,7 @@ const SLOT: usize = 16;
 /// arrival index in `0..parties`. Shared between processes (pass the handle to a worker).
 ///
 /// [`abort`](Barrier::abort), a [`wait_timeout`](Barrier::wait_timeout) that times out, or a
-/// waiting party that dies (even by SIGKILL; noticed within [`POLL`] by the others) puts the
+/// waiting party that dies (even by SIGKILL; noticed within 50 ms by the others) puts the
 /// barrier in the *broken* state: every waiter, and every later `wait`, fails with
 /// [`BrokenBarrier`] until [`reset`](Barrier::reset). A party that dies before it arrives
 /// cannot be told apart from a slow one: bound the wait with a timeout if that can happen.
@@ -55,7 +55,10 @@ impl Barrier {
             .ok()
             .filter(|&n| n > 0 && n < 1 << 20)
             .ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "a barrier needs 1 to 2^20 parties")
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a barrier needs 1 to 2^20 parties",
+                )
             })?;
         let seg = super::create(Kind::Barrier, body_len(parties))?;
         seg.init_mutex(MUTEX, MutexKind::ErrorCheck)?;
@@ -167,13 +170,15 @@ impl Barrier {
 
     /// Whether a party waiting in this generation, other than `me`, has died.
     fn a_party_died(&self, me: u32) -> bool {
-        (0..self.word(COUNT).load(Relaxed)).filter(|&i| i != me).any(|i| {
-            let slot = SLOTS_AT + i as usize * SLOT;
-            !super::alive(
-                self.word(slot).load(Relaxed),
-                self.seg.u64_at(slot + 8).load(Relaxed),
-            )
-        })
+        (0..self.word(COUNT).load(Relaxed))
+            .filter(|&i| i != me)
+            .any(|i| {
+                let slot = SLOTS_AT + i as usize * SLOT;
+                !super::alive(
+                    self.word(slot).load(Relaxed),
+                    self.seg.u64_at(slot + 8).load(Relaxed),
+                )
+            })
     }
 
     fn wake_all(&self, st: MutexGuard) {

@@ -125,10 +125,7 @@ impl Condition {
         loop {
             let t = tokens.load(SeqCst);
             if t > 0 {
-                if tokens
-                    .compare_exchange(t, t - 1, SeqCst, SeqCst)
-                    .is_ok()
-                {
+                if tokens.compare_exchange(t, t - 1, SeqCst, SeqCst).is_ok() {
                     notified = true;
                     break;
                 }

@@ -106,10 +106,14 @@ pub(crate) fn create(kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
     let seg = Segment::create(&name, BODY + body)?;
     let mut tag = [0u8; 16];
     getrandom::fill(&mut tag).map_err(|e| io::Error::other(e.to_string()))?;
-    seg.u64_at(H_TAG)
-        .store(u64::from_le_bytes(tag[..8].try_into().unwrap()), Ordering::Relaxed);
-    seg.u64_at(H_TAG + 8)
-        .store(u64::from_le_bytes(tag[8..].try_into().unwrap()), Ordering::Relaxed);
+    seg.u64_at(H_TAG).store(
+        u64::from_le_bytes(tag[..8].try_into().unwrap()),
+        Ordering::Relaxed,
+    );
+    seg.u64_at(H_TAG + 8).store(
+        u64::from_le_bytes(tag[8..].try_into().unwrap()),
+        Ordering::Relaxed,
+    );
     seg.u64_at(H_KIND).store(kind as u64, Ordering::Relaxed);
     seg.u64_at(H_MAGIC).store(MAGIC, Ordering::Release);
     pin(None);

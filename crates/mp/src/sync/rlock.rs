@@ -44,7 +44,10 @@ impl RLock {
     }
 
     /// Waits for the lock at most `timeout` (Python's `acquire(timeout=t)`).
-    pub fn acquire_timeout(&self, timeout: Duration) -> Result<RLockGuard, AcquireError<RLockGuard>> {
+    pub fn acquire_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<RLockGuard, AcquireError<RLockGuard>> {
         self.acquire_with(Some(timeout))
     }
 

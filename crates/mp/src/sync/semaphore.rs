@@ -207,7 +207,10 @@ fn slot_of(seg: &Segment, (pid, start): (u32, u64)) -> Option<usize> {
     for i in 0..used {
         let at = SLOTS_AT + i * SLOT;
         let count = seg.u32_at(at + 4).load(Relaxed);
-        if count > 0 && seg.u32_at(at).load(Relaxed) == pid && seg.u64_at(at + 8).load(Relaxed) == start {
+        if count > 0
+            && seg.u32_at(at).load(Relaxed) == pid
+            && seg.u64_at(at + 8).load(Relaxed) == start
+        {
             return Some(at);
         }
         if count == 0 && free.is_none() {
@@ -238,7 +241,10 @@ fn reclaim_dead(seg: &Segment) {
         if count == 0 {
             continue;
         }
-        let (pid, start) = (seg.u32_at(at).load(Relaxed), seg.u64_at(at + 8).load(Relaxed));
+        let (pid, start) = (
+            seg.u32_at(at).load(Relaxed),
+            seg.u64_at(at + 8).load(Relaxed),
+        );
         if !super::alive(pid, start) {
             // Report first: a death between the two stores over-reports, never loses a unit.
             seg.u32_at(ABANDONED).fetch_add(count, Relaxed);
@@ -341,7 +347,9 @@ impl std::fmt::Debug for SemaphoreGuard {
 
 impl std::fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Semaphore").field("value", &self.value()).finish()
+        f.debug_struct("Semaphore")
+            .field("value", &self.value())
+            .finish()
     }
 }
 

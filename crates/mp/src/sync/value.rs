@@ -32,7 +32,10 @@ fn type_hash<T>() -> u64 {
 
 /// The segment of `len` elements of `T`, zero-filled (a valid `T`: see [`Plain`]).
 fn create<T: Plain>(len: usize) -> io::Result<Arc<Segment>> {
-    assert!(align_of::<T>() <= ALIGN, "Value/Array: alignment above 64 bytes");
+    assert!(
+        align_of::<T>() <= ALIGN,
+        "Value/Array: alignment above 64 bytes"
+    );
     let bytes = size_of::<T>()
         .checked_mul(len)
         .and_then(|b| b.checked_add(DATA - BODY))
@@ -158,7 +161,9 @@ impl<T: Plain> Value<T> {
         &self,
         deadline: Option<Instant>,
     ) -> Result<ValueGuard<T>, AcquireError<ValueGuard<T>>> {
-        wrap(lock::<T>(&self.seg, 1, deadline), |inner| ValueGuard { inner })
+        wrap(lock::<T>(&self.seg, 1, deadline), |inner| ValueGuard {
+            inner,
+        })
     }
 }
 
@@ -281,7 +286,9 @@ impl<T: Plain> Array<T> {
         &self,
         deadline: Option<Instant>,
     ) -> Result<ArrayGuard<T>, AcquireError<ArrayGuard<T>>> {
-        wrap(lock::<T>(&self.seg, self.len, deadline), |inner| ArrayGuard { inner })
+        wrap(lock::<T>(&self.seg, self.len, deadline), |inner| {
+            ArrayGuard { inner }
+        })
     }
 }
 

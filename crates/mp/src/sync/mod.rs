@@ -31,6 +31,7 @@ mod condition;
 mod event;
 mod rlock;
 mod semaphore;
+mod state_lock;
 mod value;
 
 pub use barrier::{Barrier, BrokenBarrier};

@@ -1,17 +1,20 @@
 //! `Semaphore` and `BoundedSemaphore`: counters of units shared between processes, whose units
 //! come back when a holding process dies.
 
+use super::state_lock::{self, StateGuard};
 use super::{AcquireError, BODY, Kind, POLL};
-use crate::sys::{ALIGN, MutexGuard, MutexKind, Segment, futex_wait, futex_wake};
+use crate::sys::{ALIGN, Segment, futex_wait, futex_wake};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Duration;
 
-// Layout after the header. Every field is changed only under MUTEX, one store at a time, so a
+// Layout after the header. Every field is changed under MUTEX, one store at a time, so a
 // process that dies holding MUTEX leaves a consistent state (the value is derived, never
-// stored: base minus the units the slots hold).
+// stored: base minus the units the slots hold); the exceptions are a process's own slot count
+// going down when its guard drops, and WAITERS, both single atomic operations.
+/// u32: the state lock (see `state_lock`).
 const MUTEX: usize = BODY;
 /// i64: the initial value, plus plain releases, minus units forgotten by their guards.
 const BASE: usize = BODY + ALIGN;
@@ -55,9 +58,10 @@ pub struct BoundedSemaphore {
     inner: Semaphore,
 }
 
-/// One unit of a [`Semaphore`] or [`BoundedSemaphore`]; gives it back when dropped.
-pub struct SemaphoreGuard {
-    seg: Arc<Segment>,
+/// One unit of a [`Semaphore`] or [`BoundedSemaphore`]; gives it back when dropped. It
+/// borrows the handle it came from (no reference count to touch on the fast path).
+pub struct SemaphoreGuard<'a> {
+    seg: &'a Segment,
     /// The offset of this process's slot that counts the unit (`None`: the table was full;
     /// counted in BASE instead).
     slot: Option<usize>,
@@ -71,7 +75,7 @@ pub struct SemaphoreGuard {
 #[error("semaphore or lock released too many times")]
 pub struct ReleasedTooManyTimes;
 
-type Acquired = Result<SemaphoreGuard, AcquireError<SemaphoreGuard>>;
+type Acquired<'a> = Result<SemaphoreGuard<'a>, AcquireError<SemaphoreGuard<'a>>>;
 
 impl Semaphore {
     /// A semaphore holding `value` units (Python's `Semaphore(value)`).
@@ -81,24 +85,23 @@ impl Semaphore {
 
     fn with_max(value: u32, max: i64) -> io::Result<Self> {
         let seg = super::create(Kind::Semaphore, BODY_LEN)?;
-        seg.init_mutex(MUTEX, MutexKind::ErrorCheck)?;
         seg.i64_at(BASE).store(i64::from(value), Relaxed);
         seg.i64_at(MAX).store(max, Relaxed);
         Ok(Semaphore { seg })
     }
 
     /// Takes a unit, waiting as long as it takes.
-    pub fn acquire(&self) -> Acquired {
+    pub fn acquire(&self) -> Acquired<'_> {
         self.acquire_with(None)
     }
 
     /// Takes a unit only if one is free now.
-    pub fn try_acquire(&self) -> Acquired {
+    pub fn try_acquire(&self) -> Acquired<'_> {
         self.acquire_with(Some(Duration::ZERO))
     }
 
     /// Takes a unit, waiting at most `timeout` (Python's `acquire(timeout=t)`).
-    pub fn acquire_timeout(&self, timeout: Duration) -> Acquired {
+    pub fn acquire_timeout(&self, timeout: Duration) -> Acquired<'_> {
         self.acquire_with(Some(timeout))
     }
 
@@ -116,7 +119,7 @@ impl Semaphore {
         u32::try_from(v.max(0)).unwrap_or(u32::MAX)
     }
 
-    fn state(&self) -> MutexGuard {
+    fn state(&self) -> StateGuard<'_> {
         lock_state(&self.seg)
     }
 
@@ -126,78 +129,90 @@ impl Semaphore {
         if max >= 0 && value(&self.seg) >= max {
             return Err(ReleasedTooManyTimes);
         }
-        self.seg.i64_at(BASE).fetch_add(1, Relaxed);
+        self.seg.i64_at(BASE).fetch_add(1, SeqCst);
         wake_one_after(&self.seg, st);
         Ok(())
     }
 
-    fn acquire_with(&self, timeout: Option<Duration>) -> Acquired {
+    fn acquire_with(&self, timeout: Option<Duration>) -> Acquired<'_> {
         let deadline = super::deadline(timeout);
         let me = super::me();
-        let mut sleeping = false;
         loop {
             let st = self.state();
-            if std::mem::take(&mut sleeping) {
-                self.seg.u32_at(WAITERS).fetch_sub(1, Relaxed);
-            }
-            if value(&self.seg) <= 0 {
+            let mut free = value(&self.seg);
+            if free <= 0 {
                 reclaim_dead(&self.seg);
+                free = value(&self.seg);
             }
-            if value(&self.seg) > 0 {
-                let slot = slot_of(&self.seg, me);
-                match slot {
-                    Some(at) => {
-                        self.seg.u32_at(at + 4).fetch_add(1, Relaxed);
-                    }
-                    None => {
-                        self.seg.i64_at(BASE).fetch_sub(1, Relaxed);
-                    }
+            let mut seq = None;
+            if free <= 0 {
+                // Registered as a sleeper before reading SEQ and the value again: a release
+                // (which takes no mutex) either shows in that value, or bumps SEQ after it
+                // was read, or sees WAITERS and wakes this acquirer.
+                self.seg.u32_at(WAITERS).fetch_add(1, SeqCst);
+                seq = Some(self.seg.u32_at(SEQ).load(SeqCst));
+                free = value(&self.seg);
+                if free > 0 {
+                    self.seg.u32_at(WAITERS).fetch_sub(1, SeqCst);
                 }
-                let abandoned = self.seg.u32_at(ABANDONED);
-                let was_abandoned = abandoned.load(Relaxed) > 0;
-                if was_abandoned {
-                    abandoned.fetch_sub(1, Relaxed);
-                }
-                drop(st);
-                let guard = SemaphoreGuard {
-                    seg: Arc::clone(&self.seg),
-                    slot,
-                    forgotten: false,
-                };
-                return if was_abandoned {
-                    Err(AcquireError::Abandoned(guard))
-                } else {
-                    Ok(guard)
-                };
             }
+            if free > 0 {
+                return self.take(st, me);
+            }
+            let seq = seq.expect("registered above");
             let Some(wait) = super::left(deadline, Some(POLL)) else {
+                self.seg.u32_at(WAITERS).fetch_sub(1, SeqCst);
                 return Err(AcquireError::Timeout);
             };
-            let seq = self.seg.u32_at(SEQ).load(SeqCst);
-            self.seg.u32_at(WAITERS).fetch_add(1, Relaxed);
-            sleeping = true;
             drop(st);
             futex_wait(self.seg.u32_at(SEQ), seq, wait);
+            self.seg.u32_at(WAITERS).fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Takes a free unit for this process, under the state mutex `st`.
+    fn take(&self, st: StateGuard<'_>, me: (u32, u64)) -> Acquired<'_> {
+        let slot = slot_of(&self.seg, me);
+        match slot {
+            Some(at) => {
+                self.seg.u32_at(at + 4).fetch_add(1, SeqCst);
+            }
+            None => {
+                self.seg.i64_at(BASE).fetch_sub(1, SeqCst);
+            }
+        }
+        let abandoned = self.seg.u32_at(ABANDONED);
+        let was_abandoned = abandoned.load(Relaxed) > 0;
+        if was_abandoned {
+            abandoned.fetch_sub(1, Relaxed);
+        }
+        drop(st);
+        let guard = SemaphoreGuard {
+            seg: &self.seg,
+            slot,
+            forgotten: false,
+        };
+        if was_abandoned {
+            Err(AcquireError::Abandoned(guard))
+        } else {
+            Ok(guard)
         }
     }
 }
 
-/// The state mutex: held for a few instructions by whoever holds it, so waiting for it is
+/// The state lock: held for a few instructions by whoever holds it, so waiting for it is
 /// brief; a death while holding it leaves a consistent state (see the layout).
-fn lock_state(seg: &Arc<Segment>) -> MutexGuard {
-    match MutexGuard::lock(seg, MUTEX, None) {
-        Ok((guard, _)) => guard,
-        Err(e) => panic!("semaphore: cannot lock its state: {e:?}"),
-    }
+fn lock_state(seg: &Segment) -> StateGuard<'_> {
+    state_lock::lock(seg.u32_at(MUTEX))
 }
 
 /// Free units: BASE minus the units in the slots. Under the state mutex.
 fn value(seg: &Segment) -> i64 {
     let used = seg.u32_at(USED).load(Relaxed) as usize;
     let held: i64 = (0..used.min(SLOTS))
-        .map(|i| i64::from(seg.u32_at(SLOTS_AT + i * SLOT + 4).load(Relaxed)))
+        .map(|i| i64::from(seg.u32_at(SLOTS_AT + i * SLOT + 4).load(SeqCst)))
         .sum();
-    seg.i64_at(BASE).load(Relaxed) - held
+    seg.i64_at(BASE).load(SeqCst) - held
 }
 
 /// This process's slot, claiming a free one (count 0) if it has none; `None` if all are taken.
@@ -254,16 +269,16 @@ fn reclaim_dead(seg: &Segment) {
 }
 
 /// Bumps the sequence, unlocks, and wakes one sleeper if there is any.
-fn wake_one_after(seg: &Arc<Segment>, st: MutexGuard) {
+fn wake_one_after(seg: &Segment, st: StateGuard<'_>) {
     seg.u32_at(SEQ).fetch_add(1, SeqCst);
-    let sleepers = seg.u32_at(WAITERS).load(Relaxed);
+    let sleepers = seg.u32_at(WAITERS).load(SeqCst);
     drop(st);
     if sleepers > 0 {
         futex_wake(seg.u32_at(SEQ), 1);
     }
 }
 
-impl SemaphoreGuard {
+impl SemaphoreGuard<'_> {
     /// Gives the unit back now (as dropping the guard does).
     pub fn release(self) {}
 
@@ -271,7 +286,7 @@ impl SemaphoreGuard {
     /// here): it comes back only through [`Semaphore::release`] /
     /// [`BoundedSemaphore::release`], in any process, and not if this process dies.
     pub fn forget(mut self) {
-        let st = lock_state(&self.seg);
+        let st = lock_state(self.seg);
         if let Some(slot) = self.slot
             && self.seg.u32_at(slot + 4).load(Relaxed) > 0
         {
@@ -283,23 +298,33 @@ impl SemaphoreGuard {
     }
 }
 
-impl Drop for SemaphoreGuard {
+impl Drop for SemaphoreGuard<'_> {
     fn drop(&mut self) {
         if self.forgotten {
             return;
         }
-        let st = lock_state(&self.seg);
-        match self.slot {
-            Some(slot) if self.seg.u32_at(slot + 4).load(Relaxed) > 0 => {
-                self.seg.u32_at(slot + 4).fetch_sub(1, Relaxed);
+        // A tracked unit goes back without the state mutex: only this process changes its
+        // slot's count while it lives (acquirers of other processes only read it; a slot is
+        // taken back only from a dead process), and the count is an atomic.
+        if let Some(slot) = self.slot
+            && self
+                .seg
+                .u32_at(slot + 4)
+                .fetch_update(SeqCst, SeqCst, |c| c.checked_sub(1))
+                .is_ok()
+        {
+            // A sleeper registers in WAITERS before it reads the value again, so if none is
+            // seen here, any later one sees this release in the value.
+            if self.seg.u32_at(WAITERS).load(SeqCst) > 0 {
+                self.seg.u32_at(SEQ).fetch_add(1, SeqCst);
+                futex_wake(self.seg.u32_at(SEQ), 1);
             }
-            // Untracked (or its slot was taken back, wrongly, as a dead holder's): a plain
-            // release.
-            _ => {
-                self.seg.i64_at(BASE).fetch_add(1, Relaxed);
-            }
+            return;
         }
-        wake_one_after(&self.seg, st);
+        // Untracked (the table was full), or its slot was emptied: a plain release.
+        let st = lock_state(self.seg);
+        self.seg.i64_at(BASE).fetch_add(1, SeqCst);
+        wake_one_after(self.seg, st);
     }
 }
 
@@ -313,17 +338,17 @@ impl BoundedSemaphore {
     }
 
     /// Takes a unit, waiting as long as it takes.
-    pub fn acquire(&self) -> Acquired {
+    pub fn acquire(&self) -> Acquired<'_> {
         self.inner.acquire()
     }
 
     /// Takes a unit only if one is free now.
-    pub fn try_acquire(&self) -> Acquired {
+    pub fn try_acquire(&self) -> Acquired<'_> {
         self.inner.try_acquire()
     }
 
     /// Takes a unit, waiting at most `timeout`.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Acquired {
+    pub fn acquire_timeout(&self, timeout: Duration) -> Acquired<'_> {
         self.inner.acquire_timeout(timeout)
     }
 
@@ -339,7 +364,7 @@ impl BoundedSemaphore {
     }
 }
 
-impl std::fmt::Debug for SemaphoreGuard {
+impl std::fmt::Debug for SemaphoreGuard<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SemaphoreGuard").finish_non_exhaustive()
     }

@@ -160,6 +160,30 @@ task!(
     }
 );
 
+task!(
+    fn hammer(p: (Lock, Semaphore, Value<u64>, Event)) -> () {
+        let (lock, sem, count, started) = p;
+        for i in 0u64.. {
+            match lock.acquire() {
+                Ok(g) => drop(g),
+                Err(LockError::Abandoned(g)) => drop(g),
+                Err(e) => panic!("lock: {e}"),
+            }
+            match sem.acquire() {
+                Ok(g) => drop(g),
+                Err(AcquireError::Abandoned(g)) => drop(g),
+                Err(e) => panic!("semaphore: {e}"),
+            }
+            if let Ok(mut g) | Err(AcquireError::Abandoned(mut g)) = count.lock() {
+                *g += 1;
+            }
+            if i == 100 {
+                started.set();
+            }
+        }
+    }
+);
+
 fn main() -> std::process::ExitCode {
     supervisor_mp::init();
     let tests: &[(&str, fn())] = &[
@@ -202,6 +226,7 @@ fn main() -> std::process::ExitCode {
             barrier_party_killed_breaks_it,
         ),
         ("barrier_abort_reset_timeout", barrier_abort_reset_timeout),
+        ("killed_at_random_points_many_times", killed_at_random_points_many_times),
         ("in_process_semantics", in_process_semantics),
         (
             "handles_of_the_wrong_kind_are_refused",
@@ -714,6 +739,72 @@ fn barrier_abort_reset_timeout() {
         b.reset();
         assert_eq!(waiter.join().unwrap(), Err(BrokenBarrier));
         assert_eq!(b.parties(), 2);
+    }
+    assert_nothing_left();
+}
+
+/// Two processes hammer a Lock, a Semaphore(1) and a Value; one of them is SIGKILLed at a
+/// random moment, many times over: after each kill every primitive is still usable, none is
+/// lost (the semaphore is back to one free unit) and the survivor goes on.
+fn killed_at_random_points_many_times() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut rng = seed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    {
+        let lock = Lock::new().unwrap();
+        let sem = Semaphore::new(1).unwrap();
+        let count = Value::new(0u64).unwrap();
+        let spawn = || {
+            let started = Event::new().unwrap();
+            let arg = (lock.clone(), sem.clone(), count.clone(), started.clone());
+            let p = Process::spawn(hammer, arg).unwrap();
+            assert!(started.wait_timeout(WAIT), "seed {seed}: the hammer did not start");
+            p
+        };
+        let mut survivor = spawn();
+        for _ in 0..25 {
+            let victim = spawn();
+            std::thread::sleep(Duration::from_micros(next() % 5_000));
+            // Either of the two dies.
+            let (dead, alive) = if next() % 2 == 0 {
+                (victim, survivor)
+            } else {
+                (survivor, victim)
+            };
+            kill_and_reap(&dead);
+            survivor = alive;
+            let before = count.get();
+            poll_until("the survivor to go on", || count.get() > before + 100);
+        }
+        kill_and_reap(&survivor);
+        // Nothing is held now: each primitive gives itself up (maybe as abandoned) at once.
+        assert!(matches!(
+            lock.acquire_timeout(WAIT),
+            Ok(_) | Err(LockError::Abandoned(_))
+        ), "seed {seed}");
+        let unit = sem.acquire_timeout(WAIT);
+        assert!(
+            matches!(unit, Ok(_) | Err(AcquireError::Abandoned(_))),
+            "seed {seed}: {unit:?}"
+        );
+        drop(unit);
+        assert_eq!(sem.value(), 1, "seed {seed}: a unit was lost");
+        let value_lock = count.lock_timeout(WAIT);
+        assert!(
+            matches!(value_lock, Ok(_) | Err(AcquireError::Abandoned(_))),
+            "seed {seed}: {value_lock:?}"
+        );
+        drop(value_lock);
+        assert!(count.get() > 0, "seed {seed}");
     }
     assert_nothing_left();
 }

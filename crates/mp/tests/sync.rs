@@ -226,7 +226,11 @@ fn main() -> std::process::ExitCode {
             barrier_party_killed_breaks_it,
         ),
         ("barrier_abort_reset_timeout", barrier_abort_reset_timeout),
-        ("killed_at_random_points_many_times", killed_at_random_points_many_times),
+        (
+            "killed_at_random_points_many_times",
+            killed_at_random_points_many_times,
+        ),
+        ("pool_tasks_share_primitives", pool_tasks_share_primitives),
         ("in_process_semantics", in_process_semantics),
         (
             "handles_of_the_wrong_kind_are_refused",
@@ -767,7 +771,10 @@ fn killed_at_random_points_many_times() {
             let started = Event::new().unwrap();
             let arg = (lock.clone(), sem.clone(), count.clone(), started.clone());
             let p = Process::spawn(hammer, arg).unwrap();
-            assert!(started.wait_timeout(WAIT), "seed {seed}: the hammer did not start");
+            assert!(
+                started.wait_timeout(WAIT),
+                "seed {seed}: the hammer did not start"
+            );
             p
         };
         let mut survivor = spawn();
@@ -787,10 +794,13 @@ fn killed_at_random_points_many_times() {
         }
         kill_and_reap(&survivor);
         // Nothing is held now: each primitive gives itself up (maybe as abandoned) at once.
-        assert!(matches!(
-            lock.acquire_timeout(WAIT),
-            Ok(_) | Err(LockError::Abandoned(_))
-        ), "seed {seed}");
+        assert!(
+            matches!(
+                lock.acquire_timeout(WAIT),
+                Ok(_) | Err(LockError::Abandoned(_))
+            ),
+            "seed {seed}"
+        );
         let unit = sem.acquire_timeout(WAIT);
         assert!(
             matches!(unit, Ok(_) | Err(AcquireError::Abandoned(_))),
@@ -805,6 +815,23 @@ fn killed_at_random_points_many_times() {
         );
         drop(value_lock);
         assert!(count.get() > 0, "seed {seed}");
+    }
+    assert_nothing_left();
+}
+
+/// Handles as arguments of Pool tasks: each task decodes its own copy (the worker reuses the
+/// mapping); the handles given to `map` are dropped by the caller before the workers start.
+fn pool_tasks_share_primitives() {
+    {
+        let lock = Lock::new().unwrap();
+        let value = Value::new(0u64).unwrap();
+        let pool = supervisor_mp::Pool::new(2).unwrap();
+        let args: Vec<_> = (0..8).map(|_| (lock.clone(), value.clone(), 250)).collect();
+        drop((lock, value.clone()));
+        let results = pool.map(count_under_lock, args).unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(value.get(), 8 * 250);
+        drop(pool);
     }
     assert_nothing_left();
 }

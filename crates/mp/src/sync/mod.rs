@@ -46,7 +46,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt::Debug;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// How often a waiter that cannot be woken by a death (a semaphore or barrier waiter) checks
@@ -118,7 +118,28 @@ pub(crate) fn create(kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
     seg.u64_at(H_KIND).store(kind as u64, Ordering::Relaxed);
     seg.u64_at(H_MAGIC).store(MAGIC, Ordering::Release);
     pin(None);
-    Ok(Arc::new(seg))
+    let seg = Arc::new(seg);
+    remember(&seg);
+    Ok(seg)
+}
+
+/// The segments mapped in this process, by tag: decoding a handle of one of them again (a
+/// pool worker gets the same `Lock` with every task) reuses the mapping instead of opening
+/// and mapping it anew.
+static MAPPED: Mutex<Vec<([u64; 2], Weak<Segment>)>> = Mutex::new(Vec::new());
+
+fn remember(seg: &Arc<Segment>) {
+    let mut mapped = MAPPED.lock().unwrap_or_else(|e| e.into_inner());
+    mapped.retain(|(_, weak)| weak.strong_count() > 0);
+    mapped.push((tag(seg), Arc::downgrade(seg)));
+}
+
+fn mapped(tag: [u64; 2]) -> Option<Arc<Segment>> {
+    let mapped = MAPPED.lock().unwrap_or_else(|e| e.into_inner());
+    mapped
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .and_then(|(_, weak)| weak.upgrade())
 }
 
 /// The segment's random identity (two segments mapped from one memfd have the same tag).
@@ -197,7 +218,10 @@ fn open(wire: &Wire, kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
             format!("the handle is of another kind ({})", wire.kind),
         ));
     }
-    let seg = Segment::open(wire.pid, wire.fd)?;
+    let (seg, fresh) = match mapped(wire.tag) {
+        Some(seg) => (seg, false),
+        None => (Arc::new(Segment::open(wire.pid, wire.fd)?), true),
+    };
     let same = seg.len() >= BODY + body
         && seg.u64_at(H_MAGIC).load(Ordering::Acquire) == MAGIC
         && seg.u64_at(H_KIND).load(Ordering::Relaxed) == kind as u64
@@ -210,7 +234,10 @@ fn open(wire: &Wire, kind: Kind, body: usize) -> io::Result<Arc<Segment>> {
     }
     seg.u64_at(H_RECEIVED).fetch_add(1, Ordering::SeqCst);
     pin(None);
-    Ok(Arc::new(seg))
+    if fresh {
+        remember(&seg);
+    }
+    Ok(seg)
 }
 
 /// The deadline `timeout` from now (`None`: no deadline; a timeout too large to represent

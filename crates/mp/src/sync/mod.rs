@@ -5,26 +5,38 @@
 //! # Theory of operation
 //!
 //! Each primitive is one small shared segment (a memfd, see `sys.rs`) laid out as a header
-//! (magic, kind, a random 128-bit tag) followed by the primitive's state: robust
-//! process-shared pthread mutexes and 32/64-bit atomic words. A handle is a serde value naming
-//! the segment by the pid of a process that holds it and that process's descriptor number,
-//! plus the tag: decoding it in a worker opens `/proc/<pid>/fd/<fd>`, checks the tag and the
-//! kind, and maps the segment. Every process that maps it also keeps a descriptor, so a handle
-//! re-encoded anywhere names a live holder. Nothing has a name in `/dev/shm`: the memory goes
-//! away with the last process that holds it, however it ends.
+//! (magic, kind, a random 128-bit tag, counters of handles sent and received) followed by the
+//! primitive's state: robust process-shared pthread mutexes and 32/64-bit atomic words.
 //!
-//! Waiting is a futex wait on a word of the segment (shared, not private, futexes), so a wake
-//! from any process reaches it; a waiter that dies leaves nothing to clean up.
+//! **Handles.** A handle is a serde value naming the segment by the pid of a process that
+//! holds it, that process's descriptor number, and the tag. Decoding it in another process
+//! opens `/proc/<pid>/fd/<fd>`, checks the tag and the kind, and maps the segment; a process
+//! maps each segment once (decoding the same primitive again, as a pool worker does with every
+//! task, reuses the mapping). Because a handle is often moved into a call and dropped by the
+//! sender before the receiver decodes it, encoding *pins* the segment in the sending process
+//! until the segment's received count catches up with its sent count (checked at the process's
+//! next create, encode or decode of a primitive). Nothing has a name in `/dev/shm`: the memory
+//! goes away with the last process that holds it, however it ends.
+//!
+//! **Waiting** is a futex wait on a word of the segment (shared, not private, futexes), so a
+//! wake from any process reaches it; a waiter that dies leaves nothing to clean up.
 //!
 //! **Holders that die.** A mutex-based primitive (`Lock`, `RLock`, `Condition`'s lock,
 //! `Value`/`Array`) is a robust mutex: the kernel hands it to the next locker with
 //! `EOWNERDEAD`, reported as `Abandoned`. A [`Semaphore`]'s units are counted per holding
-//! process (pid and start time) in a table of the segment; when an acquirer finds none free it
-//! returns the units of holders that are gone (checking again every [`POLL`] while it waits),
-//! and the acquirers that get those units see `Abandoned`. A [`Barrier`] party that dies while
-//! waiting is noticed the same way and breaks the barrier. The internal state mutexes are held
-//! for a few instructions, and each state change is a single store, so a death while holding
-//! one leaves the state consistent.
+//! process (pid and start time) in a table of the segment, and its free count is derived from
+//! that table, never stored: when an acquirer finds no unit free it takes back the units of
+//! holders that are gone (checking again every [`POLL`] while it waits), and the acquirers
+//! that get those units see `Abandoned`. Its state lock is a pid-word futex lock
+//! (`state_lock`) that a waiter takes over from a dead owner. A [`Barrier`] party that dies
+//! while waiting is noticed the same way and breaks the barrier. Internal state locks are held
+//! for a few instructions and each state change is one atomic store or read-modify-write, so a
+//! death while holding one leaves a consistent state.
+//!
+//! **Speed.** Uncontended, a `Lock`/`RLock`/`Value` acquire and release are glibc's robust
+//! mutex fast path (a compare-and-swap each, in user space); a `Semaphore` acquire is the
+//! state lock's compare-and-swap plus a scan of the slots in use, and its release one atomic
+//! decrement of the holder's slot, with a futex wake only when someone sleeps.
 
 mod barrier;
 mod condition;

@@ -381,7 +381,7 @@ note "--events on the md5 tree: $(wc -l <"$o/events.jsonl") lines, $(mb "$(stat 
 # in CPython's multiprocessing; keep the blocks separate.)
 
 # sync primitives: crates/mp/examples/bench_sync.rs vs scripts/mp_bench_sync.py, timed inside
-# the child process, alternating round by round; the median ops/s of each.
+# the child process (the fastest of 3 loops), alternating round by round; the median ops/s of each.
 say "j. library vs CPython: sync primitives, 1,000,000 uncontended ops in a child"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-mp --example bench_sync
 sync_n=1000000
@@ -403,7 +403,7 @@ row "Lock: acquire/release in a child, uncontended" v:sup_sync_lock "multiproces
 row "RLock: acquire/release in a child, uncontended" v:sup_sync_rlock "multiprocessing.RLock" v:py_sync_rlock - tasks/s
 row "Semaphore: acquire/release in a child, uncontended" v:sup_sync_semaphore "multiprocessing.Semaphore" v:py_sync_semaphore - tasks/s
 row "Value: += 1 under its lock, in a child" v:sup_sync_value "with v.get_lock(): v.value += 1" v:py_sync_value - tasks/s
-note "sync primitives: ops/s of $sync_n uncontended acquire/release pairs (or locked increments) in one child process, timed inside the child, median of $runs runs alternating with CPython; supervisor-mp's are robust (a holder killed by SIGKILL hands them on as Abandoned), CPython's wait forever"
+note "sync primitives: ops/s of $sync_n uncontended acquire/release pairs (or locked increments) in one child process, timed inside the child (the fastest of 3 loops), median of $runs runs alternating with CPython; supervisor-mp's are robust (a holder killed by SIGKILL hands them on as Abandoned), CPython's wait forever"
 
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"

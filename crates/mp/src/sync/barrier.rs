@@ -168,17 +168,20 @@ impl Barrier {
         }
     }
 
-    /// Whether a party waiting in this generation, other than `me`, has died.
+    /// Whether the party that arrived just before `me` (the last one, for the first) in this
+    /// generation has died. Each waiter watches one other, in a ring, so every waiting party
+    /// is watched by someone at a cost of one `/proc` read per waiter per [`POLL`].
     fn a_party_died(&self, me: u32) -> bool {
-        (0..self.word(COUNT).load(Relaxed))
-            .filter(|&i| i != me)
-            .any(|i| {
-                let slot = SLOTS_AT + i as usize * SLOT;
-                !super::alive(
-                    self.word(slot).load(Relaxed),
-                    self.seg.u64_at(slot + 8).load(Relaxed),
-                )
-            })
+        let count = self.word(COUNT).load(Relaxed);
+        if count < 2 || me >= count {
+            return false;
+        }
+        let watched = (me + count - 1) % count;
+        let slot = SLOTS_AT + watched as usize * SLOT;
+        !super::alive(
+            self.word(slot).load(Relaxed),
+            self.seg.u64_at(slot + 8).load(Relaxed),
+        )
     }
 
     fn wake_all(&self, st: MutexGuard) {

@@ -44,7 +44,8 @@ const BODY_LEN: usize = 2 * ALIGN + SLOTS * SLOT;
 /// (SIGKILL included), an acquirer that finds no unit free takes its units back, and the
 /// acquirers that get them see [`AcquireError::Abandoned`] (with the guard). Python's style of
 /// releasing elsewhere than where it acquired is [`SemaphoreGuard::forget`] then
-/// [`Semaphore::release`] (such units are not returned on death).
+/// [`Semaphore::release`] (such units are not returned on death). Up to 128 processes are
+/// tracked as holders at once; units taken by more are counted but not returned on death.
 #[derive(Clone)]
 pub struct Semaphore {
     seg: Arc<Segment>,

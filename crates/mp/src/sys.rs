@@ -53,11 +53,10 @@ impl Segment {
     /// `name` in `/proc/<pid>/fd` listings (`memfd:<name>`).
     pub(crate) fn create(name: &str, len: usize) -> io::Result<Self> {
         let cname = CString::new(name).map_err(io::Error::other)?;
-        // SAFETY: `cname` is a valid NUL-terminated string; the flags are valid.
-        let raw = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let raw = with_fd_room(|| {
+            // SAFETY: `cname` is a valid NUL-terminated string; the flags are valid.
+            unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) }
+        })?;
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let size = libc::off_t::try_from(len).map_err(io::Error::other)?;
@@ -71,11 +70,10 @@ impl Segment {
     /// Attaches to the segment that process `pid` holds as descriptor `fd`.
     pub(crate) fn open(pid: u32, fd: i32) -> io::Result<Self> {
         let path = CString::new(format!("/proc/{pid}/fd/{fd}")).map_err(io::Error::other)?;
-        // SAFETY: `path` is a valid NUL-terminated string; the flags are valid.
-        let raw = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let raw = with_fd_room(|| {
+            // SAFETY: `path` is a valid NUL-terminated string; the flags are valid.
+            unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) }
+        })?;
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let file = std::fs::File::from(fd);
@@ -213,6 +211,34 @@ impl Drop for Segment {
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), self.len);
         }
+    }
+}
+
+/// Runs `open` (a call returning a new descriptor or -1); if the process is out of
+/// descriptors (each primitive keeps one, where Python's keep none), raises the soft limit to
+/// the hard one, once, as Go's runtime does, and tries again.
+fn with_fd_room(mut open: impl FnMut() -> libc::c_int) -> io::Result<libc::c_int> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let raw = open();
+    if raw >= 0 {
+        return Ok(raw);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::EMFILE) {
+        return Err(err);
+    }
+    let raised = getrlimit(Resource::RLIMIT_NOFILE)
+        .ok()
+        .filter(|(soft, hard)| soft < hard)
+        .is_some_and(|(_, hard)| setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok());
+    if !raised {
+        return Err(err);
+    }
+    let raw = open();
+    if raw < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(raw)
     }
 }
 

@@ -231,6 +231,7 @@ fn main() -> std::process::ExitCode {
             killed_at_random_points_many_times,
         ),
         ("pool_tasks_share_primitives", pool_tasks_share_primitives),
+        ("many_primitives_at_once", many_primitives_at_once),
         ("in_process_semantics", in_process_semantics),
         (
             "handles_of_the_wrong_kind_are_refused",
@@ -834,6 +835,41 @@ fn pool_tasks_share_primitives() {
         drop(pool);
     }
     assert_nothing_left();
+}
+
+task!(
+    fn many_locks(n: usize) -> (u64, usize) {
+        // This worker's own soft limit, lowered to the common default of 1024.
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 1024, hard).unwrap();
+        let locks: Vec<Lock> = (0..n).map(|_| Lock::new().expect("Lock::new")).collect();
+        let guards: Vec<_> = locks.iter().map(|l| l.try_acquire().unwrap()).collect();
+        assert!(matches!(
+            locks[n - 1].try_acquire(),
+            Err(LockError::Timeout)
+        ));
+        drop(guards);
+        (getrlimit(Resource::RLIMIT_NOFILE).unwrap().0, locks.len())
+    }
+);
+
+/// More primitives than a soft limit of 1024 descriptors (each keeps one), in a worker: the
+/// limit is raised to the hard one when it runs out (skipped where the hard limit is low).
+fn many_primitives_at_once() {
+    use nix::sys::resource::{Resource, getrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if hard < 4096 {
+        eprintln!("many_primitives_at_once: skipped, the hard descriptor limit is {hard}");
+        return;
+    }
+    let worker = Process::spawn(many_locks, 2000).unwrap();
+    let (soft_after, made) = join(&worker).unwrap();
+    assert_eq!(made, 2000);
+    assert_eq!(
+        soft_after, hard,
+        "the soft limit was raised to the hard one"
+    );
 }
 
 fn in_process_semantics() {

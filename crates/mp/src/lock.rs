@@ -83,15 +83,11 @@ impl Lock {
     }
 
     fn acquire_with(&self, timeout: Option<Duration>) -> Result<LockGuard, LockError> {
-        let deadline = match timeout {
-            Some(Duration::ZERO) => Some(std::time::Instant::now()),
-            t => sync::deadline(t),
-        };
-        match MutexGuard::lock(&self.seg, MUTEX, deadline) {
+        match MutexGuard::lock(&self.seg, MUTEX, sync::deadline(timeout)) {
             Ok((inner, false)) => Ok(LockGuard { inner }),
             Ok((inner, true)) => Err(LockError::Abandoned(LockGuard { inner })),
-            Err(LockFail::Timeout) => Err(LockError::Timeout),
-            Err(LockFail::Deadlock) => Err(LockError::Timeout),
+            // (A `Normal` mutex relocked by its holder waits, as in Python: never `Deadlock`.)
+            Err(LockFail::Timeout | LockFail::Deadlock) => Err(LockError::Timeout),
             Err(LockFail::Os(e)) => Err(LockError::Broker(e.into())),
         }
     }

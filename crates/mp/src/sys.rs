@@ -20,6 +20,15 @@
 //!   compare-and-swap each, in user space.
 //! - **futexes without `FUTEX_PRIVATE_FLAG`**: waits keyed on the shared page, so a wake in one
 //!   process reaches a waiter in another. A waiter that dies leaves no state behind.
+//!
+//! # Trust
+//!
+//! The offsets passed in are constants of each primitive's layout (`lock.rs`, `sync/*.rs`),
+//! and a mutex is initialized by the segment's creator before any handle leaves it; a decoded
+//! handle is checked for magic, kind, tag, size (and element type, for `Value`/`Array`). What
+//! cannot be checked is the other processes' conduct: like any shared memory, a segment is
+//! only as sound as the processes that map it, which are this program's own workers (same
+//! binary, same user).
 
 use std::ffi::CString;
 use std::io;

@@ -391,6 +391,35 @@ row "library: Process spawn + join" v:mp_spawn_join "multiprocessing.Process, fo
 row "library: Process spawn + join vs Python's spawn" v:mp_spawn_join "multiprocessing.Process, spawn" v:pyspawn_spawn_join - ms
 note "library rows: crates/mp/examples/bench_pool.rs and scripts/mp_bench_pool.py run the same programs, timed inside each process after its pool has started (median of $runs runs each, alternating); default chunksize on both sides (Python's rule: 8 items on 2 workers = 8 tasks of 1); spawn + join is the median of 20 in each run"
 
+# --- j. library vs CPython multiprocessing ------------------------------------------------
+# (Each block of this section is one area of supervisor-mp, side by side with the same program
+# in CPython's multiprocessing; keep the blocks separate.)
+
+# sync primitives: crates/mp/examples/bench_sync.rs vs scripts/mp_bench_sync.py, timed inside
+# the child process (the fastest of 3 loops), alternating round by round; the median ops/s of each.
+say "k. library vs CPython: sync primitives, 1,000,000 uncontended ops in a child"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-mp --example bench_sync
+sync_n=1000000
+declare -A sync_sup sync_py
+for _ in $(seq "$runs"); do
+    while read -r name _ _ _ _ _ rate _; do
+        sync_sup[${name%:}]+="$rate "
+    done < <("$root/target/release/examples/bench_sync" "$sync_n")
+    while read -r name _ _ _ _ _ rate _; do
+        sync_py[${name%:}]+="$rate "
+    done < <("$py" "$scripts/mp_bench_sync.py" "$sync_n")
+done
+for name in lock rlock semaphore value; do
+    # shellcheck disable=SC2086
+    put "sup_sync_$name=$(med ${sync_sup[$name]})" "py_sync_$name=$(med ${sync_py[$name]})"
+    echo "  $name: supervisor-mp ${sync_sup[$name]}; CPython ${sync_py[$name]}(ops/s)"
+done
+row "Lock: acquire/release in a child, uncontended" v:sup_sync_lock "multiprocessing.Lock" v:py_sync_lock "ratio>=1" tasks/s
+row "RLock: acquire/release in a child, uncontended" v:sup_sync_rlock "multiprocessing.RLock" v:py_sync_rlock - tasks/s
+row "Semaphore: acquire/release in a child, uncontended" v:sup_sync_semaphore "multiprocessing.Semaphore" v:py_sync_semaphore - tasks/s
+row "Value: += 1 under its lock, in a child" v:sup_sync_value "with v.get_lock(): v.value += 1" v:py_sync_value - tasks/s
+note "sync primitives: ops/s of $sync_n uncontended acquire/release pairs (or locked increments) in one child process, timed inside the child (the fastest of 3 loops), median of $runs runs alternating with CPython; supervisor-mp's are robust (a holder killed by SIGKILL hands them on as Abandoned), CPython's wait forever"
+
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"
 mode=$([ "$quick" = 1 ] && echo "--quick, " || true)

@@ -6,17 +6,21 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build -q --examples --locked || { echo "examples: build failed"; exit 1; }
+# The examples of the supervisor-mp crate itself (crates/mp/examples).
+cargo build -q --examples --locked -p supervisor-mp || { echo "examples: build failed (supervisor-mp)"; exit 1; }
 
 failures=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# run NAME [ARGS...]: runs the example into $out; a non-zero exit is a failure.
+# run NAME [ARGS...]: runs the example into $out; a non-zero exit is a failure. With $pkg set,
+# the example of that workspace package.
+pkg=
 run() {
     local name=$1
     shift
     current=$name
-    if ! timeout 300 cargo run -q --locked --example "$name" -- "$@" >"$out" 2>&1; then
+    if ! timeout 300 cargo run -q --locked ${pkg:+-p "$pkg"} --example "$name" -- "$@" >"$out" 2>&1; then
         echo "FAIL $name: exited non-zero"
         sed 's/^/    /' "$out"
         failures=$((failures + 1))
@@ -241,6 +245,23 @@ if run shared_memory; then
         "sum: 285" \
         "/dev/shm/NAME exists after drop: false" \
         "open after drop fails: true"
+    [ "$failures" = "$before" ] && checked
+fi
+
+if pkg=supervisor-mp run sync_primitives; then
+    before=$failures
+    expect "barrier indices: [0, 1, 2, 3]" \
+        "counter: 40000 (4 processes x 10000)" \
+        "counter == expected: true" \
+        "squares: [0.0, 1.0, 4.0, 9.0]" \
+        "squares[1..3]: [1.0, 4.0]" \
+        "semaphore value after: 2" \
+        "bounded over-release: semaphore or lock released too many times" \
+        "condition waiter saw: 1" \
+        "lock free while held elsewhere: false" \
+        "after SIGKILL of the holder: acquired, abandoned" \
+        "next acquire: true" \
+        "value lock held elsewhere times out: true"
     [ "$failures" = "$before" ] && checked
 fi
 

@@ -486,6 +486,7 @@ impl Client {
         &self.addr.path
     }
 
+    #[allow(dead_code)] // its user, the broker-served Lock, is now a robust mutex (lock.rs)
     pub(crate) fn owner(&self) -> Option<Arc<Broker>> {
         self.owner.clone()
     }

@@ -46,6 +46,14 @@
 //! What a task prints reaches this process's stdout and stderr (stderr line by line), as a
 //! Python child's does; [`PoolBuilder::capture_output`] keeps it for failure reports instead.
 //!
+//! The synchronization primitives ([`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`],
+//! [`Event`], [`Condition`], [`Barrier`], [`Value`], [`Array`]) are not served by anyone: each
+//! is a small shared segment (a memfd: nothing in `/dev/shm`, nothing to leak when processes
+//! are killed) holding robust process-shared pthread mutexes and atomic words that waiters
+//! sleep on with futexes. An uncontended acquire and release is an atomic instruction each. Their
+//! handles are serde values: a worker that decodes one maps the same memory (through
+//! `/proc/<pid>/fd` of a process that holds it; the sender keeps it open until it is decoded).
+//!
 //! ## Names
 //!
 //! | Python                                         | here                                           |
@@ -88,6 +96,15 @@
 //! | `Pipe(duplex=False)`, `Pipe()`                 | [`pipe`] ([`Sender`], [`Receiver`]), [`duplex`] ([`Duplex`]) |
 //! | `Lock()`, `lock.acquire(timeout=t)`, `with lock:` | [`Lock::new`], [`Lock::acquire`] / [`Lock::acquire_timeout`] / [`Lock::try_acquire`], [`LockGuard`] (releases on drop) |
 //! | a lock whose holder died (Python: deadlock)    | [`LockError::Abandoned`] with the guard, like a poisoned `Mutex` |
+//! | `RLock()`, `rlock.acquire(timeout=t)`          | [`RLock::new`], [`RLock::acquire`] / [`RLock::acquire_timeout`] / [`RLock::try_acquire`], [`RLockGuard`]; a dead holder: [`AcquireError::Abandoned`] |
+//! | `Semaphore(n)`, `sem.acquire(timeout=t)`, `sem.release()`, `sem.get_value()` | [`Semaphore::new`], [`Semaphore::acquire`] / [`Semaphore::acquire_timeout`] / [`Semaphore::try_acquire`] ([`SemaphoreGuard`]: releases on drop, [`SemaphoreGuard::forget`] keeps the unit), [`Semaphore::release`], [`Semaphore::value`] |
+//! | `BoundedSemaphore(n)`, `ValueError` on over-release | [`BoundedSemaphore`], [`BoundedSemaphore::release`] → [`ReleasedTooManyTimes`] |
+//! | `Event()`, `set()`, `clear()`, `is_set()`, `wait(timeout)` | [`Event::new`], [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait`] / [`Event::wait_timeout`] |
+//! | `Condition(lock)`, `wait(timeout)`, `wait_for(pred, timeout)`, `notify(n)`, `notify_all()` | [`Condition::new`] / [`Condition::with_lock`], [`Condition::acquire`], [`Condition::wait`] / [`Condition::wait_timeout`], [`Condition::wait_for`], [`Condition::notify`] / [`Condition::notify_n`], [`Condition::notify_all`] (the guard passed in proves the lock is held) |
+//! | `Barrier(parties)`, `wait(timeout)`, `abort()`, `reset()`, `parties`, `n_waiting`, `broken`, `BrokenBarrierError` | [`Barrier::new`], [`Barrier::wait`] / [`Barrier::wait_timeout`] (the arrival index), [`Barrier::abort`], [`Barrier::reset`], [`Barrier::parties`], [`Barrier::n_waiting`], [`Barrier::broken`], [`BrokenBarrier`] (also when a waiting party dies) |
+//! | `Value('i', 0)`, `v.value`, `v.value = x`, `with v.get_lock():` | [`Value::new`]`(0i32)`, [`Value::get`], [`Value::set`], [`Value::lock`] ([`ValueGuard`]: `*guard += 1`) |
+//! | `Array('d', n)`, `Array('i', [1, 2])`, `a[i]`, `a[i] = x`, `a[i:j]`, `a[:]`, `for x in a`, `len(a)` | [`Array::new`]`(n)`, [`Array::from_slice`], [`Array::get`], [`Array::set`], [`Array::slice`] / [`Array::write`], [`Array::to_vec`], [`Array::iter`], [`Array::len`]; [`Array::lock`] ([`ArrayGuard`]: a `[T]`) |
+//! | ctypes type codes (`'i'`, `'d'`, ...)          | a [`Plain`] type: `i32`, `f64`, ..., arrays of them, or your `#[repr(C)]` struct |
 //!
 //! ## Pitfalls, and what happens here
 //!
@@ -101,7 +118,7 @@
 //! | creating too many processes | [`Pool::builder`] defaults to the cores this process may use |
 //! | ignoring exceptions in workers | a panic in the function is caught in the worker and becomes that task's [`TaskError::Panicked`] with the message; the worker goes on |
 //! | a worker that crashes (Python: `Pool` hangs, `BrokenProcessPool` for everyone) | a task that aborts or segfaults fails alone (`killed by SIGABRT`); with [`PoolBuilder::retries`] it is first retried on a fresh worker |
-//! | a lock holder that dies (Python: everyone waits forever) | the next acquire gets [`LockError::Abandoned`] with the lock |
+//! | a lock holder that dies (Python: everyone waits forever) | the next acquire gets [`LockError::Abandoned`] with the lock (the kernel's robust futexes: [`Lock`], [`RLock`], the lock of a [`Value`] or [`Array`]); a dead [`Semaphore`] holder's units come back as [`AcquireError::Abandoned`]; a dead [`Barrier`] party breaks the barrier instead of leaving the others waiting |
 //! | shared memory leaked by a killed owner | the segment is recorded in a per-tree tracker directory, and the top-level process unlinks it in [`shm_sweep`] (which also runs whenever it creates or drops a segment): call [`shm_sweep`] after the workers end |
 //!
 //! ## Tests
@@ -152,7 +169,8 @@
 //! Calling [`init`] from a libtest test cannot work: the harness owns `main`, so a worker
 //! started with the plain argv would run the test suite again instead of serving tasks.
 #![deny(missing_docs)]
-// `deny`, not `forbid`: the one exception is `shm` (the mapped bytes of a `SharedMemory`).
+// `deny`, not `forbid`: the exceptions are `shm` (the mapped bytes of a `SharedMemory`) and
+// `sys` (the synchronization primitives' memfd segments, robust mutexes and futexes).
 #![deny(unsafe_code)]
 
 mod broker;
@@ -176,6 +194,10 @@ mod run;
 mod shm;
 mod shm_tracker;
 mod stats;
+mod sync;
+// The one module with the `unsafe` of the synchronization primitives (see its docs).
+#[allow(unsafe_code)]
+mod sys;
 
 pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
@@ -192,6 +214,11 @@ pub use shm::{SharedMemory, shm_sweep};
 pub use stats::{ProcessStats, process_stats};
 /// The event log a [`PoolBuilder::events`] writes to.
 pub use supervisor_runtime::EventLog;
+pub use sync::{
+    AcquireError, Array, ArrayGuard, Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event,
+    RLock, RLockGuard, ReleasedTooManyTimes, Semaphore, SemaphoreGuard, Value, ValueGuard,
+};
+pub use sys::Plain;
 
 #[doc(hidden)]
 pub use inventory;

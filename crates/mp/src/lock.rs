@@ -1,37 +1,42 @@
-//! `Lock`: a mutual-exclusion lock shared between processes, served by a broker thread in the
-//! creating process, that survives the death of its holder.
+//! `Lock`: a mutual-exclusion lock shared between processes, a robust pthread mutex in shared
+//! memory, that survives the death of its holder.
 
-use crate::broker::{
-    Addr, Broker, BrokerError, Client, Request, Response, read_frame, unexpected, write_frame,
-};
+use crate::broker::BrokerError;
+use crate::sync::{self, BODY, Kind};
+use crate::sys::{LockFail, MutexGuard, MutexKind, Segment};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-const KIND: &str = "lock";
+/// Where the mutex sits in a lock's segment.
+const MUTEX: usize = BODY;
+const BODY_LEN: usize = crate::sys::ALIGN;
 
 /// Python's `multiprocessing.Lock`, which does not deadlock when its holder dies.
 ///
-/// The handle is an ordinary serde value: pass it (or a clone) as an argument to a registered
-/// function. The lock lives in a broker thread of the process that called [`Lock::new`]; that
-/// process must outlive every user (as with Python's `Manager`). Dropping its last handle there
-/// stops the broker and removes its socket and private directory.
+/// A robust, process-shared pthread mutex in a small shared segment (a memfd): acquiring and
+/// releasing it uncontended is one atomic instruction each, with no system call; a waiter
+/// sleeps on the kernel's futex. The handle is an ordinary serde value: pass it (or a clone) as
+/// an argument to a registered function, and the worker maps the same segment. The process
+/// that sends a handle must keep one until the receiver has decoded it; the memory is freed
+/// when the last process holding it ends, however it ends.
 ///
-/// Each acquisition holds its own connection to the broker. If the holder's process dies (or
-/// drops the connection) without releasing, the broker frees the lock and the next acquirer
-/// gets it with [`LockError::Abandoned`], carrying the guard, like a poisoned `Mutex`: the
-/// data it protects may be half-updated. Not reentrant: acquiring twice in one thread waits.
+/// If the holder's thread or process dies without releasing, the kernel frees the lock and the
+/// next acquirer gets it with [`LockError::Abandoned`], carrying the guard, like a poisoned
+/// `Mutex`: the data it protects may be half-updated. Not reentrant: acquiring twice in one
+/// thread waits (forever with [`Lock::acquire`], as in Python; use [`RLock`](crate::RLock)).
+/// The guard releases it and must be dropped by the thread that acquired it (it is not
+/// `Send`): unlike Python's `Lock`, another thread or process cannot release it.
 #[derive(Clone)]
 pub struct Lock {
-    client: Client,
+    seg: Arc<Segment>,
+    path: PathBuf,
 }
 
 /// Holds a [`Lock`]; releases it when dropped.
 pub struct LockGuard {
-    stream: Option<UnixStream>,
-    _owner: Option<Arc<Broker>>,
+    inner: MutexGuard,
 }
 
 /// Why [`Lock::acquire`] and its variants did not return a plain guard.
@@ -43,26 +48,23 @@ pub enum LockError {
     /// Not acquired in time (or, for [`Lock::try_acquire`], held by someone else now).
     #[error("the lock was not acquired in time")]
     Timeout,
-    /// The broker cannot be reached or refused the handle.
+    /// The system refused the operation (the lock itself no longer lives in a broker; the name
+    /// of this variant is kept for existing code).
     #[error(transparent)]
     Broker(BrokerError),
 }
 
-impl From<BrokerError> for LockError {
-    fn from(e: BrokerError) -> Self {
-        match e {
-            BrokerError::Timeout => LockError::Timeout,
-            e => LockError::Broker(e),
-        }
-    }
-}
-
 impl Lock {
-    /// A new unlocked lock, with its broker started in this process.
+    /// A new unlocked lock.
     pub fn new() -> Result<Self, BrokerError> {
-        Ok(Lock {
-            client: Client::create(KIND.to_string(), None)?,
-        })
+        let seg = sync::create(Kind::Lock, BODY_LEN)?;
+        seg.init_mutex(MUTEX, MutexKind::Normal)?;
+        Ok(Self::wrap(seg))
+    }
+
+    fn wrap(seg: Arc<Segment>) -> Self {
+        let path = PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), seg.fd()));
+        Lock { seg, path }
     }
 
     /// Waits for the lock as long as it takes.
@@ -81,45 +83,34 @@ impl Lock {
     }
 
     fn acquire_with(&self, timeout: Option<Duration>) -> Result<LockGuard, LockError> {
-        let stream = self.client.connect()?;
-        write_frame(&stream, &Request::Acquire { timeout }).map_err(BrokerError::from)?;
-        match read_frame::<Response>(&stream).map_err(BrokerError::from)? {
-            Response::Acquired { abandoned } => {
-                let guard = LockGuard {
-                    stream: Some(stream),
-                    _owner: self.client.owner(),
-                };
-                if abandoned {
-                    Err(LockError::Abandoned(guard))
-                } else {
-                    Ok(guard)
-                }
-            }
-            Response::Timeout => Err(LockError::Timeout),
-            other => Err(unexpected(other).into()),
+        match MutexGuard::lock(&self.seg, MUTEX, sync::deadline(timeout)) {
+            Ok((inner, false)) => Ok(LockGuard { inner }),
+            Ok((inner, true)) => Err(LockError::Abandoned(LockGuard { inner })),
+            // (A `Normal` mutex relocked by its holder waits, as in Python: never `Deadlock`.)
+            Err(LockFail::Timeout | LockFail::Deadlock) => Err(LockError::Timeout),
+            Err(LockFail::Os(e)) => Err(LockError::Broker(e.into())),
         }
     }
 
-    /// The broker's socket (inside a private 0700 directory); for diagnostics.
+    /// Where the lock's memory can be seen: `/proc/<pid>/fd/<fd>` of this process (a memfd;
+    /// nothing is ever created in `/dev/shm`). For diagnostics.
+    #[deprecated(
+        note = "the lock is no longer served by a broker over a socket: this is the \
+                         /proc path of its shared memory"
+    )]
     pub fn socket_path(&self) -> &Path {
-        self.client.path()
+        &self.path
+    }
+
+    /// Whether `guard` holds this lock (the same shared lock, through any handle).
+    pub(crate) fn owns(&self, guard: &LockGuard) -> bool {
+        sync::tag(guard.inner.segment()) == sync::tag(&self.seg)
     }
 }
 
 impl LockGuard {
     /// Releases the lock now (as dropping the guard does).
     pub fn release(self) {}
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        if let Some(stream) = self.stream.take() {
-            // Wait for the answer, so the release is done when this returns.
-            if write_frame(&stream, &Request::Release).is_ok() {
-                let _ = read_frame::<Response>(&stream);
-            }
-        }
-    }
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -131,21 +122,23 @@ impl std::fmt::Debug for LockGuard {
 impl std::fmt::Debug for Lock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lock")
-            .field("socket", &self.client.path())
+            .field("memory", &self.path)
             .finish_non_exhaustive()
     }
 }
 
 impl Serialize for Lock {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.client.addr().serialize(serializer)
+        sync::serialize(&self.seg, Kind::Lock, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Lock {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Lock {
-            client: Client::remote(Addr::deserialize(deserializer)?, KIND.to_string()),
-        })
+        Ok(Self::wrap(sync::deserialize(
+            deserializer,
+            Kind::Lock,
+            BODY_LEN,
+        )?))
     }
 }

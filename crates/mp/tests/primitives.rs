@@ -226,7 +226,6 @@ fn consumer_killed_mid_get() {
 
 fn lock_holder_killed_is_abandoned() {
     let lock = Lock::new().unwrap();
-    let dir = broker_dir(lock.socket_path());
     let ready = Queue::<u64>::new().unwrap();
     let holder = Process::spawn(hold_lock, (lock.clone(), ready.clone())).unwrap();
     ready.get_timeout(WAIT).unwrap();
@@ -241,12 +240,10 @@ fn lock_holder_killed_is_abandoned() {
     let guard = lock.acquire_timeout(WAIT).expect("lock after abandon");
     guard.release();
     drop((lock, ready));
-    assert!(!dir.exists());
 }
 
 fn lock_mutual_exclusion() {
     let lock = Lock::new().unwrap();
-    let dir = broker_dir(lock.socket_path());
     let path = std::env::temp_dir().join(format!("mp-lock-counter-{}", std::process::id()));
     std::fs::write(&path, "0").unwrap();
     let p = path.to_string_lossy().into_owned();
@@ -257,8 +254,6 @@ fn lock_mutual_exclusion() {
     let value = std::fs::read_to_string(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     assert_eq!(value.trim(), "200");
-    drop(lock);
-    assert!(!dir.exists());
 }
 
 fn lock_try_and_timeout() {

@@ -131,7 +131,8 @@
 //! Calling [`init`] from a libtest test cannot work: the harness owns `main`, so a worker
 //! started with the plain argv would run the test suite again instead of serving tasks.
 #![deny(missing_docs)]
-// `deny`, not `forbid`: the one exception is `shm` (the mapped bytes of a `SharedMemory`).
+// `deny`, not `forbid`: the exceptions are `shm` (the mapped bytes of a `SharedMemory`) and
+// `queue_mem` (the mapped ring, robust mutex and futexes under the queues).
 #![deny(unsafe_code)]
 
 mod broker;
@@ -147,6 +148,8 @@ mod pipe;
 mod pool;
 mod process;
 mod queue;
+mod queue_mem;
+mod ring;
 mod run;
 mod shm;
 mod shm_tracker;
@@ -162,7 +165,7 @@ pub use manager::{DictProxy, ListProxy, Manager};
 pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
 pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;
-pub use queue::Queue;
+pub use queue::{JoinableQueue, Queue, SimpleQueue};
 pub use shm::{SharedMemory, shm_sweep};
 pub use stats::{ProcessStats, process_stats};
 /// The event log a [`PoolBuilder::events`] writes to.

@@ -3,7 +3,7 @@
 
 use crate::broker::BrokerError;
 use crate::function::{decode, encode};
-use crate::ring::{DEFAULT_RING_BYTES, Ring, RingAddr};
+use crate::ring::{CrashStage, DEFAULT_RING_BYTES, Ring, RingAddr};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
@@ -28,9 +28,12 @@ use std::time::Duration;
 /// the next process if their writer died half-way).
 ///
 /// Unlike Python, `put` is synchronous: when it returns, the item is in the queue (there is
-/// no feeder thread to flush, so no `join_thread`/`cancel_join_thread`). An unbounded queue
-/// keeps up to 4 MiB of encoded items in its ring and puts the rest (and any item over
-/// 512 KiB) in files beside it, so `put` on an unbounded queue never waits.
+/// no feeder thread to flush, so no `join_thread`/`cancel_join_thread`). The ring holds up to
+/// 64 MiB of encoded items (memory is used only for the bytes in flight; see
+/// [`Queue::with_ring_bytes`]); an item over 8 MiB, or one that does not fit in what is left,
+/// goes to a file beside it. When even that cannot be recorded, `put` on an unbounded queue
+/// waits for consumers, as a pipe does (Python's `put` returns at once, but its process then
+/// cannot exit until its feeder thread has written everything to the pipe).
 pub struct Queue<T> {
     ring: Ring,
     types: PhantomData<fn(T) -> T>,
@@ -50,6 +53,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// [`Queue::put`] blocks while full.
     pub fn bounded(n: usize) -> Result<Self, BrokerError> {
         Self::with_capacity(Some(n.max(1)))
+    }
+
+    /// An unbounded queue whose ring holds `ring_bytes` of encoded items (rounded up to whole
+    /// MiB; the default is 64 MiB). Items over an eighth of it go through files beside the
+    /// ring; when the ring is full, `put` waits for room.
+    pub fn with_ring_bytes(ring_bytes: usize) -> Result<Self, BrokerError> {
+        Ok(Queue {
+            ring: Ring::create(kind::<T>(), 0, ring_bytes as u64)?,
+            types: PhantomData,
+        })
     }
 
     pub(crate) fn with_capacity(capacity: Option<usize>) -> Result<Self, BrokerError> {
@@ -122,6 +135,21 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// How many items the queue holds now (Python's `qsize()`).
     pub fn len(&self) -> Result<usize, BrokerError> {
         self.ring.len()
+    }
+
+    /// For crash tests only: starts putting `item`, then aborts this process while holding the
+    /// queue's lock, either before the put is committed (`mid_commit == false`: the put never
+    /// happened) or half-way through committing it (the next process to lock the queue
+    /// completes it).
+    #[doc(hidden)]
+    pub fn __crash_in_put(&self, item: &T, mid_commit: bool) -> ! {
+        let bytes = encode(item).expect("encode");
+        let stage = if mid_commit {
+            CrashStage::MidCommit
+        } else {
+            CrashStage::BeforeCommit
+        };
+        self.ring.crash_in_put(&bytes, stage)
     }
 
     /// Whether the queue holds no item now (Python's `empty()`).

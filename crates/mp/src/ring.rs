@@ -10,9 +10,9 @@
 //! checked on open); a process maps the file on its first operation.
 //!
 //! An item is one record in the ring: an 8-byte header (payload length, tag) and the bincode
-//! payload, or, for an item larger than an eighth of the ring (or when the ring is full and
-//! the queue is not bounded by items), the name of a *spill file* in the same directory that
-//! holds it. Every operation is: lock, check, copy, **commit**, unlock, wake. The commit is a
+//! payload, or, for an item larger than an eighth of the ring (8 MiB by default) or one that
+//! does not fit in the room left (unbounded queues), the name of a *spill file* in the same
+//! directory that holds it. When not even that fits, `put` waits for room. Every operation is: lock, check, copy, **commit**, unlock, wake. The commit is a
 //! redo record: the new values of the bookkeeping (`head`, `tail`, counts) are written to
 //! `pending` with `committing = 1`, then applied, then `committing = 0`. So a process killed at
 //! any instant leaves either the old state (its put never happened; its item stays at the
@@ -20,6 +20,11 @@
 //! applies again. Bytes are written beyond `tail` before the commit and read before it, so no
 //! half-written item is ever visible. A killed producer loses at most the item it was putting,
 //! a killed consumer at most the item it was getting; nobody waits for a dead process.
+//!
+//! The ring file is sparse: a producer allocates each 1 MiB granule it is the first to enter
+//! (`fallocate`, so a full `/dev/shm` is an error, not a SIGBUS) and a consumer releases each
+//! granule it leaves (a punched hole), so a 64 MiB ring uses only the memory of the bytes in
+//! flight.
 //!
 //! Waiting uses futex words bumped by every put/get/task_done: a waiter notes the word under
 //! the mutex, unlocks, and sleeps until it changes, so no wake-up is lost; a killed waiter
@@ -42,8 +47,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// The default ring size (sparse: pages are used as the ring cycles through them).
-pub(crate) const DEFAULT_RING_BYTES: u64 = 4 << 20;
+/// The default ring size. The file is sparse: memory is allocated a granule at a time ahead
+/// of the producers and given back behind the consumers, so only the bytes in flight (rounded
+/// to granules) use memory.
+pub(crate) const DEFAULT_RING_BYTES: u64 = 64 << 20;
+/// The unit in which ring memory is allocated and released.
+const GRANULE: u64 = 1 << 20;
 /// The smallest ring accepted.
 const MIN_RING_BYTES: u64 = 4096;
 /// How long one sleep lasts at most before a waiter re-checks everything.
@@ -67,6 +76,8 @@ pub(crate) struct RingAddr {
 /// The mapped queue, shared by the handles of one process.
 struct Shared {
     map: Mapping,
+    /// The queue file (for allocating and releasing ring memory).
+    file: File,
     /// The creator's: marks the queue closed and removes `dir` when dropped.
     owned_dir: Option<PathBuf>,
 }
@@ -128,7 +139,7 @@ fn gone() -> BrokerError {
 impl Ring {
     /// A new queue owned by this process.
     pub(crate) fn create(kind: String, maxsize: u64, ring_bytes: u64) -> Result<Ring, BrokerError> {
-        let capacity = ring_bytes.max(MIN_RING_BYTES).next_multiple_of(4096);
+        let capacity = ring_bytes.max(MIN_RING_BYTES).next_multiple_of(GRANULE);
         let dir = base_dir().join(format!(
             "supervisor-mp-queue-{}-{:012x}",
             std::process::id(),
@@ -151,10 +162,10 @@ impl Ring {
                 capacity,
                 maxsize,
             };
-            Mapping::create(&file, info)
+            Ok((Mapping::create(&file, info)?, file))
         })();
-        let map = match made {
-            Ok(map) => map,
+        let (map, file) = match made {
+            Ok(made) => made,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(disconnected(e));
@@ -163,6 +174,7 @@ impl Ring {
         let shared = OnceLock::new();
         let _ = shared.set(Arc::new(Shared {
             map,
+            file,
             owned_dir: Some(dir),
         }));
         Ok(Ring {
@@ -217,6 +229,7 @@ impl Ring {
         }
         let _ = self.shared.set(Arc::new(Shared {
             map,
+            file,
             owned_dir: None,
         }));
         Ok(self.shared.get().expect("just set"))
@@ -290,6 +303,7 @@ impl Ring {
             let items_ok = info.maxsize == 0 || state.count < info.maxsize;
             if items_ok && record <= free {
                 let tail = state.tail;
+                allocate(shared, tail, record)?;
                 let mut header = [0u8; 8];
                 header[..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
                 header[4..].copy_from_slice(&tag.to_le_bytes());
@@ -316,8 +330,9 @@ impl Ring {
                 return Ok(());
             }
             if items_ok && spilled.is_none() && info.maxsize == 0 {
-                // Not bounded by items: a full ring must not block (Python's put never does
-                // on an unbounded queue). The item goes to a spill file; its record is small.
+                // Not bounded by items, and the item does not fit in the room left: it goes to
+                // a spill file, whose record is small (Python's put on an unbounded queue
+                // never waits; this waits only when not even that record fits).
                 drop(guard);
                 spilled = Some(self.spill(bytes)?);
                 continue;
@@ -336,6 +351,33 @@ impl Ring {
             let _ = std::fs::remove_file(self.spill_path(id));
         }
         result
+    }
+
+    /// For the crash tests: puts `bytes` as far as `stage`, then aborts the process with the
+    /// queue's mutex held (the next locker must recover the queue).
+    pub(crate) fn crash_in_put(&self, bytes: &[u8], stage: CrashStage) -> ! {
+        let shared = self.shared().expect("queue");
+        let mut guard = self.lock(shared).expect("lock");
+        let state = guard.state();
+        let tail = state.tail;
+        let record = RECORD_HEADER + bytes.len() as u64;
+        assert!(record <= shared.map.info().capacity - (tail - state.head));
+        allocate(shared, tail, record).expect("ring memory");
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&TAG_INLINE.to_le_bytes());
+        guard.write_ring(tail, &header);
+        guard.write_ring(tail + RECORD_HEADER, bytes);
+        if let CrashStage::MidCommit = stage {
+            let state = guard.state();
+            let mut pending = current(state);
+            pending.tail = tail + record;
+            pending.count += 1;
+            // Recorded, not applied: what a process killed inside `commit` leaves.
+            state.pending = pending;
+            state.committing = 1;
+        }
+        std::process::abort()
     }
 
     /// Removes the oldest item, waiting as long as `timeout` allows.
@@ -382,6 +424,7 @@ impl Ring {
                     pending.slot_value = consumer;
                 }
                 commit(state, pending);
+                release(shared, head, pending.head, pending.tail);
                 let wake = state.waiters_put > 0;
                 queue_mem::bump(&signals.get_seq);
                 drop(guard);
@@ -518,6 +561,58 @@ impl Clone for Ring {
             shared,
             closed: AtomicBool::new(false),
         }
+    }
+}
+
+/// Where [`Ring::crash_in_put`] dies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CrashStage {
+    /// Item bytes written, nothing committed: the put never happened.
+    BeforeCommit,
+    /// The redo record written, not applied: the next locker completes the put.
+    MidCommit,
+}
+
+/// Allocates the ring memory for a record at `tail` of `len` bytes: each granule it is the
+/// first to enter. Failing (no room left in `/dev/shm`) is an error here, where it would be a
+/// SIGBUS on writing to the mapping.
+fn allocate(shared: &Shared, tail: u64, len: u64) -> Result<(), BrokerError> {
+    let first_new = if tail == 0 {
+        0
+    } else {
+        (tail - 1) / GRANULE + 1
+    };
+    let last = (tail + len - 1) / GRANULE;
+    for granule in first_new..=last {
+        let at = queue_mem::HEADER_BYTES as u64 + (granule * GRANULE) % shared.map.info().capacity;
+        nix::fcntl::fallocate(
+            &shared.file,
+            nix::fcntl::FallocateFlags::empty(),
+            at as i64,
+            GRANULE as i64,
+        )
+        .map_err(|e| BrokerError::Disconnected(format!("no memory for the queue's ring: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Gives back the memory of the granules that `head` left behind (moving from `old` to
+/// `new`), unless producers have already wrapped around into them (`tail`).
+fn release(shared: &Shared, old: u64, new: u64, tail: u64) {
+    let capacity = shared.map.info().capacity;
+    for granule in old / GRANULE..new / GRANULE {
+        if tail > granule * GRANULE + capacity {
+            continue;
+        }
+        let at = queue_mem::HEADER_BYTES as u64 + (granule * GRANULE) % capacity;
+        // Best effort: memory not released is only memory.
+        let _ = nix::fcntl::fallocate(
+            &shared.file,
+            nix::fcntl::FallocateFlags::FALLOC_FL_PUNCH_HOLE
+                | nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            at as i64,
+            GRANULE as i64,
+        );
     }
 }
 

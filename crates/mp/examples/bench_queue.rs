@@ -27,7 +27,7 @@ task!(
     fn set_items(args: (DictProxy<String, u64>, u64)) -> () {
         let (dict, n) = args;
         for i in 0..n {
-            dict.insert(&format!("k{i}"), &i).expect("d[k] = v");
+            dict.insert(format!("k{i}"), i).expect("d[k] = v");
         }
     }
 );

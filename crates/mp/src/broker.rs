@@ -10,11 +10,9 @@
 //! lock whose holder's connection closes without a release is freed and marked abandoned.
 //! Frames are the crate's one wire codec (`wire`), shared with the `Manager`.
 
-use crate::function::{decode, encode};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -25,8 +23,6 @@ use std::time::{Duration, Instant};
 
 /// How often a blocked operation checks that its client is still connected.
 const SLICE: Duration = Duration::from_millis(50);
-/// The largest frame accepted (a garbage length must not allocate gigabytes).
-const MAX_FRAME: usize = 1 << 30;
 
 /// Why an operation on a [`crate::Queue`], pipe or [`crate::Lock`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,29 +62,7 @@ pub(crate) enum Response {
     Refused(String),
 }
 
-pub(crate) fn write_frame<T: Serialize>(mut w: impl Write, msg: &T) -> io::Result<()> {
-    let bytes = encode(msg).map_err(io::Error::other)?;
-    let len = u32::try_from(bytes.len()).map_err(io::Error::other)?;
-    let mut frame = Vec::with_capacity(4 + bytes.len());
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&bytes);
-    w.write_all(&frame)
-}
-
-pub(crate) fn read_frame<T: DeserializeOwned>(mut r: impl Read) -> io::Result<T> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "frame too large",
-        ));
-    }
-    let mut bytes = vec![0u8; len];
-    r.read_exact(&mut bytes)?;
-    decode(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
+pub(crate) use crate::wire::{read_frame, write_frame};
 
 struct State {
     holder: Option<u64>,

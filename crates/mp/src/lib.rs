@@ -135,6 +135,7 @@
 // `queue_mem` (the mapped ring, robust mutex and futexes under the queues).
 #![deny(unsafe_code)]
 
+mod as_value;
 mod broker;
 mod dispatch;
 mod error;
@@ -154,14 +155,16 @@ mod run;
 mod shm;
 mod shm_tracker;
 mod stats;
+mod wire;
 
+pub use as_value::AsValue;
 pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
 pub use executor::{AsCompleted, Future, ProcessPoolExecutor, as_completed};
 pub use function::{__invoke, Entry, Func, Function, RawFn, registered};
 pub use job::{Call, CallJob};
 pub use lock::{Lock, LockError, LockGuard};
-pub use manager::{DictProxy, ListProxy, Manager};
+pub use manager::{DictProxy, ListProxy, Manager, ManagerGone, NamespaceProxy, ValueProxy};
 pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
 pub use pool::{AsyncResult, ImapUnordered, Pool, PoolBuilder};
 pub use process::Process;

@@ -1,11 +1,11 @@
 //! Pipes: Python's `multiprocessing.Pipe`, built on [`Queue`]s (one per direction), so they
 //! share the queues' shared memory and crash behaviour.
 
+use crate::as_value::AsValue;
 use crate::broker::BrokerError;
 use crate::queue::Queue;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::borrow::Borrow;
 use std::time::Duration;
 
 /// The sending end of a one-way [`pipe`] (Python's `Pipe(duplex=False)[1]`). A serde value:
@@ -59,7 +59,7 @@ pub fn duplex<T: Serialize + DeserializeOwned>() -> Result<(Duplex<T>, Duplex<T>
 
 impl<T: Serialize + DeserializeOwned> Sender<T> {
     /// Sends `value` (owned or borrowed; Python's `send`); does not wait for a receiver.
-    pub fn send(&self, value: impl Borrow<T>) -> Result<(), BrokerError> {
+    pub fn send(&self, value: impl AsValue<T>) -> Result<(), BrokerError> {
         self.queue.put(value)
     }
 }
@@ -84,7 +84,7 @@ impl<T: Serialize + DeserializeOwned> Receiver<T> {
 
 impl<T: Serialize + DeserializeOwned> Duplex<T> {
     /// Sends `value` (owned or borrowed) to the other end.
-    pub fn send(&self, value: impl Borrow<T>) -> Result<(), BrokerError> {
+    pub fn send(&self, value: impl AsValue<T>) -> Result<(), BrokerError> {
         self.tx.put(value)
     }
 

@@ -1,12 +1,12 @@
 //! `Queue`, `SimpleQueue`, `JoinableQueue`: multi-producer multi-consumer FIFOs shared between
 //! processes, on shared memory (see `ring` for how they work and survive killed peers).
 
+use crate::as_value::AsValue;
 use crate::broker::BrokerError;
 use crate::function::{decode, encode};
 use crate::ring::{CrashStage, DEFAULT_RING_BYTES, Ring, RingAddr};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::time::Duration;
@@ -75,20 +75,20 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Appends `item` (owned or borrowed), waiting for room if the queue is bounded and full
     /// (Python's `put(item)`).
-    pub fn put(&self, item: impl Borrow<T>) -> Result<(), BrokerError> {
-        self.put_with(item.borrow(), None, false)
+    pub fn put(&self, item: impl AsValue<T>) -> Result<(), BrokerError> {
+        self.put_with(item.as_value(), None, false)
     }
 
     /// Like [`Queue::put`], giving up with [`BrokerError::Timeout`] after `timeout` (Python's
     /// `put(item, timeout=t)`, which raises `Full`).
-    pub fn put_timeout(&self, item: impl Borrow<T>, timeout: Duration) -> Result<(), BrokerError> {
-        self.put_with(item.borrow(), Some(timeout), false)
+    pub fn put_timeout(&self, item: impl AsValue<T>, timeout: Duration) -> Result<(), BrokerError> {
+        self.put_with(item.as_value(), Some(timeout), false)
     }
 
     /// Appends `item` only if there is room now, else [`BrokerError::Timeout`] (Python's
     /// `put_nowait`, which raises `Full`).
-    pub fn put_nowait(&self, item: impl Borrow<T>) -> Result<(), BrokerError> {
-        self.put_with(item.borrow(), Some(Duration::ZERO), false)
+    pub fn put_nowait(&self, item: impl AsValue<T>) -> Result<(), BrokerError> {
+        self.put_with(item.as_value(), Some(Duration::ZERO), false)
     }
 
     fn put_with(
@@ -239,7 +239,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     }
 
     /// Appends `item` (owned or borrowed); never waits.
-    pub fn put(&self, item: impl Borrow<T>) -> Result<(), BrokerError> {
+    pub fn put(&self, item: impl AsValue<T>) -> Result<(), BrokerError> {
         self.queue.put(item)
     }
 
@@ -291,19 +291,19 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     }
 
     /// Appends `item` and counts it unfinished (see [`Queue::put`]).
-    pub fn put(&self, item: impl Borrow<T>) -> Result<(), BrokerError> {
-        self.queue.put_with(item.borrow(), None, true)
+    pub fn put(&self, item: impl AsValue<T>) -> Result<(), BrokerError> {
+        self.queue.put_with(item.as_value(), None, true)
     }
 
     /// Like [`JoinableQueue::put`], giving up with [`BrokerError::Timeout`] after `timeout`.
-    pub fn put_timeout(&self, item: impl Borrow<T>, timeout: Duration) -> Result<(), BrokerError> {
-        self.queue.put_with(item.borrow(), Some(timeout), true)
+    pub fn put_timeout(&self, item: impl AsValue<T>, timeout: Duration) -> Result<(), BrokerError> {
+        self.queue.put_with(item.as_value(), Some(timeout), true)
     }
 
     /// Appends `item` only if there is room now, else [`BrokerError::Timeout`].
-    pub fn put_nowait(&self, item: impl Borrow<T>) -> Result<(), BrokerError> {
+    pub fn put_nowait(&self, item: impl AsValue<T>) -> Result<(), BrokerError> {
         self.queue
-            .put_with(item.borrow(), Some(Duration::ZERO), true)
+            .put_with(item.as_value(), Some(Duration::ZERO), true)
     }
 
     /// Removes and returns the oldest item, waiting as long as it takes; call

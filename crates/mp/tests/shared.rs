@@ -2,7 +2,10 @@
 //! binary is also the worker executable, so its `main` calls `supervisor_mp::init()` first.
 
 use std::time::{Duration, Instant};
-use supervisor_mp::{DictProxy, ListProxy, Manager, Process, SharedMemory, process_stats, task};
+use supervisor_mp::{
+    DictProxy, ListProxy, Manager, ManagerGone, NamespaceProxy, Process, SharedMemory, ValueProxy,
+    process_stats, task,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -44,6 +47,27 @@ task!(
         for i in 0u64.. {
             dict.insert(&format!("{name}-{i}"), &i)
                 .expect("dict insert");
+        }
+    }
+);
+
+task!(
+    fn push_expecting_gone(list: ListProxy<u64>) -> String {
+        let err = list.push(1).expect_err("the manager was shut down");
+        assert!(ManagerGone::is(&err), "{err}");
+        err.to_string()
+    }
+);
+
+task!(
+    fn use_namespace(arg: (NamespaceProxy, ValueProxy<u64>)) -> () {
+        let (ns, counter) = arg;
+        assert_eq!(ns.get::<String>("name").unwrap().as_deref(), Some("main"));
+        ns.set("name", &"child".to_string()).unwrap();
+        ns.set("bytes", vec![1u8, 2, 3]).unwrap();
+        for _ in 0..100 {
+            let v = counter.get().unwrap();
+            counter.set(v + 1).unwrap();
         }
     }
 );
@@ -97,6 +121,15 @@ fn main() -> std::process::ExitCode {
             "manager_drop_removes_its_directory",
             manager_drop_removes_its_directory,
         ),
+        (
+            "manager_temporary_and_shutdown",
+            manager_temporary_and_shutdown,
+        ),
+        (
+            "manager_killed_is_gone_for_clients",
+            manager_killed_is_gone_for_clients,
+        ),
+        ("manager_namespace_and_value", manager_namespace_and_value),
         ("manager_is_a_child_process", manager_is_a_child_process),
         (
             "shared_memory_written_by_a_child",
@@ -226,11 +259,83 @@ fn manager_drop_removes_its_directory() {
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
         0o700
     );
+    // The proxy keeps the manager alive after the `Manager` is dropped...
     drop(manager);
+    assert!(dir.exists());
+    assert_eq!(dict.get(&1).unwrap(), Some(2));
+    // ...and a proxy as another process sees it (decoded: no share of the manager's life)
+    // fails with `ManagerGone` once the last owner is dropped.
+    let bytes = bincode::serde::encode_to_vec(&dict, bincode::config::standard()).unwrap();
+    let (remote, _): (DictProxy<u32, u32>, _) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    assert_eq!(remote.get(&1).unwrap(), Some(2));
+    drop(dict);
     assert!(!dir.exists());
     let started = Instant::now();
-    assert!(dict.get(&1).is_err());
+    let err = remote.get(&1).unwrap_err();
+    assert!(ManagerGone::is(&err), "{err}");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
     assert!(started.elapsed() < TIMEOUT);
+}
+
+fn manager_temporary_and_shutdown() {
+    // Python: `d = Manager().dict()` works; the proxy holds the manager.
+    let d = Manager::start().unwrap().dict::<String, u64>();
+    d.insert("a".to_string(), 1).unwrap();
+    d.insert(&"b".to_string(), &2).unwrap();
+    let child = Process::spawn(insert_many, (d.clone(), "child".into(), 10)).unwrap();
+    assert_eq!(join(&child).unwrap(), 10);
+    assert_eq!(d.len().unwrap(), 12);
+    assert!(d.contains_key(&"a".into()).unwrap());
+    drop(d);
+    // shutdown() stops it at once, proxies or not; a child using a proxy then gets the same
+    // clear error.
+    let manager = Manager::start().unwrap();
+    let list = manager.list::<u64>();
+    list.push(5).unwrap();
+    assert_eq!(list.set(0, 6).unwrap(), 5);
+    assert!(list.set(3, 1).is_err());
+    manager.shutdown();
+    assert_eq!(manager.pid(), None);
+    let err = list.push(1).unwrap_err();
+    assert!(ManagerGone::is(&err), "{err}");
+    let user = Process::spawn(push_expecting_gone, list.clone()).unwrap();
+    assert!(join(&user).unwrap().contains("manager is gone"));
+}
+
+fn manager_killed_is_gone_for_clients() {
+    let manager = Manager::start().unwrap();
+    let dict = manager.dict::<String, u64>();
+    dict.insert("x".to_string(), 1).unwrap();
+    let pid = manager.pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the manager's connection to fail", || {
+        dict.get(&"x".to_string()).is_err()
+    });
+    let err = dict.insert("y".to_string(), 2).unwrap_err();
+    assert!(ManagerGone::is(&err), "{err}");
+}
+
+fn manager_namespace_and_value() {
+    let manager = Manager::start().unwrap();
+    let ns = manager.namespace();
+    let counter = manager.value(0u64).unwrap();
+    ns.set("name", "main".to_string()).unwrap();
+    let child = Process::spawn(use_namespace, (ns.clone(), counter.clone())).unwrap();
+    join(&child).unwrap();
+    assert_eq!(ns.get::<String>("name").unwrap().as_deref(), Some("child"));
+    assert_eq!(ns.get::<Vec<u8>>("bytes").unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(ns.get::<u8>("missing").unwrap(), None);
+    assert_eq!(ns.names().unwrap().len(), 2);
+    assert!(ns.remove("bytes").unwrap());
+    assert!(!ns.remove("bytes").unwrap());
+    assert_eq!(counter.get().unwrap(), 100);
+    counter.set(7).unwrap();
+    assert_eq!(counter.get().unwrap(), 7);
 }
 
 fn dev_shm(name: &str) -> std::path::PathBuf {
@@ -355,7 +460,7 @@ fn manager_is_a_child_process() {
     let d: DictProxy<String, u64> = manager.dict();
     d.insert(&"a".to_string(), &1).unwrap();
     assert_eq!(d.get(&"a".to_string()).unwrap(), Some(1));
-    drop(manager);
+    manager.shutdown();
     // Killed and reaped: gone, or at least no longer our child.
     if let Some((ppid, _)) = parent_and_state(pid) {
         assert_ne!(

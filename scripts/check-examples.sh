@@ -6,6 +6,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build -q --examples --locked || { echo "examples: build failed"; exit 1; }
+# The library's own examples (crates/mp/examples): run with `pkg=supervisor-mp run NAME`.
+cargo build -q --examples --locked -p supervisor-mp || { echo "examples: build failed (supervisor-mp)"; exit 1; }
 
 failures=0
 out=$(mktemp)
@@ -16,7 +18,7 @@ run() {
     local name=$1
     shift
     current=$name
-    if ! timeout 300 cargo run -q --locked --example "$name" -- "$@" >"$out" 2>&1; then
+    if ! timeout 300 cargo run -q --locked ${pkg:+-p "$pkg"} --example "$name" -- "$@" >"$out" 2>&1; then
         echo "FAIL $name: exited non-zero"
         sed 's/^/    /' "$out"
         failures=$((failures + 1))
@@ -207,8 +209,23 @@ if run shared_memory; then
     [ "$failures" = "$before" ] && checked
 fi
 
+if pkg=supervisor-mp run queues_manager; then
+    before=$failures
+    expect "all jobs done: unfinished 0" \
+        "result: 1^2 = 1" "result: 2^2 = 4" "result: 3^2 = 9" "result: 4^2 = 16" \
+        "result: 5^2 = 25" "result: 6^2 = 36" "result: 7^2 = 49" "result: 8^2 = 64" \
+        "result: 9^2 = 81" "result: 10^2 = 100" \
+        "dict entries: 10" \
+        "dict matches results: true" \
+        "value == jobs done by the worker it counts: true" \
+        "holder: killed by SIGKILL" \
+        "abandoned jobs: 1" \
+        "queue still empty: true"
+    [ "$failures" = "$before" ] && checked
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "examples: $failures check(s) failed"
     exit 1
 fi
-echo "examples: all 10 checked"
+echo "examples: all 11 checked"

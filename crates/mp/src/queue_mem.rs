@@ -243,7 +243,7 @@ impl Mapping {
     pub(crate) fn signals(&self) -> &Signals {
         // SAFETY: in bounds and aligned; `Signals` holds only atomics, which are accessed only
         // as atomics by every process, so a shared reference is sound for the mapping's life.
-        unsafe { &*(&raw const (*self.header()).signals) }
+        unsafe { &(*self.header()).signals }
     }
 
     /// Locks the mutex (as long as it takes). `recovered` in the guard says the previous holder
@@ -306,7 +306,7 @@ impl Guard<'_> {
         // SAFETY: `State` is only ever accessed through a `Guard`, i.e. by the one thread (of
         // all processes) holding the mutex, and the borrow ends with the guard's; in bounds
         // and aligned. Every bit pattern of its integer fields is valid.
-        unsafe { &mut *(&raw mut (*self.map.header()).state) }
+        unsafe { &mut (*self.map.header()).state }
     }
 
     fn ring(&self) -> *mut u8 {

@@ -323,7 +323,9 @@ fn nowait_full_close_like_python() {
     assert_eq!(queue.maxsize(), Ok(Some(2)));
     assert_eq!(queue.is_empty(), Ok(true));
     queue.put("a".to_string()).unwrap();
-    queue.put(&"b".to_string()).unwrap();
+    let b = "b".to_string();
+    queue.put(&b).unwrap(); // borrowed, and still ours
+
     assert_eq!(queue.is_full(), Ok(true));
     assert_eq!(queue.len(), Ok(2));
     assert_eq!(queue.put_nowait("c".to_string()), Err(BrokerError::Timeout));
@@ -333,7 +335,7 @@ fn nowait_full_close_like_python() {
     );
     assert_eq!(queue.get_nowait().as_deref(), Ok("a"));
     assert_eq!(queue.is_full(), Ok(false));
-    assert_eq!(queue.get_timeout(WAIT).as_deref(), Ok("b"));
+    assert_eq!(queue.get_timeout(WAIT), Ok(b));
     assert_eq!(queue.get_nowait(), Err(BrokerError::Timeout));
     assert_eq!(queue.try_get(), Ok(None));
     assert_eq!(

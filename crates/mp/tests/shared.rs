@@ -12,7 +12,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 task!(
     fn add_name(arg: (DictProxy<String, u64>, ListProxy<String>, String, u64)) -> () {
         let (dict, list, name, n) = arg;
-        dict.insert(&name, &n).expect("dict insert");
+        dict.insert(&name, n).expect("dict insert");
         list.push(&name).expect("list push");
     }
 );
@@ -21,8 +21,7 @@ task!(
     fn insert_many(arg: (DictProxy<String, u64>, String, u64)) -> u64 {
         let (dict, name, count) = arg;
         for i in 0..count {
-            dict.insert(&format!("{name}-{i}"), &i)
-                .expect("dict insert");
+            dict.insert(format!("{name}-{i}"), i).expect("dict insert");
         }
         count
     }
@@ -35,8 +34,7 @@ task!(
             if i == after {
                 std::process::abort();
             }
-            dict.insert(&format!("{name}-{i}"), &i)
-                .expect("dict insert");
+            dict.insert(format!("{name}-{i}"), i).expect("dict insert");
         }
     }
 );
@@ -45,8 +43,7 @@ task!(
     fn insert_forever(arg: (DictProxy<String, u64>, String)) -> () {
         let (dict, name) = arg;
         for i in 0u64.. {
-            dict.insert(&format!("{name}-{i}"), &i)
-                .expect("dict insert");
+            dict.insert(format!("{name}-{i}"), i).expect("dict insert");
         }
     }
 );
@@ -63,7 +60,7 @@ task!(
     fn use_namespace(arg: (NamespaceProxy, ValueProxy<u64>)) -> () {
         let (ns, counter) = arg;
         assert_eq!(ns.get::<String>("name").unwrap().as_deref(), Some("main"));
-        ns.set("name", &"child".to_string()).unwrap();
+        ns.set("name", "child".to_string()).unwrap();
         ns.set("bytes", vec![1u8, 2, 3]).unwrap();
         for _ in 0..100 {
             let v = counter.get().unwrap();
@@ -245,14 +242,14 @@ fn manager_survives_killed_clients() {
     assert!(k > 20);
     assert!((0..k).all(|n| snapshot.contains_key(&format!("killed-{n}"))));
     // Still serving.
-    dict.insert(&"after".into(), &1).unwrap();
+    dict.insert(String::from("after"), 1).unwrap();
     assert_eq!(dict.get(&"after".into()).unwrap(), Some(1));
 }
 
 fn manager_drop_removes_its_directory() {
     let manager = Manager::start().unwrap();
     let dict = manager.dict::<u32, u32>();
-    dict.insert(&1, &2).unwrap();
+    dict.insert(1, 2).unwrap();
     let dir = manager.socket_path().parent().unwrap().to_path_buf();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -282,7 +279,12 @@ fn manager_temporary_and_shutdown() {
     // Python: `d = Manager().dict()` works; the proxy holds the manager.
     let d = Manager::start().unwrap().dict::<String, u64>();
     d.insert("a".to_string(), 1).unwrap();
-    d.insert(&"b".to_string(), &2).unwrap();
+    let b = "b".to_string();
+    let two = 2;
+    // Borrowed key and value: the call form of code written when `insert` took only these.
+    #[allow(clippy::needless_borrows_for_generic_args)]
+    d.insert(&b, &two).unwrap();
+    assert_eq!(d.get(&b).unwrap(), Some(two));
     let child = Process::spawn(insert_many, (d.clone(), "child".into(), 10)).unwrap();
     assert_eq!(join(&child).unwrap(), 10);
     assert_eq!(d.len().unwrap(), 12);
@@ -458,7 +460,7 @@ fn manager_is_a_child_process() {
     );
     assert_ne!(state, 'Z');
     let d: DictProxy<String, u64> = manager.dict();
-    d.insert(&"a".to_string(), &1).unwrap();
+    d.insert("a".to_string(), 1).unwrap();
     assert_eq!(d.get(&"a".to_string()).unwrap(), Some(1));
     manager.shutdown();
     // Killed and reaped: gone, or at least no longer our child.

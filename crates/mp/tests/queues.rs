@@ -117,6 +117,7 @@ fn main() -> std::process::ExitCode {
             "simple_queue_across_processes",
             simple_queue_across_processes,
         ),
+        ("same_transcript_as_cpython", same_transcript_as_cpython),
     ];
     common::run_tests(tests)
 }
@@ -443,5 +444,118 @@ fn simple_queue_across_processes() {
     assert_eq!(got, ["ALPHA", "BETA", "GAMMA"]);
     assert_eq!(outbox.is_empty(), Ok(true));
     drop((inbox, outbox));
+    assert_no_leftovers();
+}
+
+/// The same steps on CPython 3's `multiprocessing.Queue(2)` and `JoinableQueue()`, as a
+/// transcript: `Full`/`Empty` are our `Timeout`, `ValueError` (task_done too often) our
+/// `Refused`, "closed" (Python's `ValueError: Queue is closed`) our `Disconnected`.
+const PYTHON_TRANSCRIPT: &str = r#"
+import multiprocessing as mp, queue
+out = []
+def step(name, f):
+    try:
+        r = f()
+        out.append(f"{name}: {r}")
+    except queue.Full:
+        out.append(f"{name}: Full")
+    except queue.Empty:
+        out.append(f"{name}: Empty")
+    except ValueError as e:
+        # A closed queue raises ValueError("Queue ... is closed"): ours is Disconnected.
+        out.append(f"{name}: " + ("closed" if "closed" in str(e) else "ValueError"))
+    except OSError:
+        out.append(f"{name}: closed")
+if __name__ == "__main__":
+    q = mp.Queue(2)
+    step("empty", q.empty)
+    step("put a", lambda: q.put("a"))
+    step("put b", lambda: q.put("b"))
+    step("full", q.full)
+    step("qsize", q.qsize)
+    step("put_nowait c", lambda: q.put_nowait("c"))
+    step("put c timeout", lambda: q.put("c", timeout=0.02))
+    step("get", lambda: q.get(timeout=10))
+    step("full", q.full)
+    step("get", lambda: q.get(timeout=10))
+    step("get_nowait", q.get_nowait)
+    step("get timeout", lambda: q.get(timeout=0.02))
+    step("empty", q.empty)
+    j = mp.JoinableQueue()
+    step("put 1", lambda: j.put(1))
+    step("put 2", lambda: j.put(2))
+    step("get", lambda: j.get(timeout=10))
+    step("task_done", j.task_done)
+    step("get", lambda: j.get(timeout=10))
+    step("task_done", j.task_done)
+    step("join", j.join)
+    step("task_done", j.task_done)
+    q.close()
+    step("put after close", lambda: q.put("x"))
+    print("\n".join(out))
+"#;
+
+fn same_transcript_as_cpython() {
+    let python = std::process::Command::new("python3")
+        .args(["-c", PYTHON_TRANSCRIPT])
+        .output()
+        .expect("python3 (CPython 3.11) is needed for this side-by-side test");
+    assert!(python.status.success(), "{python:?}");
+    let expected = String::from_utf8(python.stdout).unwrap();
+
+    let mut out: Vec<String> = Vec::new();
+    let mut step = |name: &str, r: Result<String, BrokerError>, timeout_is: &str| {
+        let shown = match r {
+            Ok(v) => v,
+            Err(BrokerError::Timeout) => timeout_is.to_string(),
+            Err(BrokerError::Refused(_)) => "ValueError".to_string(),
+            Err(BrokerError::Disconnected(_)) => "closed".to_string(),
+            Err(e) => format!("unexpected {e}"),
+        };
+        out.push(format!("{name}: {shown}"));
+    };
+    let py = |b: bool| if b { "True" } else { "False" }.to_string();
+    let none = |_: ()| "None".to_string();
+    let q = Queue::<String>::bounded(2).unwrap();
+    step("empty", q.is_empty().map(py), "");
+    step("put a", q.put("a".to_string()).map(none), "Full");
+    step("put b", q.put("b".to_string()).map(none), "Full");
+    step("full", q.is_full().map(py), "");
+    step("qsize", q.len().map(|n| n.to_string()), "");
+    step(
+        "put_nowait c",
+        q.put_nowait("c".to_string()).map(none),
+        "Full",
+    );
+    step(
+        "put c timeout",
+        q.put_timeout("c".to_string(), Duration::from_millis(20))
+            .map(none),
+        "Full",
+    );
+    step("get", q.get_timeout(WAIT), "Empty");
+    step("full", q.is_full().map(py), "");
+    step("get", q.get_timeout(WAIT), "Empty");
+    step("get_nowait", q.get_nowait(), "Empty");
+    step(
+        "get timeout",
+        q.get_timeout(Duration::from_millis(20)),
+        "Empty",
+    );
+    step("empty", q.is_empty().map(py), "");
+    let j = JoinableQueue::<u64>::new().unwrap();
+    step("put 1", j.put(1).map(none), "Full");
+    step("put 2", j.put(2).map(none), "Full");
+    step("get", j.get_timeout(WAIT).map(|n| n.to_string()), "Empty");
+    step("task_done", j.task_done().map(none), "");
+    step("get", j.get_timeout(WAIT).map(|n| n.to_string()), "Empty");
+    step("task_done", j.task_done().map(none), "");
+    step("join", j.join_timeout(WAIT).map(none), "timeout");
+    step("task_done", j.task_done().map(none), "");
+    q.close();
+    step("put after close", q.put("x".to_string()).map(none), "Full");
+    let ours = out.join("\n") + "\n";
+    assert_eq!(ours, expected, "supervisor-mp vs CPython");
+    drop((q, j));
     assert_no_leftovers();
 }

@@ -35,7 +35,7 @@ use crate::wire::{read_frame, read_frame_or_eof, write_frame};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io;
+use std::io::{self, BufReader};
 use std::marker::PhantomData;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -393,11 +393,13 @@ fn serve(listener: UnixListener, token: &str) {
 /// Serves one connection for its life: the token, then frames until EOF. A frame cut short
 /// is discarded unapplied.
 fn handle(stream: UnixStream, objects: &Mutex<Objects>, token: &str) -> io::Result<()> {
-    match read_frame::<Hello>(&stream)? {
+    // Buffered: a frame's length and body usually arrive in one read.
+    let mut reader = BufReader::new(&stream);
+    match read_frame::<Hello>(&mut reader)? {
         hello if hello.token == token => write_frame(&stream, &Response::Ok)?,
         _ => return write_frame(&stream, &Response::Error("bad token".into())),
     }
-    while let Some(request) = read_frame_or_eof::<Request>(&stream)? {
+    while let Some(request) = read_frame_or_eof::<Request>(&mut reader)? {
         let response = lock(objects).apply(request.object, request.op);
         write_frame(&stream, &response)?;
     }
@@ -416,7 +418,8 @@ struct Addr {
 /// process) a share of the server's life.
 struct Conn {
     addr: Addr,
-    idle: Mutex<Vec<UnixStream>>,
+    /// Connections not in use, buffered for reading (one read per answer, usually).
+    idle: Mutex<Vec<BufReader<UnixStream>>>,
     server: Option<Arc<Server>>,
 }
 
@@ -447,7 +450,7 @@ impl<'de> Deserialize<'de> for Conn {
 }
 
 impl Conn {
-    fn connect(&self) -> io::Result<UnixStream> {
+    fn connect(&self) -> io::Result<BufReader<UnixStream>> {
         let stream = UnixStream::connect(&self.addr.socket).map_err(ManagerGone::error)?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
@@ -455,7 +458,8 @@ impl Conn {
             token: self.addr.token.clone(),
         };
         write_frame(&stream, &hello).map_err(gone_unless_timeout)?;
-        match read_frame::<Response>(&stream).map_err(gone_unless_timeout)? {
+        let mut stream = BufReader::new(stream);
+        match read_frame::<Response>(&mut stream).map_err(gone_unless_timeout)? {
             Response::Ok => Ok(stream),
             Response::Error(e) => Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
@@ -467,7 +471,7 @@ impl Conn {
 
     fn call(&self, op: Op) -> io::Result<Response> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let stream = match idle {
+        let mut stream = match idle {
             Some(stream) => stream,
             None => self.connect()?,
         };
@@ -475,8 +479,8 @@ impl Conn {
             object: self.addr.object,
             op,
         };
-        write_frame(&stream, &request).map_err(gone_unless_timeout)?;
-        let response = read_frame::<Response>(&stream).map_err(gone_unless_timeout)?;
+        write_frame(stream.get_ref(), &request).map_err(gone_unless_timeout)?;
+        let response = read_frame::<Response>(&mut stream).map_err(gone_unless_timeout)?;
         // Only a connection whose exchange completed goes back for reuse.
         self.idle
             .lock()

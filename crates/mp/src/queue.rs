@@ -20,7 +20,8 @@ use std::time::Duration;
 /// broker, no round trip, no feeder thread. The process that called [`Queue::new`] owns that
 /// directory and must outlive every user (as with Python's `Manager`): when its last handle
 /// there is dropped, the directory is removed and other processes' operations fail with
-/// [`BrokerError::Disconnected`].
+/// [`BrokerError::Disconnected`]. If it is killed instead, the next queue created (by any
+/// process of the same user) removes the directory.
 ///
 /// A process killed in the middle of an operation loses only that operation: a `put` either
 /// happened or not, an item is either delivered or stays at the front of the queue, and

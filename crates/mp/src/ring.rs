@@ -34,7 +34,9 @@
 //! When the creator drops its last handle it marks the queue closed, wakes every waiter (their
 //! operations fail with [`BrokerError::Disconnected`]) and removes the directory; processes
 //! still mapping it keep the memory until they drop their handles. Spill files of items that a
-//! killed process had taken or half-put are removed with the directory.
+//! killed process had taken or half-put are removed with the directory. The directory's name
+//! holds the creator's pid and start time: if the creator itself is killed, the next queue
+//! created by this user (in any process) removes the dead creator's directory.
 
 use crate::broker::BrokerError;
 use crate::queue_mem::{self, Consumer, Guard, Info, Mapping, Pending, SLOTS, State};
@@ -118,6 +120,42 @@ fn random_u64() -> io::Result<u64> {
     Ok(u64::from_le_bytes(bytes))
 }
 
+/// The name of a queue directory: `supervisor-mp-queue-<creator pid>-<its start time>-<random>`.
+const DIR_PREFIX: &str = "supervisor-mp-queue-";
+
+/// Removes the queue directories whose creator is dead (killed before it could remove them):
+/// run whenever a queue is created. A directory whose name does not parse is left alone.
+fn sweep_dead_creators(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+            continue;
+        };
+        let mut parts = rest.split('-');
+        let (Some(pid), Some(start)) = (
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+            parts.next().and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        let creator = Consumer {
+            pid,
+            start,
+            held: 0,
+        };
+        // Only this user's directories (0700), and only if the creator is surely gone.
+        let mine = entry.metadata().is_ok_and(|m| {
+            std::os::unix::fs::MetadataExt::uid(&m) == nix::unistd::getuid().as_raw()
+        });
+        if mine && pid != 0 && start != 0 && !alive(&creator) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Where queue directories go: `/dev/shm` (memory) when usable, else the temporary directory.
 fn base_dir() -> PathBuf {
     let shm = Path::new("/dev/shm");
@@ -140,9 +178,13 @@ impl Ring {
     /// A new queue owned by this process.
     pub(crate) fn create(kind: String, maxsize: u64, ring_bytes: u64) -> Result<Ring, BrokerError> {
         let capacity = ring_bytes.max(MIN_RING_BYTES).next_multiple_of(GRANULE);
-        let dir = base_dir().join(format!(
-            "supervisor-mp-queue-{}-{:012x}",
-            std::process::id(),
+        let base = base_dir();
+        sweep_dead_creators(&base);
+        let me = me();
+        let dir = base.join(format!(
+            "{DIR_PREFIX}{}-{}-{:012x}",
+            me.pid,
+            me.start,
             random_u64().map_err(disconnected)? >> 16
         ));
         std::fs::DirBuilder::new()

@@ -42,6 +42,24 @@ task!(
 );
 
 task!(
+    /// Creates a queue, reports where it lives, and hangs holding it (to be killed).
+    fn create_and_hang(report: Queue<String>) -> () {
+        let mine = Queue::<u64>::new().expect("create");
+        mine.put(1).expect("put");
+        let dir = mine
+            .path()
+            .parent()
+            .expect("dir")
+            .to_string_lossy()
+            .into_owned();
+        report.put(dir).expect("report");
+        loop {
+            std::thread::park();
+        }
+    }
+);
+
+task!(
     fn crash_in_put(args: (Queue<u64>, u64, bool)) -> () {
         let (queue, x, mid_commit) = args;
         queue.__crash_in_put(&x, mid_commit)
@@ -118,6 +136,10 @@ fn main() -> std::process::ExitCode {
             simple_queue_across_processes,
         ),
         ("same_transcript_as_cpython", same_transcript_as_cpython),
+        (
+            "killed_creator_is_swept_by_the_next_queue",
+            killed_creator_is_swept_by_the_next_queue,
+        ),
     ];
     common::run_tests(tests)
 }
@@ -557,5 +579,20 @@ fn same_transcript_as_cpython() {
     let ours = out.join("\n") + "\n";
     assert_eq!(ours, expected, "supervisor-mp vs CPython");
     drop((q, j));
+    assert_no_leftovers();
+}
+
+fn killed_creator_is_swept_by_the_next_queue() {
+    let report = Queue::<String>::new().unwrap();
+    let creator = Process::spawn(create_and_hang, report.clone()).unwrap();
+    let dir = std::path::PathBuf::from(report.get_timeout(WAIT).unwrap());
+    assert!(dir.is_dir());
+    kill_and_reap(&creator);
+    // Its directory outlived it (nothing ran at its death)...
+    assert!(dir.is_dir(), "{} vanished by itself", dir.display());
+    // ...until a queue is created.
+    let next = Queue::<u64>::new().unwrap();
+    assert!(!dir.exists(), "{} not swept", dir.display());
+    drop((report, next));
     assert_no_leftovers();
 }

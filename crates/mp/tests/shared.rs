@@ -127,6 +127,10 @@ fn main() -> std::process::ExitCode {
             manager_killed_is_gone_for_clients,
         ),
         ("manager_namespace_and_value", manager_namespace_and_value),
+        (
+            "manager_clients_killed_at_random_points",
+            manager_clients_killed_at_random_points,
+        ),
         ("manager_is_a_child_process", manager_is_a_child_process),
         (
             "shared_memory_written_by_a_child",
@@ -472,4 +476,69 @@ fn manager_is_a_child_process() {
         );
     }
     assert!(d.get(&"a".to_string()).is_err());
+}
+
+/// Clients SIGKILLed at random points of their updates, many times, two at a time on one
+/// dict: after each round every killed client's entries are a prefix 0..k (each update whole
+/// or absent), the other clients' are complete, the pids are gone, and the manager serves.
+fn manager_clients_killed_at_random_points() {
+    let manager = Manager::start().unwrap();
+    let dict = manager.dict::<String, u64>();
+    let mut seed = std::process::id() as u64 | 1;
+    let mut below = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..12 {
+        let steady = Process::spawn(insert_many, (dict.clone(), format!("s{round}"), 300)).unwrap();
+        let doomed: Vec<_> = (0..2)
+            .map(|i| {
+                Process::spawn(insert_forever, (dict.clone(), format!("k{round}.{i}"))).unwrap()
+            })
+            .collect();
+        let first = format!("k{round}.0-{}", below(100));
+        wait_until("the doomed clients to make updates", || {
+            dict.get(&first).unwrap().is_some()
+        });
+        for p in &doomed {
+            let until = Instant::now() + Duration::from_micros(below(5_000));
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            let pid = p.pid().unwrap();
+            p.kill();
+            assert!(join(p).is_err());
+            assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        }
+        assert_eq!(join(&steady).unwrap(), 300);
+        let snapshot = dict.snapshot().unwrap();
+        for n in 0..300u64 {
+            assert_eq!(
+                snapshot.get(&format!("s{round}-{n}")),
+                Some(&n),
+                "round {round}"
+            );
+        }
+        for i in 0..2 {
+            let prefix = format!("k{round}.{i}-");
+            let mut values: Vec<u64> = snapshot
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, v)| {
+                    assert_eq!(k, &format!("{prefix}{v}"), "round {round}: torn update");
+                    *v
+                })
+                .collect();
+            values.sort_unstable();
+            assert_eq!(
+                values,
+                (0..values.len() as u64).collect::<Vec<_>>(),
+                "round {round}"
+            );
+        }
+        dict.insert(format!("after{round}"), round).unwrap();
+        assert_eq!(dict.get(&format!("after{round}")).unwrap(), Some(round));
+    }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 ///
 /// Unlike Python, `put` is synchronous: when it returns, the item is in the queue (there is
 /// no feeder thread to flush, so no `join_thread`/`cancel_join_thread`). The ring holds up to
-/// 64 MiB of encoded items (memory is used only for the bytes in flight; see
+/// 1 GiB of encoded items in flight (memory is used only for those bytes; see
 /// [`Queue::with_ring_bytes`]); an item over 8 MiB, or one that does not fit in what is left,
 /// goes to a file beside it. When even that cannot be recorded, `put` on an unbounded queue
 /// waits for consumers, as a pipe does (Python's `put` returns at once, but its process then
@@ -57,7 +57,8 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// An unbounded queue whose ring holds `ring_bytes` of encoded items (rounded up to whole
-    /// MiB; the default is 64 MiB). Items over an eighth of it go through files beside the
+    /// MiB; the default is 1 GiB of address space, of which only the bytes in flight use
+    /// memory). Items over 8 MiB, or over an eighth of the ring, go through files beside the
     /// ring; when the ring is full, `put` waits for room.
     pub fn with_ring_bytes(ring_bytes: usize) -> Result<Self, BrokerError> {
         Ok(Queue {

@@ -10,7 +10,7 @@
 //! checked on open); a process maps the file on its first operation.
 //!
 //! An item is one record in the ring: an 8-byte header (payload length, tag) and the bincode
-//! payload, or, for an item larger than an eighth of the ring (8 MiB by default) or one that
+//! payload, or, for an item larger than 8 MiB (or an eighth of a smaller ring) or one that
 //! does not fit in the room left (unbounded queues), the name of a *spill file* in the same
 //! directory that holds it. When not even that fits, `put` waits for room. Every operation is: lock, check, copy, **commit**, unlock, wake. The commit is a
 //! redo record: the new values of the bookkeeping (`head`, `tail`, counts) are written to
@@ -23,8 +23,8 @@
 //!
 //! The ring file is sparse: a producer allocates each 1 MiB granule it is the first to enter
 //! (`fallocate`, so a full `/dev/shm` is an error, not a SIGBUS) and a consumer releases each
-//! granule it leaves (a punched hole), so a 64 MiB ring uses only the memory of the bytes in
-//! flight.
+//! granule it leaves (a punched hole), so the default ring of 1 GiB (of address space) uses
+//! only the memory of the bytes in flight.
 //!
 //! Waiting uses futex words bumped by every put/get/task_done: a waiter notes the word under
 //! the mutex, unlocks, and sleeps until it changes, so no wake-up is lost; a killed waiter
@@ -52,7 +52,10 @@ use std::time::{Duration, Instant};
 /// The default ring size. The file is sparse: memory is allocated a granule at a time ahead
 /// of the producers and given back behind the consumers, so only the bytes in flight (rounded
 /// to granules) use memory.
-pub(crate) const DEFAULT_RING_BYTES: u64 = 64 << 20;
+pub(crate) const DEFAULT_RING_BYTES: u64 = 1 << 30;
+/// Items larger than this (or than an eighth of a smaller ring) go to spill files: copying
+/// them into the ring would hold the queue's lock too long.
+const INLINE_MAX: u64 = 8 << 20;
 /// The unit in which ring memory is allocated and released.
 const GRANULE: u64 = 1 << 20;
 /// The smallest ring accepted.
@@ -330,7 +333,7 @@ impl Ring {
         let info = shared.map.info();
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut spilled: Option<u64> = None;
-        if RECORD_HEADER + bytes.len() as u64 > info.capacity / 8 {
+        if RECORD_HEADER + bytes.len() as u64 > (info.capacity / 8).min(INLINE_MAX) {
             spilled = Some(self.spill(bytes)?);
         }
         let result = (|| loop {

@@ -397,6 +397,17 @@ fn big_items_and_a_full_ring() {
         assert_eq!(small.get_timeout(WAIT), Ok(item(3, i)));
     }
     assert_eq!(join(&child).unwrap(), n);
+    // A million items put before any get, by one process (Python's unbounded put never
+    // waits): ~17 MB in flight, far below the default ring.
+    let many = Queue::<u64>::new().unwrap();
+    for i in 0..1_000_000 {
+        many.put_nowait(i).unwrap();
+    }
+    assert_eq!(many.len(), Ok(1_000_000));
+    for i in 0..1_000_000 {
+        assert_eq!(many.get_nowait(), Ok(i));
+    }
+    drop(many);
     assert_eq!(queue.get_timeout(WAIT).unwrap(), big);
     let spills = std::fs::read_dir(&dir)
         .unwrap()

@@ -35,6 +35,13 @@
 //! the other tasks go on. Python's `Pool` hangs in that case, and its `ProcessPoolExecutor`
 //! fails every pending future with `BrokenProcessPool`.
 //!
+//! [`Queue`], [`SimpleQueue`], [`JoinableQueue`] and the pipes live in shared memory (a file
+//! under `/dev/shm` mapped by every process that uses them): each process puts and gets items
+//! itself, under a robust process-shared mutex whose updates are redone if their writer dies,
+//! so a killed producer or consumer loses at most its own item. The [`Manager`] is a manager
+//! process, as in Python; each proxy keeps one connection to it, and its frames use the crate's
+//! one wire codec, shared with the other brokers.
+//!
 //! ## Names
 //!
 //! | Python                                         | here                                           |

@@ -12,11 +12,13 @@
 //! An item is one record in the ring: an 8-byte header (payload length, tag) and the bincode
 //! payload, or, for an item larger than 8 MiB (or an eighth of a smaller ring) or one that
 //! does not fit in the room left (unbounded queues), the name of a *spill file* in the same
-//! directory that holds it. When not even that fits, `put` waits for room. Every operation is: lock, check, copy, **commit**, unlock, wake. The commit is a
-//! redo record: the new values of the bookkeeping (`head`, `tail`, counts) are written to
-//! `pending` with `committing = 1`, then applied, then `committing = 0`. So a process killed at
-//! any instant leaves either the old state (its put never happened; its item stays at the
-//! front) or a redo record that the next locker, told by the robust mutex that its holder died,
+//! directory that holds it. When not even that fits, `put` waits for room.
+//!
+//! Every operation is: lock, check, copy, **commit**, unlock, wake. The commit is a redo
+//! record: the new values of the bookkeeping (`head`, `tail`, counts) are written to `pending`
+//! with `committing = 1`, then applied, then `committing = 0`. So a process killed at any
+//! instant leaves either the old state (its put never happened; its item stays at the front)
+//! or a redo record that the next locker, told by the robust mutex that its holder died,
 //! applies again. Bytes are written beyond `tail` before the commit and read before it, so no
 //! half-written item is ever visible. A killed producer loses at most the item it was putting,
 //! a killed consumer at most the item it was getting; nobody waits for a dead process.

@@ -136,6 +136,7 @@ fn main() -> std::process::ExitCode {
             simple_queue_across_processes,
         ),
         ("same_transcript_as_cpython", same_transcript_as_cpython),
+        ("handles_are_send_and_sync", handles_are_send_and_sync),
         (
             "killed_creator_is_swept_by_the_next_queue",
             killed_creator_is_swept_by_the_next_queue,
@@ -605,5 +606,29 @@ fn killed_creator_is_swept_by_the_next_queue() {
     let next = Queue::<u64>::new().unwrap();
     assert!(!dir.exists(), "{} not swept", dir.display());
     drop((report, next));
+    assert_no_leftovers();
+}
+
+/// Handles move to and are shared by threads, as before (a compile-time check, run as a test
+/// so that it is listed with the others; the thread makes it do something real).
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Queue<u64>>();
+    send_sync::<SimpleQueue<u64>>();
+    send_sync::<JoinableQueue<u64>>();
+    send_sync::<supervisor_mp::Sender<u64>>();
+    send_sync::<supervisor_mp::Receiver<u64>>();
+    send_sync::<supervisor_mp::Duplex<u64>>();
+    send_sync::<supervisor_mp::Manager>();
+    send_sync::<supervisor_mp::DictProxy<String, u64>>();
+    send_sync::<supervisor_mp::ListProxy<u64>>();
+    send_sync::<supervisor_mp::NamespaceProxy>();
+    send_sync::<supervisor_mp::ValueProxy<u64>>();
+    let queue = Queue::<u64>::new().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| queue.put(5).unwrap());
+    });
+    assert_eq!(queue.get_timeout(WAIT), Ok(5));
+    drop(queue);
     assert_no_leftovers();
 }

@@ -14,10 +14,10 @@ task!(
     fn worker(args: (DictProxy<String, String>, ListProxy<String>, String)) -> String {
         let (shared_dict, shared_list, name) = args;
         shared_dict
-            .insert(&name, &format!("Result from {name}"))
+            .insert(&name, format!("Result from {name}"))
             .expect("dict insert");
         shared_list
-            .push(&format!("Entry from {name}"))
+            .push(format!("Entry from {name}"))
             .expect("list push");
         name
     }

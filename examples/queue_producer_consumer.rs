@@ -5,7 +5,7 @@
 //! cargo run --example queue_producer_consumer
 //! ```
 //!
-//! The queue lives in a broker thread of this (the parent) process, which outlives both
+//! The queue lives in shared memory created by this (the parent) process, which outlives both
 //! workers. The producer puts five items and then `None` (Python's `queue.put(None)`); the
 //! consumer gets until that sentinel and returns what it processed. Only the parent prints.
 
@@ -20,7 +20,7 @@ task!(
         let mut produced = Vec::new();
         for i in 0..5 {
             let item = format!("{name}-item-{i}");
-            queue.put(&Some(item.clone())).expect("put");
+            queue.put(Some(item.clone())).expect("put");
             produced.push(item);
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -376,7 +376,11 @@ row "md5 tree with --events (its cost)" t:sup_md5_events "the same without --eve
 "$bin" report "$o/events.jsonl" -o "$o/events.html" 2>/dev/null
 note "--events on the md5 tree: $(wc -l <"$o/events.jsonl") lines, $(mb "$(stat -c %s "$o/events.jsonl")") MB; its report (supervisor report): $(mb "$(stat -c %s "$o/events.html")") MB"
 
-# --- j. library vs CPython multiprocessing: Pool and Process --------------------------------
+# --- j, k, l. library vs CPython multiprocessing ----------------------------------------
+# The same programs with supervisor-mp and with CPython's multiprocessing, alternating run by
+# run, medians. One block per area (kept apart so that they merge cleanly).
+
+# j. Pool and Process
 say "j. library vs CPython multiprocessing: Pool and Process"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-mp --example bench_pool
 bench_pool=$root/target/release/examples/bench_pool
@@ -390,10 +394,6 @@ row "library: apply_async × 10,000, then every result" v:mp_apply_async_10k "mu
 row "library: Process spawn + join" v:mp_spawn_join "multiprocessing.Process, fork" v:py_spawn_join "ratio<=1.0" ms
 row "library: Process spawn + join vs Python's spawn" v:mp_spawn_join "multiprocessing.Process, spawn" v:pyspawn_spawn_join - ms
 note "library rows: crates/mp/examples/bench_pool.rs and scripts/mp_bench_pool.py run the same programs, timed inside each process after its pool has started (median of $runs runs each, alternating); default chunksize on both sides (Python's rule: 8 items on 2 workers = 8 tasks of 1); spawn + join is the median of 20 in each run"
-
-# --- j. library vs CPython multiprocessing ------------------------------------------------
-# (Each block of this section is one area of supervisor-mp, side by side with the same program
-# in CPython's multiprocessing; keep the blocks separate.)
 
 # sync primitives: crates/mp/examples/bench_sync.rs vs scripts/mp_bench_sync.py, timed inside
 # the child process (the fastest of 3 loops), alternating round by round; the median ops/s of each.
@@ -419,6 +419,27 @@ row "RLock: acquire/release in a child, uncontended" v:sup_sync_rlock "multiproc
 row "Semaphore: acquire/release in a child, uncontended" v:sup_sync_semaphore "multiprocessing.Semaphore" v:py_sync_semaphore - tasks/s
 row "Value: += 1 under its lock, in a child" v:sup_sync_value "with v.get_lock(): v.value += 1" v:py_sync_value - tasks/s
 note "sync primitives: ops/s of $sync_n uncontended acquire/release pairs (or locked increments) in one child process, timed inside the child (the fastest of 3 loops), median of $runs runs alternating with CPython; supervisor-mp's are robust (a holder killed by SIGKILL hands them on as Abandoned), CPython's wait forever"
+
+# l. Queue and Manager: crates/mp/examples/bench_queue.rs vs scripts/mp_bench_queue.py.
+say "l. library vs CPython multiprocessing: Queue and Manager"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-mp --example bench_queue
+bench_queue=$root/target/release/examples/bench_queue
+queue_items=100000 manager_ops=10000
+rate_of() { sed -n 's|.*= \([0-9.]*\)/s$|\1|p'; } # "NAME: N in S s = R/s" -> R
+mp_q_sup=() mp_q_py=() mp_m_sup=() mp_m_py=()
+for _ in $(seq "$runs"); do
+    mp_q_sup+=("$("$bench_queue" queue "$queue_items" | rate_of)")
+    mp_q_py+=("$("$py" "$scripts/mp_bench_queue.py" queue "$queue_items" | rate_of)")
+    mp_m_sup+=("$("$bench_queue" manager "$manager_ops" | rate_of)")
+    mp_m_py+=("$("$py" "$scripts/mp_bench_queue.py" manager "$manager_ops" | rate_of)")
+done
+echo "  Queue items/s: supervisor-mp ${mp_q_sup[*]}; CPython ${mp_q_py[*]}"
+echo "  Manager dict ops/s: supervisor-mp ${mp_m_sup[*]}; CPython ${mp_m_py[*]}"
+put "mp_queue_sup=$(med "${mp_q_sup[@]}")" "mp_queue_py=$(med "${mp_q_py[@]}")" \
+    "mp_manager_sup=$(med "${mp_m_sup[@]}")" "mp_manager_py=$(med "${mp_m_py[@]}")"
+row "Queue: a child puts $queue_items ints, the parent gets them" v:mp_queue_sup "CPython multiprocessing.Queue" v:mp_queue_py "ratio>=2" tasks/s
+row "Manager dict: $manager_ops d[k] = v in a child" v:mp_manager_sup "CPython Manager().dict()" v:mp_manager_py "ratio>=2" tasks/s
+note "Queue and Manager rows: items (or operations) per second from the child's start to its join, the median of $runs runs of each program alternating (crates/mp/examples/bench_queue.rs, scripts/mp_bench_queue.py with the default start method, fork); the Manager is started before the clock starts, in both"
 
 # --- the table ----------------------------------------------------------------------------
 note "load average (1/5/15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg) — above 0 means other processes competed for the $W cores"

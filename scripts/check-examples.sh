@@ -265,6 +265,21 @@ if pkg=supervisor-mp run sync_primitives; then
     [ "$failures" = "$before" ] && checked
 fi
 
+if pkg=supervisor-mp run queues_manager; then
+    before=$failures
+    expect "all jobs done: unfinished 0" \
+        "result: 1^2 = 1" "result: 2^2 = 4" "result: 3^2 = 9" "result: 4^2 = 16" \
+        "result: 5^2 = 25" "result: 6^2 = 36" "result: 7^2 = 49" "result: 8^2 = 64" \
+        "result: 9^2 = 81" "result: 10^2 = 100" \
+        "dict entries: 10" \
+        "dict matches results: true" \
+        "value == jobs done by the worker it counts: true" \
+        "holder: killed by SIGKILL" \
+        "abandoned jobs: 1" \
+        "queue still empty: true"
+    [ "$failures" = "$before" ] && checked
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "examples: $failures check(s) failed"
     exit 1

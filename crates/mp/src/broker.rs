@@ -1,19 +1,18 @@
-//! The broker behind [`crate::Queue`], [`crate::Lock`] and the pipes: a thread in the process
-//! that created the primitive, owning its state and serving requests on a Unix socket.
+//! The broker behind [`crate::Lock`]: a thread in the process that created the lock, owning its
+//! state and serving requests on a Unix socket. (Queues and pipes no longer use it: they live
+//! in shared memory, see `ring`.)
 //!
 //! Handles are plain serde values (socket path + token + type marker), so they can be passed as
 //! arguments to registered functions. Every operation is one request/response frame
 //! (little-endian `u32` length + bincode) on a connection of the handle. The broker owns the
 //! state, so a client killed mid-operation loses only its own operation: a half-written frame
-//! closes its connection, a blocked `get`/`put`/`acquire` notices the closed peer within
-//! [`SLICE`], an item whose delivery fails is put back at the front, and a lock whose holder's
-//! connection closes without a release is freed and marked abandoned.
+//! closes its connection, a blocked `acquire` notices the closed peer within [`SLICE`], and a
+//! lock whose holder's connection closes without a release is freed and marked abandoned.
+//! Frames are the crate's one wire codec (`wire`), shared with the `Manager`.
 
-use crate::function::{decode, encode};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
+use std::collections::HashMap;
+use std::io::{self, Read};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -24,8 +23,6 @@ use std::time::{Duration, Instant};
 
 /// How often a blocked operation checks that its client is still connected.
 const SLICE: Duration = Duration::from_millis(50);
-/// The largest frame accepted (a garbage length must not allocate gigabytes).
-const MAX_FRAME: usize = 1 << 30;
 
 /// Why an operation on a [`crate::Queue`], pipe or [`crate::Lock`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,61 +49,22 @@ impl From<io::Error> for BrokerError {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Request {
-    Hello {
-        token: String,
-        kind: String,
-    },
-    Put {
-        item: Vec<u8>,
-        timeout: Option<Duration>,
-    },
-    Get {
-        timeout: Option<Duration>,
-    },
-    Len,
-    Acquire {
-        timeout: Option<Duration>,
-    },
+    Hello { token: String, kind: String },
+    Acquire { timeout: Option<Duration> },
     Release,
 }
 
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Response {
     Ok,
-    Item(Vec<u8>),
     Timeout,
-    Len(u64),
     Acquired { abandoned: bool },
     Refused(String),
 }
 
-pub(crate) fn write_frame<T: Serialize>(mut w: impl Write, msg: &T) -> io::Result<()> {
-    let bytes = encode(msg).map_err(io::Error::other)?;
-    let len = u32::try_from(bytes.len()).map_err(io::Error::other)?;
-    let mut frame = Vec::with_capacity(4 + bytes.len());
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&bytes);
-    w.write_all(&frame)
-}
-
-pub(crate) fn read_frame<T: DeserializeOwned>(mut r: impl Read) -> io::Result<T> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "frame too large",
-        ));
-    }
-    let mut bytes = vec![0u8; len];
-    r.read_exact(&mut bytes)?;
-    decode(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
+pub(crate) use crate::wire::{read_frame, write_frame};
 
 struct State {
-    items: VecDeque<Vec<u8>>,
-    capacity: Option<usize>,
     holder: Option<u64>,
     abandoned: bool,
 }
@@ -144,7 +102,7 @@ fn random_hex() -> io::Result<String> {
 
 impl Broker {
     /// Starts a broker for a primitive of type `kind` (checked at each connection).
-    pub(crate) fn start(kind: String, capacity: Option<usize>) -> io::Result<Arc<Broker>> {
+    pub(crate) fn start(kind: String) -> io::Result<Arc<Broker>> {
         let dir = std::env::temp_dir().join(format!(
             "supervisor-mp-{}-{}",
             std::process::id(),
@@ -161,8 +119,6 @@ impl Broker {
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                items: VecDeque::new(),
-                capacity,
                 holder: None,
                 abandoned: false,
             }),
@@ -372,44 +328,6 @@ fn serve_requests(id: u64, stream: &UnixStream, shared: &Shared) -> io::Result<(
         }
         match request {
             Request::Hello { .. } => write_frame(stream, &Response::Refused("hello twice".into()))?,
-            Request::Len => {
-                let len = shared.lock().items.len() as u64;
-                write_frame(stream, &Response::Len(len))?
-            }
-            Request::Put { item, timeout } => {
-                let room = |s: &State| s.capacity.is_none_or(|c| s.items.len() < c);
-                match wait_for(shared, stream, timeout, room) {
-                    Waited::Ready(mut state) => {
-                        state.items.push_back(item);
-                        shared.changed.notify_all();
-                        drop(state);
-                        write_frame(stream, &Response::Ok)?
-                    }
-                    Waited::Timeout => write_frame(stream, &Response::Timeout)?,
-                    Waited::Gone => return Ok(()),
-                }
-            }
-            Request::Get { timeout } => {
-                match wait_for(shared, stream, timeout, |s| !s.items.is_empty()) {
-                    Waited::Ready(mut state) => {
-                        let item = state.items.pop_front().expect("waited for an item");
-                        shared.changed.notify_all();
-                        drop(state);
-                        let response = Response::Item(item);
-                        if let Err(e) = write_frame(stream, &response) {
-                            // Not delivered: the item goes back where it was.
-                            let Response::Item(item) = response else {
-                                unreachable!()
-                            };
-                            shared.lock().items.push_front(item);
-                            shared.changed.notify_all();
-                            return Err(e);
-                        }
-                    }
-                    Waited::Timeout => write_frame(stream, &Response::Timeout)?,
-                    Waited::Gone => return Ok(()),
-                }
-            }
             Request::Acquire { timeout } => {
                 match wait_for(shared, stream, timeout, |s| s.holder.is_none()) {
                     Waited::Ready(mut state) => {
@@ -450,21 +368,21 @@ pub(crate) struct Addr {
     pub(crate) token: String,
 }
 
-/// The client side of a handle: idle connections for reuse, and (in the creator) the broker.
+/// The client side of a handle (and, in the creator, the broker).
 pub(crate) struct Client {
     addr: Addr,
     kind: String,
-    idle: Mutex<Vec<UnixStream>>,
     owner: Option<Arc<Broker>>,
 }
 
 impl Client {
-    pub(crate) fn create(kind: String, capacity: Option<usize>) -> Result<Client, BrokerError> {
-        let broker = Broker::start(kind.clone(), capacity)?;
+    /// A new primitive of type `kind` with its broker in this process (`_capacity` is unused
+    /// since queues left the broker; kept for the callers).
+    pub(crate) fn create(kind: String, _capacity: Option<usize>) -> Result<Client, BrokerError> {
+        let broker = Broker::start(kind.clone())?;
         Ok(Client {
             addr: broker.addr(),
             kind,
-            idle: Mutex::new(Vec::new()),
             owner: Some(broker),
         })
     }
@@ -473,7 +391,6 @@ impl Client {
         Client {
             addr,
             kind,
-            idle: Mutex::new(Vec::new()),
             owner: None,
         }
     }
@@ -505,22 +422,6 @@ impl Client {
             _ => Err(BrokerError::Refused("unexpected handshake answer".into())),
         }
     }
-
-    /// One request/response on an idle connection (or a new one).
-    pub(crate) fn call(&self, request: &Request) -> Result<Response, BrokerError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let stream = match idle {
-            Some(stream) => stream,
-            None => self.connect()?,
-        };
-        write_frame(&stream, request)?;
-        let response = read_frame::<Response>(&stream)?;
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(stream);
-        Ok(response)
-    }
 }
 
 impl Clone for Client {
@@ -528,7 +429,6 @@ impl Clone for Client {
         Client {
             addr: self.addr.clone(),
             kind: self.kind.clone(),
-            idle: Mutex::new(Vec::new()),
             owner: self.owner.clone(),
         }
     }
@@ -538,9 +438,7 @@ pub(crate) fn unexpected(response: Response) -> BrokerError {
     let what = match response {
         Response::Refused(why) => return BrokerError::Refused(why),
         Response::Ok => "ok",
-        Response::Item(_) => "an item",
         Response::Timeout => "a timeout",
-        Response::Len(_) => "a length",
         Response::Acquired { .. } => "a lock",
     };
     BrokerError::Disconnected(format!("unexpected answer from the broker: {what}"))

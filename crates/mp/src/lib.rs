@@ -54,6 +54,13 @@
 //! handles are serde values: a worker that decodes one maps the same memory (through
 //! `/proc/<pid>/fd` of a process that holds it; the sender keeps it open until it is decoded).
 //!
+//! [`Queue`], [`SimpleQueue`], [`JoinableQueue`] and the pipes live in shared memory (a file
+//! under `/dev/shm` mapped by every process that uses them): each process puts and gets items
+//! itself, under a robust process-shared mutex whose updates are redone if their writer dies,
+//! so a killed producer or consumer loses at most its own item. The [`Manager`] is a manager
+//! process, as in Python; each proxy keeps one connection to it, and its frames use the crate's
+//! one wire codec, shared with the other brokers.
+//!
 //! ## Names
 //!
 //! | Python                                         | here                                           |
@@ -85,14 +92,22 @@
 //! | `concurrent.futures.as_completed(fs)`          | [`as_completed`]                               |
 //! | an exception in the worker                     | [`TaskError::Panicked`]                        |
 //! | `BrokenProcessPool`, a hung pool               | [`TaskError::Signaled`] / [`TaskError::Exited`] for that task only |
-//! | `Manager()`, `manager.dict()`, `manager.list()` | [`Manager::start`] (a manager process, as in Python), [`Manager::dict`], [`Manager::list`]: [`DictProxy`], [`ListProxy`] |
-//! | `d[k] = v`, `d.get(k)`, `d.pop(k)`, `len(d)`, `d.copy()` | [`DictProxy::insert`], [`DictProxy::get`], [`DictProxy::remove`], [`DictProxy::len`], [`DictProxy::snapshot`] |
-//! | `l.append(x)`, `l[i]`, `len(l)`, `l[:]`        | [`ListProxy::push`], [`ListProxy::get`], [`ListProxy::len`], [`ListProxy::snapshot`] |
+//! | `Manager()`, `manager.dict()`, `manager.list()` | [`Manager::start`] (a manager process, as in Python), [`Manager::dict`], [`Manager::list`]: [`DictProxy`], [`ListProxy`] (each proxy keeps one connection; in this process it keeps the manager alive, so `Manager::start()?.dict()` works) |
+//! | `manager.Namespace()`, `ns.x = v`, `ns.x`, `del ns.x` | [`Manager::namespace`]: [`NamespaceProxy::set`], [`NamespaceProxy::get`], [`NamespaceProxy::remove`], [`NamespaceProxy::names`] |
+//! | `manager.Value('i', 0)`, `v.value`, `v.value = x` | [`Manager::value`]: [`ValueProxy::get`], [`ValueProxy::set`] |
+//! | `manager.shutdown()`, a proxy whose manager is gone | [`Manager::shutdown`]; the operation fails with [`ManagerGone`] (an `io::Error` of kind `NotConnected`; test with [`ManagerGone::is`]) |
+//! | `d[k] = v`, `d.get(k)`, `k in d`, `d.pop(k)`, `d.clear()`, `len(d)`, `d.copy()` | [`DictProxy::insert`] (owned or borrowed: [`AsValue`]), [`DictProxy::get`], [`DictProxy::contains_key`], [`DictProxy::remove`], [`DictProxy::clear`], [`DictProxy::len`], [`DictProxy::snapshot`] |
+//! | `l.append(x)`, `l[i]`, `l[i] = x`, `l.clear()`, `len(l)`, `l[:]` | [`ListProxy::push`], [`ListProxy::get`], [`ListProxy::set`], [`ListProxy::clear`], [`ListProxy::len`], [`ListProxy::snapshot`] |
 //! | `SharedMemory(create=True, size=n)`, `SharedMemory(name)` | [`SharedMemory::create`], [`SharedMemory::open`] |
 //! | `shm.name`, `shm.size`, `shm.buf`, `shm.close()`, `shm.unlink()` | [`SharedMemory::name`], [`SharedMemory::len`], [`SharedMemory::read_at`] / [`SharedMemory::write_at`], `Drop`, [`SharedMemory::unlink`] |
 //! | `psutil.Process(pid).memory_info()`, `.cpu_times()` | [`process_stats`], [`Process::stats`] ([`ProcessStats`]) |
-//! | `Queue()`, `Queue(maxsize)`                    | [`Queue::new`], [`Queue::bounded`] (a broker thread in the creating process, which must outlive the users) |
-//! | `q.put(x)`, `q.get()`, `q.get(timeout=t)`, `q.get_nowait()`, `q.qsize()` | [`Queue::put`], [`Queue::get`], [`Queue::get_timeout`], [`Queue::try_get`], [`Queue::len`] |
+//! | `Queue()`, `Queue(maxsize)`                    | [`Queue::new`], [`Queue::bounded`] (shared memory owned by the creating process, which must outlive the users; [`Queue::with_ring_bytes`] sizes it) |
+//! | `q.put(x)`, `q.put(x, timeout=t)`, `q.put_nowait(x)` | [`Queue::put`] (owned or borrowed: [`AsValue`]), [`Queue::put_timeout`], [`Queue::put_nowait`] (`Full` is [`BrokerError::Timeout`]) |
+//! | `q.get()`, `q.get(timeout=t)`, `q.get_nowait()` | [`Queue::get`], [`Queue::get_timeout`], [`Queue::get_nowait`] (`Empty` is [`BrokerError::Timeout`]) or [`Queue::try_get`] (`None`) |
+//! | `q.qsize()`, `q.empty()`, `q.full()`, `q._maxsize`, `q.close()` | [`Queue::len`], [`Queue::is_empty`], [`Queue::is_full`], [`Queue::maxsize`], [`Queue::close`] (`join_thread`/`cancel_join_thread`: not needed, `put` has finished when it returns) |
+//! | `SimpleQueue()`: `put`, `get`, `empty`, `close` | [`SimpleQueue::new`]: [`SimpleQueue::put`], [`SimpleQueue::get`], [`SimpleQueue::is_empty`], [`SimpleQueue::close`] |
+//! | `JoinableQueue()`, `q.task_done()`, `q.join()` | [`JoinableQueue::new`], [`JoinableQueue::task_done`], [`JoinableQueue::join`] / [`JoinableQueue::join_timeout`], [`JoinableQueue::unfinished`] |
+//! | a queue peer killed mid-operation (Python: a corrupted or deadlocked queue) | it loses at most its own item; a `JoinableQueue` consumer that died holding items: [`JoinableQueue::abandoned`], and `join` returns |
 //! | `Pipe(duplex=False)`, `Pipe()`                 | [`pipe`] ([`Sender`], [`Receiver`]), [`duplex`] ([`Duplex`]) |
 //! | `Lock()`, `lock.acquire(timeout=t)`, `with lock:` | [`Lock::new`], [`Lock::acquire`] / [`Lock::acquire_timeout`] / [`Lock::try_acquire`], [`LockGuard`] (releases on drop) |
 //! | a lock whose holder died (Python: deadlock)    | [`LockError::Abandoned`] with the guard, like a poisoned `Mutex` |
@@ -119,6 +134,8 @@
 //! | ignoring exceptions in workers | a panic in the function is caught in the worker and becomes that task's [`TaskError::Panicked`] with the message; the worker goes on |
 //! | a worker that crashes (Python: `Pool` hangs, `BrokenProcessPool` for everyone) | a task that aborts or segfaults fails alone (`killed by SIGABRT`); with [`PoolBuilder::retries`] it is first retried on a fresh worker |
 //! | a lock holder that dies (Python: everyone waits forever) | the next acquire gets [`LockError::Abandoned`] with the lock (the kernel's robust futexes: [`Lock`], [`RLock`], the lock of a [`Value`] or [`Array`]); a dead [`Semaphore`] holder's units come back as [`AcquireError::Abandoned`]; a dead [`Barrier`] party breaks the barrier instead of leaving the others waiting |
+//! | a queue producer or consumer killed mid-operation (Python: the pipe can hold half an item, or its lock stays taken) | the queue's lock is a robust mutex and its updates are redone after a death: the dead process loses at most its own item; a `JoinableQueue` consumer that died holding items does not block `join` |
+//! | `d = Manager().dict()` then the manager is collected | proxies keep their manager alive in the process that made them; a proxy whose manager is gone fails with [`ManagerGone`] |
 //! | shared memory leaked by a killed owner | the segment is recorded in a per-tree tracker directory, and the top-level process unlinks it in [`shm_sweep`] (which also runs whenever it creates or drops a segment): call [`shm_sweep`] after the workers end |
 //!
 //! ## Tests
@@ -169,10 +186,12 @@
 //! Calling [`init`] from a libtest test cannot work: the harness owns `main`, so a worker
 //! started with the plain argv would run the test suite again instead of serving tasks.
 #![deny(missing_docs)]
-// `deny`, not `forbid`: the exceptions are `shm` (the mapped bytes of a `SharedMemory`) and
-// `sys` (the synchronization primitives' memfd segments, robust mutexes and futexes).
+// `deny`, not `forbid`: the exceptions are `shm` (the mapped bytes of a `SharedMemory`),
+// `sys` (the synchronization primitives' memfd segments, robust mutexes and futexes) and
+// `queue_mem` (the mapped ring, robust mutex and futexes under the queues).
 #![deny(unsafe_code)]
 
+mod as_value;
 mod broker;
 mod dispatch;
 mod error;
@@ -190,6 +209,8 @@ mod pool_results;
 mod pool_run;
 mod process;
 mod queue;
+mod queue_mem;
+mod ring;
 mod run;
 mod shm;
 mod shm_tracker;
@@ -198,18 +219,20 @@ mod sync;
 // The one module with the `unsafe` of the synchronization primitives (see its docs).
 #[allow(unsafe_code)]
 mod sys;
+mod wire;
 
+pub use as_value::AsValue;
 pub use broker::BrokerError;
 pub use error::{Error, ProcessError, Result, TaskError};
 pub use executor::{AsCompleted, Future, ProcessPoolExecutor, as_completed};
 pub use function::{__invoke, __invoke_chunk, Entry, Func, Function, RawFn, registered};
 pub use job::{Call, CallJob};
 pub use lock::{Lock, LockError, LockGuard};
-pub use manager::{DictProxy, ListProxy, Manager};
+pub use manager::{DictProxy, ListProxy, Manager, ManagerGone, NamespaceProxy, ValueProxy};
 pub use pipe::{Duplex, Receiver, Sender, duplex, pipe};
 pub use pool::{AsyncResult, Chunked, Imap, ImapUnordered, MapResult, Pool, PoolBuilder};
 pub use process::Process;
-pub use queue::Queue;
+pub use queue::{JoinableQueue, Queue, SimpleQueue};
 pub use shm::{SharedMemory, shm_sweep};
 pub use stats::{ProcessStats, process_stats};
 /// The event log a [`PoolBuilder::events`] writes to.

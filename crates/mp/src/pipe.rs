@@ -1,5 +1,7 @@
-//! Pipes: Python's `multiprocessing.Pipe`, built on [`Queue`]s (one per direction).
+//! Pipes: Python's `multiprocessing.Pipe`, built on [`Queue`]s (one per direction), so they
+//! share the queues' shared memory and crash behaviour.
 
+use crate::as_value::AsValue;
 use crate::broker::BrokerError;
 use crate::queue::Queue;
 use serde::de::DeserializeOwned;
@@ -31,7 +33,7 @@ pub struct Duplex<T> {
     rx: Queue<T>,
 }
 
-/// A one-way pipe whose broker runs in this process, which must outlive the ends' users.
+/// A one-way pipe created by this process, which must outlive the ends' users.
 /// Any number of processes may send and receive; each value is received once.
 pub fn pipe<T: Serialize + DeserializeOwned>() -> Result<(Sender<T>, Receiver<T>), BrokerError> {
     let queue = Queue::new()?;
@@ -43,7 +45,7 @@ pub fn pipe<T: Serialize + DeserializeOwned>() -> Result<(Sender<T>, Receiver<T>
     ))
 }
 
-/// A two-way pipe whose brokers run in this process, which must outlive the ends' users.
+/// A two-way pipe created by this process, which must outlive the ends' users.
 pub fn duplex<T: Serialize + DeserializeOwned>() -> Result<(Duplex<T>, Duplex<T>), BrokerError> {
     let (a, b) = (Queue::new()?, Queue::new()?);
     Ok((
@@ -56,8 +58,8 @@ pub fn duplex<T: Serialize + DeserializeOwned>() -> Result<(Duplex<T>, Duplex<T>
 }
 
 impl<T: Serialize + DeserializeOwned> Sender<T> {
-    /// Sends `value` (Python's `send`); does not wait for a receiver.
-    pub fn send(&self, value: &T) -> Result<(), BrokerError> {
+    /// Sends `value` (owned or borrowed; Python's `send`); does not wait for a receiver.
+    pub fn send(&self, value: impl AsValue<T>) -> Result<(), BrokerError> {
         self.queue.put(value)
     }
 }
@@ -81,8 +83,8 @@ impl<T: Serialize + DeserializeOwned> Receiver<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Duplex<T> {
-    /// Sends `value` to the other end.
-    pub fn send(&self, value: &T) -> Result<(), BrokerError> {
+    /// Sends `value` (owned or borrowed) to the other end.
+    pub fn send(&self, value: impl AsValue<T>) -> Result<(), BrokerError> {
         self.tx.put(value)
     }
 

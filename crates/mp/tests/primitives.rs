@@ -12,7 +12,7 @@ task!(
     fn produce(p: (Queue<u64>, u64, u64)) -> () {
         let (queue, base, n) = p;
         for i in 0..n {
-            queue.put(&(base + i)).expect("put");
+            queue.put(base + i).expect("put");
         }
     }
 );
@@ -29,7 +29,7 @@ task!(
 task!(
     fn produce_forever(queue: Queue<u64>) -> () {
         for i in 0.. {
-            queue.put(&i).expect("put");
+            queue.put(i).expect("put");
         }
     }
 );
@@ -37,7 +37,7 @@ task!(
 task!(
     fn announce_then_get(p: (Queue<u64>, Queue<u64>)) -> u64 {
         let (ready, queue) = p;
-        ready.put(&1).expect("put");
+        ready.put(1).expect("put");
         queue.get().expect("get")
     }
 );
@@ -46,7 +46,7 @@ task!(
     fn hold_lock(p: (Lock, Queue<u64>)) -> () {
         let (lock, ready) = p;
         let _guard = lock.acquire().expect("acquire");
-        ready.put(&1).expect("put");
+        ready.put(1).expect("put");
         loop {
             std::thread::park();
         }
@@ -75,7 +75,7 @@ task!(
             if x == 0 {
                 return;
             }
-            end.send(&(x * 2)).expect("send");
+            end.send(x * 2).expect("send");
         }
     }
 );
@@ -83,7 +83,7 @@ task!(
 task!(
     fn send_three(tx: supervisor_mp::Sender<String>) -> () {
         for s in ["a", "b", "c"] {
-            tx.send(&s.to_string()).expect("send");
+            tx.send(s.to_string()).expect("send");
         }
     }
 );
@@ -194,10 +194,10 @@ fn producer_killed_blocked_on_full() {
         Err(BrokerError::Timeout)
     );
     for i in 0..5 {
-        queue.put_timeout(&i, WAIT).unwrap();
+        queue.put_timeout(i, WAIT).unwrap();
     }
     assert_eq!(
-        queue.put_timeout(&9, Duration::from_millis(50)),
+        queue.put_timeout(9, Duration::from_millis(50)),
         Err(BrokerError::Timeout)
     );
     drop(queue);
@@ -213,12 +213,12 @@ fn consumer_killed_mid_get() {
     consumer.kill();
     assert!(join(&consumer).is_err());
     // The item put after its death is not swallowed by its abandoned get.
-    queue.put(&42).unwrap();
+    queue.put(42).unwrap();
     assert_eq!(queue.get_timeout(WAIT), Ok(42));
     // A live consumer still gets items.
     let other = Process::spawn(consume, (queue.clone(), 2)).unwrap();
-    queue.put(&1).unwrap();
-    queue.put(&2).unwrap();
+    queue.put(1).unwrap();
+    queue.put(2).unwrap();
     assert_eq!(join(&other).unwrap(), vec![1, 2]);
     drop((ready, queue));
     assert!(!dir.exists());
@@ -273,10 +273,10 @@ fn pipes_cross_processes() {
     let (mine, theirs) = duplex::<u64>().unwrap();
     let echo = Process::spawn(echo_doubled, theirs).unwrap();
     for x in 1..=10 {
-        mine.send(&x).unwrap();
+        mine.send(x).unwrap();
         assert_eq!(mine.recv_timeout(WAIT), Ok(2 * x));
     }
-    mine.send(&0).unwrap();
+    mine.send(0).unwrap();
     join(&echo).unwrap();
 
     let (tx, rx) = pipe::<String>().unwrap();
@@ -294,7 +294,7 @@ fn handles_fail_cleanly_after_drop() {
     let bytes = bincode::serde::encode_to_vec(&queue, bincode::config::standard()).unwrap();
     let (remote, _): (Queue<u64>, _) =
         bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-    remote.put(&7).unwrap();
+    remote.put(7).unwrap();
     assert_eq!(queue.get_timeout(WAIT), Ok(7));
     // A handle of another type is refused.
     let (wrong, _): (Queue<String>, _) =

@@ -2,14 +2,17 @@
 //! binary is also the worker executable, so its `main` calls `supervisor_mp::init()` first.
 
 use std::time::{Duration, Instant};
-use supervisor_mp::{DictProxy, ListProxy, Manager, Process, SharedMemory, process_stats, task};
+use supervisor_mp::{
+    DictProxy, ListProxy, Manager, ManagerGone, NamespaceProxy, Process, SharedMemory, ValueProxy,
+    process_stats, task,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 task!(
     fn add_name(arg: (DictProxy<String, u64>, ListProxy<String>, String, u64)) -> () {
         let (dict, list, name, n) = arg;
-        dict.insert(&name, &n).expect("dict insert");
+        dict.insert(&name, n).expect("dict insert");
         list.push(&name).expect("list push");
     }
 );
@@ -18,8 +21,7 @@ task!(
     fn insert_many(arg: (DictProxy<String, u64>, String, u64)) -> u64 {
         let (dict, name, count) = arg;
         for i in 0..count {
-            dict.insert(&format!("{name}-{i}"), &i)
-                .expect("dict insert");
+            dict.insert(format!("{name}-{i}"), i).expect("dict insert");
         }
         count
     }
@@ -32,8 +34,7 @@ task!(
             if i == after {
                 std::process::abort();
             }
-            dict.insert(&format!("{name}-{i}"), &i)
-                .expect("dict insert");
+            dict.insert(format!("{name}-{i}"), i).expect("dict insert");
         }
     }
 );
@@ -42,8 +43,28 @@ task!(
     fn insert_forever(arg: (DictProxy<String, u64>, String)) -> () {
         let (dict, name) = arg;
         for i in 0u64.. {
-            dict.insert(&format!("{name}-{i}"), &i)
-                .expect("dict insert");
+            dict.insert(format!("{name}-{i}"), i).expect("dict insert");
+        }
+    }
+);
+
+task!(
+    fn push_expecting_gone(list: ListProxy<u64>) -> String {
+        let err = list.push(1).expect_err("the manager was shut down");
+        assert!(ManagerGone::is(&err), "{err}");
+        err.to_string()
+    }
+);
+
+task!(
+    fn use_namespace(arg: (NamespaceProxy, ValueProxy<u64>)) -> () {
+        let (ns, counter) = arg;
+        assert_eq!(ns.get::<String>("name").unwrap().as_deref(), Some("main"));
+        ns.set("name", "child".to_string()).unwrap();
+        ns.set("bytes", vec![1u8, 2, 3]).unwrap();
+        for _ in 0..100 {
+            let v = counter.get().unwrap();
+            counter.set(v + 1).unwrap();
         }
     }
 );
@@ -96,6 +117,19 @@ fn main() -> std::process::ExitCode {
         (
             "manager_drop_removes_its_directory",
             manager_drop_removes_its_directory,
+        ),
+        (
+            "manager_temporary_and_shutdown",
+            manager_temporary_and_shutdown,
+        ),
+        (
+            "manager_killed_is_gone_for_clients",
+            manager_killed_is_gone_for_clients,
+        ),
+        ("manager_namespace_and_value", manager_namespace_and_value),
+        (
+            "manager_clients_killed_at_random_points",
+            manager_clients_killed_at_random_points,
         ),
         ("manager_is_a_child_process", manager_is_a_child_process),
         (
@@ -212,25 +246,102 @@ fn manager_survives_killed_clients() {
     assert!(k > 20);
     assert!((0..k).all(|n| snapshot.contains_key(&format!("killed-{n}"))));
     // Still serving.
-    dict.insert(&"after".into(), &1).unwrap();
+    dict.insert(String::from("after"), 1).unwrap();
     assert_eq!(dict.get(&"after".into()).unwrap(), Some(1));
 }
 
 fn manager_drop_removes_its_directory() {
     let manager = Manager::start().unwrap();
     let dict = manager.dict::<u32, u32>();
-    dict.insert(&1, &2).unwrap();
+    dict.insert(1, 2).unwrap();
     let dir = manager.socket_path().parent().unwrap().to_path_buf();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
         0o700
     );
+    // The proxy keeps the manager alive after the `Manager` is dropped...
     drop(manager);
+    assert!(dir.exists());
+    assert_eq!(dict.get(&1).unwrap(), Some(2));
+    // ...and a proxy as another process sees it (decoded: no share of the manager's life)
+    // fails with `ManagerGone` once the last owner is dropped.
+    let bytes = bincode::serde::encode_to_vec(&dict, bincode::config::standard()).unwrap();
+    let (remote, _): (DictProxy<u32, u32>, _) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    assert_eq!(remote.get(&1).unwrap(), Some(2));
+    drop(dict);
     assert!(!dir.exists());
     let started = Instant::now();
-    assert!(dict.get(&1).is_err());
+    let err = remote.get(&1).unwrap_err();
+    assert!(ManagerGone::is(&err), "{err}");
+    assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
     assert!(started.elapsed() < TIMEOUT);
+}
+
+fn manager_temporary_and_shutdown() {
+    // Python: `d = Manager().dict()` works; the proxy holds the manager.
+    let d = Manager::start().unwrap().dict::<String, u64>();
+    d.insert("a".to_string(), 1).unwrap();
+    let b = "b".to_string();
+    let two = 2;
+    // Borrowed key and value: the call form of code written when `insert` took only these.
+    #[allow(clippy::needless_borrows_for_generic_args)]
+    d.insert(&b, &two).unwrap();
+    assert_eq!(d.get(&b).unwrap(), Some(two));
+    let child = Process::spawn(insert_many, (d.clone(), "child".into(), 10)).unwrap();
+    assert_eq!(join(&child).unwrap(), 10);
+    assert_eq!(d.len().unwrap(), 12);
+    assert!(d.contains_key(&"a".into()).unwrap());
+    drop(d);
+    // shutdown() stops it at once, proxies or not; a child using a proxy then gets the same
+    // clear error.
+    let manager = Manager::start().unwrap();
+    let list = manager.list::<u64>();
+    list.push(5).unwrap();
+    assert_eq!(list.set(0, 6).unwrap(), 5);
+    assert!(list.set(3, 1).is_err());
+    manager.shutdown();
+    assert_eq!(manager.pid(), None);
+    let err = list.push(1).unwrap_err();
+    assert!(ManagerGone::is(&err), "{err}");
+    let user = Process::spawn(push_expecting_gone, list.clone()).unwrap();
+    assert!(join(&user).unwrap().contains("manager is gone"));
+}
+
+fn manager_killed_is_gone_for_clients() {
+    let manager = Manager::start().unwrap();
+    let dict = manager.dict::<String, u64>();
+    dict.insert("x".to_string(), 1).unwrap();
+    let pid = manager.pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the manager's connection to fail", || {
+        dict.get(&"x".to_string()).is_err()
+    });
+    let err = dict.insert("y".to_string(), 2).unwrap_err();
+    assert!(ManagerGone::is(&err), "{err}");
+}
+
+fn manager_namespace_and_value() {
+    let manager = Manager::start().unwrap();
+    let ns = manager.namespace();
+    let counter = manager.value(0u64).unwrap();
+    ns.set("name", "main".to_string()).unwrap();
+    let child = Process::spawn(use_namespace, (ns.clone(), counter.clone())).unwrap();
+    join(&child).unwrap();
+    assert_eq!(ns.get::<String>("name").unwrap().as_deref(), Some("child"));
+    assert_eq!(ns.get::<Vec<u8>>("bytes").unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(ns.get::<u8>("missing").unwrap(), None);
+    assert_eq!(ns.names().unwrap().len(), 2);
+    assert!(ns.remove("bytes").unwrap());
+    assert!(!ns.remove("bytes").unwrap());
+    assert_eq!(counter.get().unwrap(), 100);
+    counter.set(7).unwrap();
+    assert_eq!(counter.get().unwrap(), 7);
 }
 
 fn dev_shm(name: &str) -> std::path::PathBuf {
@@ -353,9 +464,9 @@ fn manager_is_a_child_process() {
     );
     assert_ne!(state, 'Z');
     let d: DictProxy<String, u64> = manager.dict();
-    d.insert(&"a".to_string(), &1).unwrap();
+    d.insert("a".to_string(), 1).unwrap();
     assert_eq!(d.get(&"a".to_string()).unwrap(), Some(1));
-    drop(manager);
+    manager.shutdown();
     // Killed and reaped: gone, or at least no longer our child.
     if let Some((ppid, _)) = parent_and_state(pid) {
         assert_ne!(
@@ -365,4 +476,69 @@ fn manager_is_a_child_process() {
         );
     }
     assert!(d.get(&"a".to_string()).is_err());
+}
+
+/// Clients SIGKILLed at random points of their updates, many times, two at a time on one
+/// dict: after each round every killed client's entries are a prefix 0..k (each update whole
+/// or absent), the other clients' are complete, the pids are gone, and the manager serves.
+fn manager_clients_killed_at_random_points() {
+    let manager = Manager::start().unwrap();
+    let dict = manager.dict::<String, u64>();
+    let mut seed = std::process::id() as u64 | 1;
+    let mut below = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..12 {
+        let steady = Process::spawn(insert_many, (dict.clone(), format!("s{round}"), 300)).unwrap();
+        let doomed: Vec<_> = (0..2)
+            .map(|i| {
+                Process::spawn(insert_forever, (dict.clone(), format!("k{round}.{i}"))).unwrap()
+            })
+            .collect();
+        let first = format!("k{round}.0-{}", below(100));
+        wait_until("the doomed clients to make updates", || {
+            dict.get(&first).unwrap().is_some()
+        });
+        for p in &doomed {
+            let until = Instant::now() + Duration::from_micros(below(5_000));
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            let pid = p.pid().unwrap();
+            p.kill();
+            assert!(join(p).is_err());
+            assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        }
+        assert_eq!(join(&steady).unwrap(), 300);
+        let snapshot = dict.snapshot().unwrap();
+        for n in 0..300u64 {
+            assert_eq!(
+                snapshot.get(&format!("s{round}-{n}")),
+                Some(&n),
+                "round {round}"
+            );
+        }
+        for i in 0..2 {
+            let prefix = format!("k{round}.{i}-");
+            let mut values: Vec<u64> = snapshot
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, v)| {
+                    assert_eq!(k, &format!("{prefix}{v}"), "round {round}: torn update");
+                    *v
+                })
+                .collect();
+            values.sort_unstable();
+            assert_eq!(
+                values,
+                (0..values.len() as u64).collect::<Vec<_>>(),
+                "round {round}"
+            );
+        }
+        dict.insert(format!("after{round}"), round).unwrap();
+        assert_eq!(dict.get(&format!("after{round}")).unwrap(), Some(round));
+    }
 }

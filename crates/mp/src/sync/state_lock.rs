@@ -78,3 +78,47 @@ impl Drop for StateGuard<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    #[test]
+    fn a_dead_owner_is_taken_over() {
+        // The pid of a process that has ended and been reaped.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let word = AtomicU32::new(dead);
+        let guard = lock(&word);
+        assert_eq!(word.load(SeqCst) & !SLEEPERS, super::super::me().0);
+        drop(guard);
+        assert_eq!(word.load(SeqCst), 0);
+    }
+
+    #[test]
+    fn a_live_owner_is_waited_for() {
+        let word = Arc::new(AtomicU32::new(0));
+        let counter = Arc::new(AtomicU32::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (word, counter) = (Arc::clone(&word), Arc::clone(&counter));
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        let _g = lock(&word);
+                        // A non-atomic increment in two steps: only the lock keeps it exact.
+                        let v = counter.load(SeqCst);
+                        counter.store(v + 1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(counter.load(SeqCst), 40_000);
+        assert_eq!(word.load(SeqCst), 0);
+    }
+}

@@ -24,20 +24,25 @@ use std::time::{Duration, Instant};
 /// How often a blocked operation checks that its client is still connected.
 const SLICE: Duration = Duration::from_millis(50);
 
-/// Why an operation on a [`crate::Queue`], pipe or [`crate::Lock`] failed.
+/// Why an operation on a [`crate::Queue`] (or [`crate::SimpleQueue`],
+/// [`crate::JoinableQueue`]), a pipe or a [`crate::Lock`] failed. (The name is from when a
+/// broker thread served all of them; queues and pipes now live in shared memory.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
-    /// The operation did not complete in time (or, for `try_*`, not at once).
+    /// The operation did not complete in time (or, for `try_*` and `*_nowait`, not at once:
+    /// Python's `Full` and `Empty`).
     #[error("timed out")]
     Timeout,
-    /// The broker cannot be reached: the creating process dropped the primitive or died.
-    #[error("the broker is unreachable: {0}")]
+    /// The primitive cannot be reached: the creating process dropped it or died, this handle
+    /// was closed ([`crate::Queue::close`]), or a queue found no memory left in `/dev/shm`.
+    #[error("unreachable: {0}")]
     Disconnected(String),
     /// A value could not be encoded or decoded.
     #[error("cannot encode or decode a value: {0}")]
     Codec(String),
-    /// The broker refused the handle (wrong token or wrong primitive type).
-    #[error("the broker refused the handle: {0}")]
+    /// The handle was refused (wrong token or wrong item type), or the call was not allowed
+    /// ([`crate::JoinableQueue::task_done`] more times than items: Python's `ValueError`).
+    #[error("refused: {0}")]
     Refused(String),
 }
 

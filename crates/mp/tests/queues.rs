@@ -60,6 +60,18 @@ task!(
 );
 
 task!(
+    /// Says it is about to wait, then waits for an item; returns how the wait ended.
+    fn wait_for_item(args: (Queue<u64>, Queue<u64>)) -> String {
+        let (ready, queue) = args;
+        ready.put(1).expect("ready");
+        match queue.get() {
+            Ok(x) => format!("got {x}"),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+);
+
+task!(
     fn crash_in_put(args: (Queue<u64>, u64, bool)) -> () {
         let (queue, x, mid_commit) = args;
         queue.__crash_in_put(&x, mid_commit)
@@ -137,6 +149,10 @@ fn main() -> std::process::ExitCode {
         ),
         ("same_transcript_as_cpython", same_transcript_as_cpython),
         ("handles_are_send_and_sync", handles_are_send_and_sync),
+        (
+            "blocked_get_fails_when_the_creator_drops_the_queue",
+            blocked_get_fails_when_the_creator_drops_the_queue,
+        ),
         (
             "killed_creator_is_swept_by_the_next_queue",
             killed_creator_is_swept_by_the_next_queue,
@@ -630,5 +646,18 @@ fn handles_are_send_and_sync() {
     });
     assert_eq!(queue.get_timeout(WAIT), Ok(5));
     drop(queue);
+    assert_no_leftovers();
+}
+
+fn blocked_get_fails_when_the_creator_drops_the_queue() {
+    let ready = Queue::<u64>::new().unwrap();
+    let queue = Queue::<u64>::new().unwrap();
+    let waiter = Process::spawn(wait_for_item, (ready.clone(), queue.clone())).unwrap();
+    assert_eq!(ready.get_timeout(WAIT), Ok(1));
+    // It is in get() (or about to be): dropping the queue wakes it with an error.
+    drop(queue);
+    let ended = join(&waiter).unwrap();
+    assert!(ended.starts_with("Disconnected"), "{ended}");
+    drop(ready);
     assert_no_leftovers();
 }

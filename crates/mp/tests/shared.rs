@@ -128,6 +128,10 @@ fn main() -> std::process::ExitCode {
         ),
         ("manager_namespace_and_value", manager_namespace_and_value),
         (
+            "manager_proxy_keeps_one_connection",
+            manager_proxy_keeps_one_connection,
+        ),
+        (
             "manager_clients_killed_at_random_points",
             manager_clients_killed_at_random_points,
         ),
@@ -541,4 +545,28 @@ fn manager_clients_killed_at_random_points() {
         dict.insert(format!("after{round}"), round).unwrap();
         assert_eq!(dict.get(&format!("after{round}")).unwrap(), Some(round));
     }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// One persistent connection per proxy: the first operation opens it, the next thousand reuse
+/// it; a clone (another proxy) has its own.
+fn manager_proxy_keeps_one_connection() {
+    let manager = Manager::start().unwrap();
+    let dict = manager.dict::<u64, u64>();
+    let before = open_fds();
+    dict.insert(0, 0).unwrap();
+    let connected = open_fds();
+    assert_eq!(connected, before + 1);
+    for i in 1..1000 {
+        dict.insert(i, i).unwrap();
+    }
+    assert_eq!(open_fds(), connected);
+    let other = dict.clone();
+    assert_eq!(other.len().unwrap(), 1000);
+    assert_eq!(open_fds(), connected + 1);
+    drop(other);
+    assert_eq!(open_fds(), connected);
 }

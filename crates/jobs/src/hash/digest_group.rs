@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use super::digest_file::{FileDigest, HashError, stream};
 use super::file_io::FileIo;
 use super::{Algo, DigestBytes};
-use crate::open_regular::{checked_regular, open_regular};
+use crate::open_regular::{checked_regular, open_regular, open_regular_at};
 use crate::sys::uring::{Done, Op, Uring};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -134,12 +134,18 @@ impl GroupDigester {
             .collect()
     }
 
-    /// One system call per open, `fstat`, read and close.
+    /// One system call per open (relative to the file's directory), `fstat`, read and close.
     fn md5_one_by_one(&mut self, paths: &[&[u8]], at: &mut dyn FnMut(usize), out: &mut Results) {
         let mut used = 0;
+        let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
+        let dirs = GroupDirs::open(paths, &names, at);
         for (i, path) in paths.iter().enumerate() {
             at(i);
-            let (mut file, expected) = match open_regular(path) {
+            let opened = match dirs.of(i) {
+                Some((dir, base)) => open_regular_at(dir, base),
+                None => open_regular(path),
+            };
+            let (mut file, expected) = match opened {
                 Ok(opened) => opened,
                 Err(err) => {
                     out[i] = Some(Err(err.into()));
@@ -186,7 +192,7 @@ impl GroupDigester {
         out: &mut Results,
     ) {
         let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
-        let dirs = GroupDirs::open(paths, &names);
+        let dirs = GroupDirs::open(paths, &names, at);
         let opens = names
             .iter()
             .enumerate()
@@ -387,7 +393,8 @@ fn read_slot(
 ///
 /// A file whose directory cannot be opened this way (it vanished, a component is not
 /// searchable) or whose path has no directory part is opened by its whole path, so every
-/// error is the one that path's own open gives.
+/// error is the one that path's own open gives. A directory is opened after `at` named the
+/// first file that needs it, so a hang there (a dead NFS server) is charged to that file.
 struct GroupDirs {
     dirs: Vec<(Vec<u8>, Option<OwnedFd>)>,
     /// For each file: the index of its directory in `dirs` and its last component.
@@ -395,12 +402,13 @@ struct GroupDirs {
 }
 
 impl GroupDirs {
-    fn open(paths: &[&[u8]], names: &[Option<CString>]) -> GroupDirs {
+    fn open(paths: &[&[u8]], names: &[Option<CString>], at: &mut dyn FnMut(usize)) -> GroupDirs {
         let mut dirs: Vec<(Vec<u8>, Option<OwnedFd>)> = Vec::new();
         let files = paths
             .iter()
             .zip(names)
-            .map(|(path, name)| {
+            .enumerate()
+            .map(|(i, (path, name))| {
                 name.as_ref()?;
                 let split = path.iter().rposition(|&b| b == b'/')? + 1;
                 let (dir, base) = path.split_at(split);
@@ -410,6 +418,7 @@ impl GroupDirs {
                 let d = match dirs.iter().rposition(|(known, _)| known == dir) {
                     Some(d) => d,
                     None => {
+                        at(i);
                         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
                         let fd = nix::fcntl::open(dir, flags, Mode::empty()).ok();
                         dirs.push((dir.to_vec(), fd));

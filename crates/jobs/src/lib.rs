@@ -59,7 +59,11 @@
 //! end to end.
 //!
 //! Paths cross process boundaries as raw bytes (`Vec<u8>`), never `PathBuf` or `String`, because
-//! Unix file names need not be UTF-8 and must survive the trip exactly.
+//! Unix file names need not be UTF-8 and must survive the trip exactly. A parent that holds a
+//! whole tree keeps its paths in a [`PathList`] (a directory once per run of its files, the
+//! names back to back: ~26 bytes a file with its size), which the parallel walk fills
+//! directly ([`hash::Discover::into_discovered`]); each [`hash::ListedFile`] task points into it
+//! and crosses to a worker exactly as a [`hash::FileEntry`] would.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 

@@ -1,6 +1,10 @@
 //! Opening a file that discovery listed as regular, safely, for any job that reads contents.
 
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
+use std::os::fd::BorrowedFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -33,6 +37,15 @@ pub(crate) fn open_regular(path: &[u8]) -> Result<(File, u64), OpenError> {
         .open(OsStr::from_bytes(path))
         .map_err(OpenError::Io)?;
     checked_regular(file)
+}
+
+/// [`open_regular`] of `name` in the directory `dir` (a file's last component, opened
+/// relative to its directory: the kernel looks up one name, not every component of a path).
+pub(crate) fn open_regular_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<(File, u64), OpenError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(dir, name, flags, Mode::empty())
+        .map_err(|errno| OpenError::Io(io::Error::from_raw_os_error(errno as i32)))?;
+    checked_regular(File::from(fd))
 }
 
 /// `file` with its size if the open descriptor is a regular file (`fstat`), else why not.

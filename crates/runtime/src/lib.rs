@@ -85,6 +85,12 @@
 //! - **Open runs**: [`Supervisor::open`] keeps the workers for the run's life and takes tasks
 //!   over time; it ends when closed and drained. [`Supervisor::run`] is the same machinery
 //!   with every task submitted up front.
+//! - **Big runs**: [`Supervisor::run`] holds every task and every outcome until it returns
+//!   them. [`Supervisor::run_list`] holds neither: the caller keeps its tasks in whatever
+//!   compact form suits it ([`TaskList`]: task `i` is asked for when it is costed, sent and
+//!   observed) and keeps what it needs of each outcome from its observer; the engine keeps
+//!   only what it schedules by (a cost and a few counters per task). The CLI's hash job holds
+//!   a million files this way in under half the memory.
 //!
 //! ## Shared state
 //!

@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use super::digest_file::{FileDigest, HashError, stream};
 use super::file_io::FileIo;
 use super::{Algo, DigestBytes};
-use crate::open_regular::{checked_regular, open_regular};
+use crate::open_regular::{checked_regular, open_regular, open_regular_at};
 use crate::sys::uring::{Done, Op, Uring};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -134,12 +134,19 @@ impl GroupDigester {
             .collect()
     }
 
-    /// One system call per open, `fstat`, read and close.
+    /// One system call per open (relative to the file's directory), `fstat`, read and close.
     fn md5_one_by_one(&mut self, paths: &[&[u8]], at: &mut dyn FnMut(usize), out: &mut Results) {
         let mut used = 0;
+        let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
+        let mut dirs = GroupDirs::new(paths, &names);
         for (i, path) in paths.iter().enumerate() {
             at(i);
-            let (mut file, expected) = match open_regular(path) {
+            dirs.open_dir_of(i);
+            let opened = match dirs.of(i) {
+                Some((dir, base)) => open_regular_at(dir, base),
+                None => open_regular(path),
+            };
+            let (mut file, expected) = match opened {
                 Ok(opened) => opened,
                 Err(err) => {
                     out[i] = Some(Err(err.into()));
@@ -186,7 +193,13 @@ impl GroupDigester {
         out: &mut Results,
     ) {
         let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
-        let dirs = GroupDirs::open(paths, &names);
+        let mut dirs = GroupDirs::new(paths, &names);
+        for i in 0..paths.len() {
+            if dirs.unopened(i) {
+                at(i);
+                dirs.open_dir_of(i);
+            }
+        }
         let opens = names
             .iter()
             .enumerate()
@@ -387,16 +400,19 @@ fn read_slot(
 ///
 /// A file whose directory cannot be opened this way (it vanished, a component is not
 /// searchable) or whose path has no directory part is opened by its whole path, so every
-/// error is the one that path's own open gives.
+/// error is the one that path's own open gives. A directory is opened after `at` named the
+/// first file that needs it, so a hang there (a dead NFS server) is charged to that file.
 struct GroupDirs {
-    dirs: Vec<(Vec<u8>, Option<OwnedFd>)>,
+    /// Each directory, and its descriptor once an open was tried (`Some(None)`: it failed).
+    dirs: Vec<(Vec<u8>, Option<Option<OwnedFd>>)>,
     /// For each file: the index of its directory in `dirs` and its last component.
     files: Vec<Option<(usize, CString)>>,
 }
 
 impl GroupDirs {
-    fn open(paths: &[&[u8]], names: &[Option<CString>]) -> GroupDirs {
-        let mut dirs: Vec<(Vec<u8>, Option<OwnedFd>)> = Vec::new();
+    /// Splits each path whose `name` (its whole path as a C string) is valid; opens nothing.
+    fn new(paths: &[&[u8]], names: &[Option<CString>]) -> GroupDirs {
+        let mut dirs: Vec<(Vec<u8>, Option<Option<OwnedFd>>)> = Vec::new();
         let files = paths
             .iter()
             .zip(names)
@@ -410,23 +426,39 @@ impl GroupDirs {
                 let d = match dirs.iter().rposition(|(known, _)| known == dir) {
                     Some(d) => d,
                     None => {
-                        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-                        let fd = nix::fcntl::open(dir, flags, Mode::empty()).ok();
-                        dirs.push((dir.to_vec(), fd));
+                        dirs.push((dir.to_vec(), None));
                         dirs.len() - 1
                     }
                 };
-                dirs[d].1.as_ref()?;
                 Some((d, CString::new(base).ok()?))
             })
             .collect();
         GroupDirs { dirs, files }
     }
 
+    /// True when file `i`'s directory is still to be opened.
+    fn unopened(&self, i: usize) -> bool {
+        self.files[i]
+            .as_ref()
+            .is_some_and(|(d, _)| self.dirs[*d].1.is_none())
+    }
+
+    /// Opens file `i`'s directory unless that was tried already.
+    fn open_dir_of(&mut self, i: usize) {
+        if let Some((d, _)) = &self.files[i]
+            && self.dirs[*d].1.is_none()
+        {
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            let fd = nix::fcntl::open(self.dirs[*d].0.as_slice(), flags, Mode::empty()).ok();
+            self.dirs[*d].1 = Some(fd);
+        }
+    }
+
     /// File `i`'s directory and last component, if it is opened relative to it.
     fn of(&self, i: usize) -> Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)> {
         let (d, base) = self.files[i].as_ref()?;
-        Some((self.dirs[*d].1.as_ref()?.as_fd(), base.as_c_str()))
+        let fd = self.dirs[*d].1.as_ref()?.as_ref()?;
+        Some((fd.as_fd(), base.as_c_str()))
     }
 }
 

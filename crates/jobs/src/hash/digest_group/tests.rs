@@ -235,3 +235,51 @@ fn a_file_that_grows_or_shrinks_between_its_fstat_and_its_read_is_hashed_as_read
         }
     }
 }
+
+#[test]
+fn files_opened_relative_to_their_directory_give_what_their_whole_path_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("d/sub")).unwrap();
+    std::fs::write(root.join("d/f"), b"abc").unwrap();
+    std::fs::write(root.join("d/sub/g"), content(3, 5000)).unwrap();
+    std::os::unix::fs::symlink(root.join("d"), root.join("link")).unwrap();
+    std::os::unix::fs::symlink("f", root.join("d/to-f")).unwrap();
+    let r = |s: &str| [bytes(root), s.as_bytes()].concat();
+    let raw: Vec<Vec<u8>> = vec![
+        r("/d/f"),
+        r("//d//f"),
+        r("/d/./f"),
+        r("/d/sub/../f"),
+        r("/link/sub/g"),
+        r("/d/to-f"),
+        r("/d/f/"),
+        r("/d/f/x"),
+        r("/d/missing"),
+        r("/nowhere/f"),
+        r("/d/.."),
+        r("/d/sub/."),
+        [r("/d/f"), b"\0x".to_vec()].concat(),
+        r("/d/sub/g"),
+    ];
+    let raw: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+    let want: Vec<String> = raw
+        .iter()
+        .map(|path| match hash_file(path, Algo::Md5, &mut Vec::new()) {
+            Ok(d) => d.digest.hex(),
+            Err(e) => e.message(),
+        })
+        .collect();
+    assert_eq!(want[0], "900150983cd24fb0d6963f7d28e17f72");
+    for mut digester in digesters() {
+        let got: Vec<String> = digester
+            .md5(&raw, &mut |_| {})
+            .iter()
+            .map(|r| match r {
+                Ok(d) => d.digest.hex(),
+                Err(e) => e.message(),
+            })
+            .collect();
+        assert_eq!(got, want, "{}", digester.io());
+    }
+}

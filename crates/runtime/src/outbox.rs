@@ -34,6 +34,9 @@ struct State<O> {
     timer_idle: bool,
     closing: bool,
     gone: bool,
+    /// The worker is being terminated: what was pending has been taken for the last message,
+    /// and a task that finishes now must not start another (its result could not leave).
+    frozen: bool,
 }
 
 struct Shared<O> {
@@ -67,6 +70,7 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
                 timer_idle: false,
                 closing: false,
                 gone: false,
+                frozen: false,
             }),
             wake: Condvar::new(),
             channel: Mutex::new(results),
@@ -93,6 +97,14 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         let mut state = lock(&self.shared.state);
         if state.gone {
             return Err(Gone);
+        }
+        if state.frozen {
+            // SIGTERM came and the last message is on its way: this task thread waits for
+            // the process to die rather than run another task whose result would be lost.
+            drop(state);
+            loop {
+                std::thread::park();
+            }
         }
         state.pending.push((id, result));
         if let Some(span) = span {
@@ -138,8 +150,11 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
 }
 
 impl<O: Serialize> Flusher<O> {
-    /// Sends what is queued now, from any thread.
-    pub(crate) fn flush(&self) {
+    /// Sends what is queued now as the last message: from here on a task that finishes
+    /// waits (for the process to die) instead of going on to the next one, so at most the
+    /// task running now is lost when the worker is terminated.
+    pub(crate) fn flush_final(&self) {
+        lock(&self.shared.state).frozen = true;
         let _ = ship(&self.shared);
     }
 }
@@ -266,7 +281,7 @@ mod tests {
         let outbox = Outbox::<u64>::start(tx).unwrap();
         let flusher = outbox.flusher();
         outbox.push(1, TaskResult::Done(1), None).unwrap();
-        flusher.flush();
+        flusher.flush_final();
         let got = rx.try_recv().expect("flushed before flush() returned");
         assert_eq!(decode(&got), vec![1]);
         outbox.close();

@@ -265,7 +265,7 @@ fn flush_on_terminate<O: serde::Serialize + Send + 'static>(flusher: Flusher<O>)
         .stack_size(64 * 1024)
         .spawn(move || {
             if signals.forever().next().is_some() {
-                flusher.flush();
+                flusher.flush_final();
                 let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
             }
         });

@@ -3,6 +3,7 @@
 //! (microseconds since the log's first run started, CLOCK_MONOTONIC), `run` (omitted for the
 //! log's first run) and `ev` (what happened), then the event's own fields.
 
+use crate::coordinator::BatchIds;
 use serde::Serialize;
 
 /// The version written in every line's `v`; bumped when a field changes meaning or goes away
@@ -112,6 +113,71 @@ impl TaskLine {
     }
 }
 
+/// A batch sent to a worker, with its tasks' labels: written by hand for the same reason as
+/// [`TaskLine`], byte for byte what serde_json writes (a test holds it to that).
+pub(crate) struct BatchLine<'a, L> {
+    pub(crate) slot: usize,
+    pub(crate) pid: u32,
+    pub(crate) ids: &'a BatchIds,
+    /// One per task, in order (what `supervisor ps` shows, e.g. the path).
+    pub(crate) labels: L,
+    /// Whether the job has labels at all (else the field is left out).
+    pub(crate) labelled: bool,
+}
+
+impl<'a, L: Iterator<Item = &'a str>> BatchLine<'a, L> {
+    /// Appends `"ev":"batch",...}` (the line's prefix is already written).
+    pub(crate) fn write_to(self, out: &mut Vec<u8>) {
+        let mut n = itoa::Buffer::new();
+        out.extend_from_slice(b"\"ev\":\"batch\",\"slot\":");
+        out.extend_from_slice(n.format(self.slot).as_bytes());
+        out.extend_from_slice(b",\"pid\":");
+        out.extend_from_slice(n.format(self.pid).as_bytes());
+        match self.ids {
+            BatchIds::Range { first, n: count } => {
+                out.extend_from_slice(b",\"first\":");
+                out.extend_from_slice(n.format(*first).as_bytes());
+                out.extend_from_slice(b",\"n\":");
+                out.extend_from_slice(n.format(*count).as_bytes());
+            }
+            BatchIds::List(list) => {
+                out.extend_from_slice(b",\"ids\":[");
+                for (i, id) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(n.format(*id).as_bytes());
+                }
+                out.push(b']');
+            }
+        }
+        if self.labelled {
+            out.extend_from_slice(b",\"labels\":[");
+            for (i, label) in self.labels.enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_string(out, label);
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+}
+
+/// Appends `text` as a JSON string: as is when nothing in it needs escaping (paths almost
+/// never do), else through serde_json.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
+}
+
 /// What a line says after its `v`, `t` and `run` (which the writer puts first itself).
 #[derive(Serialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
@@ -144,19 +210,6 @@ pub(crate) enum Ev<'a> {
         error: &'a str,
         #[serde(flatten, skip_serializing_if = "Option::is_none")]
         ended: Option<Ended>,
-    },
-    Batch {
-        slot: usize,
-        pid: u32,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        first: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        n: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ids: Option<&'a [u64]>,
-        /// One per task, in order (what `supervisor ps` shows, e.g. the path).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        labels: Vec<&'a str>,
     },
     Retry {
         id: u64,
@@ -198,4 +251,68 @@ pub(crate) enum Ev<'a> {
         how: &'static str,
         summary: SummaryOut<'a>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written batch line says exactly what serde_json would.
+    #[test]
+    fn a_batch_line_is_what_serde_json_writes() {
+        let labels = [
+            "plain/path.txt",
+            "quote\"d",
+            "back\\slash",
+            "tab\there\n",
+            "é ü 日本",
+            "",
+        ];
+        for ids in [
+            BatchIds::Range { first: 7, n: 6 },
+            BatchIds::List(vec![5, 0, 18_446_744_073_709_551_615, 3, 2, 1]),
+        ] {
+            for labelled in [true, false] {
+                let mut got = b"{".to_vec();
+                BatchLine {
+                    slot: 3,
+                    pid: 4242,
+                    ids: &ids,
+                    labels: labels.iter().copied(),
+                    labelled,
+                }
+                .write_to(&mut got);
+                let mut want = serde_json::json!({"ev": "batch", "slot": 3, "pid": 4242});
+                match &ids {
+                    BatchIds::Range { first, n } => {
+                        want["first"] = (*first).into();
+                        want["n"] = (*n).into();
+                    }
+                    BatchIds::List(list) => want["ids"] = list.clone().into(),
+                }
+                if labelled {
+                    want["labels"] = labels.to_vec().into();
+                }
+                let got: serde_json::Value = serde_json::from_slice(&got).unwrap();
+                assert_eq!(got, want);
+                // Byte for byte too, for the escapes.
+                let text = serde_json::to_string(&labels).unwrap();
+                if labelled {
+                    let mut line = Vec::new();
+                    BatchLine {
+                        slot: 3,
+                        pid: 4242,
+                        ids: &ids,
+                        labels: labels.iter().copied(),
+                        labelled,
+                    }
+                    .write_to(&mut line);
+                    assert!(
+                        String::from_utf8(line).unwrap().contains(&text),
+                        "labels not written as serde_json writes {text}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ impl ProcessPoolExecutor {
 
     /// An executor with the settings of `builder` (retries, `max_tasks_per_child`, ...).
     pub fn with(builder: PoolBuilder) -> Result<Self, Error> {
-        let pool = builder.build_for_executor()?;
+        let pool = builder.build()?;
         let max_workers = pool.processes();
         Ok(ProcessPoolExecutor {
             max_workers,

@@ -139,11 +139,6 @@ impl PoolBuilder {
         self
     }
 
-    /// The pool these settings describe, for an executor of `max_workers`.
-    pub(crate) fn build_for_executor(self) -> Result<Pool, Error> {
-        self.build()
-    }
-
     pub(crate) fn parts(self) -> Result<(usize, Settings), Error> {
         if let Some(e) = self.initializer_error {
             return Err(Error::Encode(e));

@@ -91,6 +91,13 @@ task!(
 );
 
 task!(
+    fn say_and_abort(word: String) {
+        eprintln!("last words: {word}");
+        std::process::abort();
+    }
+);
+
+task!(
     fn my_pid() -> u32 {
         std::process::id()
     }
@@ -172,6 +179,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_callback_may_terminate_its_pool",
             a_callback_may_terminate_its_pool,
+        ),
+        (
+            "forwarded_stderr_still_reaches_the_failure_report",
+            forwarded_stderr_still_reaches_the_failure_report,
         ),
     ];
     common::run_tests(tests)
@@ -739,4 +750,27 @@ fn a_callback_may_terminate_its_pool() {
     }
     pool.join();
     assert!(pool.worker_pids().is_empty());
+}
+
+/// With output passed on (the default), what a worker wrote to stderr before it died is still
+/// in its task's failure, as with captured output.
+fn forwarded_stderr_still_reaches_the_failure_report() {
+    for capture in [false, true] {
+        let pool = Pool::builder()
+            .processes(1)
+            .capture_output(capture)
+            .build()
+            .unwrap();
+        match pool.apply(say_and_abort, "farewell".to_string()).unwrap() {
+            Err(TaskError::Signaled { signal: 6, stderr }) => {
+                assert!(stderr.contains("last words: farewell"), "{stderr:?}");
+            }
+            other => panic!("expected SIGABRT, got {other:?}"),
+        }
+        assert_eq!(
+            pool.apply(square, 5).unwrap(),
+            Ok(25),
+            "a fresh worker serves"
+        );
+    }
 }

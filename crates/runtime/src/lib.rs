@@ -60,7 +60,9 @@
 //!   delays no other slot's refill.
 //! - **Isolation**: each worker leads its own process group, has `PR_SET_PDEATHSIG(SIGKILL)`
 //!   (armed after the handshake and checked against a parent that died first), reads
-//!   /dev/null, and has its output captured for failure reports.
+//!   /dev/null, and has its output captured for failure reports (or, with
+//!   [`Config::output`] set to [`WorkerOutput::Forward`], written where the parent writes:
+//!   its stdout shared, its stderr passed on line by line with the tail still kept).
 //!
 //! ## Scheduling and failure
 //!

@@ -167,6 +167,11 @@ pub struct RunOptions {
     #[command(flatten)]
     pub cluster: crate::partition::ClusterOptions,
 
+    /// Workers write to the supervisor's own stdout and stderr instead of having their output
+    /// captured (set by `exec --line-buffer` / `--ungroup`; no option of its own).
+    #[arg(skip)]
+    pub forward_output: bool,
+
     /// Write the run's lifecycle to FILE as JSON Lines while it runs: workers spawned, ready
     /// and reaped (with why), batches, every attempt at every task, kills, retries, signals.
     #[arg(long, value_name = "FILE", global = true)]
@@ -378,6 +383,18 @@ pub struct ExecArgs {
     /// json, jsonl and csv then give their paths and sizes instead of their text.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+
+    /// Print each command's output as it comes, a whole line at a time, in whatever order
+    /// the commands write it (GNU parallel's --line-buffer): lines of commands running at once
+    /// are never cut into each other. Table format on stdout only.
+    #[arg(long, conflicts_with_all = ["ungroup", "output_dir"])]
+    pub line_buffer: bool,
+
+    /// Let each command write straight to stdout and stderr as it runs (GNU parallel's
+    /// --ungroup): the fastest, but lines of commands running at once may be cut into each
+    /// other. Table format on stdout only.
+    #[arg(short = 'u', long, conflicts_with = "output_dir")]
+    pub ungroup: bool,
 
     /// The command and its arguments, with GNU parallel's replacement strings {} {.} {/} {//}
     /// {/.} {#} {%} (without any, the item is appended), then optionally ::: and the items.

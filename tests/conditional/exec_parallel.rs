@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 pub fn tests() -> Vec<Test> {
-    let tests: [(&'static str, fn()); 4] = [
+    let tests: [(&'static str, fn()); 5] = [
         (
             "exec_parallel::replacement_strings_match_gnu_parallel_for_every_input_source",
             replacement_strings_match_gnu_parallel_for_every_input_source,
@@ -28,6 +28,10 @@ pub fn tests() -> Vec<Test> {
         (
             "exec_parallel::seq_echo_is_byte_identical_to_parallel_k",
             seq_echo_is_byte_identical_to_parallel_k,
+        ),
+        (
+            "exec_parallel::line_buffer_prints_the_lines_parallel_line_buffer_prints",
+            line_buffer_prints_the_lines_parallel_line_buffer_prints,
         ),
     ];
     tests
@@ -235,4 +239,30 @@ fn seq_echo_is_byte_identical_to_parallel_k() {
         1,
     );
     assert_eq!(mine, theirs);
+}
+
+/// `--line-buffer` and `--ungroup`: in whatever order the commands' lines come, the same lines
+/// as GNU parallel's, each whole with `--line-buffer` (sorted, since the order is the
+/// scheduler's), and a command's own lines in its order.
+fn line_buffer_prints_the_lines_parallel_line_buffer_prints() {
+    let script =
+        r#"for n in 1 2 3; do printf "task $0 line $n "; sleep 0.01; printf "end\n"; done"#;
+    let items: Vec<String> = (1..=8).map(|i| i.to_string()).collect();
+    let items: Vec<&str> = items.iter().map(String::as_str).collect();
+    let sorted = |out: Vec<u8>| {
+        let text = String::from_utf8(out).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    let args = |tool: &[&str]| [os(tool), os(&["sh", "-c", script, ":::"]), os(&items)].concat();
+    let theirs = sorted(parallel(&args(&["-j4", "--line-buffer", "-q"]), b""));
+    assert_eq!(theirs.len(), 24, "{theirs:?}");
+    let mine = sorted(ours(
+        &args(&["-w", "4", "exec", "--line-buffer", "--"]),
+        b"",
+    ));
+    assert_eq!(mine, theirs);
+    let ungrouped = sorted(ours(&args(&["-w", "1", "exec", "-u", "--"]), b""));
+    assert_eq!(ungrouped, theirs);
 }

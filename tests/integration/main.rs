@@ -13,6 +13,7 @@ mod events;
 mod exec;
 mod exec_crash;
 mod exec_partition;
+mod exec_through;
 mod fault;
 mod formats;
 mod hash_io;

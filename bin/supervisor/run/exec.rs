@@ -39,6 +39,29 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
             "--format sums only applies to the hash job".into(),
         ));
     }
+    let through = args.line_buffer || args.ungroup;
+    if through {
+        let flag = if args.line_buffer {
+            "--line-buffer"
+        } else {
+            "--ungroup"
+        };
+        if options.format != Format::Table {
+            return Err(CliError::Usage(format!(
+                "{flag} prints the commands' output as it comes: it goes with --format table only"
+            )));
+        }
+        if options.output.is_some() {
+            return Err(CliError::Usage(format!(
+                "{flag} prints the commands' output to stdout: it cannot go with -o"
+            )));
+        }
+        if options.cluster.share.is_some() {
+            return Err(CliError::Usage(format!(
+                "{flag} prints the commands' output as it comes: a partition cannot record it for merge"
+            )));
+        }
+    }
     let (command, listed) = command_words(&args);
     if command.is_empty() {
         return Err(CliError::Usage("no command given before :::".into()));
@@ -58,6 +81,12 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
         output_dir: output_dir.as_deref().map(|d| d.as_os_str().as_bytes()),
     })?;
     let (capture, spill) = match &output_dir {
+        None if through => (
+            CaptureMode::Through {
+                line_buffer: args.line_buffer,
+            },
+            None,
+        ),
         Some(dir) => (
             CaptureMode::Files {
                 dir: dir.as_os_str().as_bytes().to_vec(),
@@ -103,6 +132,16 @@ pub fn run(options: &RunOptions, args: ExecArgs) -> Result<u8, CliError> {
     .for_share(share)
     .map_err(CliError::Output)?;
     let kept = spill.as_ref().is_some_and(|s| s.kept);
+    let forwarding;
+    let options = if through {
+        forwarding = RunOptions {
+            forward_output: true,
+            ..options.clone()
+        };
+        &forwarding
+    } else {
+        options
+    };
     let report = supervise_into::<ExecJob, _>(
         options,
         setup,

@@ -72,6 +72,9 @@ fn engine_config(options: &RunOptions) -> Config {
     config.heartbeat_timeout = Some(options.heartbeat_timeout).filter(|d| !d.is_zero());
     config.max_tasks_per_child = options.max_tasks_per_child;
     config.memory_limit = options.memory_limit;
+    if options.forward_output {
+        config.output = supervisor_runtime::WorkerOutput::Forward;
+    }
     config
 }
 

@@ -34,6 +34,14 @@ pub enum CaptureMode {
         #[serde(with = "serde_bytes")]
         dir: Vec<u8>,
     },
+    /// Not captured: the command writes to this process's stdout and stderr as it runs (GNU
+    /// parallel's `--ungroup`), or, with `line_buffer`, its stdout reaches this process's
+    /// stdout a whole line at a time (`--line-buffer`), so lines of commands running at once
+    /// are never cut into each other. The results carry no output.
+    Through {
+        /// Whole lines only (else bytes as the command writes them).
+        line_buffer: bool,
+    },
 }
 
 /// One captured stream of a finished command.
@@ -120,6 +128,14 @@ pub(crate) struct Capturer {
 }
 
 impl Capturer {
+    /// Whether output goes through (not captured), and then whether a line at a time.
+    pub(crate) fn through(&self) -> Option<bool> {
+        match self.mode {
+            CaptureMode::Through { line_buffer } => Some(line_buffer),
+            _ => None,
+        }
+    }
+
     pub(crate) fn new(mode: CaptureMode, parent_pid: u32) -> Self {
         Capturer {
             mode,
@@ -146,6 +162,9 @@ impl Capturer {
                     stream,
                 })
             }
+            CaptureMode::Through { .. } => Err(io::Error::other(
+                "output goes through, there is nothing to capture",
+            )),
             CaptureMode::Spill { dir, .. } => {
                 let dir = path_of(dir).to_path_buf();
                 if self.unnamed_files {
@@ -176,7 +195,7 @@ impl Capturer {
         let size = capture.file.metadata()?.len();
         let inline_max = match &self.mode {
             CaptureMode::Spill { inline_max, .. } => *inline_max,
-            CaptureMode::Files { .. } => 0,
+            CaptureMode::Files { .. } | CaptureMode::Through { .. } => 0,
         };
         let file = |path: PathBuf| Captured::File {
             path: path.into_os_string().into_vec(),

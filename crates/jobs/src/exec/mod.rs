@@ -43,6 +43,7 @@ mod items;
 pub mod replace;
 mod run;
 mod template;
+mod through;
 
 pub use capture::{CaptureMode, Captured, SPILL_PREFIX, anonymous_file, spill_prefix};
 pub use items::split_items;

@@ -44,8 +44,9 @@ pub struct Executor {
 /// One finished run of a command, before its output is kept or dropped.
 struct Ran {
     end: CommandEnd,
-    stdout: CaptureFile,
-    stderr: CaptureFile,
+    /// What captured its streams (none when output goes through).
+    stdout: Option<CaptureFile>,
+    stderr: Option<CaptureFile>,
     duration: Duration,
 }
 
@@ -138,13 +139,11 @@ impl Executor {
                 Err(_) => continue,
             };
             if self.terminated_with(&ran.end) {
-                self.capturer.discard(ran.stdout);
-                self.capturer.discard(ran.stderr);
+                self.discard(ran);
                 return None;
             }
             if !ran.end.is_success() && !last {
-                self.capturer.discard(ran.stdout);
-                self.capturer.discard(ran.stderr);
+                self.discard(ran);
                 continue;
             }
             return Some(self.keep(ran, runs));
@@ -172,6 +171,9 @@ impl Executor {
     /// Starts the command with its stdin on /dev/null and its output in fresh capture files,
     /// and waits for it. `Err` says why it could not run.
     fn run_once(&mut self, argv: &[OsString], seq: u64) -> Result<Ran, String> {
+        if let Some(line_buffer) = self.capturer.through() {
+            return self.run_through(argv, line_buffer);
+        }
         let capture_error =
             |e: std::io::Error| format!("cannot capture the output: {}", describe_io_error(&e));
         let stdout = self
@@ -201,29 +203,71 @@ impl Executor {
         // Our copies of the child's descriptors go with `command`; the child keeps its own.
         drop(command);
         let status = child.wait().map_err(cannot_run)?;
-        let end = match (status.code(), status.signal()) {
-            (Some(code), _) => CommandEnd::Exited(code),
-            (None, Some(signal)) => CommandEnd::Signaled {
-                signal,
-                core_dumped: status.core_dumped(),
-            },
-            (None, None) => CommandEnd::Error(format!("ended in an unknown way ({status})")),
-        };
         Ok(Ran {
-            end,
-            stdout,
-            stderr,
+            end: command_end(status),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
             duration: started.elapsed(),
         })
+    }
+
+    /// Starts the command with its output going through to this process's stdout and stderr
+    /// (a whole line at a time with `line_buffer`), and waits for it.
+    fn run_through(&mut self, argv: &[OsString], line_buffer: bool) -> Result<Ran, String> {
+        let cannot_run = |e: std::io::Error| {
+            format!(
+                "cannot run {}: {}",
+                argv[0].to_string_lossy(),
+                describe_io_error(&e)
+            )
+        };
+        let devnull = self.devnull.try_clone().map_err(cannot_run)?;
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]).stdin(Stdio::from(devnull));
+        let pipe = if line_buffer {
+            let (reader, writer) = std::io::pipe().map_err(cannot_run)?;
+            command.stdout(writer);
+            Some(reader)
+        } else {
+            command.stdout(Stdio::inherit());
+            None
+        };
+        command.stderr(Stdio::inherit());
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(cannot_run)?;
+        // Our copy of the pipe's write end goes with `command`, so the pipe closes with the
+        // command (and whatever it left running with it).
+        drop(command);
+        let status = match pipe {
+            Some(reader) => {
+                super::through::relay_lines(reader, &mut child, &mut std::io::stdout().lock())
+            }
+            None => child.wait(),
+        }
+        .map_err(cannot_run)?;
+        Ok(Ran {
+            end: command_end(status),
+            stdout: None,
+            stderr: None,
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Drops what a run wrote (its output is not wanted).
+    fn discard(&mut self, ran: Ran) {
+        for capture in [ran.stdout, ran.stderr].into_iter().flatten() {
+            self.capturer.discard(capture);
+        }
     }
 
     /// The output of the run whose result stands.
     fn keep(&mut self, ran: Ran, runs: u32) -> ExecOutput {
         let duration_us = ran.duration.as_micros() as u64;
-        let streams = self
-            .capturer
-            .finish(ran.stdout)
-            .and_then(|out| Ok((out, self.capturer.finish(ran.stderr)?)));
+        let mut finish = |capture: Option<CaptureFile>| match capture {
+            Some(capture) => self.capturer.finish(capture),
+            None => Ok(super::Captured::Inline(Vec::new())),
+        };
+        let streams = finish(ran.stdout).and_then(|out| Ok((out, finish(ran.stderr)?)));
         match streams {
             Ok((stdout, stderr)) => ExecOutput {
                 end: ran.end,
@@ -253,6 +297,18 @@ impl Executor {
             // A failed fork leaves the group unwatched rather than failing the task.
             self.guardian = guardian::start(self.kill_grace).ok().flatten();
         }
+    }
+}
+
+/// How a command ended, from its wait status.
+fn command_end(status: std::process::ExitStatus) -> CommandEnd {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => CommandEnd::Exited(code),
+        (None, Some(signal)) => CommandEnd::Signaled {
+            signal,
+            core_dumped: status.core_dumped(),
+        },
+        (None, None) => CommandEnd::Error(format!("ended in an unknown way ({status})")),
     }
 }
 

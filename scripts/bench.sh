@@ -66,8 +66,10 @@ command -v python3 >/dev/null || { echo "bench.sh: python3 is required (it times
 say "building the release binary"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-runtime --example throughput
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p supervisor-jobs --example walk_time
 bin=$root/target/release/supervisor
 throughput=$root/target/release/examples/throughput
+walk_time=$root/target/release/examples/walk_time
 "$bin" --version
 
 # --- references ---------------------------------------------------------------------------
@@ -231,6 +233,10 @@ small_ref=$(skip_unless md5sum && echo t:xargs_md5_small || echo "skip:md5sum no
 row "md5 $small_n small files, $(mb "$small_bytes") MB" t:sup_md5_small "xargs -P$W -n512 md5sum" "$small_ref" "ratio<=0.5" s
 row "md5 $small_n small files, io_uring off (info)" t:sup_md5_small_syscalls "xargs -P$W -n512 md5sum" "$small_ref" - s
 row "md5 $small_n small files: parent peak RSS" v:sup_md5_small_rss "goal" "n:100" "sup<=100" MB
+# The parent's walk alone (what it does before the first task is sent) against find's listing.
+timeit "walk_small='$walk_time' '$small' 1 >/dev/null" "find_small=find '$small' -type f >/dev/null"
+row "walk of the $small_n small files (the hash job's discovery, info)" t:walk_small "find -type f" t:find_small - s
+note "walk: crates/jobs/examples/walk_time (hash discovery with sizes where they pay, into its compact PathList); find lists the same tree"
 note "small files: the CPU split (user/sys) of each command is in the table of timed commands; SUPERVISOR_IO_URING=off forces the one-by-one system calls (what runs where io_uring is missing or refused)"
 
 # --- b. md5 big files ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! The engine of [`crate::Queue`], [`crate::SimpleQueue`] and [`crate::JoinableQueue`]: a ring
-//! of encoded items in a shared file (see `queue_mem`), operated on by each process directly:
+//! of encoded items in a shared file (see `sys::queue_mem`), operated on by each process directly:
 //! no broker, no round trip per item.
 //!
 //! # Theory of operation
@@ -41,7 +41,9 @@
 //! created by this user (in any process) removes the dead creator's directory.
 
 use crate::broker::BrokerError;
-use crate::queue_mem::{self, Consumer, Guard, Info, Mapping, Pending, SLOTS, State};
+use crate::proc_start::start_time;
+use crate::sys::queue_mem::{self, Consumer, Guard, Info, Mapping, Pending, SLOTS, State};
+use crate::sys::{futex_wait, futex_wake};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -95,8 +97,8 @@ impl Drop for Shared {
             let signals = self.map.signals();
             signals.closed.store(1, Ordering::SeqCst);
             for word in [&signals.put_seq, &signals.get_seq, &signals.done_seq] {
-                queue_mem::bump(word);
-                queue_mem::futex_wake(word);
+                bump(word);
+                futex_wake(word, u32::MAX);
             }
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -369,10 +371,10 @@ impl Ring {
                 commit(state, pending);
                 let wake = state.waiters_get > 0;
                 let signals = shared.map.signals();
-                queue_mem::bump(&signals.put_seq);
+                bump(&signals.put_seq);
                 drop(guard);
                 if wake {
-                    queue_mem::futex_wake(&signals.put_seq);
+                    futex_wake(&signals.put_seq, u32::MAX);
                 }
                 return Ok(());
             }
@@ -389,7 +391,7 @@ impl Ring {
             let slice = slice_until(deadline)?;
             state.waiters_put += 1;
             drop(guard);
-            queue_mem::futex_wait(&signals.get_seq, seen, slice);
+            futex_wait(&signals.get_seq, seen, Some(slice));
             let mut guard = self.lock(shared)?;
             let state = guard.state();
             state.waiters_put = state.waiters_put.saturating_sub(1);
@@ -473,10 +475,10 @@ impl Ring {
                 commit(state, pending);
                 release(shared, head, pending.head, pending.tail);
                 let wake = state.waiters_put > 0;
-                queue_mem::bump(&signals.get_seq);
+                bump(&signals.get_seq);
                 drop(guard);
                 if wake {
-                    queue_mem::futex_wake(&signals.get_seq);
+                    futex_wake(&signals.get_seq, u32::MAX);
                 }
                 return if tag == TAG_SPILL {
                     let id = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
@@ -496,7 +498,7 @@ impl Ring {
             }
             state.waiters_get += 1;
             drop(guard);
-            queue_mem::futex_wait(&signals.put_seq, seen, slice);
+            futex_wait(&signals.put_seq, seen, Some(slice));
             spun = false;
             let mut guard = self.lock(shared)?;
             let state = guard.state();
@@ -545,10 +547,10 @@ impl Ring {
         commit(state, pending);
         let wake = state.waiters_join > 0 && state.unfinished == 0;
         let signals = shared.map.signals();
-        queue_mem::bump(&signals.done_seq);
+        bump(&signals.done_seq);
         drop(guard);
         if wake {
-            queue_mem::futex_wake(&signals.done_seq);
+            futex_wake(&signals.done_seq, u32::MAX);
         }
         Ok(())
     }
@@ -570,7 +572,7 @@ impl Ring {
             let slice = slice_until(deadline)?.min(JOIN_SLICE);
             state.waiters_join += 1;
             drop(guard);
-            queue_mem::futex_wait(&signals.done_seq, seen, slice);
+            futex_wait(&signals.done_seq, seen, Some(slice));
             let mut guard = self.lock(shared)?;
             let state = guard.state();
             state.waiters_join = state.waiters_join.saturating_sub(1);
@@ -743,21 +745,6 @@ fn me() -> Me {
     }
 }
 
-/// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot), or `None` if the
-/// process is gone or a zombie.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // `rest` starts at field 3 (state): field 22 is the 20th from here.
-    fields.nth(18)?.parse().ok()
-}
-
 fn alive(consumer: &Consumer) -> bool {
     start_time(consumer.pid) == Some(consumer.start)
 }
@@ -797,4 +784,9 @@ fn release_dead_consumers(state: &mut State) {
         commit(state, pending);
         state.abandoned += consumer.held;
     }
+}
+
+/// Bumps a futex word (the waiters' "something changed").
+fn bump(word: &AtomicU32) {
+    word.fetch_add(1, Ordering::SeqCst);
 }

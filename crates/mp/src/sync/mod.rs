@@ -286,7 +286,7 @@ pub(crate) fn me() -> (u32, u64) {
     static FORK_HOOK: std::sync::Once = std::sync::Once::new();
     FORK_HOOK.call_once(|| crate::sys::at_fork_in_child(forget_me));
     let pid = std::process::id();
-    let start = crate::sys::start_time(pid).unwrap_or(1).max(1);
+    let start = crate::proc_start::start_time(pid).unwrap_or(1).max(1);
     ME_START.store(start, Ordering::Relaxed);
     ME_PID.store(pid, Ordering::Release);
     (pid, start)
@@ -298,5 +298,5 @@ extern "C" fn forget_me() {
 
 /// Whether the process recorded as (`pid`, `start`) is still running.
 pub(crate) fn alive(pid: u32, start: u64) -> bool {
-    crate::sys::start_time(pid).is_some_and(|s| s.max(1) == start)
+    crate::proc_start::start_time(pid).is_some_and(|s| s.max(1) == start)
 }

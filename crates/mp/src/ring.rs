@@ -335,7 +335,7 @@ impl Ring {
     ) -> Result<(), BrokerError> {
         let shared = self.shared()?;
         let info = shared.map.info();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = crate::sync::deadline(timeout);
         let mut spilled: Option<u64> = None;
         if RECORD_HEADER + bytes.len() as u64 > (info.capacity / 8).min(INLINE_MAX) {
             spilled = Some(self.spill(bytes)?);
@@ -437,7 +437,7 @@ impl Ring {
     ) -> Result<Vec<u8>, BrokerError> {
         let shared = self.shared()?;
         let signals = shared.map.signals();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = crate::sync::deadline(timeout);
         let me = if joinable { Some(me()) } else { None };
         let mut spun = false;
         loop {
@@ -560,7 +560,7 @@ impl Ring {
     pub(crate) fn join(&self, timeout: Option<Duration>) -> Result<(), BrokerError> {
         let shared = self.shared()?;
         let signals = shared.map.signals();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = crate::sync::deadline(timeout);
         loop {
             let mut guard = self.lock(shared)?;
             let state = guard.state();
@@ -737,12 +737,8 @@ struct Me {
 }
 
 fn me() -> Me {
-    static START: OnceLock<u64> = OnceLock::new();
-    let pid = std::process::id();
-    Me {
-        pid,
-        start: *START.get_or_init(|| start_time(pid).unwrap_or(0)),
-    }
+    let (pid, start) = crate::proc_start::me();
+    Me { pid, start }
 }
 
 fn alive(consumer: &Consumer) -> bool {

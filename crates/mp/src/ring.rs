@@ -1,13 +1,14 @@
 //! The engine of [`crate::Queue`], [`crate::SimpleQueue`] and [`crate::JoinableQueue`]: a ring
-//! of encoded items in a shared file (see `sys::queue_mem`), operated on by each process directly:
-//! no broker, no round trip per item.
+//! of encoded items in a shared file (its layout and mapping: `sys::queue_mem`), operated on by
+//! each process directly: no broker, no round trip per item.
 //!
 //! # Theory of operation
 //!
 //! The creator makes a private directory (mode 0700) under `/dev/shm` (or the temporary
 //! directory where there is no `/dev/shm`), and in it the queue file: a header, a robust
-//! process-shared mutex, and a ring of bytes. A handle is the file's path (plus the item type,
-//! checked on open); a process maps the file on its first operation.
+//! process-shared mutex (`sys::mutex`, the same as the synchronization primitives'), and a
+//! ring of bytes. A handle is the file's path (plus the item type, checked on open); a process
+//! maps the file on its first operation.
 //!
 //! An item is one record in the ring: an 8-byte header (payload length, tag) and the bincode
 //! payload, or, for an item larger than 8 MiB (or an eighth of a smaller ring) or one that

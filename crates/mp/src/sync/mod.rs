@@ -4,7 +4,8 @@
 //!
 //! # Theory of operation
 //!
-//! Each primitive is one small shared segment (a memfd, see `sys.rs`) laid out as a header
+//! Each primitive is one small shared segment (a memfd, see `sys::segment`; its robust mutexes
+//! and futexes are `sys::mutex` and `sys::futex`, the same as the queues') laid out as a header
 //! (magic, kind, a random 128-bit tag, counters of handles sent and received) followed by the
 //! primitive's state: robust process-shared pthread mutexes and 32/64-bit atomic words.
 //!

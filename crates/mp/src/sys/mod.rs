@@ -6,15 +6,15 @@
 //! cannot (bounds, alignment, who initializes what) so that the modules above it (`lock`,
 //! `sync::*`, `ring`, `shm`) need no `unsafe` of their own.
 //!
-//! - [`region`]: a `MAP_SHARED` mapping of a descriptor, unmapped on drop (under both the
+//! - `region`: a `MAP_SHARED` mapping of a descriptor, unmapped on drop (under both the
 //!   primitives' segments and the queues' rings).
-//! - [`mutex`]: the robust process-shared pthread mutex (init, lock with `EOWNERDEAD`
+//! - `mutex`: the robust process-shared pthread mutex (init, lock with `EOWNERDEAD`
 //!   recovery and a deadline, unlock), used by both.
-//! - [`futex`]: futex wait and wake on a shared word, used by both.
-//! - [`segment`]: the synchronization primitives' memfd segments, their atomics, mutex guards
+//! - `futex`: futex wait and wake on a shared word, used by both.
+//! - `segment`: the synchronization primitives' memfd segments, their atomics, mutex guards
 //!   and [`Plain`] data.
-//! - [`queue_mem`]: the layout of a queue file (header, bookkeeping, ring) and its guard.
-//! - [`shmem`]: the mapping under a `SharedMemory`, with bounds-checked copies.
+//! - `queue_mem`: the layout of a queue file (header, bookkeeping, ring) and its guard.
+//! - `shmem`: the mapping under a `SharedMemory`, with bounds-checked copies.
 //!
 //! # Why these choices
 //!

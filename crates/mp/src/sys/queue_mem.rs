@@ -2,7 +2,7 @@
 //! that uses the queue. It holds the queue's fixed description, a robust process-shared
 //! mutex, the bookkeeping that mutex guards, a few futex words, and the ring of item bytes.
 //!
-//! The mapping, the mutex and the futexes are the crate's ones ([`Region`], `mutex`,
+//! The mapping, the mutex and the futexes are the crate's ones (`Region`, `mutex`,
 //! `futex`), shared with the synchronization primitives. Everything above this module is safe
 //! code that sees the locked bookkeeping as `&mut State` only while it holds the mutex
 //! ([`Guard`]), the futex words only as atomics, and the ring only through bounds-checked

@@ -186,9 +186,9 @@
 //! Calling [`init`] from a libtest test cannot work: the harness owns `main`, so a worker
 //! started with the plain argv would run the test suite again instead of serving tasks.
 #![deny(missing_docs)]
-// `deny`, not `forbid`: the exceptions are `shm` (the mapped bytes of a `SharedMemory`),
-// `sys` (the synchronization primitives' memfd segments, robust mutexes and futexes) and
-// `queue_mem` (the mapped ring, robust mutex and futexes under the queues).
+// `deny`, not `forbid`: the one exception is `sys`, the operating-system layer (shared
+// mappings, robust mutexes, futexes, the queues' and the primitives' layouts in shared memory,
+// the bytes of a `SharedMemory`), whose safe wrappers every other module calls.
 #![deny(unsafe_code)]
 
 mod as_value;
@@ -207,16 +207,16 @@ mod pool_call;
 mod pool_job;
 mod pool_results;
 mod pool_run;
+mod proc_start;
 mod process;
 mod queue;
-mod queue_mem;
 mod ring;
 mod run;
 mod shm;
 mod shm_tracker;
 mod stats;
 mod sync;
-// The one module with the `unsafe` of the synchronization primitives (see its docs).
+// The crate's one module with `unsafe` code (see its docs).
 #[allow(unsafe_code)]
 mod sys;
 mod wire;

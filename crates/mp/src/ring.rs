@@ -1,13 +1,14 @@
 //! The engine of [`crate::Queue`], [`crate::SimpleQueue`] and [`crate::JoinableQueue`]: a ring
-//! of encoded items in a shared file (see `queue_mem`), operated on by each process directly:
-//! no broker, no round trip per item.
+//! of encoded items in a shared file (its layout and mapping: `sys::queue_mem`), operated on by
+//! each process directly: no broker, no round trip per item.
 //!
 //! # Theory of operation
 //!
 //! The creator makes a private directory (mode 0700) under `/dev/shm` (or the temporary
 //! directory where there is no `/dev/shm`), and in it the queue file: a header, a robust
-//! process-shared mutex, and a ring of bytes. A handle is the file's path (plus the item type,
-//! checked on open); a process maps the file on its first operation.
+//! process-shared mutex (`sys::mutex`, the same as the synchronization primitives'), and a
+//! ring of bytes. A handle is the file's path (plus the item type, checked on open); a process
+//! maps the file on its first operation.
 //!
 //! An item is one record in the ring: an 8-byte header (payload length, tag) and the bincode
 //! payload, or, for an item larger than 8 MiB (or an eighth of a smaller ring) or one that
@@ -41,7 +42,9 @@
 //! created by this user (in any process) removes the dead creator's directory.
 
 use crate::broker::BrokerError;
-use crate::queue_mem::{self, Consumer, Guard, Info, Mapping, Pending, SLOTS, State};
+use crate::proc_start::start_time;
+use crate::sys::queue_mem::{self, Consumer, Guard, Info, Mapping, Pending, SLOTS, State};
+use crate::sys::{futex_wait, futex_wake};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -95,8 +98,8 @@ impl Drop for Shared {
             let signals = self.map.signals();
             signals.closed.store(1, Ordering::SeqCst);
             for word in [&signals.put_seq, &signals.get_seq, &signals.done_seq] {
-                queue_mem::bump(word);
-                queue_mem::futex_wake(word);
+                bump(word);
+                futex_wake(word, u32::MAX);
             }
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -333,7 +336,7 @@ impl Ring {
     ) -> Result<(), BrokerError> {
         let shared = self.shared()?;
         let info = shared.map.info();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = crate::sync::deadline(timeout);
         let mut spilled: Option<u64> = None;
         if RECORD_HEADER + bytes.len() as u64 > (info.capacity / 8).min(INLINE_MAX) {
             spilled = Some(self.spill(bytes)?);
@@ -369,10 +372,10 @@ impl Ring {
                 commit(state, pending);
                 let wake = state.waiters_get > 0;
                 let signals = shared.map.signals();
-                queue_mem::bump(&signals.put_seq);
+                bump(&signals.put_seq);
                 drop(guard);
                 if wake {
-                    queue_mem::futex_wake(&signals.put_seq);
+                    futex_wake(&signals.put_seq, u32::MAX);
                 }
                 return Ok(());
             }
@@ -389,7 +392,7 @@ impl Ring {
             let slice = slice_until(deadline)?;
             state.waiters_put += 1;
             drop(guard);
-            queue_mem::futex_wait(&signals.get_seq, seen, slice);
+            futex_wait(&signals.get_seq, seen, Some(slice));
             let mut guard = self.lock(shared)?;
             let state = guard.state();
             state.waiters_put = state.waiters_put.saturating_sub(1);
@@ -435,7 +438,7 @@ impl Ring {
     ) -> Result<Vec<u8>, BrokerError> {
         let shared = self.shared()?;
         let signals = shared.map.signals();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = crate::sync::deadline(timeout);
         let me = if joinable { Some(me()) } else { None };
         let mut spun = false;
         loop {
@@ -473,10 +476,10 @@ impl Ring {
                 commit(state, pending);
                 release(shared, head, pending.head, pending.tail);
                 let wake = state.waiters_put > 0;
-                queue_mem::bump(&signals.get_seq);
+                bump(&signals.get_seq);
                 drop(guard);
                 if wake {
-                    queue_mem::futex_wake(&signals.get_seq);
+                    futex_wake(&signals.get_seq, u32::MAX);
                 }
                 return if tag == TAG_SPILL {
                     let id = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
@@ -496,7 +499,7 @@ impl Ring {
             }
             state.waiters_get += 1;
             drop(guard);
-            queue_mem::futex_wait(&signals.put_seq, seen, slice);
+            futex_wait(&signals.put_seq, seen, Some(slice));
             spun = false;
             let mut guard = self.lock(shared)?;
             let state = guard.state();
@@ -545,10 +548,10 @@ impl Ring {
         commit(state, pending);
         let wake = state.waiters_join > 0 && state.unfinished == 0;
         let signals = shared.map.signals();
-        queue_mem::bump(&signals.done_seq);
+        bump(&signals.done_seq);
         drop(guard);
         if wake {
-            queue_mem::futex_wake(&signals.done_seq);
+            futex_wake(&signals.done_seq, u32::MAX);
         }
         Ok(())
     }
@@ -558,7 +561,7 @@ impl Ring {
     pub(crate) fn join(&self, timeout: Option<Duration>) -> Result<(), BrokerError> {
         let shared = self.shared()?;
         let signals = shared.map.signals();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = crate::sync::deadline(timeout);
         loop {
             let mut guard = self.lock(shared)?;
             let state = guard.state();
@@ -570,7 +573,7 @@ impl Ring {
             let slice = slice_until(deadline)?.min(JOIN_SLICE);
             state.waiters_join += 1;
             drop(guard);
-            queue_mem::futex_wait(&signals.done_seq, seen, slice);
+            futex_wait(&signals.done_seq, seen, Some(slice));
             let mut guard = self.lock(shared)?;
             let state = guard.state();
             state.waiters_join = state.waiters_join.saturating_sub(1);
@@ -735,27 +738,8 @@ struct Me {
 }
 
 fn me() -> Me {
-    static START: OnceLock<u64> = OnceLock::new();
-    let pid = std::process::id();
-    Me {
-        pid,
-        start: *START.get_or_init(|| start_time(pid).unwrap_or(0)),
-    }
-}
-
-/// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot), or `None` if the
-/// process is gone or a zombie.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // `rest` starts at field 3 (state): field 22 is the 20th from here.
-    fields.nth(18)?.parse().ok()
+    let (pid, start) = crate::proc_start::me();
+    Me { pid, start }
 }
 
 fn alive(consumer: &Consumer) -> bool {
@@ -797,4 +781,9 @@ fn release_dead_consumers(state: &mut State) {
         commit(state, pending);
         state.abandoned += consumer.held;
     }
+}
+
+/// Bumps a futex word (the waiters' "something changed").
+fn bump(word: &AtomicU32) {
+    word.fetch_add(1, Ordering::SeqCst);
 }

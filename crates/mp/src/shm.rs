@@ -2,8 +2,6 @@
 //! `multiprocessing.shared_memory.SharedMemory`), on the `shared_memory` crate (POSIX
 //! `shm_open` + `mmap`, visible as `/dev/shm/<name>`).
 //!
-//! This is the crate's only module with `unsafe` code: reading and writing the mapped bytes.
-//!
 //! # Ownership
 //!
 //! - The process that [`create`](SharedMemory::create)s a segment **owns its name**: dropping
@@ -41,7 +39,7 @@ use std::io;
 /// top-level process ([`shm_sweep`](crate::shm_sweep); see the module docs). The bytes are
 /// unsynchronized: agree on who writes where and when.
 pub struct SharedMemory {
-    shmem: shared_memory::Shmem,
+    shmem: crate::sys::SendShmem,
     name: String,
     len: usize,
     /// The tracker marker recording that this handle owns the name (owner only).
@@ -56,12 +54,6 @@ pub struct SharedMemory {
 pub fn shm_sweep() -> usize {
     crate::shm_tracker::sweep(true)
 }
-
-// SAFETY: `Shmem` holds a raw pointer to a mapping that stays valid until the `Shmem` is dropped,
-// in whatever thread; it has no thread-local state. Moving it to another thread is sound.
-// (`SharedMemory` is not `Sync`: writes take `&mut self`.)
-#[allow(unsafe_code)]
-unsafe impl Send for SharedMemory {}
 
 fn error(e: shared_memory::ShmemError) -> io::Error {
     io::Error::other(format!("shared memory: {e}"))
@@ -112,7 +104,7 @@ impl SharedMemory {
     fn wrap(shmem: shared_memory::Shmem, len: usize) -> Self {
         let name = shmem.get_os_id().trim_start_matches('/').to_string();
         SharedMemory {
-            shmem,
+            shmem: crate::sys::SendShmem::new(shmem),
             name,
             len,
             marker: None,
@@ -157,32 +149,14 @@ impl SharedMemory {
     /// Copies `buf.len()` bytes starting at `offset` out of the segment.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
         self.check(offset, buf.len())?;
-        // SAFETY: the mapping is `self.len` bytes long and valid while `self.shmem` lives;
-        // `offset + buf.len() <= self.len` was checked; `buf` is a distinct local buffer, so
-        // the ranges do not overlap.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.shmem.as_ptr().add(offset),
-                buf.as_mut_ptr(),
-                buf.len(),
-            );
-        }
+        self.shmem.read_at(offset, buf);
         Ok(())
     }
 
     /// Copies `data` into the segment starting at `offset`.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
         self.check(offset, data.len())?;
-        // SAFETY: as in `read_at`: in bounds, valid mapping, non-overlapping distinct buffers.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.shmem.as_ptr().add(offset),
-                data.len(),
-            );
-        }
+        self.shmem.write_at(offset, data);
         Ok(())
     }
 

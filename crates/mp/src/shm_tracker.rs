@@ -79,14 +79,7 @@ fn ensure_dir() -> Option<PathBuf> {
 
 /// `pid start-time` of a live, non-zombie process, from `/proc/<pid>/stat`.
 fn identity(pid: u32) -> Option<String> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state); the start time is field 22.
-    if fields.first().is_none_or(|s| *s == "Z" || *s == "X") {
-        return None;
-    }
-    Some(format!("{pid} {}", fields.get(19)?))
+    crate::proc_start::start_time(pid).map(|start| format!("{pid} {start}"))
 }
 
 fn alive(marker: &str) -> bool {

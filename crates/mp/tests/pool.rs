@@ -18,7 +18,10 @@ task!(
             .append(true)
             .open(path)
             .expect("the pid file");
-        writeln!(file, "{}", std::process::id()).expect("write the pid");
+        // One write(2) per line: `writeln!` may split it in two, and the lines of two workers
+        // appending at once would then interleave ("123456\n\n").
+        file.write_all(format!("{}\n", std::process::id()).as_bytes())
+            .expect("write the pid");
     }
 );
 

@@ -4,7 +4,8 @@
 //!
 //! # Theory of operation
 //!
-//! Each primitive is one small shared segment (a memfd, see `sys.rs`) laid out as a header
+//! Each primitive is one small shared segment (a memfd, see `sys::segment`; its robust mutexes
+//! and futexes are `sys::mutex` and `sys::futex`, the same as the queues') laid out as a header
 //! (magic, kind, a random 128-bit tag, counters of handles sent and received) followed by the
 //! primitive's state: robust process-shared pthread mutexes and 32/64-bit atomic words.
 //!
@@ -57,7 +58,7 @@ use crate::sys::{ALIGN, Segment};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt::Debug;
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -273,30 +274,14 @@ pub(crate) fn left(deadline: Option<Instant>, cap: Option<Duration>) -> Option<O
     }
 }
 
-static ME_PID: AtomicU32 = AtomicU32::new(0);
-static ME_START: AtomicU64 = AtomicU64::new(0);
-
-/// This process as the primitives record it: (pid, start time), never 0. Cached (a semaphore
-/// acquire must not cost a system call); a child made by `fork` forgets the cache.
+/// This process as the primitives record it: (pid, start time), never 0 (0 marks a free
+/// slot). Cached (see [`crate::proc_start::me`]).
 pub(crate) fn me() -> (u32, u64) {
-    let pid = ME_PID.load(Ordering::Acquire);
-    if pid != 0 {
-        return (pid, ME_START.load(Ordering::Relaxed));
-    }
-    static FORK_HOOK: std::sync::Once = std::sync::Once::new();
-    FORK_HOOK.call_once(|| crate::sys::at_fork_in_child(forget_me));
-    let pid = std::process::id();
-    let start = crate::sys::start_time(pid).unwrap_or(1).max(1);
-    ME_START.store(start, Ordering::Relaxed);
-    ME_PID.store(pid, Ordering::Release);
-    (pid, start)
-}
-
-extern "C" fn forget_me() {
-    ME_PID.store(0, Ordering::Release);
+    let (pid, start) = crate::proc_start::me();
+    (pid, start.max(1))
 }
 
 /// Whether the process recorded as (`pid`, `start`) is still running.
 pub(crate) fn alive(pid: u32, start: u64) -> bool {
-    crate::sys::start_time(pid).is_some_and(|s| s.max(1) == start)
+    crate::proc_start::start_time(pid).is_some_and(|s| s.max(1) == start)
 }

@@ -7,7 +7,8 @@
 //! leaves a consistent state. A waiter that finds the same owner still in place after a sleep
 //! checks whether that process is alive (`/proc/<pid>/stat`) and, if not, takes the lock over.
 
-use crate::sys::{futex_wait, futex_wake, start_time};
+use crate::proc_start::start_time;
+use crate::sys::{futex_wait, futex_wake};
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Duration;

@@ -2,10 +2,11 @@
 //! that uses the queue. It holds the queue's fixed description, a robust process-shared
 //! mutex, the bookkeeping that mutex guards, a few futex words, and the ring of item bytes.
 //!
-//! This module (with `shm`) is where the crate's `unsafe` code lives: mapping the file,
-//! the pthread mutex calls and the futex system calls. Everything above it is safe code that
-//! sees the locked bookkeeping as `&mut State` only while it holds the mutex ([`Guard`]), the
-//! futex words only as atomics, and the ring only through bounds-checked copies.
+//! The mapping, the mutex and the futexes are the crate's ones (`Region`, `mutex`,
+//! `futex`), shared with the synchronization primitives. Everything above this module is safe
+//! code that sees the locked bookkeeping as `&mut State` only while it holds the mutex
+//! ([`Guard`]), the futex words only as atomics, and the ring only through bounds-checked
+//! copies.
 //!
 //! Layout: a [`Header`] in the first [`HEADER_BYTES`], then `capacity` bytes of ring.
 //!
@@ -15,16 +16,13 @@
 //! anyone else can see it. Waiting is done on futex words with no registration the kernel
 //! would not drop by itself when a waiter dies, so a killed waiter leaves nothing behind.
 
-#![allow(unsafe_code)]
-
-use nix::libc;
+use super::mutex::{self, LockFail, MutexKind};
+use super::region::Region;
 use std::fs::File;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::AsRawFd;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::os::fd::AsFd;
+use std::sync::atomic::AtomicU32;
 
 /// Bytes reserved for the header before the ring starts (a page).
 pub(crate) const HEADER_BYTES: usize = 4096;
@@ -118,23 +116,11 @@ struct Header {
 
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER_BYTES);
 
-/// A mapped queue file.
+/// A mapped queue file. (`Send` and `Sync` as its `Region`: `&Mapping` only hands out
+/// atomics and the mutex-guarded `Guard`.)
 pub(crate) struct Mapping {
-    base: NonNull<u8>,
-    len: usize,
+    region: Region,
     info: Info,
-}
-
-// SAFETY: the mapping is plain shared memory, valid until `Drop` unmaps it; every access to it
-// goes through atomics, the process-shared mutex (`Guard`), or copies made under that mutex.
-// No thread-local state is involved, so the handle may move to and be shared by any thread.
-unsafe impl Send for Mapping {}
-// SAFETY: as above: `&Mapping` only hands out atomics and the mutex-guarded `Guard`.
-unsafe impl Sync for Mapping {}
-
-fn os_error(what: &str, code: i32) -> io::Error {
-    let e = io::Error::from_raw_os_error(code);
-    io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 impl Mapping {
@@ -153,25 +139,7 @@ impl Mapping {
             (&raw mut (*header).magic).write(MAGIC);
             (&raw mut (*header).version).write(VERSION);
             (&raw mut (*header).info).write(info);
-            let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-            let attr = attr.as_mut_ptr();
-            check("pthread_mutexattr_init", libc::pthread_mutexattr_init(attr))?;
-            let result = (|| {
-                check(
-                    "pthread_mutexattr_setpshared",
-                    libc::pthread_mutexattr_setpshared(attr, libc::PTHREAD_PROCESS_SHARED),
-                )?;
-                check(
-                    "pthread_mutexattr_setrobust",
-                    libc::pthread_mutexattr_setrobust(attr, libc::PTHREAD_MUTEX_ROBUST),
-                )?;
-                check(
-                    "pthread_mutex_init",
-                    libc::pthread_mutex_init(&raw mut (*header).mutex, attr),
-                )
-            })();
-            libc::pthread_mutexattr_destroy(attr);
-            result?;
+            mutex::init(&raw mut (*header).mutex, MutexKind::Normal)?;
         }
         Ok(map)
     }
@@ -213,27 +181,12 @@ impl Mapping {
     }
 
     fn map(file: &File, len: usize, info: Info) -> io::Result<Mapping> {
-        // SAFETY: a fresh shared mapping of `len` bytes of an open file; the kernel picks the
-        // address, so no existing memory is affected. The result is checked for MAP_FAILED.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap: null"))?;
-        Ok(Mapping { base, len, info })
+        let region = Region::map(file.as_fd(), len)?;
+        Ok(Mapping { region, info })
     }
 
     fn header(&self) -> *mut Header {
-        self.base.as_ptr().cast::<Header>()
+        self.region.base().cast::<Header>()
     }
 
     pub(crate) fn info(&self) -> Info {
@@ -249,45 +202,21 @@ impl Mapping {
     /// Locks the mutex (as long as it takes). `recovered` in the guard says the previous holder
     /// died holding it: the caller must repair the state before relying on it.
     pub(crate) fn lock(&self) -> io::Result<Guard<'_>> {
+        // SAFETY: in bounds and aligned (page-aligned base, `repr(C)` header).
+        let m = unsafe { &raw mut (*self.header()).mutex };
         // SAFETY: the mutex was initialized by the creator as process-shared and robust, lives
-        // at a fixed place in the mapping, and is only ever used through these calls.
-        let mutex = unsafe { &raw mut (*self.header()).mutex };
-        // SAFETY: as above.
-        let code = unsafe { libc::pthread_mutex_lock(mutex) };
-        let recovered = match code {
-            0 => false,
-            libc::EOWNERDEAD => {
-                // SAFETY: this thread holds the mutex (EOWNERDEAD means it was acquired).
-                check("pthread_mutex_consistent", unsafe {
-                    libc::pthread_mutex_consistent(mutex)
-                })?;
-                true
-            }
-            code => return Err(os_error("locking the queue", code)),
-        };
+        // at a fixed place in the mapping, and is only ever used through these calls; the
+        // guard borrows the mapping, so it stays mapped until the guard unlocks.
+        let recovered = unsafe { mutex::lock(m, None) }.map_err(|fail| match fail {
+            LockFail::Os(e) => io::Error::new(e.kind(), format!("locking the queue: {e}")),
+            // Neither happens to a normal mutex locked without a deadline.
+            other => io::Error::other(format!("locking the queue: {other:?}")),
+        })?;
         Ok(Guard {
             map: self,
             recovered,
             not_send: PhantomData,
         })
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the region `map` mapped; no reference into it outlives
-        // `self` (guards and `signals()` borrow the mapping).
-        unsafe {
-            libc::munmap(self.base.as_ptr().cast(), self.len);
-        }
-    }
-}
-
-fn check(what: &str, code: i32) -> io::Result<()> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(os_error(what, code))
     }
 }
 
@@ -311,7 +240,7 @@ impl Guard<'_> {
 
     fn ring(&self) -> *mut u8 {
         // SAFETY: `HEADER_BYTES` is within the mapping (checked at open and create).
-        unsafe { self.map.base.as_ptr().add(HEADER_BYTES) }
+        unsafe { self.map.region.base().add(HEADER_BYTES) }
     }
 
     /// Copies `data` into the ring at stream position `pos`, wrapping at the end. The caller
@@ -355,52 +284,8 @@ impl Guard<'_> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        // SAFETY: this thread locked the mutex in `Mapping::lock` and has not unlocked it.
-        unsafe {
-            libc::pthread_mutex_unlock(&raw mut (*self.map.header()).mutex);
-        }
+        // SAFETY: this thread locked the mutex in `Mapping::lock` (the guard is not `Send`)
+        // and has not unlocked it; the guard borrows the mapping, so it is mapped.
+        unsafe { mutex::unlock(&raw mut (*self.map.header()).mutex) }
     }
-}
-
-/// Waits until `word` no longer holds `expected`, a wake-up, or `timeout` (spurious returns
-/// are possible: callers re-check their condition).
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    let ts = libc::timespec {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
-    };
-    // SAFETY: FUTEX_WAIT on an aligned 32-bit word that stays mapped for the call (borrowed);
-    // the timespec lives on this stack frame. Shared (not PRIVATE): other processes wake it.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            &raw const ts,
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
-}
-
-/// Wakes every process waiting on `word`.
-pub(crate) fn futex_wake(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only reads the address to find waiters; the word is borrowed, so mapped.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
-}
-
-/// Bumps a futex word (the waiters' "something changed").
-pub(crate) fn bump(word: &AtomicU32) {
-    word.fetch_add(1, Ordering::SeqCst);
 }

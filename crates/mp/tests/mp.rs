@@ -35,12 +35,6 @@ task!(
     }
 );
 
-task!(
-    fn square(x: u64) -> u64 {
-        x * x
-    }
-);
-
 fn cube(x: u64) -> u64 {
     x * x * x
 }
@@ -56,24 +50,8 @@ task!(
 );
 
 task!(
-    fn kill_self_on_5(x: u64) -> u64 {
-        if x == 5 {
-            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-        }
-        x * 10
-    }
-);
-
-task!(
     fn exit_with(code: i32) -> () {
         std::process::exit(code)
-    }
-);
-
-task!(
-    fn sleep_ms(ms: u64) -> u64 {
-        std::thread::sleep(Duration::from_millis(ms));
-        ms
     }
 );
 
@@ -116,16 +94,10 @@ task!(
     }
 );
 
-task!(
-    fn panic_on_odd(x: u64) -> u64 {
-        if x % 2 == 1 {
-            panic!("odd input {x}");
-        }
-        x
-    }
-);
-
 mod common;
+#[path = "common/tasks.rs"]
+mod tasks;
+use tasks::{kill_self_on_5, panic_on_odd, sleep_ms, square};
 
 fn main() -> std::process::ExitCode {
     supervisor_mp::init();

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use supervisor_mp::{Error, Pool, TaskError, task};
 
 mod common;
+#[path = "common/tasks.rs"]
+mod tasks;
+use tasks::{kill_self_on_5, panic_on_odd, sleep_ms, square};
 
 task!(
     /// Appends this worker's pid to the file `path` (one line per run of the initializer).
@@ -34,12 +37,6 @@ task!(
 );
 
 task!(
-    fn square(x: u64) -> u64 {
-        x * x
-    }
-);
-
-task!(
     fn add(a: u64, b: u64) -> u64 {
         a + b
     }
@@ -58,29 +55,6 @@ task!(
 task!(
     fn bytes_len(data: Vec<u8>) -> usize {
         data.len()
-    }
-);
-
-task!(
-    fn sleep_ms(ms: u64) -> u64 {
-        std::thread::sleep(Duration::from_millis(ms));
-        ms
-    }
-);
-
-task!(
-    fn panic_on_odd(x: u64) -> u64 {
-        assert!(x.is_multiple_of(2), "odd input {x}");
-        x
-    }
-);
-
-task!(
-    fn kill_self_on_5(x: u64) -> u64 {
-        if x == 5 {
-            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-        }
-        x * 10
     }
 );
 

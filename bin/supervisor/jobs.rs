@@ -97,6 +97,15 @@ impl Job for HashJob {
             Cow::Owned(path) => Cow::Owned(path_label(&path).into_owned()),
         }
     }
+
+    fn push_label(task: &ListedFile, out: &mut String) {
+        // Straight from the list's two parts: no path built per task (an event log labels
+        // every task).
+        let (dir, name) = task.parts();
+        for part in [dir, name] {
+            out.push_str(&path_label(part));
+        }
+    }
 }
 
 /// The hash job's tasks as the engine asks for them: the files of one [`PathList`], each

@@ -67,4 +67,10 @@ pub trait Job: Sized + 'static {
     fn label(_task: &Self::Task) -> Cow<'_, str> {
         Cow::Borrowed("")
     }
+
+    /// Appends [`Job::label`] to `out` (what an event log writes for every task). Override it
+    /// where the label can be written without being built first.
+    fn push_label(task: &Self::Task, out: &mut String) {
+        out.push_str(&Self::label(task));
+    }
 }

@@ -46,6 +46,15 @@ impl ListedFile {
         ListedFile(Repr::Owned(Box::new(entry)))
     }
 
+    /// The path in two parts that join to [`ListedFile::path`] (its directory up to the last
+    /// `/`, then its name; or the whole path and nothing), without building it.
+    pub fn parts(&self) -> (&[u8], &[u8]) {
+        match &self.0 {
+            Repr::Listed { list, index } => list.parts(*index as usize),
+            Repr::Owned(entry) => (&entry.path, &[]),
+        }
+    }
+
     /// The file's path, raw bytes (joined from the list's parts in the parent).
     pub fn path(&self) -> Cow<'_, [u8]> {
         match &self.0 {
@@ -135,6 +144,25 @@ mod tests {
             size: 1 << 40,
         }))
         .collect()
+    }
+
+    #[test]
+    fn parts_join_to_the_path_listed_or_owned() {
+        let mut list = PathList::new();
+        for e in entries() {
+            list.push(&e.path, e.size);
+        }
+        let list = Arc::new(list);
+        for (i, e) in entries().into_iter().enumerate() {
+            for task in [
+                ListedFile::at(&list, i as u32),
+                ListedFile::owned(e.clone()),
+            ] {
+                let (dir, name) = task.parts();
+                assert_eq!([dir, name].concat(), e.path);
+                assert_eq!(*task.path(), *e.path);
+            }
+        }
     }
 
     #[test]

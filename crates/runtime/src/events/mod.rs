@@ -16,7 +16,6 @@ use crate::coordinator::{BatchIds, Trace};
 use crate::report::Summary;
 pub(crate) use schema::RunSettings;
 pub use schema::SCHEMA_VERSION;
-use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -199,24 +198,22 @@ impl Tracer {
         self.pending.push((at_us, trace));
     }
 
-    /// Pushes a batch record with its tasks' labels (`label(id)`); none are kept if every
-    /// label is empty (a job without labels).
-    pub(crate) fn push_batch<'t>(
+    /// Pushes a batch record with its tasks' labels (`label(id, out)` appends task `id`'s);
+    /// none are kept if every label is empty (a job without labels).
+    pub(crate) fn push_batch(
         &mut self,
         at_us: u64,
         slot: usize,
         pid: u32,
         ids: BatchIds,
-        label: impl Fn(u64) -> Option<Cow<'t, str>>,
+        mut label: impl FnMut(u64, &mut String),
     ) {
         let mut labels = Vec::new();
         let mut any = false;
         for id in ids.iter() {
             let start = self.labels.len();
-            if let Some(text) = label(id) {
-                self.labels.push_str(&text);
-                any |= !text.is_empty();
-            }
+            label(id, &mut self.labels);
+            any |= self.labels.len() > start;
             labels.push(start..self.labels.len());
         }
         if !any {

@@ -26,7 +26,6 @@ use crate::spawner::{SpawnNews, SpawnRequest};
 use crate::supervisor::StopMode;
 use crate::{Error, Job};
 use ipc_channel::ipc::IpcBytesReceiver;
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -646,13 +645,10 @@ impl<J: Job> State<J> {
                             // Labels are read with the batch, which is being encoded now.
                             Trace::Batch { slot, pid, ids, .. } => {
                                 let store = &self.store;
-                                tracer.push_batch(now_us, slot, pid, ids, |id| {
-                                    store.try_get(id).map(|task| match task {
-                                        Cow::Borrowed(task) => J::label(task),
-                                        Cow::Owned(task) => {
-                                            Cow::Owned(J::label(&task).into_owned())
-                                        }
-                                    })
+                                tracer.push_batch(now_us, slot, pid, ids, |id, out| {
+                                    if let Some(task) = store.try_get(id) {
+                                        J::push_label(&task, out);
+                                    }
                                 });
                             }
                             trace => tracer.push(now_us, trace),

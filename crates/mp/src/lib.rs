@@ -59,7 +59,7 @@
 //! itself, under a robust process-shared mutex whose updates are redone if their writer dies,
 //! so a killed producer or consumer loses at most its own item. The [`Manager`] is a manager
 //! process, as in Python; each proxy keeps one connection to it, and its frames use the crate's
-//! one wire codec, shared with the other brokers.
+//! one wire codec (`wire`).
 //!
 //! ## Names
 //!

@@ -11,8 +11,8 @@
 //! Each proxy opens **one persistent connection** on its first operation (a connection per
 //! thread that uses it at the same moment) and proves the manager's random 128-bit token once;
 //! the manager serves each connection with one thread for the connection's life. Every
-//! operation is one request frame and one response frame in the crate's wire codec (`wire`,
-//! shared with the `Lock` broker), applied by the server under one lock: a client killed in
+//! operation is one request frame and one response frame in the crate's wire codec (`wire`),
+//! applied by the server under one lock: a client killed in
 //! the middle of an update loses only that update (a half-sent frame is discarded at EOF),
 //! and every other client's updates stay. An update whose frame arrived whole is applied even
 //! if its client dies before the answer. Clients time out after `TIMEOUT` (10 s) instead of

@@ -1,5 +1,5 @@
-//! The crate's one wire codec, shared by every broker (the `Lock`'s broker thread, the
-//! `Manager`'s process): a frame is a little-endian `u32` length and that many bytes of
+//! The crate's wire codec between processes that talk over a socket (the `Manager` and its
+//! proxies; locks and queues need none, they live in shared memory): a frame is a little-endian `u32` length and that many bytes of
 //! bincode 2 (standard configuration, the same encoding as task arguments and results).
 //! A frame cut short (a peer killed mid-write) reads as an error and is never applied.
 

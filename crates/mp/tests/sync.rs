@@ -184,6 +184,28 @@ task!(
     }
 );
 
+task!(
+    /// Takes and gives back `lock` as fast as it can, counting every 64th time in `count`.
+    fn hammer_lock(p: (Lock, Value<u64>, Event)) -> () {
+        let (lock, count, started) = p;
+        for i in 0u64.. {
+            match lock.acquire() {
+                Ok(g) => drop(g),
+                Err(LockError::Abandoned(g)) => drop(g),
+                Err(e) => panic!("lock: {e}"),
+            }
+            if i % 64 == 0
+                && let Ok(mut g) | Err(AcquireError::Abandoned(mut g)) = count.lock()
+            {
+                *g += 1;
+            }
+            if i == 1000 {
+                started.set();
+            }
+        }
+    }
+);
+
 fn main() -> std::process::ExitCode {
     supervisor_mp::init();
     let tests: &[(&str, fn())] = &[
@@ -229,6 +251,10 @@ fn main() -> std::process::ExitCode {
         (
             "killed_at_random_points_many_times",
             killed_at_random_points_many_times,
+        ),
+        (
+            "woken_waiter_killed_loses_no_wake_up",
+            woken_waiter_killed_loses_no_wake_up,
         ),
         ("pool_tasks_share_primitives", pool_tasks_share_primitives),
         ("many_primitives_at_once", many_primitives_at_once),
@@ -816,6 +842,56 @@ fn killed_at_random_points_many_times() {
         );
         drop(value_lock);
         assert!(count.get() > 0, "seed {seed}");
+    }
+    assert_nothing_left();
+}
+
+/// Three processes hammer one lock; two are SIGKILLed, and the third must go on. This is the
+/// race where glibc's robust mutex alone loses a wake-up: the waiter woken by an unlock is
+/// killed before it takes the lock, another process takes it meanwhile (without the waiters
+/// flag), and the kernel wakes nobody for the killed waiter, so the third would sleep forever
+/// in an untimed wait (a few rounds in a hundred hit it). Waits in slices recover.
+fn woken_waiter_killed_loses_no_wake_up() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut rng = seed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    {
+        let lock = Lock::new().unwrap();
+        let count = Value::new(0u64).unwrap();
+        let spawn = || {
+            let started = Event::new().unwrap();
+            let arg = (lock.clone(), count.clone(), started.clone());
+            let p = Process::spawn(hammer_lock, arg).unwrap();
+            assert!(
+                started.wait_timeout(WAIT),
+                "seed {seed}: the hammer did not start"
+            );
+            p
+        };
+        for round in 0..150 {
+            let mut three = [spawn(), spawn(), spawn()];
+            three.rotate_left((next() % 3) as usize);
+            let [first, second, third] = three;
+            std::thread::sleep(Duration::from_micros(next() % 3_000));
+            kill_and_reap(&first);
+            std::thread::sleep(Duration::from_micros(next() % 3_000));
+            kill_and_reap(&second);
+            let before = count.get();
+            poll_until(
+                &format!("seed {seed} round {round}: the third to go on"),
+                || count.get() > before + 10,
+            );
+            kill_and_reap(&third);
+        }
     }
     assert_nothing_left();
 }

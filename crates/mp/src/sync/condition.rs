@@ -131,7 +131,10 @@ impl Condition {
                 }
                 continue;
             }
-            match super::left(deadline, None) {
+            // In slices: `notify` wakes as many sleepers as it hands out tokens, and a
+            // sleeper woken and then killed before it took its token would leave the token
+            // to nobody while the others sleep on (the wake-up lost as in `sys::mutex`).
+            match super::left(deadline, Some(super::POLL)) {
                 Some(wait) => futex_wait(tokens, 0, wait),
                 None => break,
             }

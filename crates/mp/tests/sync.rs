@@ -774,22 +774,29 @@ fn barrier_abort_reset_timeout() {
     assert_nothing_left();
 }
 
-/// Two processes hammer a Lock, a Semaphore(1) and a Value; one of them is SIGKILLed at a
-/// random moment, many times over: after each kill every primitive is still usable, none is
-/// lost (the semaphore is back to one free unit) and the survivor goes on.
-fn killed_at_random_points_many_times() {
+/// A seed from the clock (printed in failure messages, for reruns) and a small PRNG
+/// (xorshift64) seeded with it: random kill points.
+fn random_points() -> (u64, impl FnMut() -> u64) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
         | 1;
     let mut rng = seed;
-    let mut next = move || {
+    let next = move || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         rng
     };
+    (seed, next)
+}
+
+/// Two processes hammer a Lock, a Semaphore(1) and a Value; one of them is SIGKILLed at a
+/// random moment, many times over: after each kill every primitive is still usable, none is
+/// lost (the semaphore is back to one free unit) and the survivor goes on.
+fn killed_at_random_points_many_times() {
+    let (seed, mut next) = random_points();
     {
         let lock = Lock::new().unwrap();
         let sem = Semaphore::new(1).unwrap();
@@ -852,18 +859,7 @@ fn killed_at_random_points_many_times() {
 /// flag), and the kernel wakes nobody for the killed waiter, so the third would sleep forever
 /// in an untimed wait (a few rounds in a hundred hit it). Waits in slices recover.
 fn woken_waiter_killed_loses_no_wake_up() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    let mut rng = seed;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let (seed, mut next) = random_points();
     {
         let lock = Lock::new().unwrap();
         let count = Value::new(0u64).unwrap();

@@ -3,7 +3,7 @@
 //! command's inputs and errors.
 
 use crate::support::{
-    BIN, deadline, fault_results, run, send, spawn, supervisor_run, tempdir, wait_until,
+    BIN, Tree, deadline, fault_results, run, send, spawn, supervisor_run, tempdir, wait_until,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -190,6 +190,52 @@ fn the_events_of_a_chaos_run_agree_with_its_summary() {
         );
     }
     assert_eq!(log.last().unwrap()["how"], "finished");
+}
+
+/// Each batch line names its tasks: label k is the file of the batch's k-th task (the hash
+/// job's results list the tasks in task order), for every task of the run.
+#[test]
+fn batch_labels_name_each_task_of_the_run() {
+    let mut tree = Tree::empty();
+    for i in 0..150usize {
+        let name = format!("d{}/sub dir/f{i:03}.txt", i % 7);
+        tree.add(name.as_bytes(), &vec![b'x'; (i * 131) % 9000]);
+    }
+    let tmp = tempdir();
+    let events = tmp.path().join("events.jsonl");
+    let done = run(supervisor_run()
+        .args(["-w", "2", "--format", "json", "--events"])
+        .arg(&events)
+        .arg("hash")
+        .arg(tree.root()));
+    done.assert_code(0);
+    let doc = done.json();
+    let results = doc["results"].as_array().unwrap();
+    let log = read_events(&events);
+    let mut named = BTreeMap::new();
+    for batch in of_kind(&log, "batch") {
+        let ids: Vec<u64> = match batch.get("ids") {
+            Some(ids) => ids
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap())
+                .collect(),
+            None => {
+                let first = batch["first"].as_u64().unwrap();
+                (first..first + batch["n"].as_u64().unwrap()).collect()
+            }
+        };
+        let labels = batch["labels"].as_array().unwrap();
+        assert_eq!(labels.len(), ids.len(), "{batch}");
+        for (id, label) in ids.into_iter().zip(labels) {
+            named.insert(id, label.as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(named.len(), results.len(), "every task was in a batch");
+    for (id, label) in &named {
+        assert_eq!(results[*id as usize]["path"], label.as_str(), "task {id}");
+    }
 }
 
 #[test]

@@ -147,6 +147,7 @@ impl EventLog {
             run,
             pending: Vec::new(),
             labels: String::new(),
+            staged: None,
             _log: Arc::clone(&self.inner),
         })
     }
@@ -189,6 +190,9 @@ pub(crate) struct Tracer {
     /// The pending task records' labels, one after the other (one allocation per batch of
     /// records instead of one per task).
     labels: String,
+    /// Labels rendered while their batch was encoded (see [`Tracer::stage_labels`]): its first
+    /// task id, and each label's place in `labels`.
+    staged: Option<(u64, Vec<std::ops::Range<usize>>)>,
     /// Keeps the log's thread joinable until the run's last line is sent.
     _log: Arc<Inner>,
 }
@@ -198,8 +202,30 @@ impl Tracer {
         self.pending.push((at_us, trace));
     }
 
-    /// Pushes a batch record with its tasks' labels (`label(id, out)` appends task `id`'s);
-    /// none are kept if every label is empty (a job without labels).
+    /// Renders the labels of the batch whose first task is `first`, from its tasks while they
+    /// are at hand (being encoded for the worker): `label(task, out)` appends a task's. The
+    /// batch record that follows ([`Tracer::push_batch`]) takes them instead of looking every
+    /// task up again.
+    pub(crate) fn stage_labels<T>(
+        &mut self,
+        first: u64,
+        tasks: impl IntoIterator<Item = T>,
+        mut label: impl FnMut(T, &mut String),
+    ) {
+        let ranges = tasks
+            .into_iter()
+            .map(|task| {
+                let start = self.labels.len();
+                label(task, &mut self.labels);
+                start..self.labels.len()
+            })
+            .collect();
+        self.staged = Some((first, ranges));
+    }
+
+    /// Pushes a batch record with its tasks' labels: those staged for it by
+    /// [`Tracer::stage_labels`], else `label(id, out)` appends task `id`'s; none are kept if
+    /// every label is empty (a job without labels).
     pub(crate) fn push_batch(
         &mut self,
         at_us: u64,
@@ -208,14 +234,23 @@ impl Tracer {
         ids: BatchIds,
         mut label: impl FnMut(u64, &mut String),
     ) {
-        let mut labels = Vec::new();
-        let mut any = false;
-        for id in ids.iter() {
-            let start = self.labels.len();
-            label(id, &mut self.labels);
-            any |= self.labels.len() > start;
-            labels.push(start..self.labels.len());
-        }
+        let first = ids.iter().next();
+        let mut labels = match self.staged.take() {
+            Some((staged_first, ranges))
+                if Some(staged_first) == first && ranges.len() == ids.iter().count() =>
+            {
+                ranges
+            }
+            _ => ids
+                .iter()
+                .map(|id| {
+                    let start = self.labels.len();
+                    label(id, &mut self.labels);
+                    start..self.labels.len()
+                })
+                .collect(),
+        };
+        let any = labels.iter().any(|range| !range.is_empty());
         if !any {
             labels.clear();
         }
@@ -230,6 +265,8 @@ impl Tracer {
 
     /// Hands what gathered to the log's thread (never blocks: the channel is unbounded).
     pub(crate) fn flush(&mut self) {
+        // Staged labels live in the buffer handed over here: their batch looks itself up.
+        self.staged = None;
         if !self.pending.is_empty() {
             let records = std::mem::take(&mut self.pending);
             let labels = std::mem::take(&mut self.labels);

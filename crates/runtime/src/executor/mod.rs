@@ -579,6 +579,10 @@ impl<J: Job> State<J> {
                     ids,
                 } => {
                     let tasks: Vec<_> = ids.iter().map(|&id| self.store.get(id)).collect();
+                    // The batch's record follows: its labels are read from the tasks at hand.
+                    if let (Some(tracer), Some(&first)) = (&mut self.tracer, ids.first()) {
+                        tracer.stage_labels(first, &tasks, |task, out| J::push_label(task, out));
+                    }
                     let frame = ToWorker::Batch(
                         ids.iter()
                             .zip(&tasks)
@@ -642,7 +646,8 @@ impl<J: Job> State<J> {
                 Command::Trace(trace) => {
                     if let Some(tracer) = &mut self.tracer {
                         match trace {
-                            // Labels are read with the batch, which is being encoded now.
+                            // Labels were staged when the batch was encoded (just before);
+                            // a task is looked up again only if they were not.
                             Trace::Batch { slot, pid, ids, .. } => {
                                 let store = &self.store;
                                 tracer.push_batch(now_us, slot, pid, ids, |id, out| {

@@ -13,15 +13,18 @@
 //!    from the start, and answers with the server's name ([`BootReply`]). Its stdin becomes
 //!    /dev/null.
 //! 3. The parent connects to that server and sends the worker's two channel ends with the
-//!    token ([`Hello`]); the worker checks the token. The parent removes the socket's
-//!    directory as soon as it is connected; the worker's end removes it too.
+//!    token ([`Hello`]), then says so over the pair ([`protocol::CONNECTED`]); the worker,
+//!    which waits on the pair (not in `accept`), accepts and checks the token. The parent
+//!    removes the socket's directory as soon as it is connected; the worker's end removes it
+//!    too.
 //!
 //! A worker that dies or hangs before answering cannot block the parent: the parent waits on
 //! its end of the pair with a deadline, and a dead child's end reads as closed. The parent
 //! keeps its end open for the worker's life, so the worker can tell while it waits for the
 //! parent to connect that the parent died (its end of the pair hangs up): it then removes its
 //! socket's directory and exits, instead of dying of the parent-death signal with the
-//! directory left behind (that signal is armed once the handshake is done).
+//! directory left behind (that signal is armed once the handshake is done). Waiting on the
+//! pair rather than in `accept` is what lets one thread watch both.
 
 use crate::Error;
 use crate::handshake::{Connection, check_private_dir, remove_socket_dir, worker_channels};
@@ -114,7 +117,10 @@ pub(crate) fn parent(
     let connected = connect_and_hand_over(&server, token);
     // Connected (or not): nobody needs the name any more.
     remove_socket_dir(&server);
-    connected
+    let connection = connected?;
+    send(sock.as_raw_fd(), protocol::CONNECTED, None)
+        .map_err(|e| Error::io(format!("cannot tell worker {pid} it is connected"), e))?;
+    Ok(connection)
 }
 
 fn connect_and_hand_over(server: &str, token: String) -> Result<Connection, Error> {
@@ -173,7 +179,10 @@ pub(crate) fn worker() -> Result<Booted, Error> {
     let (server, name) = {
         use nix::sys::stat::{Mode, umask};
         let old = umask(Mode::from_bits_truncate(0o077));
-        let created = IpcOneShotServer::<Hello>::new();
+        let created = match memory_backed_dir() {
+            Some(dir) => sys::with_unset_tmpdir_as(&dir, IpcOneShotServer::<Hello>::new),
+            None => IpcOneShotServer::<Hello>::new(),
+        };
         umask(old);
         created.map_err(|e| refuse(format!("cannot create the handshake socket: {e}")))?
     };
@@ -201,9 +210,16 @@ pub(crate) fn worker() -> Result<Booted, Error> {
     let null =
         std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open /dev/null", e))?;
     nix::unistd::dup2_stdin(&null).map_err(|e| Error::io("cannot redirect stdin", e.into()))?;
-    let watch = ParentWatch::start(pair, name.clone());
+    if let Err(e) = wait_until_connected(&pair) {
+        // The parent is gone (or its word garbled): nobody will connect.
+        remove_socket_dir(&name);
+        if e.kind() == std::io::ErrorKind::ConnectionAborted {
+            std::process::exit(i32::from(crate::worker::ORPHAN_EXIT));
+        }
+        return Err(Error::io("cannot wait for the parent to connect", e));
+    }
+    // The parent has connected and sent its hello: this returns at once.
     let accepted = server.accept();
-    watch.stop();
     remove_socket_dir(&name);
     let (_receiver, hello) =
         accepted.map_err(|e| Error::Protocol(format!("no channel ends from the parent: {e:?}")))?;
@@ -221,46 +237,47 @@ pub(crate) fn worker() -> Result<Booted, Error> {
     })
 }
 
-/// While the worker waits for the parent to connect: if the parent's end of the socket pair
-/// hangs up (the parent died), removes the socket's directory and exits the process.
-struct ParentWatch {
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// Where the worker's one-shot server goes when the user has not chosen (`TMPDIR` unset): a
+/// memory-backed directory, `$XDG_RUNTIME_DIR` (the per-user directory meant for sockets) or
+/// else `/dev/shm`. The server lives for microseconds, and creating and removing its directory
+/// and socket on a disk file system (the default `/tmp` is often one) is a journalled metadata
+/// update each: on ext4 it was an eighth of a `Process` spawn + join. `None`: the default
+/// temporary directory (`TMPDIR` as set, or `/tmp` when neither candidate is usable).
+fn memory_backed_dir() -> Option<std::path::PathBuf> {
+    use nix::unistd::{AccessFlags, access};
+    if std::env::var_os("TMPDIR").is_some() {
+        return None;
+    }
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from);
+    runtime
+        .into_iter()
+        .chain([std::path::PathBuf::from("/dev/shm")])
+        .find(|dir| {
+            dir.is_absolute()
+                && dir.is_dir()
+                && access(dir.as_path(), AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
+        })
 }
 
-impl ParentWatch {
-    fn start(pair: OwnedFd, socket: String) -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let done = std::sync::Arc::new(AtomicBool::new(false));
-        let theirs = std::sync::Arc::clone(&done);
-        let thread = std::thread::Builder::new()
-            .name("supervisor-boot-watch".into())
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-                while !theirs.load(Ordering::Acquire) {
-                    let mut fds = [PollFd::new(pair.as_fd(), PollFlags::POLLIN)];
-                    let hung_up = match poll(&mut fds, PollTimeout::from(50u16)) {
-                        Ok(0) => false,
-                        Ok(_) => true,
-                        Err(nix::errno::Errno::EINTR) => false,
-                        Err(_) => true,
-                    };
-                    if hung_up && !theirs.load(Ordering::Acquire) {
-                        remove_socket_dir(&socket);
-                        std::process::exit(i32::from(crate::worker::ORPHAN_EXIT));
-                    }
-                }
-            })
-            .ok();
-        ParentWatch { done, thread }
-    }
-
-    /// Ends the watch. Not joined: the thread notices within one poll interval and exits
-    /// on its own (closing its copy of the pair), and the worker need not wait for that.
-    fn stop(self) {
-        self.done.store(true, std::sync::atomic::Ordering::Release);
-        drop(self.thread);
+/// Waits on the worker's end of the pair for the parent's [`protocol::CONNECTED`]. An error
+/// of kind `ConnectionAborted`: the parent hung up first (it died, or aborted the start).
+fn wait_until_connected(pair: &OwnedFd) -> std::io::Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    loop {
+        let mut fds = [PollFd::new(pair.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let (bytes, _) = receive(pair.as_raw_fd())?;
+        return match bytes.as_slice() {
+            [] => Err(std::io::ErrorKind::ConnectionAborted.into()),
+            word if word == protocol::CONNECTED => Ok(()),
+            _ => Err(std::io::Error::other("unexpected bootstrap message")),
+        };
     }
 }
 

@@ -9,7 +9,7 @@ use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame below changes shape; a worker from another build is refused.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The parent's first message, over the private socket pair that is the worker's stdin (with
 /// the scoreboard's descriptor attached): who the parent is and the secret the worker must
@@ -36,6 +36,10 @@ pub(crate) enum BootReply {
     /// The worker cannot go on (another protocol version, no scoreboard, ...).
     Refused(String),
 }
+
+/// The parent's last message over the socket pair, once it has connected to the worker's
+/// one-shot server and sent the [`Hello`]: the worker's `accept` now returns at once.
+pub(crate) const CONNECTED: &[u8] = b"connected";
 
 /// What the parent sends to the worker's one-shot server: the worker's two channel ends.
 #[derive(Serialize, Deserialize)]

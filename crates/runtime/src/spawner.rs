@@ -1,10 +1,13 @@
 //! Starting workers: one long-lived thread forks them all, and each handshake runs on a thread
-//! of its own.
+//! of its own, which then stays on as the worker's reader.
 //!
 //! One forking thread, alive for the whole run, because `PR_SET_PDEATHSIG` fires when the
 //! *thread* that spawned a child exits, not the process. Handshakes are separate so that one
 //! worker that is slow to answer (or hung) delays no other slot's refill; each is bounded by
-//! the handshake timeout and ends early when its child dies.
+//! the handshake timeout and ends early when its child dies. A worker needs a thread that
+//! reads its results for its whole life anyway: the handshake's thread becomes it (once the
+//! news that the worker is ready is out, so that news comes before anything it says), which
+//! saves a thread per worker.
 
 use crate::Error;
 use crate::bootstrap;
@@ -12,6 +15,7 @@ use crate::handshake::Connection;
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, Setup};
 use crate::scoreboard::Scoreboard;
+use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -37,12 +41,13 @@ pub(crate) enum SpawnNews {
         /// A copy of our end of its bootstrap pair: shutting it down aborts the handshake.
         abort: Option<OwnedFd>,
     },
-    /// The worker is connected and has its setup.
+    /// The worker is connected and has its setup; its results are being read.
     Ready {
         slot: usize,
         generation: u64,
         child: Arc<ChildProcess>,
-        connection: Connection,
+        /// Where its tasks go.
+        tasks: IpcBytesSender,
         /// The parent's end of the bootstrap pair, held while the worker lives.
         bootstrap: OwnedFd,
     },
@@ -78,13 +83,19 @@ pub(crate) struct SpawnPlan {
     pub(crate) abort_grace: Duration,
 }
 
+/// How a ready worker's results are read, on its handshake's thread: `(slot, generation,
+/// child, results, news)`, until the worker is gone and reaped.
+pub(crate) type ReadResults<E> = fn(usize, u64, Arc<ChildProcess>, IpcBytesReceiver, Sender<E>);
+
 /// Serves requests until the request channel closes; `news` hears about each (`wrap` turns
-/// news into the receiver's event type). Once `cancelled` is set, requests end as cancelled.
+/// news into the receiver's event type) and each ready worker's results (`read`). Once
+/// `cancelled` is set, requests end as cancelled.
 pub(crate) fn serve<E: Send + 'static>(
     plan: SpawnPlan,
     requests: Receiver<SpawnRequest>,
     news: Sender<E>,
     wrap: fn(SpawnNews) -> E,
+    read: ReadResults<E>,
     cancelled: Arc<AtomicBool>,
 ) {
     let plan = Arc::new(plan);
@@ -130,32 +141,36 @@ pub(crate) fn serve<E: Send + 'static>(
             .name(format!("worker-{}-handshake", child.pid()))
             .stack_size(256 * 1024);
         let theirs = Arc::clone(&child);
-        let spawned = handshake.spawn(move || {
-            let outcome = handshake_one(&plan, &ours, &theirs, slot);
-            let _ = reply.send(wrap(match outcome {
-                Ok(connection) => SpawnNews::Ready {
+        let spawned = handshake.spawn(move || match handshake_one(&plan, &ours, &theirs, slot) {
+            Ok(Connection { tasks, results }) => {
+                let ready = SpawnNews::Ready {
                     slot,
                     generation,
-                    child: theirs,
-                    connection,
+                    child: Arc::clone(&theirs),
+                    tasks,
                     bootstrap: ours,
-                },
-                Err(error) => {
-                    // A worker whose handshake failed or was aborted removes its handshake
-                    // socket and exits by itself; give it that moment before SIGKILL.
-                    theirs.wait_exit(plan.abort_grace);
+                };
+                if reply.send(wrap(ready)).is_err() {
+                    // Nobody will feed it: it is killed, and reaped as its channel closes.
                     theirs.kill();
-                    let exit = theirs.wait().ok();
-                    SpawnNews::Failed {
-                        slot,
-                        generation,
-                        error,
-                        pid: Some(theirs.pid()),
-                        exit,
-                        cancelled: false,
-                    }
                 }
-            }));
+                read(slot, generation, theirs, results, reply);
+            }
+            Err(error) => {
+                // A worker whose handshake failed or was aborted removes its handshake
+                // socket and exits by itself; give it that moment before SIGKILL.
+                theirs.wait_exit(plan.abort_grace);
+                theirs.kill();
+                let exit = theirs.wait().ok();
+                let _ = reply.send(wrap(SpawnNews::Failed {
+                    slot,
+                    generation,
+                    error,
+                    pid: Some(theirs.pid()),
+                    exit,
+                    cancelled: false,
+                }));
+            }
         });
         if spawned.is_err() {
             child.kill();

@@ -286,6 +286,7 @@ impl<J: Job> Supervisor<J> {
                     spawn_rx,
                     news,
                     executor::spawn_input::<J>,
+                    executor::read_results::<J>,
                     spawner_cancelled,
                 )
             })

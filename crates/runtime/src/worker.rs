@@ -13,7 +13,7 @@
 use crate::bootstrap;
 use crate::events::monotonic_us;
 use crate::heartbeat;
-use crate::outbox::{Flusher, Gone, Outbox};
+use crate::outbox::{Gone, Outbox};
 use crate::process::{SERVER_ENV, WORKER_ARG};
 use crate::protocol::{self, FromWorker, Setup, Span, TaskResult, ToWorker};
 use crate::scoreboard::Scoreboard;
@@ -185,13 +185,16 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         }
     };
     // Beating starts before the job is built, so a slow `J::start` is not taken for a hang.
-    if let Err(e) = heartbeat::start(Arc::clone(&board), slot) {
-        return setup_failed::<J::Output>(
-            &results,
-            J::NAME,
-            &format!("cannot start the heartbeat thread: {e}"),
-        );
-    }
+    let heartbeat = match heartbeat::start(Arc::clone(&board), slot) {
+        Ok(heartbeat) => heartbeat,
+        Err(e) => {
+            return setup_failed::<J::Output>(
+                &results,
+                J::NAME,
+                &format!("cannot start the heartbeat thread: {e}"),
+            );
+        }
+    };
     let job = protocol::decode::<J::Setup>(&setup.setup)
         .map_err(|e| e.to_string())
         .and_then(J::start);
@@ -216,7 +219,10 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         }
     };
     drop(results);
-    flush_on_terminate(outbox.flusher());
+    // On SIGTERM (a timeout, a stop), send the results already finished, then die of the
+    // signal as if it had not been caught. Without the hook SIGTERM still ends the worker.
+    let flusher = outbox.flusher();
+    let _ = heartbeat.on_sigterm(move || flusher.flush_final());
     quiet_panics_inside_tasks();
     let mut server = Server::<J> {
         job,
@@ -251,24 +257,6 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
     };
     server.outbox.close();
     code
-}
-
-/// On SIGTERM (a timeout, a stop), sends the results already finished, then dies of the
-/// signal as if it had not been caught.
-fn flush_on_terminate<O: serde::Serialize + Send + 'static>(flusher: Flusher<O>) {
-    use signal_hook::consts::SIGTERM;
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM]) else {
-        return;
-    };
-    let _ = std::thread::Builder::new()
-        .name("supervisor-sigterm".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            if signals.forever().next().is_some() {
-                flusher.flush_final();
-                let _ = signal_hook::low_level::emulate_default_handler(SIGTERM);
-            }
-        });
 }
 
 /// A worker with its job built: runs batches and hands their results to the outbox.

@@ -17,7 +17,6 @@ use crate::coordinator::{
     BoardUpdate, Command, Coordinator, Event, NoticeData, Trace, WorkerSignal,
 };
 use crate::events::{Tracer, monotonic_us};
-use crate::handshake::Connection;
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, FromWorker, Span, TaskResult, ToWorker};
 use crate::report::{Outcome, Summary};
@@ -114,7 +113,8 @@ struct Link {
 pub(crate) struct Executor<J: Job> {
     pub(crate) coord: Coordinator,
     pub(crate) inputs: Receiver<Input<J>>,
-    /// Cloned into every worker's I/O thread.
+    /// Held for the run's life, so the input channel never reads as closed (the spawner and
+    /// the workers' readers hold clones that come and go).
     pub(crate) inputs_tx: Sender<Input<J>>,
     pub(crate) board: Arc<Scoreboard>,
     pub(crate) spawn_tx: Sender<SpawnRequest>,
@@ -150,10 +150,10 @@ impl<J: Job> Executor<J> {
             tracer,
             deliver_after,
         } = self;
+        let _open = inputs_tx;
         let slots = board.slots();
         let mut state = State::<J> {
             links: (0..slots).map(|_| None).collect(),
-            inputs_tx,
             board,
             spawn_tx,
             cancelled,
@@ -236,7 +236,6 @@ fn coord_limits_on(coord: &Coordinator) -> bool {
 /// The executor's state beside the coordinator.
 struct State<J: Job> {
     links: Vec<Option<Link>>,
-    inputs_tx: Sender<Input<J>>,
     board: Arc<Scoreboard>,
     spawn_tx: Sender<SpawnRequest>,
     cancelled: Arc<AtomicBool>,
@@ -419,34 +418,17 @@ impl<J: Job> State<J> {
                 slot,
                 generation,
                 child,
-                connection,
+                tasks,
                 bootstrap,
             } => {
+                // Its results are already being read, on the thread that did the handshake.
                 let pid = child.pid();
-                let Connection { tasks, results } = connection;
-                let writer = Writer::start(pid, tasks);
-                let io = self.start_io_thread(slot, generation, Arc::clone(&child), results);
-                match (writer, io) {
-                    (Ok(writer), Ok(())) => {
-                        self.links[slot] = Some(Link {
-                            generation,
-                            child,
-                            writer: Some(writer),
-                            bootstrap: Some(bootstrap),
-                        });
-                    }
-                    _ => {
-                        // Without its threads the worker can never be heard from or fed:
-                        // end it now, so it is accounted like any other death.
-                        child.kill();
-                        self.links[slot] = Some(Link {
-                            generation,
-                            child,
-                            writer: None,
-                            bootstrap: None,
-                        });
-                    }
-                }
+                self.links[slot] = Some(Link {
+                    generation,
+                    child,
+                    writer: Some(Writer::new(pid, tasks)),
+                    bootstrap: Some(bootstrap),
+                });
                 Some(Event::Spawned {
                     slot,
                     generation,
@@ -475,69 +457,6 @@ impl<J: Job> State<J> {
                     exit,
                     cancelled,
                 })
-            }
-        }
-    }
-
-    /// Reads the worker's results until its channel closes, then reaps it.
-    fn start_io_thread(
-        &self,
-        slot: usize,
-        generation: u64,
-        child: Arc<ChildProcess>,
-        results: IpcBytesReceiver,
-    ) -> std::io::Result<()> {
-        let inputs = self.inputs_tx.clone();
-        let reaper = Arc::clone(&child);
-        let spawned = std::thread::Builder::new()
-            .name(format!("worker-{}-io", child.pid()))
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                while let Ok(bytes) = results.recv() {
-                    let input = match protocol::decode::<FromWorker<J::Output>>(&bytes) {
-                        Ok(FromWorker::Results(results, spans)) => Input::Results {
-                            slot,
-                            generation,
-                            results,
-                            spans,
-                        },
-                        Ok(FromWorker::Ready) => Input::Ready { slot, generation },
-                        Ok(FromWorker::SetupFailed(reason)) => Input::SetupFailed {
-                            slot,
-                            generation,
-                            reason,
-                        },
-                        Err(e) => Input::Garbled {
-                            slot,
-                            generation,
-                            reason: e.to_string(),
-                        },
-                    };
-                    if inputs.send(input).is_err() {
-                        child.kill();
-                        break;
-                    }
-                }
-                // The channel closed: the worker is exiting or dead. waitpid says how.
-                let info = child.wait();
-                let _ = inputs.send(Input::Exited {
-                    slot,
-                    generation,
-                    info,
-                });
-            });
-        match spawned {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // Reap it here instead, once it is dead.
-                reaper.kill();
-                let info = reaper.wait();
-                let _ = self.inputs_tx.send(Input::Exited {
-                    slot,
-                    generation,
-                    info,
-                });
-                Err(e)
             }
         }
     }
@@ -599,8 +518,11 @@ impl<J: Job> State<J> {
                             .filter(|l| l.generation == generation),
                         protocol::encode(&frame),
                     ) && let Some(writer) = &mut link.writer
+                        && writer.send(first, bytes).is_err()
                     {
-                        writer.send(first, bytes);
+                        // It can never be fed its batch: end it, and its tasks come back as
+                        // from any other death.
+                        link.child.kill();
                     }
                 }
                 Command::Shutdown { slot, generation } => {
@@ -610,8 +532,9 @@ impl<J: Job> State<J> {
                         && let Some(mut writer) = link.writer.take()
                         && let Ok(frame) = protocol::encode(&ToWorker::<()>::Shutdown)
                     {
-                        // Dropping the writer afterwards closes the channel as well.
-                        writer.send(NO_TASK, frame);
+                        // Dropping the writer afterwards closes the channel as well (and a
+                        // worker whose shutdown cannot be queued sees it closed: it exits).
+                        let _ = writer.send(NO_TASK, frame);
                     }
                 }
                 Command::Signal {
@@ -663,6 +586,49 @@ impl<J: Job> State<J> {
             }
         }
     }
+}
+
+/// Reads worker `child`'s results until its channel closes, then reaps it; runs on the thread
+/// that did its handshake (see `spawner`).
+pub(crate) fn read_results<J: Job>(
+    slot: usize,
+    generation: u64,
+    child: Arc<ChildProcess>,
+    results: IpcBytesReceiver,
+    inputs: Sender<Input<J>>,
+) {
+    while let Ok(bytes) = results.recv() {
+        let input = match protocol::decode::<FromWorker<J::Output>>(&bytes) {
+            Ok(FromWorker::Results(results, spans)) => Input::Results {
+                slot,
+                generation,
+                results,
+                spans,
+            },
+            Ok(FromWorker::Ready) => Input::Ready { slot, generation },
+            Ok(FromWorker::SetupFailed(reason)) => Input::SetupFailed {
+                slot,
+                generation,
+                reason,
+            },
+            Err(e) => Input::Garbled {
+                slot,
+                generation,
+                reason: e.to_string(),
+            },
+        };
+        if inputs.send(input).is_err() {
+            child.kill();
+            break;
+        }
+    }
+    // The channel closed: the worker is exiting or dead. waitpid says how.
+    let info = child.wait();
+    let _ = inputs.send(Input::Exited {
+        slot,
+        generation,
+        info,
+    });
 }
 
 /// Wraps spawner news as an executor input.

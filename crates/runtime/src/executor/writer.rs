@@ -5,8 +5,9 @@
 //! slow initializer, not at all while it is stopped). So a frame is written directly only
 //! when it provably fits: nothing is queued behind the writer thread, and the frames the
 //! worker has not read yet plus this one stay well within the socket's send buffer and queue
-//! length. Anything else goes to a thread of the worker's own, which may wait as long as it
-//! likes; later frames follow it there, so order is kept.
+//! length. Anything else goes to a thread of the worker's own, started the first time a frame
+//! needs it, which may wait as long as it likes; later frames follow it there, so order is
+//! kept.
 
 use ipc_channel::ipc::IpcBytesSender;
 use ipc_channel::platform::OsIpcSender;
@@ -28,8 +29,11 @@ pub(crate) const NO_TASK: u64 = u64::MAX;
 
 /// The executor's end of a worker's task channel.
 pub(crate) struct Writer {
+    pid: u32,
     channel: Arc<IpcBytesSender>,
-    frames: Sender<Vec<u8>>,
+    /// The thread's queue, once a frame needed it: most workers' frames all fit, so most
+    /// workers never have the thread (a thread per worker is a tenth of a short `Process`).
+    frames: Option<Sender<Vec<u8>>>,
     /// Frames handed to the thread and not yet written.
     queued: Arc<AtomicUsize>,
     /// Frames written or queued that the worker has not started on: (first task, bytes).
@@ -37,15 +41,30 @@ pub(crate) struct Writer {
     unread_bytes: usize,
 }
 
+/// The writer thread could not be started: the frame was not sent, and the worker can no
+/// longer be fed in order.
+#[derive(Debug)]
+pub(crate) struct NoWriter;
+
 impl Writer {
+    /// The writer of worker `pid`'s task channel.
+    pub(crate) fn new(pid: u32, tasks: IpcBytesSender) -> Self {
+        Writer {
+            pid,
+            channel: Arc::new(tasks),
+            frames: None,
+            queued: Arc::new(AtomicUsize::new(0)),
+            unread: VecDeque::new(),
+            unread_bytes: 0,
+        }
+    }
+
     /// Starts the thread that writes the frames that may block.
-    pub(crate) fn start(pid: u32, tasks: IpcBytesSender) -> std::io::Result<Self> {
-        let channel = Arc::new(tasks);
+    fn start_thread(&mut self) -> std::io::Result<Sender<Vec<u8>>> {
         let (frames, queue) = mpsc::channel::<Vec<u8>>();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let (theirs, their_queued) = (Arc::clone(&channel), Arc::clone(&queued));
+        let (theirs, their_queued) = (Arc::clone(&self.channel), Arc::clone(&self.queued));
         std::thread::Builder::new()
-            .name(format!("worker-{pid}-writer"))
+            .name(format!("worker-{}-writer", self.pid))
             .stack_size(128 * 1024)
             .spawn(move || {
                 for frame in queue {
@@ -57,30 +76,32 @@ impl Writer {
                     }
                 }
             })?;
-        Ok(Writer {
-            channel,
-            frames,
-            queued,
-            unread: VecDeque::new(),
-            unread_bytes: 0,
-        })
+        Ok(frames)
     }
 
     /// Writes a frame whose first task is `first` (or [`NO_TASK`]); never blocks.
-    pub(crate) fn send(&mut self, first: u64, frame: Vec<u8>) {
+    pub(crate) fn send(&mut self, first: u64, frame: Vec<u8>) -> Result<(), NoWriter> {
         let len = frame.len();
         let fits = self.queued.load(Ordering::Acquire) == 0
             && self.unread.len() < DIRECT_MESSAGES
             && self.unread_bytes + len <= *DIRECT_BYTES;
-        self.unread.push_back((first, len));
-        self.unread_bytes += len;
         if fits {
             // A worker that died cannot be written to; its exit is on its way.
             let _ = self.channel.send(&frame);
         } else {
+            let frames = match &self.frames {
+                Some(frames) => frames,
+                None => {
+                    let started = self.start_thread().map_err(|_| NoWriter)?;
+                    self.frames.insert(started)
+                }
+            };
             self.queued.fetch_add(1, Ordering::AcqRel);
-            let _ = self.frames.send(frame);
+            let _ = frames.send(frame);
         }
+        self.unread.push_back((first, len));
+        self.unread_bytes += len;
+        Ok(())
     }
 
     /// The worker answered task `id`: if it starts a frame, the worker has read that frame.

@@ -6,7 +6,8 @@
 
 use crate::support::{
     ChildWatch, PsView, Running, deadline, dev_shm_entries, dir_entries, fd_count,
-    processes_mentioning, ps_view, spawn, supervisor_run, tempdir, wait_for_ps, wait_until,
+    new_dev_shm_entries, processes_mentioning, ps_view, spawn, supervisor_run, tempdir,
+    wait_for_ps, wait_until,
 };
 use nix::sys::signal::Signal;
 use std::os::unix::ffi::OsStrExt;
@@ -86,7 +87,7 @@ fn ends_without_leaks(ending: Ending) {
         "{ending:?}: left behind in TMPDIR: {:?}",
         dir_entries(tmp.path())
     );
-    let new_shm: Vec<_> = dev_shm_entries().difference(&shm_before).cloned().collect();
+    let new_shm = new_dev_shm_entries(&shm_before);
     assert!(
         new_shm.is_empty(),
         "{ending:?}: new /dev/shm entries: {new_shm:?}"

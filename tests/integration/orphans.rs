@@ -1,19 +1,13 @@
 //! No orphans, no leaks: whatever ends the parent, its workers die and nothing stays behind.
 
 use crate::support::{
-    assert_all_gone, children_of, deadline, maps_memfd, processes_mentioning, run, sigcont,
-    sigkill, sigstop, spawn, summary_pids, supervisor_run, tempdir, wait_until, workers_of,
+    assert_all_gone, children_of, deadline, dev_shm_entries, maps_memfd, new_dev_shm_entries,
+    processes_mentioning, run, sigcont, sigkill, sigstop, spawn, summary_pids, supervisor_run,
+    tempdir, wait_until, workers_of,
 };
-use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn dev_shm() -> BTreeSet<std::ffi::OsString> {
-    std::fs::read_dir("/dev/shm")
-        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
-        .unwrap_or_default()
-}
 
 fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
     std::fs::read_dir(dir)
@@ -25,7 +19,7 @@ fn entries(dir: &Path) -> Vec<std::ffi::OsString> {
 #[test]
 fn workers_die_with_a_sigkilled_parent_and_nothing_leaks() {
     let tmp = tempdir();
-    let shm_before = dev_shm();
+    let shm_before = dev_shm_entries();
     let mut running = spawn(
         supervisor_run()
             .args(["-w", "2", "fault", "--tasks", "1000", "--sleep-ms", "50"])
@@ -64,14 +58,14 @@ fn workers_die_with_a_sigkilled_parent_and_nothing_leaks() {
         "left behind in TMPDIR: {:?}",
         entries(tmp.path())
     );
-    let new_shm: Vec<_> = dev_shm().difference(&shm_before).cloned().collect();
+    let new_shm = new_dev_shm_entries(&shm_before);
     assert!(new_shm.is_empty(), "new /dev/shm entries: {new_shm:?}");
 }
 
 #[test]
 fn a_normal_run_leaves_nothing_behind() {
     let tmp = tempdir();
-    let shm_before = dev_shm();
+    let shm_before = dev_shm_entries();
     let done = run(supervisor_run()
         .args([
             "-w",
@@ -95,7 +89,7 @@ fn a_normal_run_leaves_nothing_behind() {
         .filter(|name| name != "7.crashed")
         .collect();
     assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
-    let new_shm: Vec<_> = dev_shm().difference(&shm_before).cloned().collect();
+    let new_shm = new_dev_shm_entries(&shm_before);
     assert!(new_shm.is_empty(), "new /dev/shm entries: {new_shm:?}");
 }
 

@@ -631,6 +631,17 @@ pub fn dev_shm_entries() -> std::collections::BTreeSet<std::ffi::OsString> {
         .unwrap_or_default()
 }
 
+/// Entries of /dev/shm that were not in `before` and are still there after a short wait.
+/// Other tests running at the same time start workers whose handshake directories live in
+/// /dev/shm for a few microseconds when TMPDIR is unset; a leak stays.
+pub fn new_dev_shm_entries(
+    before: &std::collections::BTreeSet<std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let new = || -> Vec<_> { dev_shm_entries().difference(before).cloned().collect() };
+    wait_until(deadline(2), || new().is_empty());
+    new()
+}
+
 /// Names in `dir`.
 pub fn dir_entries(dir: &Path) -> Vec<std::ffi::OsString> {
     std::fs::read_dir(dir)

@@ -51,7 +51,6 @@ struct Shared<O> {
 /// The task thread's end.
 pub(crate) struct Outbox<O> {
     shared: Arc<Shared<O>>,
-    timer: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A handle that flushes the outbox from another thread (the SIGTERM handler).
@@ -76,14 +75,12 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
             channel: Mutex::new(results),
         });
         let theirs = Arc::clone(&shared);
-        let timer = std::thread::Builder::new()
+        // Never joined: see `close`.
+        std::thread::Builder::new()
             .name("supervisor-results".into())
             .stack_size(STACK_BYTES)
             .spawn(move || timer_loop(&theirs))?;
-        Ok(Outbox {
-            shared,
-            timer: Some(timer),
-        })
+        Ok(Outbox { shared })
     }
 
     /// Queues one result, with when its task ran if the run is timed; sends the queue itself
@@ -138,13 +135,12 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         }
     }
 
-    /// Sends everything still queued and stops the timer thread.
-    pub(crate) fn close(mut self) {
+    /// Sends everything still queued and tells the timer thread to end. It is not waited
+    /// for: a send it may have begun holds the channel, which `ship` takes first, so
+    /// everything is out when this returns, and the worker exits one wake-up sooner.
+    pub(crate) fn close(self) {
         lock(&self.shared.state).closing = true;
         self.shared.wake.notify_one();
-        if let Some(timer) = self.timer.take() {
-            let _ = timer.join();
-        }
         let _ = ship(&self.shared);
     }
 }

@@ -23,7 +23,7 @@ pub fn read_events(path: &Path) -> Vec<Value> {
         .map(|(n, line)| {
             let v: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {line}", n + 1));
-            assert_eq!(v["v"], 1, "line {}: {line}", n + 1);
+            assert_eq!(v["v"], 2, "line {}: {line}", n + 1);
             let t = v["t"].as_u64().unwrap_or_else(|| panic!("no t: {line}"));
             assert!(t >= last_t, "line {}: time went back: {line}", n + 1);
             last_t = t;
@@ -192,10 +192,11 @@ fn the_events_of_a_chaos_run_agree_with_its_summary() {
     assert_eq!(log.last().unwrap()["how"], "finished");
 }
 
-/// Each batch line names its tasks: label k is the file of the batch's k-th task (the hash
-/// job's results list the tasks in task order), for every task of the run.
+/// The run's `tasks` lines name every task once, in id order (the hash job's results list
+/// the tasks in task order), and its batch lines, whose tasks are all among them, carry no
+/// labels of their own.
 #[test]
-fn batch_labels_name_each_task_of_the_run() {
+fn task_labels_name_each_task_of_the_run_once() {
     let mut tree = Tree::empty();
     for i in 0..150usize {
         let name = format!("d{}/sub dir/f{i:03}.txt", i % 7);
@@ -212,30 +213,30 @@ fn batch_labels_name_each_task_of_the_run() {
     let doc = done.json();
     let results = doc["results"].as_array().unwrap();
     let log = read_events(&events);
-    let mut named = BTreeMap::new();
-    for batch in of_kind(&log, "batch") {
-        let ids: Vec<u64> = match batch.get("ids") {
-            Some(ids) => ids
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i.as_u64().unwrap())
-                .collect(),
-            None => {
-                let first = batch["first"].as_u64().unwrap();
-                (first..first + batch["n"].as_u64().unwrap()).collect()
-            }
-        };
-        let labels = batch["labels"].as_array().unwrap();
-        assert_eq!(labels.len(), ids.len(), "{batch}");
-        for (id, label) in ids.into_iter().zip(labels) {
-            named.insert(id, label.as_str().unwrap().to_string());
+    let mut named = Vec::new();
+    for table in of_kind(&log, "tasks") {
+        assert_eq!(
+            table["first"].as_u64().unwrap(),
+            named.len() as u64,
+            "{table}"
+        );
+        for label in table["labels"].as_array().unwrap() {
+            named.push(label.as_str().unwrap().to_string());
         }
     }
-    assert_eq!(named.len(), results.len(), "every task was in a batch");
-    for (id, label) in &named {
-        assert_eq!(results[*id as usize]["path"], label.as_str(), "task {id}");
+    assert_eq!(named.len(), results.len(), "every task is named once");
+    for (id, label) in named.iter().enumerate() {
+        assert_eq!(results[id]["path"], label.as_str(), "task {id}");
     }
+    let batches = of_kind(&log, "batch");
+    assert!(!batches.is_empty());
+    for batch in batches {
+        assert!(batch.get("labels").is_none(), "{batch}");
+    }
+    // Every table line comes before the first batch.
+    let first_batch = log.iter().position(|l| l["ev"] == "batch").unwrap();
+    let last_table = log.iter().rposition(|l| l["ev"] == "tasks").unwrap();
+    assert!(last_table < first_batch);
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Reading an events file: every line into typed history (runs, worker processes per slot,
 //! attempts, retries, failures, run-wide moments), tolerating a torn last line (the writer
 //! was killed mid-line) and lines of kinds it does not know (a newer writer). Task labels
-//! (in `batch` lines) are read in a second pass, only for the tasks the page shows one by
-//! one: a million paths need not all be held.
+//! (in `tasks` lines, and `batch` lines for tasks submitted during a run) are read in a second
+//! pass, only for the tasks the page shows one by one: a million paths need not all be held.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -173,7 +173,17 @@ struct BatchLine {
     labels: Vec<String>,
 }
 
-/// Labels of the `wanted` (run, task id) pairs, from the `batch` lines.
+/// A `tasks` line: the labels of tasks `first..` (schema 2).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TasksLine {
+    run: u32,
+    first: u64,
+    labels: Vec<String>,
+}
+
+/// Labels of the `wanted` (run, task id) pairs, from the `tasks` lines (the tasks a run had
+/// from its start) and the `batch` lines (tasks submitted later; every task in schema 1).
 pub fn labels(
     input: impl BufRead,
     wanted: &BTreeSet<(u32, u64)>,
@@ -184,9 +194,22 @@ pub fn labels(
     }
     for line in input.split(b'\n') {
         let line = line?;
-        // `ev` comes right after `v`, `t` and `run`: only batch lines are parsed.
+        // `ev` comes right after `v`, `t` and `run`: only batch and tasks lines are parsed.
         const BATCH: &[u8] = b"\"ev\":\"batch\"";
+        const TASKS: &[u8] = b"\"ev\":\"tasks\"";
         let head = &line[..line.len().min(80)];
+        if head.windows(TASKS.len()).any(|w| w == TASKS) {
+            let Ok(table) = serde_json::from_slice::<TasksLine>(&line) else {
+                continue;
+            };
+            for (id, label) in (table.first..).zip(table.labels) {
+                let key = (table.run, id);
+                if !label.is_empty() && wanted.contains(&key) {
+                    found.insert(key, label);
+                }
+            }
+            continue;
+        }
         if !head.windows(BATCH.len()).any(|w| w == BATCH) {
             continue;
         }
@@ -376,5 +399,36 @@ impl History {
                 p
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Labels come from `tasks` lines (schema 2) and from `batch` lines (tasks submitted
+    /// during a run; every task in schema 1), for the wanted tasks only.
+    #[test]
+    fn labels_are_read_from_tasks_and_batch_lines_of_either_schema() {
+        let log = concat!(
+            "{\"v\":1,\"t\":5,\"ev\":\"batch\",\"slot\":0,\"pid\":9,\"ids\":[7,3],\"labels\":[\"old/7\",\"old/3\"]}\n",
+            "{\"v\":2,\"t\":0,\"run\":1,\"ev\":\"tasks\",\"first\":0,\"labels\":[\"a/0\",\"a/1\",\"\"]}\n",
+            "{\"v\":2,\"t\":0,\"run\":1,\"ev\":\"tasks\",\"first\":3,\"labels\":[\"a/3\"]}\n",
+            "{\"v\":2,\"t\":9,\"run\":1,\"ev\":\"batch\",\"slot\":1,\"pid\":8,\"first\":0,\"n\":4}\n",
+            "{\"v\":2,\"t\":9,\"run\":1,\"ev\":\"batch\",\"slot\":1,\"pid\":8,\"first\":4,\"n\":1,\"labels\":[\"late/4\"]}\n",
+        );
+        let wanted: BTreeSet<(u32, u64)> = [(0, 3), (0, 7), (1, 1), (1, 2), (1, 3), (1, 4)].into();
+        let got = labels(log.as_bytes(), &wanted).unwrap();
+        let want: HashMap<(u32, u64), String> = [
+            ((0, 3), "old/3"),
+            ((0, 7), "old/7"),
+            ((1, 1), "a/1"),
+            ((1, 3), "a/3"),
+            ((1, 4), "late/4"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+        assert_eq!(got, want);
     }
 }

@@ -13,8 +13,6 @@
 //! and name concatenated are the path, whatever it contains (no normalization, no UTF-8).
 
 use std::cmp::Ordering;
-use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// One run of consecutive paths sharing a prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,28 +36,16 @@ pub struct PathList {
     /// would pass `u32::MAX`).
     ends: Vec<u32>,
     sizes: Vec<u64>,
-    /// The run of the path last looked up: paths are mostly asked for in order (sent to
-    /// workers, written out), and then the next one is in this run or the next.
-    hint: RunHint,
 }
 
-/// A run index remembered between lookups (only a hint: any value is safe).
-#[derive(Debug, Default)]
-struct RunHint(AtomicUsize);
-
-impl Clone for RunHint {
-    fn clone(&self) -> Self {
-        RunHint(AtomicUsize::new(self.0.load(Relaxed)))
-    }
+thread_local! {
+    /// The run of the path this thread last looked up, in whichever list: a thread mostly asks
+    /// for paths in order (the output, the event log's table of tasks), and then the next one
+    /// is in this run or the next. Per thread, so that another thread's lookups at random
+    /// (batches sent largest first) neither spoil it nor bounce its cache line. Only a hint:
+    /// `run_of` checks it before use, so any value (another list's) is safe.
+    static RUN_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
-
-impl PartialEq for RunHint {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for RunHint {}
 
 /// Where a path is split: after its last `/` (0 when it has none).
 fn split_point(path: &[u8]) -> usize {
@@ -158,7 +144,7 @@ impl PathList {
             self.runs.get(run).is_some_and(|r| r.first <= i)
                 && self.runs.get(run + 1).is_none_or(|next| i < next.first)
         };
-        let hint = self.hint.0.load(Relaxed);
+        let hint = RUN_HINT.get();
         let run = if holds(hint) {
             return hint;
         } else if holds(hint + 1) {
@@ -166,7 +152,7 @@ impl PathList {
         } else {
             self.runs.partition_point(|r| r.first <= i) - 1
         };
-        self.hint.0.store(run, Relaxed);
+        RUN_HINT.set(run);
         run
     }
 

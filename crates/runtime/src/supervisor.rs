@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::coordinator::{Coordinator, Event, NoticeData, Settings, WorkerSignal};
-use crate::events::{RunInfo, RunSettings};
+use crate::events::{RunInfo, RunSettings, TaskLabels};
 use crate::executor::{self, Control, Delivery, Executor, Input, TaskStore};
 use crate::observer::{Notice, Observer};
 use crate::protocol;
@@ -239,10 +239,9 @@ impl<J: Job> Supervisor<J> {
                 .map_err(|e| Error::io("cannot create the scoreboard", e))?,
         );
         board.set_cost_is_bytes(J::COST_IS_BYTES);
-        let tracer = config
-            .events
-            .as_ref()
-            .and_then(|log| log.start_run(run_info::<J>(&config, workers)));
+        let tracer = config.events.as_ref().and_then(|log| {
+            log.start_run(run_info::<J>(&config, workers), task_labels::<J>(&fixed))
+        });
         let mut settings = settings(&config, workers);
         settings.trace = tracer.is_some();
         let abort_grace = settings.abort_grace();
@@ -346,6 +345,18 @@ fn settings(config: &Config, workers: usize) -> Settings {
         max_batch: config.max_batch,
         trace: false,
     }
+}
+
+/// The labels of the tasks a run has from its start, for the event log's `tasks` lines.
+fn task_labels<J: Job>(fixed: &Arc<dyn TaskList<J::Task>>) -> Option<TaskLabels> {
+    if fixed.is_empty() {
+        return None;
+    }
+    let tasks = Arc::clone(fixed);
+    Some(TaskLabels {
+        count: tasks.len() as u64,
+        label: Box::new(move |id, out| J::push_label(&tasks.task(id as usize), out)),
+    })
 }
 
 /// What the event log's `run_start` line says about a run.

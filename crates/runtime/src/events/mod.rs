@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-pub(crate) use writer::RunInfo;
 use writer::{Msg, serve};
+pub(crate) use writer::{RunInfo, TaskLabels};
 
 /// CLOCK_MONOTONIC in microseconds: the event log's clock, the same in every process of the
 /// machine (workers stamp their tasks with it).
@@ -130,7 +130,14 @@ impl EventLog {
     }
 
     /// Starts a run's part of the log with its `run_start` line; `None` once finished.
-    pub(crate) fn start_run(&self, mut info: RunInfo) -> Option<Tracer> {
+    /// Starts run's lines; `labels`: the labels of the tasks it has from its start, written
+    /// once as its `tasks` lines (its batch lines then label only tasks submitted later).
+    pub(crate) fn start_run(
+        &self,
+        mut info: RunInfo,
+        labels: Option<TaskLabels>,
+    ) -> Option<Tracer> {
+        let labelled_below = labels.as_ref().map_or(0, |l| l.count);
         let inbox = lock(&self.inner.inbox).as_ref()?.clone();
         let run = self.inner.next_run.fetch_add(1, Ordering::Relaxed);
         (info.tool, info.version) = lock(&self.inner.tool).clone();
@@ -140,6 +147,7 @@ impl EventLog {
                 run,
                 at_us,
                 info: Box::new(info),
+                labels,
             })
             .ok()?;
         Some(Tracer {
@@ -148,6 +156,7 @@ impl EventLog {
             pending: Vec::new(),
             labels: String::new(),
             staged: None,
+            labelled_below,
             _log: Arc::clone(&self.inner),
         })
     }
@@ -193,6 +202,8 @@ pub(crate) struct Tracer {
     /// Labels rendered while their batch was encoded (see [`Tracer::stage_labels`]): its first
     /// task id, and each label's place in `labels`.
     staged: Option<(u64, Vec<std::ops::Range<usize>>)>,
+    /// Tasks below this id are labelled in the run's `tasks` lines: their batches need none.
+    labelled_below: u64,
     /// Keeps the log's thread joinable until the run's last line is sent.
     _log: Arc<Inner>,
 }
@@ -200,6 +211,12 @@ pub(crate) struct Tracer {
 impl Tracer {
     pub(crate) fn push(&mut self, at_us: u64, trace: Trace) {
         self.pending.push((at_us, trace));
+    }
+
+    /// Whether a batch of `ids` needs its labels in its own line: some task of it was
+    /// submitted after the run started (the `tasks` lines label the others).
+    pub(crate) fn labels_needed(&self, ids: impl IntoIterator<Item = u64>) -> bool {
+        ids.into_iter().any(|id| id >= self.labelled_below)
     }
 
     /// Renders the labels of the batch whose first task is `first`, from its tasks while they
@@ -235,6 +252,20 @@ impl Tracer {
         mut label: impl FnMut(u64, &mut String),
     ) {
         let first = ids.iter().next();
+        if !self.labels_needed(ids.iter()) {
+            self.staged = None;
+            let labels = Vec::new();
+            self.pending.push((
+                at_us,
+                Trace::Batch {
+                    slot,
+                    pid,
+                    ids,
+                    labels,
+                },
+            ));
+            return;
+        }
         let mut labels = match self.staged.take() {
             Some((staged_first, ranges))
                 if Some(staged_first) == first && ranges.len() == ids.iter().count() =>

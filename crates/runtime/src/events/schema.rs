@@ -8,7 +8,11 @@ use serde::Serialize;
 
 /// The version written in every line's `v`; bumped when a field changes meaning or goes away
 /// (new events and new fields do not bump it: readers ignore what they do not know).
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: the labels of the tasks a run has from its start are written once, in `tasks` lines
+/// after its `run_start`, and its `batch` lines carry `labels` only for tasks submitted later
+/// (in 1 every batch line labelled its tasks).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a process ended: `status` for an exit, `signal` (and `core`) for a kill.
 #[derive(Serialize)]
@@ -165,6 +169,32 @@ impl<'a, L: Iterator<Item = &'a str>> BatchLine<'a, L> {
     }
 }
 
+/// The labels of tasks `first..first + labels.len()`, in id order: part of the table of the
+/// tasks a run has from its start, written once after its `run_start` (in order, so it costs
+/// what copying the task list costs, where labelling each batch as it is sent read every label
+/// at random, and on the run's critical path).
+pub(crate) struct TasksLine<L> {
+    pub(crate) first: u64,
+    pub(crate) labels: L,
+}
+
+impl<'a, L: Iterator<Item = &'a str>> TasksLine<L> {
+    /// Appends `"ev":"tasks",...}` (the line's prefix is already written).
+    pub(crate) fn write_to(self, out: &mut Vec<u8>) {
+        let mut n = itoa::Buffer::new();
+        out.extend_from_slice(b"\"ev\":\"tasks\",\"first\":");
+        out.extend_from_slice(n.format(self.first).as_bytes());
+        out.extend_from_slice(b",\"labels\":[");
+        for (i, label) in self.labels.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_string(out, label);
+        }
+        out.extend_from_slice(b"]}");
+    }
+}
+
 /// Appends `text` as a JSON string: as is when nothing in it needs escaping (paths almost
 /// never do), else through serde_json.
 fn json_string(out: &mut Vec<u8>, text: &str) {
@@ -305,5 +335,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The hand-written tasks line too, escapes included.
+    #[test]
+    fn a_tasks_line_is_what_serde_json_writes() {
+        let labels = [
+            "a/b.txt",
+            "quote\"d",
+            "back\\slash",
+            "tab\there\n",
+            "é 日本",
+            "",
+        ];
+        let mut line = Vec::new();
+        TasksLine {
+            first: 4096,
+            labels: labels.iter().copied(),
+        }
+        .write_to(&mut line);
+        let text = String::from_utf8(line).unwrap();
+        let got: serde_json::Value = serde_json::from_str(&format!("{{{text}")).unwrap();
+        let want = serde_json::json!({"ev": "tasks", "first": 4096, "labels": labels});
+        assert_eq!(got, want);
+        assert!(
+            text.contains(&serde_json::to_string(&labels).unwrap()),
+            "{text}"
+        );
     }
 }

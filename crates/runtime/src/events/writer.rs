@@ -5,7 +5,7 @@
 //! worker died before it could say).
 
 use super::schema::{
-    BatchLine, Ended, Ev, RunSettings, SCHEMA_VERSION, SlotOut, SummaryOut, TaskLine,
+    BatchLine, Ended, Ev, RunSettings, SCHEMA_VERSION, SlotOut, SummaryOut, TaskLine, TasksLine,
 };
 use crate::coordinator::{
     AttemptEnd, BatchIds, ExitCause, ExitStats, KillCause, SpawnReason, Trace,
@@ -26,6 +26,8 @@ pub(crate) enum Msg {
         run: u32,
         at_us: u64,
         info: Box<RunInfo>,
+        /// The labels of the tasks the run has from its start, for its `tasks` lines.
+        labels: Option<TaskLabels>,
     },
     /// Lifecycle records stamped with CLOCK_MONOTONIC microseconds.
     /// ... and the text their task labels point into.
@@ -44,6 +46,19 @@ pub(crate) enum Msg {
         summary: Box<Summary>,
     },
 }
+
+/// The labels of a run's first `count` tasks (ids `0..count`): `label(id, out)` appends task
+/// `id`'s. Called on the log's thread, in id order.
+pub(crate) struct TaskLabels {
+    pub(crate) count: u64,
+    pub(crate) label: LabelFn,
+}
+
+/// Appends task `id`'s label to `out`.
+pub(crate) type LabelFn = Box<dyn Fn(u64, &mut String) + Send>;
+
+/// Labels per `tasks` line.
+const LABELS_PER_LINE: u64 = 1024;
 
 /// What `run_start` says about a run.
 #[derive(Debug)]
@@ -149,7 +164,7 @@ impl Writer {
         at_us.saturating_sub(*self.epoch.get_or_insert(at_us))
     }
 
-    /// Starts a line: `{"v":1,"t":T,` and `"run":R,` for a run after the first.
+    /// Starts a line: `{"v":2,"t":T,` and `"run":R,` for a run after the first.
     fn begin(&mut self, run: u32, at_us: u64) {
         let t = self.rel(at_us);
         let mut n = itoa::Buffer::new();
@@ -193,6 +208,38 @@ impl Writer {
         }
     }
 
+    /// The run's `tasks` lines: every label of `labels`, in id order, a line per
+    /// [`LABELS_PER_LINE`]; a line whose labels are all empty (a job without labels) is left
+    /// out.
+    fn write_task_table(&mut self, run: u32, at_us: u64, labels: &TaskLabels) {
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(LABELS_PER_LINE as usize);
+        let mut first = 0;
+        while first < labels.count {
+            let last = labels.count.min(first + LABELS_PER_LINE);
+            text.clear();
+            ends.clear();
+            for id in first..last {
+                (labels.label)(id, &mut text);
+                ends.push(text.len());
+            }
+            if !text.is_empty() {
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                let text = text.as_str();
+                let line = TasksLine {
+                    first,
+                    labels: starts
+                        .zip(&ends)
+                        .map(|(a, &b)| text.get(a..b).unwrap_or("")),
+                };
+                self.begin(run, at_us);
+                line.write_to(&mut self.line);
+                self.end();
+            }
+            first = last;
+        }
+    }
+
     fn write_task(&mut self, run: u32, at_us: u64, task: TaskLine) {
         self.begin(run, at_us);
         task.write_to(&mut self.line);
@@ -201,7 +248,12 @@ impl Writer {
 
     fn take(&mut self, msg: Msg) {
         match msg {
-            Msg::Start { run, at_us, info } => {
+            Msg::Start {
+                run,
+                at_us,
+                info,
+                labels,
+            } => {
                 let track = self.runs.entry(run).or_default();
                 track.cost_is_bytes = info.settings.cost_is_bytes;
                 let ev = Ev::RunStart {
@@ -216,6 +268,9 @@ impl Writer {
                     settings: &info.settings,
                 };
                 self.write(run, at_us, ev);
+                if let Some(labels) = labels {
+                    self.write_task_table(run, at_us, &labels);
+                }
             }
             Msg::Records {
                 run,
@@ -534,6 +589,15 @@ mod tests {
 
     /// The lines `records` (run 0, stamped µs since an epoch of 1,000) make.
     fn lines(records: Vec<(u64, Trace)>, labels: &str) -> Vec<Value> {
+        lines_with_table(records, labels, None)
+    }
+
+    /// Like [`lines`], for a run with `table` as the labels of its first tasks.
+    fn lines_with_table(
+        records: Vec<(u64, Trace)>,
+        labels: &str,
+        table: Option<TaskLabels>,
+    ) -> Vec<Value> {
         let out = Shared::default();
         let (tx, rx) = std::sync::mpsc::channel();
         tx.send(Msg::Start {
@@ -553,6 +617,7 @@ mod tests {
                     ..RunSettings::default()
                 },
             }),
+            labels: table,
         })
         .unwrap();
         tx.send(Msg::Records {
@@ -567,6 +632,36 @@ mod tests {
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .collect()
+    }
+
+    /// The labels of a run's first tasks come right after its start, in id order, 1024 a
+    /// line; a job without labels gets no such lines.
+    #[test]
+    fn a_runs_first_tasks_are_labelled_once_in_tasks_lines() {
+        let table = TaskLabels {
+            count: 2500,
+            label: Box::new(|id, out| out.push_str(&format!("dir/f{id}"))),
+        };
+        let got = lines_with_table(Vec::new(), "", Some(table));
+        assert_eq!(got[0]["ev"], "run_start");
+        let tables: Vec<&Value> = got.iter().filter(|l| l["ev"] == "tasks").collect();
+        assert_eq!(tables.len(), 3, "{got:?}");
+        let mut next = 0;
+        for line in &tables {
+            assert_eq!(line["v"], SCHEMA_VERSION);
+            assert_eq!(line["first"], next);
+            for label in line["labels"].as_array().unwrap() {
+                assert_eq!(label.as_str().unwrap(), format!("dir/f{next}"));
+                next += 1;
+            }
+        }
+        assert_eq!(next, 2500);
+        let unlabelled = TaskLabels {
+            count: 10,
+            label: Box::new(|_, _| {}),
+        };
+        let got = lines_with_table(Vec::new(), "", Some(unlabelled));
+        assert!(got.iter().all(|l| l["ev"] != "tasks"), "{got:?}");
     }
 
     #[test]

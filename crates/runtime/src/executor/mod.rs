@@ -499,7 +499,9 @@ impl<J: Job> State<J> {
                 } => {
                     let tasks: Vec<_> = ids.iter().map(|&id| self.store.get(id)).collect();
                     // The batch's record follows: its labels are read from the tasks at hand.
-                    if let (Some(tracer), Some(&first)) = (&mut self.tracer, ids.first()) {
+                    if let (Some(tracer), Some(&first)) = (&mut self.tracer, ids.first())
+                        && tracer.labels_needed(ids.iter().copied())
+                    {
                         tracer.stage_labels(first, &tasks, |task, out| J::push_label(task, out));
                     }
                     let frame = ToWorker::Batch(

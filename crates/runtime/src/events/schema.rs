@@ -156,14 +156,7 @@ impl<'a, L: Iterator<Item = &'a str>> BatchLine<'a, L> {
             }
         }
         if self.labelled {
-            out.extend_from_slice(b",\"labels\":[");
-            for (i, label) in self.labels.enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_string(out, label);
-            }
-            out.push(b']');
+            labels_field(out, self.labels);
         }
         out.push(b'}');
     }
@@ -184,15 +177,21 @@ impl<'a, L: Iterator<Item = &'a str>> TasksLine<L> {
         let mut n = itoa::Buffer::new();
         out.extend_from_slice(b"\"ev\":\"tasks\",\"first\":");
         out.extend_from_slice(n.format(self.first).as_bytes());
-        out.extend_from_slice(b",\"labels\":[");
-        for (i, label) in self.labels.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json_string(out, label);
-        }
-        out.extend_from_slice(b"]}");
+        labels_field(out, self.labels);
+        out.push(b'}');
     }
+}
+
+/// Appends `,"labels":[...]`.
+fn labels_field<'a>(out: &mut Vec<u8>, labels: impl Iterator<Item = &'a str>) {
+    out.extend_from_slice(b",\"labels\":[");
+    for (i, label) in labels.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_string(out, label);
+    }
+    out.push(b']');
 }
 
 /// Appends `text` as a JSON string: as is when nothing in it needs escaping (paths almost

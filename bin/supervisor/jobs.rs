@@ -102,9 +102,15 @@ impl Job for HashJob {
         // Straight from the list's two parts: no path built per task (an event log labels
         // every task).
         let (dir, name) = task.parts();
-        for part in [dir, name] {
-            out.push_str(&path_label(part));
-        }
+        push_parts_label(dir, name, out);
+    }
+}
+
+/// The hash job's label of a listed file: its path's two parts, each as [`path_label`] makes
+/// it.
+fn push_parts_label(dir: &[u8], name: &[u8], out: &mut String) {
+    for part in [dir, name] {
+        out.push_str(&path_label(part));
     }
 }
 
@@ -128,6 +134,31 @@ impl TaskList<ListedFile> for HashTasks {
 
     fn task(&self, index: usize) -> Cow<'_, ListedFile> {
         Cow::Owned(ListedFile::at(&self.0, index as u32))
+    }
+
+    /// The labels `HashJob::push_label` makes (the only job these tasks are for), read from the
+    /// list in order without building a task each, a directory's part checked once.
+    fn push_labels(
+        &self,
+        range: std::ops::Range<usize>,
+        _label: fn(&ListedFile, &mut String),
+        out: &mut String,
+        ends: &mut Vec<usize>,
+    ) {
+        let mut dir_label: Option<(&[u8], Cow<'_, str>)> = None;
+        self.0.for_each_parts(range, |dir, name| {
+            let same = dir_label
+                .as_ref()
+                .is_some_and(|(seen, _)| std::ptr::eq(*seen, dir));
+            if !same {
+                dir_label = Some((dir, path_label(dir)));
+            }
+            if let Some((_, label)) = &dir_label {
+                out.push_str(label);
+            }
+            out.push_str(&path_label(name));
+            ends.push(out.len());
+        });
     }
 }
 
@@ -331,4 +362,44 @@ fn own_slot() -> Option<u32> {
         .into_iter()
         .find_map(|(_, board)| (0..board.slots()).find(|&slot| board.slot_view(slot).pid == me))
         .map(|slot| slot as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading a list's labels in order gives exactly what labelling each task does, names
+    /// that are not UTF-8 and paths without a directory included.
+    #[test]
+    fn hash_labels_in_order_are_each_tasks_label() {
+        let mut list = PathList::new();
+        let paths: [&[u8]; 7] = [
+            b"top.txt",
+            b"a/b/one",
+            b"a/b/two \"quoted\"",
+            b"a/b/bad\xff\xfename",
+            b"a/\xc3\xa9t\xc3\xa9/x",
+            b"a/\xc3/y",
+            b"z",
+        ];
+        for (i, path) in paths.iter().enumerate() {
+            list.push(path, i as u64);
+        }
+        let tasks = HashTasks::new(Arc::new(list)).unwrap();
+        for range in [0..7, 2..5, 3..4, 6..7, 4..4] {
+            let (mut fast, mut fast_ends) = (String::new(), Vec::new());
+            tasks.push_labels(
+                range.clone(),
+                HashJob::push_label,
+                &mut fast,
+                &mut fast_ends,
+            );
+            let (mut slow, mut slow_ends) = (String::new(), Vec::new());
+            for i in range.clone() {
+                HashJob::push_label(&tasks.task(i), &mut slow);
+                slow_ends.push(slow.len());
+            }
+            assert_eq!((fast, fast_ends), (slow, slow_ends), "{range:?}");
+        }
+    }
 }

@@ -165,6 +165,27 @@ impl PathList {
         (&self.prefixes[r.prefix.0..r.prefix.1], self.name_in(run, i))
     }
 
+    /// Calls `f` with the two parts of each path of `range` (as [`PathList::parts`]), in order,
+    /// with no lookup per path. Panics when `range` goes past the end.
+    pub fn for_each_parts<'a>(
+        &'a self,
+        range: std::ops::Range<usize>,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) {
+        if range.is_empty() {
+            return;
+        }
+        assert!(range.end <= self.len(), "paths {range:?} of {}", self.len());
+        let mut run = self.run_of(range.start);
+        for i in range {
+            while self.runs.get(run + 1).is_some_and(|next| next.first <= i) {
+                run += 1;
+            }
+            let r = &self.runs[run];
+            f(&self.prefixes[r.prefix.0..r.prefix.1], self.name_in(run, i));
+        }
+    }
+
     /// Path `i`, joined. Panics when `i` is out of range.
     pub fn path(&self, i: usize) -> Vec<u8> {
         let (prefix, name) = self.parts(i);
@@ -290,6 +311,21 @@ mod tests {
         }
         let iterated: Vec<Vec<u8>> = list.iter().map(|(p, n, _)| [p, n].concat()).collect();
         assert_eq!(iterated, nasty());
+    }
+
+    #[test]
+    fn parts_in_order_are_each_paths_parts() {
+        let mut list = PathList::new();
+        for path in nasty() {
+            list.push(&path, 0);
+        }
+        let n = list.len();
+        for range in [0..n, 1..4, 3..3, 5..n, n - 1..n] {
+            let mut got = Vec::new();
+            list.for_each_parts(range.clone(), |prefix, name| got.push((prefix, name)));
+            let want: Vec<_> = range.map(|i| list.parts(i)).collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

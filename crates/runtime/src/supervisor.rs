@@ -355,7 +355,9 @@ fn task_labels<J: Job>(fixed: &Arc<dyn TaskList<J::Task>>) -> Option<TaskLabels>
     let tasks = Arc::clone(fixed);
     Some(TaskLabels {
         count: tasks.len() as u64,
-        label: Box::new(move |id, out| J::push_label(&tasks.task(id as usize), out)),
+        labels: Box::new(move |range, out, ends| {
+            tasks.push_labels(range, J::push_label, out, ends)
+        }),
     })
 }
 

@@ -22,6 +22,24 @@ pub trait TaskList<T: Clone>: Send + Sync + 'static {
 
     /// Task `index` (below [`TaskList::len`]).
     fn task(&self, index: usize) -> Cow<'_, T>;
+
+    /// Appends the labels of tasks `range` to `out`, in order, pushing where each ends
+    /// (`out.len()` after it) to `ends`; `label` is the job's [`crate::Job::push_label`]. An
+    /// event log writes the labels of a run's tasks this way, once, in order. The default builds
+    /// each task with [`TaskList::task`] and labels it; override it where the labels can be read
+    /// in order more cheaply, and keep them exactly what `label` makes of each task.
+    fn push_labels(
+        &self,
+        range: std::ops::Range<usize>,
+        label: fn(&T, &mut String),
+        out: &mut String,
+        ends: &mut Vec<usize>,
+    ) {
+        for index in range {
+            label(&self.task(index), out);
+            ends.push(out.len());
+        }
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> TaskList<T> for Vec<T> {

@@ -299,8 +299,11 @@ impl Tracer {
         // Staged labels live in the buffer handed over here: their batch looks itself up.
         self.staged = None;
         if !self.pending.is_empty() {
-            let records = std::mem::take(&mut self.pending);
-            let labels = std::mem::take(&mut self.labels);
+            // The next turn likely gathers as much: one allocation of that size, not a
+            // doubling series (a turn can gather a thousand records).
+            let (records, labels) = (self.pending.len(), self.labels.len());
+            let records = std::mem::replace(&mut self.pending, Vec::with_capacity(records));
+            let labels = std::mem::replace(&mut self.labels, String::with_capacity(labels));
             let _ = self.inbox.send(Msg::Records {
                 run: self.run,
                 records,

@@ -47,15 +47,16 @@ pub(crate) enum Msg {
     },
 }
 
-/// The labels of a run's first `count` tasks (ids `0..count`): `label(id, out)` appends task
-/// `id`'s. Called on the log's thread, in id order.
+/// The labels of a run's first `count` tasks (ids `0..count`), read on the log's thread, in id
+/// order, a line's worth at a time.
 pub(crate) struct TaskLabels {
     pub(crate) count: u64,
-    pub(crate) label: LabelFn,
+    pub(crate) labels: LabelsFn,
 }
 
-/// Appends task `id`'s label to `out`.
-pub(crate) type LabelFn = Box<dyn Fn(u64, &mut String) + Send>;
+/// `labels(range, out, ends)` appends the labels of tasks `range` to `out` and pushes where each
+/// ends to `ends` (as [`crate::TaskList::push_labels`]).
+pub(crate) type LabelsFn = Box<dyn Fn(std::ops::Range<usize>, &mut String, &mut Vec<usize>) + Send>;
 
 /// Labels per `tasks` line.
 const LABELS_PER_LINE: u64 = 1024;
@@ -219,10 +220,7 @@ impl Writer {
             let last = labels.count.min(first + LABELS_PER_LINE);
             text.clear();
             ends.clear();
-            for id in first..last {
-                (labels.label)(id, &mut text);
-                ends.push(text.len());
-            }
+            (labels.labels)(first as usize..last as usize, &mut text, &mut ends);
             if !text.is_empty() {
                 let starts = std::iter::once(0).chain(ends.iter().copied());
                 let text = text.as_str();
@@ -640,7 +638,12 @@ mod tests {
     fn a_runs_first_tasks_are_labelled_once_in_tasks_lines() {
         let table = TaskLabels {
             count: 2500,
-            label: Box::new(|id, out| out.push_str(&format!("dir/f{id}"))),
+            labels: Box::new(|range, out, ends| {
+                for id in range {
+                    out.push_str(&format!("dir/f{id}"));
+                    ends.push(out.len());
+                }
+            }),
         };
         let got = lines_with_table(Vec::new(), "", Some(table));
         assert_eq!(got[0]["ev"], "run_start");
@@ -658,7 +661,7 @@ mod tests {
         assert_eq!(next, 2500);
         let unlabelled = TaskLabels {
             count: 10,
-            label: Box::new(|_, _| {}),
+            labels: Box::new(|range, out, ends| ends.extend(range.map(|_| out.len()))),
         };
         let got = lines_with_table(Vec::new(), "", Some(unlabelled));
         assert!(got.iter().all(|l| l["ev"] != "tasks"), "{got:?}");

@@ -31,7 +31,7 @@
 use crate::as_value::AsValue;
 use crate::function::{decode, encode};
 use crate::process::Process;
-use crate::wire::{read_frame, read_frame_or_eof, write_frame};
+use crate::wire::{ANSWER_WATCH, read_frame, read_frame_or_eof, watch_readable, write_frame};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -480,6 +480,9 @@ impl Conn {
             op,
         };
         write_frame(stream.get_ref(), &request).map_err(gone_unless_timeout)?;
+        if stream.buffer().is_empty() {
+            watch_readable(stream.get_ref(), ANSWER_WATCH);
+        }
         let response = read_frame::<Response>(&mut stream).map_err(gone_unless_timeout)?;
         // Only a connection whose exchange completed goes back for reuse.
         self.idle

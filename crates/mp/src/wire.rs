@@ -58,3 +58,30 @@ pub(crate) fn read_frame_or_eof<T: DeserializeOwned>(mut r: impl Read) -> io::Re
 pub(crate) fn read_frame<T: DeserializeOwned>(r: impl Read) -> io::Result<T> {
     read_frame_or_eof(r)?.ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
 }
+
+/// How long a caller that just sent a request watches for the answer before it sleeps on it:
+/// a manager answers in a few microseconds, about what a sleeping thread takes to be woken on
+/// this kind of machine, so watching halves a round trip; a slower answer costs at most this
+/// much CPU more.
+pub(crate) const ANSWER_WATCH: std::time::Duration = std::time::Duration::from_micros(40);
+
+/// Watches `stream` for up to `limit` until something can be read from it (or it closed), so
+/// that the read that follows does not sleep. Returns at once on any error: the read reports it.
+pub(crate) fn watch_readable(stream: &std::os::unix::net::UnixStream, limit: std::time::Duration) {
+    use nix::sys::socket::{MsgFlags, recv};
+    use std::os::fd::AsRawFd;
+    let started = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    loop {
+        match recv(
+            stream.as_raw_fd(),
+            &mut byte,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Err(nix::errno::Errno::EAGAIN) if started.elapsed() < limit => {
+                std::hint::spin_loop();
+            }
+            _ => return,
+        }
+    }
+}

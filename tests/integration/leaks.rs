@@ -181,3 +181,65 @@ fn descriptors_stay_flat_over_a_thousand_respawns() {
         late.len()
     );
 }
+
+/// With TMPDIR unset, a worker makes its handshake socket in a memory-backed directory
+/// (`$XDG_RUNTIME_DIR` here), but not in one whose socket path would be too long for a Unix
+/// socket address (108 bytes): `bind` would silently cut the path short and create the socket
+/// somewhere else, where nobody removes it. The workers start from the default temporary
+/// directory instead, and nothing is left beside or in the directory given.
+#[test]
+fn workers_start_when_the_memory_backed_directory_cannot_hold_a_socket() {
+    let tmp = tempdir();
+    let runtime_dir = tmp.path().join("r".repeat(120));
+    std::fs::create_dir(&runtime_dir).unwrap();
+    let done = crate::support::run(
+        supervisor_run()
+            .args(["-w", "2", "--format", "json", "fault", "--tasks", "20"])
+            .env_remove("TMPDIR")
+            .env("XDG_RUNTIME_DIR", &runtime_dir),
+    );
+    done.assert_code(0);
+    let doc = done.json();
+    assert_eq!(doc["summary"]["ok"], 20, "{}", doc["summary"]);
+    assert!(doc["summary"]["workers_spawned"].as_u64().unwrap() >= 2);
+    assert_eq!(dir_entries(&runtime_dir), Vec::<std::ffi::OsString>::new());
+    assert_eq!(
+        dir_entries(tmp.path()),
+        vec![runtime_dir.file_name().unwrap().to_os_string()]
+    );
+}
+
+/// A `TMPDIR` too long for a Unix socket's address: the workers' handshake sockets go to
+/// `/tmp` instead (ipc-channel would cut the path short, make every worker's socket at the same
+/// wrong place, leave it there, and the second worker could not start); nothing is left beside
+/// the directory either.
+#[test]
+fn workers_start_with_a_tmpdir_too_long_for_a_socket() {
+    let tmp = tempdir();
+    let long = tmp.path().join("t".repeat(120));
+    std::fs::create_dir(&long).unwrap();
+    let done = crate::support::run(
+        supervisor_run()
+            .args(["-w", "2", "--format", "json", "fault", "--tasks", "20"])
+            .args(["--crash-once-on", "3", "--marker-dir"])
+            .arg(&long)
+            .env("TMPDIR", &long),
+    );
+    done.assert_code(0);
+    let doc = done.json();
+    assert_eq!(doc["summary"]["ok"], 20, "{}", doc["summary"]);
+    assert!(
+        doc["summary"]["workers_spawned"].as_u64().unwrap() >= 3,
+        "a crash and its replacement: {}",
+        doc["summary"]
+    );
+    let left: Vec<_> = dir_entries(&long)
+        .into_iter()
+        .filter(|name| name != "3.crashed")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        dir_entries(tmp.path()),
+        vec![long.file_name().unwrap().to_os_string()]
+    );
+}

@@ -179,10 +179,10 @@ pub(crate) fn worker() -> Result<Booted, Error> {
     let (server, name) = {
         use nix::sys::stat::{Mode, umask};
         let old = umask(Mode::from_bits_truncate(0o077));
-        let created = match memory_backed_dir() {
-            Some(dir) => sys::with_unset_tmpdir_as(&dir, IpcOneShotServer::<Hello>::new),
-            None => IpcOneShotServer::<Hello>::new(),
-        };
+        // A full memory file system (or one out of inodes) falls back to the default.
+        let created = handshake_dir()
+            .and_then(|dir| sys::with_tmpdir_as(&dir, IpcOneShotServer::<Hello>::new).ok())
+            .map_or_else(IpcOneShotServer::<Hello>::new, Ok);
         umask(old);
         created.map_err(|e| refuse(format!("cannot create the handshake socket: {e}")))?
     };
@@ -237,28 +237,50 @@ pub(crate) fn worker() -> Result<Booted, Error> {
     })
 }
 
-/// Where the worker's one-shot server goes when the user has not chosen (`TMPDIR` unset): a
-/// memory-backed directory, `$XDG_RUNTIME_DIR` (the per-user directory meant for sockets) or
-/// else `/dev/shm`. The server lives for microseconds, and creating and removing its directory
-/// and socket on a disk file system (the default `/tmp` is often one) is a journalled metadata
-/// update each: on ext4 it was an eighth of a `Process` spawn + join. `None`: the default
-/// temporary directory (`TMPDIR` as set, or `/tmp` when neither candidate is usable).
-fn memory_backed_dir() -> Option<std::path::PathBuf> {
-    use nix::unistd::{AccessFlags, access};
-    if std::env::var_os("TMPDIR").is_some() {
+/// Where the worker's one-shot server goes, when not in the default temporary directory.
+///
+/// `TMPDIR` when it is set and can hold the server (`None`: the default). Else, when it is unset,
+/// a memory-backed directory: `$XDG_RUNTIME_DIR` (the per-user directory meant for sockets) or
+/// `/dev/shm`. The server lives for microseconds, and creating and removing its directory and
+/// socket on a disk file system (the default `/tmp` is often one) is a journalled metadata update
+/// each: on ext4 it was an eighth of a `Process` spawn + join. A directory that cannot hold it
+/// is passed over: `ipc-channel` cuts a socket path longer than a Unix socket address holds
+/// short, and the socket would be made elsewhere and left there (with a long `TMPDIR`, every
+/// worker's at the same path, so that only the first could start); then `/tmp` is the last
+/// candidate. `None` when none can (the default, as before).
+fn handshake_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    };
+    let tmpdir = var("TMPDIR");
+    if tmpdir.as_deref().is_some_and(can_hold_server) {
         return None;
     }
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from);
-    runtime
+    let memory = [var("XDG_RUNTIME_DIR"), Some(PathBuf::from("/dev/shm"))];
+    let candidates = match tmpdir {
+        None => memory.into_iter().flatten().collect(),
+        Some(_) => Vec::new(),
+    };
+    candidates
         .into_iter()
-        .chain([std::path::PathBuf::from("/dev/shm")])
-        .find(|dir| {
-            dir.is_absolute()
-                && dir.is_dir()
-                && access(dir.as_path(), AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
-        })
+        .chain([PathBuf::from("/tmp")])
+        .find(|dir| can_hold_server(dir))
+}
+
+/// Whether `dir` can hold a one-shot server's directory and socket: a writable directory whose
+/// socket path fits a Unix socket address.
+fn can_hold_server(dir: &std::path::Path) -> bool {
+    use nix::unistd::{AccessFlags, access};
+    // What `sun_path` holds, less its NUL; and what the server adds to the directory.
+    const SOCKET_ADDRESS_MAX: usize = 107;
+    const SERVER_SUFFIX: &str = "/.tmpXXXXXX/socket";
+    dir.is_absolute()
+        && dir.as_os_str().len() + SERVER_SUFFIX.len() <= SOCKET_ADDRESS_MAX
+        && dir.is_dir()
+        && access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
 
 /// Waits on the worker's end of the pair for the parent's [`protocol::CONNECTED`]. An error

@@ -143,21 +143,26 @@ pub(crate) fn own_received_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Runs `f` with `TMPDIR` set to `dir`, then unsets it again (the caller checked it was
-/// unset): `ipc-channel` creates a one-shot server's socket directory under
-/// `std::env::temp_dir()` and has no other way to be told where.
+/// Runs `f` with `TMPDIR` set to `dir`, then puts it back as it was (unset, or its value):
+/// `ipc-channel` creates a one-shot server's socket directory under `std::env::temp_dir()` and
+/// has no other way to be told where.
 ///
 /// Only for a worker's bootstrap, which runs before the engine starts any thread in the worker
 /// and before any task code.
-pub(crate) fn with_unset_tmpdir_as<T>(dir: &std::path::Path, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_tmpdir_as<T>(dir: &std::path::Path, f: impl FnOnce() -> T) -> T {
+    let before = std::env::var_os("TMPDIR");
     // SAFETY: changing the environment races only with a concurrent read of it by non-Rust
     // code on another thread (Rust's own reads take std's environment lock). A worker calls
     // this from its bootstrap, first thing in `main` (`init` must come first), when no thread of
     // the engine exists yet and no task code has run, so nothing reads the environment
-    // concurrently; the variable is unset again before any such code can run.
+    // concurrently; the variable is as it was again before any such code can run.
     unsafe { std::env::set_var("TMPDIR", dir) };
     let out = f();
-    // SAFETY: as above.
-    unsafe { std::env::remove_var("TMPDIR") };
+    match before {
+        // SAFETY: as above.
+        Some(value) => unsafe { std::env::set_var("TMPDIR", value) },
+        // SAFETY: as above.
+        None => unsafe { std::env::remove_var("TMPDIR") },
+    }
     out
 }

@@ -130,7 +130,7 @@ impl EventLog {
     }
 
     /// Starts a run's part of the log with its `run_start` line; `None` once finished.
-    /// Starts run's lines; `labels`: the labels of the tasks it has from its start, written
+    /// Starts a run's lines; `labels`: the labels of the tasks it has from its start, written
     /// once as its `tasks` lines (its batch lines then label only tasks submitted later).
     pub(crate) fn start_run(
         &self,
@@ -252,21 +252,9 @@ impl Tracer {
         mut label: impl FnMut(u64, &mut String),
     ) {
         let first = ids.iter().next();
-        if !self.labels_needed(ids.iter()) {
-            self.staged = None;
-            let labels = Vec::new();
-            self.pending.push((
-                at_us,
-                Trace::Batch {
-                    slot,
-                    pid,
-                    ids,
-                    labels,
-                },
-            ));
-            return;
-        }
-        let mut labels = match self.staged.take() {
+        let staged = self.staged.take();
+        let mut labels = match staged {
+            _ if !self.labels_needed(ids.iter()) => Vec::new(),
             Some((staged_first, ranges))
                 if Some(staged_first) == first && ranges.len() == ids.iter().count() =>
             {

@@ -51,6 +51,9 @@ pub struct EventLog {
 struct Inner {
     /// `None` once finished.
     inbox: Mutex<Option<Sender<Msg>>>,
+    /// The log's thread, to wake it for what should not wait for its next look at the inbox
+    /// (see [`writer::serve`]).
+    waker: std::thread::Thread,
     thread: Mutex<Option<JoinHandle<io::Result<()>>>>,
     tool: Mutex<(String, String)>,
     next_run: AtomicU32,
@@ -82,6 +85,7 @@ impl EventLog {
         Ok(EventLog {
             inner: Arc::new(Inner {
                 inbox: Mutex::new(Some(inbox)),
+                waker: thread.thread().clone(),
                 thread: Mutex::new(Some(thread)),
                 tool: Mutex::new((
                     "supervisor-runtime".to_string(),
@@ -107,6 +111,7 @@ impl EventLog {
             at_us: monotonic_us(),
             name: name.to_string(),
         });
+        self.inner.waker.unpark();
     }
 
     /// Takes no more lines, waits until every line sent so far (and every line of runs still
@@ -114,6 +119,7 @@ impl EventLog {
     /// Later calls (from any clone) return `Ok` at once.
     pub fn finish(&self) -> io::Result<()> {
         lock(&self.inner.inbox).take();
+        self.inner.waker.unpark();
         let thread = lock(&self.inner.thread).take();
         match thread {
             Some(thread) => thread
@@ -150,6 +156,8 @@ impl EventLog {
                 labels,
             })
             .ok()?;
+        // Its table of labels is written while the workers start.
+        self.inner.waker.unpark();
         Some(Tracer {
             inbox,
             run,
@@ -177,6 +185,7 @@ impl Drop for Inner {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        self.waker.unpark();
         if let Some(thread) = self
             .thread
             .get_mut()
@@ -282,7 +291,8 @@ impl Tracer {
         self.pending.push((at_us, trace));
     }
 
-    /// Hands what gathered to the log's thread (never blocks: the channel is unbounded).
+    /// Hands what gathered to the log's thread (never blocks: the channel is unbounded, and
+    /// never wakes the thread: it looks at its inbox every [`writer::POLL_EVERY`]).
     pub(crate) fn flush(&mut self) {
         // Staged labels live in the buffer handed over here: their batch looks itself up.
         self.staged = None;
@@ -308,5 +318,6 @@ impl Tracer {
             at_us: monotonic_us(),
             summary: Box::new(summary.clone()),
         });
+        self._log.waker.unpark();
     }
 }

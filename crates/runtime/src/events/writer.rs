@@ -12,13 +12,23 @@ use crate::coordinator::{
 };
 use crate::exit::ExitKind;
 use crate::report::Summary;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
-/// Lines reach the file at most this long after they were written.
-pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Lines reach the file at most this long after they were written (and so within about
+/// `FLUSH_EVERY` + [`POLL_EVERY`] = 100 ms of happening).
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(80);
+
+/// Lines are written out in pieces of about this size (and at every flush).
+const WRITE_AT: usize = 256 * 1024;
+
+/// How often the thread looks at its inbox while it has nothing to do. Records are not worth
+/// a wake-up each: a send that woke the thread (a futex call, a context switch, on a core the
+/// workers need) on every turn of a run's loop cost as much as writing them. The end of a run,
+/// a signal and the log's end wake it at once.
+pub(crate) const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// What a run (or the program) sends the log's thread.
 pub(crate) enum Msg {
@@ -110,16 +120,16 @@ impl RunTrack {
 /// Writes lines for every message until every sender is gone; returns the first write error.
 pub(crate) fn serve(out: Box<dyn Write + Send>, inbox: Receiver<Msg>) -> io::Result<()> {
     let mut log = Writer {
-        out: io::BufWriter::with_capacity(256 * 1024, out),
+        out,
         error: None,
         epoch: None,
-        runs: HashMap::new(),
-        line: Vec::with_capacity(512),
-        dirty: false,
+        runs: Vec::new(),
+        line: Vec::with_capacity(WRITE_AT + 64 * 1024),
+        line_start: 0,
         flushed: Instant::now(),
     };
     loop {
-        match inbox.recv_timeout(FLUSH_EVERY / 4) {
+        match inbox.try_recv() {
             Ok(msg) => {
                 let urgent = matches!(msg, Msg::End { .. } | Msg::Signal { .. });
                 log.take(msg);
@@ -127,8 +137,15 @@ pub(crate) fn serve(out: Box<dyn Write + Send>, inbox: Receiver<Msg>) -> io::Res
                     log.flush();
                 }
             }
-            Err(RecvTimeoutError::Timeout) => log.flush(),
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                if log.flushed.elapsed() >= FLUSH_EVERY {
+                    log.flush();
+                }
+                // Woken early by `unpark` (see `POLL_EVERY`); a spurious return only looks
+                // again.
+                std::thread::park_timeout(POLL_EVERY);
+            }
+            Err(TryRecvError::Disconnected) => break,
         }
     }
     log.flush();
@@ -139,26 +156,53 @@ pub(crate) fn serve(out: Box<dyn Write + Send>, inbox: Receiver<Msg>) -> io::Res
 }
 
 struct Writer {
-    out: io::BufWriter<Box<dyn Write + Send>>,
+    /// Unbuffered: lines are built in place in `line`, which is written out whole.
+    out: Box<dyn Write + Send>,
     error: Option<io::Error>,
     /// CLOCK_MONOTONIC microseconds of `t` = 0: the first run's start.
     epoch: Option<u64>,
-    runs: HashMap<u32, RunTrack>,
-    /// The line being written.
+    /// The runs going on (a few at most: a pool's calls), looked up for every record.
+    runs: Vec<(u32, RunTrack)>,
+    /// The lines not yet written, the last one possibly being built (from `line_start`).
+    /// Building each line where it will be written saves copying 20 MB of lines into a
+    /// buffer for a run of 100,000 tasks.
     line: Vec<u8>,
-    dirty: bool,
+    line_start: usize,
     flushed: Instant,
 }
 
 impl Writer {
     fn flush(&mut self) {
-        if self.dirty && self.error.is_none() {
-            if let Err(e) = self.out.flush() {
-                self.error = Some(e);
-            }
-            self.dirty = false;
+        self.write_out();
+        if self.error.is_none()
+            && let Err(e) = self.out.flush()
+        {
+            self.error = Some(e);
         }
         self.flushed = Instant::now();
+    }
+
+    /// Writes the finished lines.
+    fn write_out(&mut self) {
+        if !self.line.is_empty()
+            && self.error.is_none()
+            && let Err(e) = self.out.write_all(&self.line)
+        {
+            self.error = Some(e);
+        }
+        self.line.clear();
+        self.line_start = 0;
+    }
+
+    fn track(&mut self, run: u32) -> &mut RunTrack {
+        let at = match self.runs.iter().position(|(r, _)| *r == run) {
+            Some(at) => at,
+            None => {
+                self.runs.push((run, RunTrack::default()));
+                self.runs.len() - 1
+            }
+        };
+        &mut self.runs[at].1
     }
 
     fn rel(&mut self, at_us: u64) -> u64 {
@@ -169,7 +213,7 @@ impl Writer {
     fn begin(&mut self, run: u32, at_us: u64) {
         let t = self.rel(at_us);
         let mut n = itoa::Buffer::new();
-        self.line.clear();
+        self.line_start = self.line.len();
         self.line.extend_from_slice(b"{\"v\":");
         self.line
             .extend_from_slice(n.format(SCHEMA_VERSION).as_bytes());
@@ -183,15 +227,13 @@ impl Writer {
         }
     }
 
-    /// Ends the line and writes it.
+    /// Ends the line; writes the lines out once they are [`WRITE_AT`] bytes.
     fn end(&mut self) {
         self.line.push(b'\n');
-        if self.error.is_none()
-            && let Err(e) = self.out.write_all(&self.line)
-        {
-            self.error = Some(e);
+        self.line_start = self.line.len();
+        if self.line.len() >= WRITE_AT {
+            self.write_out();
         }
-        self.dirty = true;
     }
 
     fn write(&mut self, run: u32, at_us: u64, ev: Ev<'_>) {
@@ -204,6 +246,7 @@ impl Writer {
                 self.end();
             }
             Err(e) => {
+                self.line.truncate(self.line_start);
                 self.error.get_or_insert(e.into());
             }
         }
@@ -252,7 +295,7 @@ impl Writer {
                 info,
                 labels,
             } => {
-                let track = self.runs.entry(run).or_default();
+                let track = self.track(run);
                 track.cost_is_bytes = info.settings.cost_is_bytes;
                 let ev = Ev::RunStart {
                     tool: &info.tool,
@@ -285,7 +328,7 @@ impl Writer {
                 at_us,
                 summary,
             } => {
-                self.runs.remove(&run);
+                self.runs.retain(|(r, _)| *r != run);
                 let how = if summary.gave_up.is_some() {
                     "gave_up"
                 } else if summary.interrupted.is_some() {
@@ -304,7 +347,7 @@ impl Writer {
 
     fn record(&mut self, run: u32, at_us: u64, trace: Trace, labels: &str) {
         let epoch = *self.epoch.get_or_insert(at_us);
-        let track = self.runs.entry(run).or_default();
+        let track = self.track(run);
         let ev = match &trace {
             Trace::Spawn { slot, reason } => {
                 track.slot(*slot).spawn_at = at_us;

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use writer::{Msg, serve};
 pub(crate) use writer::{RunInfo, TaskLabels};
 
@@ -165,6 +166,8 @@ impl EventLog {
             labels: String::new(),
             staged: None,
             labelled_below,
+            unwoken: 0,
+            woken: Instant::now(),
             _log: Arc::clone(&self.inner),
         })
     }
@@ -197,6 +200,13 @@ impl Drop for Inner {
     }
 }
 
+/// Records a [`Tracer`] hands over before it wakes the log's thread (which otherwise looks at
+/// its inbox every [`writer::POLL_EVERY`]) ...
+const WAKE_AFTER_RECORDS: usize = 512;
+
+/// ... or after this long, if it handed any over since.
+const WAKE_AFTER_TIME: Duration = Duration::from_millis(2);
+
 /// One run's end of the log, owned by its executor: records gather here during a turn of the
 /// executor's loop and go to the log's thread together.
 pub(crate) struct Tracer {
@@ -213,6 +223,9 @@ pub(crate) struct Tracer {
     staged: Option<(u64, Vec<std::ops::Range<usize>>)>,
     /// Tasks below this id are labelled in the run's `tasks` lines: their batches need none.
     labelled_below: u64,
+    /// Records sent since the log's thread was last woken, and when that was.
+    unwoken: usize,
+    woken: Instant,
     /// Keeps the log's thread joinable until the run's last line is sent.
     _log: Arc<Inner>,
 }
@@ -291,22 +304,32 @@ impl Tracer {
         self.pending.push((at_us, trace));
     }
 
-    /// Hands what gathered to the log's thread (never blocks: the channel is unbounded, and
-    /// never wakes the thread: it looks at its inbox every [`writer::POLL_EVERY`]).
+    /// Hands what gathered to the log's thread (never blocks: the channel is unbounded), and
+    /// wakes the thread only now and then (see [`WAKE_AFTER_RECORDS`]).
     pub(crate) fn flush(&mut self) {
         // Staged labels live in the buffer handed over here: their batch looks itself up.
         self.staged = None;
         if !self.pending.is_empty() {
             // The next turn likely gathers as much: one allocation of that size, not a
             // doubling series (a turn can gather a thousand records).
-            let (records, labels) = (self.pending.len(), self.labels.len());
-            let records = std::mem::replace(&mut self.pending, Vec::with_capacity(records));
+            let (count, labels) = (self.pending.len(), self.labels.len());
+            let records = std::mem::replace(&mut self.pending, Vec::with_capacity(count));
             let labels = std::mem::replace(&mut self.labels, String::with_capacity(labels));
             let _ = self.inbox.send(Msg::Records {
                 run: self.run,
                 records,
                 labels,
             });
+            // What the thread has not looked at when the run ends, the run's end waits for:
+            // wake it every so many records, and every few milliseconds while records come (a
+            // short run's would otherwise all wait for its end).
+            self.unwoken += count;
+            let now = Instant::now();
+            if self.unwoken >= WAKE_AFTER_RECORDS || now >= self.woken + WAKE_AFTER_TIME {
+                self.unwoken = 0;
+                self.woken = now;
+                self._log.waker.unpark();
+            }
         }
     }
 

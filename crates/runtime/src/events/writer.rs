@@ -21,14 +21,15 @@ use std::time::{Duration, Instant};
 /// `FLUSH_EVERY` + [`POLL_EVERY`] = 100 ms of happening).
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(80);
 
+/// How often the thread looks at its inbox while nothing wakes it. A send that woke the
+/// thread on every turn of a run's loop (a futex call there, a context switch here, on a core
+/// the workers need) cost as much as writing the records; a [`super::Tracer`] wakes it every
+/// few hundred records or milliseconds instead, and a run's end, a signal and the log's end at
+/// once.
+pub(crate) const POLL_EVERY: Duration = Duration::from_millis(20);
+
 /// Lines are written out in pieces of about this size (and at every flush).
 const WRITE_AT: usize = 256 * 1024;
-
-/// How often the thread looks at its inbox while it has nothing to do. Records are not worth
-/// a wake-up each: a send that woke the thread (a futex call, a context switch, on a core the
-/// workers need) on every turn of a run's loop cost as much as writing them. The end of a run,
-/// a signal and the log's end wake it at once.
-pub(crate) const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// What a run (or the program) sends the log's thread.
 pub(crate) enum Msg {
@@ -124,8 +125,9 @@ pub(crate) fn serve(out: Box<dyn Write + Send>, inbox: Receiver<Msg>) -> io::Res
         error: None,
         epoch: None,
         runs: Vec::new(),
-        line: Vec::with_capacity(WRITE_AT + 64 * 1024),
+        line: Vec::with_capacity(4096),
         line_start: 0,
+        unflushed: false,
         flushed: Instant::now(),
     };
     loop {
@@ -168,17 +170,21 @@ struct Writer {
     /// buffer for a run of 100,000 tasks.
     line: Vec<u8>,
     line_start: usize,
+    /// Lines were written to `out` since it was last flushed.
+    unflushed: bool,
     flushed: Instant,
 }
 
 impl Writer {
     fn flush(&mut self) {
         self.write_out();
-        if self.error.is_none()
+        if self.unflushed
+            && self.error.is_none()
             && let Err(e) = self.out.flush()
         {
             self.error = Some(e);
         }
+        self.unflushed = false;
         self.flushed = Instant::now();
     }
 
@@ -190,6 +196,7 @@ impl Writer {
         {
             self.error = Some(e);
         }
+        self.unflushed |= !self.line.is_empty();
         self.line.clear();
         self.line_start = 0;
     }

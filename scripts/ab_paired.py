@@ -49,7 +49,8 @@ def main():
         else:
             t, b = run(test), run(base)
         walls.append(t[0] / b[0])
-        cpus.append(t[1] / b[1])
+        if b[1] > 0:  # a command too short to be charged a tick has no CPU ratio
+            cpus.append(t[1] / b[1])
         base_walls.append(b[0])
         test_walls.append(t[0])
     base_median, test_median = statistics.median(base_walls), statistics.median(test_walls)
@@ -57,6 +58,9 @@ def main():
     mean, low, high = interval(walls)
     print(f"wall ratio: mean {mean:.4f} (95% interval {low:.4f}-{high:.4f}), "
           f"median {statistics.median(walls):.4f}, ratio of medians {test_median / base_median:.4f}")
+    if len(cpus) < 2:
+        print("cpu ratio:  too few rounds with CPU time to compare")
+        return
     mean, low, high = interval(cpus)
     print(f"cpu ratio:  mean {mean:.4f} (95% interval {low:.4f}-{high:.4f}), "
           f"median {statistics.median(cpus):.4f}")

@@ -168,7 +168,7 @@ impl EventLog {
             labelled_below,
             unwoken: 0,
             woken: Instant::now(),
-            _log: Arc::clone(&self.inner),
+            log: Arc::clone(&self.inner),
         })
     }
 }
@@ -210,7 +210,7 @@ const WAKE_AFTER_TIME: Duration = Duration::from_millis(2);
 /// One run's end of the log, owned by its executor: records gather here during a turn of the
 /// executor's loop and go to the log's thread together.
 pub(crate) struct Tracer {
-    /// Declared before `_log`, so it is dropped first: the log's thread, which a last handle's
+    /// Declared before `log`, so it is dropped first: the log's thread, which a last handle's
     /// drop waits for, ends only once every sender is gone.
     inbox: Sender<Msg>,
     run: u32,
@@ -226,8 +226,8 @@ pub(crate) struct Tracer {
     /// Records sent since the log's thread was last woken, and when that was.
     unwoken: usize,
     woken: Instant,
-    /// Keeps the log's thread joinable until the run's last line is sent.
-    _log: Arc<Inner>,
+    /// Keeps the log's thread joinable until the run's last line is sent, and wakes it.
+    log: Arc<Inner>,
 }
 
 impl Tracer {
@@ -328,7 +328,7 @@ impl Tracer {
             if self.unwoken >= WAKE_AFTER_RECORDS || now >= self.woken + WAKE_AFTER_TIME {
                 self.unwoken = 0;
                 self.woken = now;
-                self._log.waker.unpark();
+                self.log.waker.unpark();
             }
         }
     }
@@ -341,6 +341,6 @@ impl Tracer {
             at_us: monotonic_us(),
             summary: Box::new(summary.clone()),
         });
-        self._log.waker.unpark();
+        self.log.waker.unpark();
     }
 }

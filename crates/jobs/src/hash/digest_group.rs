@@ -32,6 +32,10 @@ pub const GROUP_FILES: usize = 64;
 /// refused allocation (a small `--memory-limit`) only means files are streamed one by one.
 const ARENA_BYTES: usize = 32 << 20;
 
+/// The fewest files of one group in one directory for that directory to be opened and the
+/// files opened relative to it (see [`GroupDirs`]); the others are opened by their paths.
+const SHARED_DIR_FILES: usize = 3;
+
 /// Files larger than this are streamed alone.
 const SIDE_BY_SIDE_MAX: u64 = 4 << 20;
 
@@ -398,6 +402,12 @@ fn read_slot(
 /// name per file instead of every component of its path. On a tree of a million small files
 /// (6 components each) that path walk was a tenth of the whole run's CPU time.
 ///
+/// Only a directory holding at least [`SHARED_DIR_FILES`] of the group's files is opened: the
+/// open is a system call of its own that walks the directory's path, so for one or two files
+/// it costs more than the walks it saves. On the benchmark's mixed tree, whose files are
+/// dispatched largest first and so come from all over the tree, nearly every directory of a
+/// group held one file, and opening each cost 6-9% of the run's CPU time.
+///
 /// A file whose directory cannot be opened this way (it vanished, a component is not
 /// searchable) or whose path has no directory part is opened by its whole path, so every
 /// error is the one that path's own open gives. A directory is opened after `at` named the
@@ -432,6 +442,14 @@ impl GroupDirs {
                 };
                 Some((d, CString::new(base).ok()?))
             })
+            .collect::<Vec<Option<(usize, CString)>>>();
+        let mut shared = vec![0usize; dirs.len()];
+        for (d, _) in files.iter().flatten() {
+            shared[*d] += 1;
+        }
+        let files = files
+            .into_iter()
+            .map(|file| file.filter(|(d, _)| shared[*d] >= SHARED_DIR_FILES))
             .collect();
         GroupDirs { dirs, files }
     }

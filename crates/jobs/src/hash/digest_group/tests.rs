@@ -283,3 +283,27 @@ fn files_opened_relative_to_their_directory_give_what_their_whole_path_gives() {
         assert_eq!(got, want, "{}", digester.io());
     }
 }
+
+#[test]
+fn only_a_directory_shared_by_enough_files_of_the_group_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for sub in ["a", "b"] {
+        std::fs::create_dir(root.join(sub)).unwrap();
+    }
+    let r = |s: &str| [bytes(root), s.as_bytes()].concat();
+    let mut raw: Vec<Vec<u8>> = (0..SHARED_DIR_FILES)
+        .map(|i| r(&format!("/a/{i}")))
+        .collect();
+    raw.extend((0..SHARED_DIR_FILES - 1).map(|i| r(&format!("/b/{i}"))));
+    let raw: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+    let names: Vec<Option<CString>> = raw.iter().map(|p| CString::new(*p).ok()).collect();
+    let mut dirs = GroupDirs::new(&raw, &names);
+    for i in 0..raw.len() {
+        dirs.open_dir_of(i);
+    }
+    let relative: Vec<bool> = (0..raw.len()).map(|i| dirs.of(i).is_some()).collect();
+    let mut want = vec![true; SHARED_DIR_FILES];
+    want.extend(vec![false; SHARED_DIR_FILES - 1]);
+    assert_eq!(relative, want);
+}

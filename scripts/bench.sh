@@ -357,6 +357,11 @@ say "h. exec, $exec_tasks commands on $W workers"
 specs=("sup_exec_true=seq $exec_tasks | $sup exec -- true"
     "xargs_exec_true=seq $exec_tasks | xargs -P $W -n1 true")
 skip_unless parallel && specs+=("par_exec_true=seq $exec_tasks | parallel --will-cite -j $W true")
+# The floor: the same spawns of `true` from a bare C loop, nothing captured or supervised.
+floor=$o/spawn_floor
+if command -v cc >/dev/null && cc -O2 -o "$floor" "$scripts/spawn_floor.c"; then
+    specs+=("floor_exec_true=seq $exec_tasks | '$floor' $exec_tasks $W true")
+fi
 timeit "${specs[@]}"
 specs=("sup_exec_echo=seq $exec_tasks | $sup exec -- echo {}.x >$o/sup_exec_echo.out")
 skip_unless parallel && specs+=("par_exec_echo=seq $exec_tasks | parallel --will-cite -k -j $W echo {}.x >$o/par_exec_echo.out")
@@ -368,6 +373,9 @@ if skip_unless parallel; then
 fi
 par_ref() { skip_unless parallel && echo "t:$1" || echo "skip:parallel not installed"; }
 row "exec: $exec_tasks × true (per-task overhead)" t:sup_exec_true "xargs -P$W -n1 true" t:xargs_exec_true "ratio<=0.8" s
+floor_ref=$([ -x "$floor" ] && echo t:floor_exec_true || echo "skip:no C compiler (cc)")
+row "exec: the floor, a bare posix_spawn loop of true in C (info)" "$floor_ref" "xargs -P$W -n1 true" t:xargs_exec_true - s
+row "exec: $exec_tasks × true vs the floor (info)" t:sup_exec_true "bare posix_spawn loop (scripts/spawn_floor.c)" "$floor_ref" - s
 row "exec: $exec_tasks × true vs GNU parallel" t:sup_exec_true "parallel -j$W true" "$(par_ref par_exec_true)" - s
 row "exec: echo {}.x for each of seq $exec_tasks (output = parallel -k's)" t:sup_exec_echo "parallel -k echo {}.x" "$(par_ref par_exec_echo)" "ratio<=1.0" s
 note "exec rows: per-task time = time / $exec_tasks; every command is a real process (posix_spawn in the worker, output captured in \$TMPDIR files); xargs and parallel append the item as we do"

@@ -359,8 +359,9 @@ specs=("sup_exec_true=seq $exec_tasks | $sup exec -- true"
 skip_unless parallel && specs+=("par_exec_true=seq $exec_tasks | parallel --will-cite -j $W true")
 # The floor: the same spawns of `true` from a bare C loop, nothing captured or supervised.
 floor=$o/spawn_floor
+rm -f "$floor"
 if command -v cc >/dev/null && cc -O2 -o "$floor" "$scripts/spawn_floor.c"; then
-    specs+=("floor_exec_true=seq $exec_tasks | '$floor' $exec_tasks $W true")
+    specs+=("floor_exec_true='$floor' $exec_tasks $W true")
 fi
 timeit "${specs[@]}"
 specs=("sup_exec_echo=seq $exec_tasks | $sup exec -- echo {}.x >$o/sup_exec_echo.out")

@@ -8,8 +8,9 @@
 //! busy.
 //!
 //! Files are read whole into one reused arena and hashed together when it is full or the group
-//! ends. A file too large for that is streamed alone (single-stream MD5 is already at compute
-//! speed for it), and so is one that grew past its `fstat` size while being read.
+//! ends. The group's files too large for that are streamed together, a piece of each at a
+//! time, one per lane ([`super::side_by_side`]); one that grew past its `fstat` size while
+//! being read is streamed alone.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -19,6 +20,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::digest_file::{FileDigest, HashError, stream};
 use super::file_io::FileIo;
+use super::side_by_side::md5_side_by_side;
 use super::{Algo, DigestBytes};
 use crate::open_regular::{checked_regular, open_regular, open_regular_at};
 use crate::sys::uring::{Done, Op, Uring};
@@ -36,7 +38,8 @@ const ARENA_BYTES: usize = 32 << 20;
 /// files opened relative to it (see [`GroupDirs`]); the others are opened by their paths.
 const SHARED_DIR_FILES: usize = 3;
 
-/// Files larger than this are streamed alone.
+/// Files larger than this are not read whole into the arena but streamed, side by side with
+/// the group's other big files.
 const SIDE_BY_SIDE_MAX: u64 = 4 << 20;
 
 /// Reusable state for digesting groups of files: the SIMD engine (its CPU features detected
@@ -46,6 +49,8 @@ pub struct GroupDigester {
     engine: md5_many::Md5Many,
     arena: Vec<u8>,
     buf: Vec<u8>,
+    /// The pieces of the big files streamed side by side.
+    pieces: Vec<u8>,
     /// Files read into the arena and not yet hashed: (index in the group, bytes in the arena).
     held: Vec<(usize, Range<usize>)>,
     /// Batched I/O, or `None` (then [`GroupDigester::io`] says why).
@@ -87,6 +92,7 @@ impl GroupDigester {
             engine: md5_many::Md5Many::new(),
             arena: Vec::new(),
             buf: Vec::new(),
+            pieces: Vec::new(),
             held: Vec::new(),
             uring,
             io,
@@ -100,6 +106,7 @@ impl GroupDigester {
             engine: md5_many::Md5Many::new(),
             arena: Vec::new(),
             buf: Vec::new(),
+            pieces: Vec::new(),
             held: Vec::new(),
             uring: None,
             io: FileIo::Syscalls {
@@ -143,6 +150,7 @@ impl GroupDigester {
         let mut used = 0;
         let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
         let mut dirs = GroupDirs::new(paths, &names);
+        let mut big = Vec::new();
         for (i, path) in paths.iter().enumerate() {
             at(i);
             dirs.open_dir_of(i);
@@ -158,7 +166,7 @@ impl GroupDigester {
                 }
             };
             if expected > SIDE_BY_SIDE_MAX {
-                out[i] = Some(stream(&mut file, expected, Algo::Md5, &[], &mut self.buf));
+                big.push((i, file, expected));
                 continue;
             }
             let want = expected as usize + 1;
@@ -184,6 +192,7 @@ impl GroupDigester {
             };
         }
         self.hash_held(out);
+        self.stream_big(big, at, out);
     }
 
     /// Batched on io_uring: every file of the group opened in one submission, checked to be
@@ -217,6 +226,7 @@ impl GroupDigester {
             .collect();
         let mut opened = uring.run(opens, at).into_iter();
         let mut small: Vec<(usize, File, u64)> = Vec::new();
+        let mut big: Vec<(usize, File, u64)> = Vec::new();
         for (i, name) in names.iter().enumerate() {
             if name.is_none() {
                 // As std's `open` says of a path it cannot pass to the kernel.
@@ -237,8 +247,8 @@ impl GroupDigester {
             at(i);
             match checked_regular(File::from(fd)) {
                 Err(err) => out[i] = Some(Err(err.into())),
-                Ok((mut file, expected)) if expected > SIDE_BY_SIDE_MAX => {
-                    out[i] = Some(stream(&mut file, expected, Algo::Md5, &[], &mut self.buf));
+                Ok((file, expected)) if expected > SIDE_BY_SIDE_MAX => {
+                    big.push((i, file, expected));
                 }
                 Ok((file, expected)) => small.push((i, file, expected)),
             }
@@ -253,6 +263,26 @@ impl GroupDigester {
                 .collect();
             uring.run(closes, at);
             self.hash_held(out);
+        }
+        self.stream_big(big, at, out);
+    }
+
+    /// Streams the group's big files side by side (each alone if the memory for that is
+    /// refused).
+    fn stream_big(
+        &mut self,
+        big: Vec<(usize, File, u64)>,
+        at: &mut dyn FnMut(usize),
+        out: &mut Results,
+    ) {
+        if big.is_empty() {
+            return;
+        }
+        if let Err(big) = md5_side_by_side(self.engine, &mut self.pieces, big, at, out) {
+            for (i, mut file, expected) in big {
+                at(i);
+                out[i] = Some(stream(&mut file, expected, Algo::Md5, &[], &mut self.buf));
+            }
         }
     }
 

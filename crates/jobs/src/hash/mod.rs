@@ -21,6 +21,7 @@ mod ext_filter;
 mod file_io;
 mod listed;
 mod quote;
+mod side_by_side;
 mod sums;
 
 pub use algo::{Algo, Blake2bLen, ParseAlgoError};

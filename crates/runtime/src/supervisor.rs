@@ -247,7 +247,8 @@ impl<J: Job> Supervisor<J> {
         let abort_grace = settings.abort_grace();
         let mut coord = Coordinator::new(settings);
         if !fixed.is_empty() {
-            let costs: Vec<u64> = (0..fixed.len()).map(|i| J::cost(&fixed.task(i))).collect();
+            let mut costs = Vec::with_capacity(fixed.len());
+            fixed.push_costs(0..fixed.len(), J::cost, &mut costs);
             board.add_totals(costs.len() as u64, costs.iter().sum());
             let mut ignored = Vec::new();
             let submitted = Event::<J::Output>::Submitted { first: 0, costs };

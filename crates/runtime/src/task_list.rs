@@ -40,6 +40,15 @@ pub trait TaskList<T: Clone>: Send + Sync + 'static {
             ends.push(out.len());
         }
     }
+
+    /// Appends the costs of tasks `range` to `out`, in order; `cost` is the job's
+    /// [`crate::Job::cost`]. A run costs every task once, at its start, before any worker has
+    /// work: the default builds each task with [`TaskList::task`] and costs it; override it
+    /// where the costs can be read more cheaply, and keep them exactly what `cost` makes of
+    /// each task.
+    fn push_costs(&self, range: std::ops::Range<usize>, cost: fn(&T) -> u64, out: &mut Vec<u64>) {
+        out.extend(range.map(|index| cost(&self.task(index))));
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> TaskList<T> for Vec<T> {

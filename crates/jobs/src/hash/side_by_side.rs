@@ -32,6 +32,9 @@ const LANES: usize = 16;
 /// small; 16 of them (4 MiB) are what this holds in memory.
 const PIECE: usize = 256 << 10;
 
+/// A big file of a group: its index in the group, the open file, its `fstat` size.
+pub(super) type BigFile = (usize, File, u64);
+
 /// The results of a group, by the file's index in it.
 type Results = [Option<Result<FileDigest, HashError>>];
 
@@ -92,13 +95,16 @@ impl Lane {
 pub(super) fn md5_side_by_side(
     engine: Md5Many,
     buf: &mut Vec<u8>,
-    files: Vec<(usize, File, u64)>,
+    files: Vec<BigFile>,
     at: &mut dyn FnMut(usize),
     out: &mut Results,
-) -> Result<(), Vec<(usize, File, u64)>> {
+) -> Result<(), Vec<BigFile>> {
     let lanes_needed = files.len().min(LANES);
     if buf.len() < lanes_needed * PIECE {
-        if buf.try_reserve_exact(lanes_needed * PIECE - buf.len()).is_err() {
+        if buf
+            .try_reserve_exact(lanes_needed * PIECE - buf.len())
+            .is_err()
+        {
             return Err(files);
         }
         buf.resize(lanes_needed * PIECE, 0);
@@ -153,7 +159,13 @@ pub(super) fn md5_side_by_side(
 /// common, the rest of each alone (only after a short read in the middle of a file).
 fn advance(engine: Md5Many, buf: &[u8], lanes: &mut [Lane]) {
     let piece = |lane: &Lane| &buf[lane.slot * PIECE..][lane.start..lane.end];
-    let common = lanes.iter().map(|lane| lane.end - lane.start).min().unwrap_or(0) / 64 * 64;
+    let common = lanes
+        .iter()
+        .map(|lane| lane.end - lane.start)
+        .min()
+        .unwrap_or(0)
+        / 64
+        * 64;
     if lanes.len() > 1 && common > 0 {
         let mut states = [Md5State::new(); LANES];
         let mut inputs: [&[u8]; LANES] = [&[]; LANES];
@@ -190,8 +202,12 @@ mod tests {
             .collect()
     }
 
-    fn open_all(dir: &std::path::Path, lens: &[usize]) -> (Vec<Vec<u8>>, Vec<(usize, File, u64)>) {
-        let contents: Vec<Vec<u8>> = lens.iter().enumerate().map(|(i, &n)| content(i, n)).collect();
+    fn open_all(dir: &std::path::Path, lens: &[usize]) -> (Vec<Vec<u8>>, Vec<BigFile>) {
+        let contents: Vec<Vec<u8>> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| content(i, n))
+            .collect();
         let files = contents
             .iter()
             .enumerate()
@@ -268,13 +284,22 @@ mod tests {
         files.insert(1, (3, unreadable, 1));
         let mut out: Vec<Option<Result<FileDigest, HashError>>> =
             std::iter::repeat_with(|| None).take(4).collect();
-        md5_side_by_side(Md5Many::new(), &mut Vec::new(), files, &mut |_| {}, &mut out)
-            .map_err(|_| "no memory")
-            .unwrap();
+        md5_side_by_side(
+            Md5Many::new(),
+            &mut Vec::new(),
+            files,
+            &mut |_| {},
+            &mut out,
+        )
+        .map_err(|_| "no memory")
+        .unwrap();
         assert!(matches!(out[3], Some(Err(_))), "{:?}", out[3]);
         for (i, data) in contents.iter().enumerate() {
             let got = out[i].as_ref().unwrap().as_ref().unwrap();
-            assert_eq!(got.digest.hex(), hex::encode(md5_reference::Md5::digest(data)));
+            assert_eq!(
+                got.digest.hex(),
+                hex::encode(md5_reference::Md5::digest(data))
+            );
         }
     }
 }

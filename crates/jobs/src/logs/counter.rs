@@ -1,9 +1,9 @@
 //! The line counter: pure byte crunching over a stream fed in pieces, no I/O.
 //!
-//! It never walks lines one by one. The complete lines of a piece go, where the CPU has AVX2
-//! and there are at most four patterns, through [`LineScan`]: one SIMD pass that finds
-//! newlines and every pattern's candidates together and skips the rest of a line once it is
-//! decided. Otherwise it counts newlines with `memchr` and runs one `memmem` search per
+//! It never walks lines one by one. The complete lines of a piece go, where the CPU has
+//! AVX-512BW or AVX2 and there are at most four patterns, through [`LineScan`]: one SIMD pass
+//! that finds newlines and every pattern's candidates together and counts the lines holding
+//! them by arithmetic on the masks, without a branch per line or per match. Otherwise it counts newlines with `memchr` and runs one `memmem` search per
 //! pattern over all the complete lines at once, looking individually only at the lines a
 //! search hits. Either way the cost is SIMD passes over the data, which is what lets it beat
 //! ripgrep.

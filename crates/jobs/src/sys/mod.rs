@@ -4,8 +4,8 @@
 //!   in `hash --check` messages are quoted as coreutils quotes them;
 //! * [`signals`]: dying by a signal, or ignoring SIGTERM, for the `fault` job (libc calls std
 //!   does not offer);
-//! * [`simd`]: handing out the AVX2 line scan of the `logs` job as a safe function, only after
-//!   the CPU was found to have the instructions it is compiled for;
+//! * [`simd`]: handing out the AVX-512 and AVX2 line scans of the `logs` job as safe
+//!   functions, each only after the CPU was found to have the instructions it is compiled for;
 //! * [`guardian`]: the `exec` job's process-group guardian (a fork without exec, and waiting
 //!   for signals);
 //! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`;

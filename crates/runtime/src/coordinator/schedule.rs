@@ -56,19 +56,12 @@ impl Schedule {
         ids: impl IntoIterator<Item = u64>,
         tasks: &TaskTable,
     ) {
-        // Costliest first; ties in the order given (ids only grow within a flow). Sorted as
-        // (cost, id) pairs side by side rather than through the task table's lookups: a
-        // million tasks' sort is part of the serial time before the first worker starts.
-        let mut keyed: Vec<(std::cmp::Reverse<u64>, u64)> = ids
-            .into_iter()
-            .map(|t| (std::cmp::Reverse(tasks.cost(t)), t))
-            .collect();
+        let mut ids: Vec<u64> = ids.into_iter().collect();
         // Equal costs (the common case for many jobs) are already in order.
-        if keyed.windows(2).any(|w| w[0] > w[1]) {
-            keyed.sort_unstable();
+        if ids.windows(2).any(|w| tasks.cost(w[0]) < tasks.cost(w[1])) {
+            ids.sort_by_key(|&t| std::cmp::Reverse(tasks.cost(t)));
         }
-        let queued_cost = keyed.iter().map(|(cost, _)| cost.0).sum();
-        let ids: Vec<u64> = keyed.into_iter().map(|(_, t)| t).collect();
+        let queued_cost = ids.iter().map(|&t| tasks.cost(t)).sum();
         self.queued_cost += queued_cost;
         self.flows.push_back(Flow {
             id,

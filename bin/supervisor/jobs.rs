@@ -414,4 +414,25 @@ mod tests {
             assert_eq!((fast, fast_ends), (slow, slow_ends), "{range:?}");
         }
     }
+
+    /// Reading a list's costs in one call gives exactly what costing each task does.
+    #[test]
+    fn hash_costs_read_from_the_list_are_each_tasks_cost() {
+        let mut list = PathList::new();
+        let sizes = [0u64, 1, 4 << 20, 17, u64::from(u32::MAX) + 5, 3];
+        for (i, size) in sizes.iter().enumerate() {
+            list.push(format!("d{}/f{i}", i % 2).as_bytes(), *size);
+        }
+        let tasks = HashTasks::new(Arc::new(list)).unwrap();
+        for range in [0..6, 1..4, 5..6, 2..2] {
+            let mut fast = Vec::new();
+            tasks.push_costs(range.clone(), HashJob::cost, &mut fast);
+            let slow: Vec<u64> = range
+                .clone()
+                .map(|i| HashJob::cost(&tasks.task(i)))
+                .collect();
+            assert_eq!(fast, slow, "{range:?}");
+            assert_eq!(fast, sizes[range.clone()].to_vec(), "{range:?}");
+        }
+    }
 }

@@ -53,6 +53,14 @@ impl Job for HashJob {
     /// MD5 digests the files of a group side by side (SIMD lanes); the other algorithms are
     /// single-stream SIMD already, so they go one file at a time.
     const GROUP: usize = hash::GROUP_FILES;
+    /// Files from 16 KiB up go largest first (the SIMD lanes of a group stay evenly filled, no
+    /// big file is left for the end); smaller ones follow in the walk's order, so a group's
+    /// files share directories, opened once and each file relative to it, with their inodes
+    /// and dentries close in memory. On the benchmark's mixed tree (87% of its files under
+    /// 16 KiB) that was 8% less time than sorting them all (11 paired rounds: 0.92; cut at 8
+    /// KiB 0.93, 32 KiB 0.94, 64 KiB 0.96, 128 KiB 1.08, 1 MiB 1.37, where lanes of one group
+    /// hold very different lengths); the million small files unchanged.
+    const COSTLIEST_FIRST_FROM: u64 = 16 << 10;
     type Setup = Algo;
     /// A path of the run's shared list in the parent, the path itself in a worker.
     type Task = ListedFile;

@@ -54,9 +54,16 @@ pub trait Job: Sized + 'static {
             .collect()
     }
 
+    /// Tasks that cost at least this are dispatched costliest first; cheaper ones all count as
+    /// ties and follow them in the order they were submitted. For work whose cheap tasks are
+    /// better kept next to their neighbours than sorted (small files of one directory, opened
+    /// relative to it, with their metadata close in memory), while the costly ones still go
+    /// first so none is left for the end. 0 (the default): every cost counts.
+    const COSTLIEST_FIRST_FROM: u64 = 0;
+
     /// An estimate of the task's cost in arbitrary units (bytes for a file). Costlier tasks are
-    /// dispatched first and batches are sized by cost; the worker also adds it to its
-    /// scoreboard byte counter.
+    /// dispatched first (see [`Job::COSTLIEST_FIRST_FROM`]) and batches are sized by cost; the
+    /// worker also adds it to its scoreboard byte counter.
     fn cost(_task: &Self::Task) -> u64 {
         1
     }

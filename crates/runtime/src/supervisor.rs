@@ -244,6 +244,7 @@ impl<J: Job> Supervisor<J> {
         });
         let mut settings = settings(&config, workers);
         settings.trace = tracer.is_some();
+        settings.costliest_first_from = J::COSTLIEST_FIRST_FROM;
         let abort_grace = settings.abort_grace();
         let mut coord = Coordinator::new(settings);
         if !fixed.is_empty() {
@@ -344,6 +345,7 @@ fn settings(config: &Config, workers: usize) -> Settings {
         },
         window: WINDOW,
         max_batch: config.max_batch,
+        costliest_first_from: 0,
         trace: false,
     }
 }

@@ -80,6 +80,8 @@ pub(crate) struct Settings {
     /// Batches a worker may hold at once.
     pub(crate) window: usize,
     pub(crate) max_batch: usize,
+    /// Costs below this are ties in the dispatch order ([`crate::Job::COSTLIEST_FIRST_FROM`]).
+    pub(crate) costliest_first_from: u64,
     /// Emit [`Command::Trace`] records (the run has an event log).
     pub(crate) trace: bool,
 }
@@ -369,7 +371,11 @@ impl Coordinator {
             })
             .collect();
         Coordinator {
-            schedule: Schedule::new(settings.workers, settings.max_batch),
+            schedule: Schedule::new(
+                settings.workers,
+                settings.max_batch,
+                settings.costliest_first_from,
+            ),
             rng: fastrand::Rng::with_seed(settings.chaos.map_or(0, |c| c.seed)),
             settings,
             tasks: TaskTable::default(),

@@ -29,10 +29,12 @@ pub(crate) struct Schedule {
     queued_cost: u64,
     workers: u64,
     max_batch: usize,
+    /// Costs below this are ties in a flow's order.
+    costliest_first_from: u64,
 }
 
 impl Schedule {
-    pub(crate) fn new(workers: usize, max_batch: usize) -> Self {
+    pub(crate) fn new(workers: usize, max_batch: usize, costliest_first_from: u64) -> Self {
         Schedule {
             isolated: VecDeque::new(),
             flows: VecDeque::new(),
@@ -40,6 +42,7 @@ impl Schedule {
             queued_cost: 0,
             workers: workers.max(1) as u64,
             max_batch,
+            costliest_first_from,
         }
     }
 
@@ -49,7 +52,8 @@ impl Schedule {
         id
     }
 
-    /// Queues a call's tasks as flow `id`, costliest first (ties keep their order).
+    /// Queues a call's tasks as flow `id`, costliest first (ties keep their order; costs below
+    /// `costliest_first_from` are all ties).
     pub(crate) fn add_flow(
         &mut self,
         id: u32,
@@ -57,9 +61,15 @@ impl Schedule {
         tasks: &TaskTable,
     ) {
         let mut ids: Vec<u64> = ids.into_iter().collect();
-        // Equal costs (the common case for many jobs) are already in order.
-        if ids.windows(2).any(|w| tasks.cost(w[0]) < tasks.cost(w[1])) {
-            ids.sort_by_key(|&t| std::cmp::Reverse(tasks.cost(t)));
+        let floor = self.costliest_first_from;
+        let key = |t: u64| {
+            Some(tasks.cost(t))
+                .filter(|&cost| cost >= floor)
+                .unwrap_or(0)
+        };
+        // Equal keys (the common case for many jobs) are already in order.
+        if ids.windows(2).any(|w| key(w[0]) < key(w[1])) {
+            ids.sort_by_key(|&t| std::cmp::Reverse(key(t)));
         }
         let queued_cost = ids.iter().map(|&t| tasks.cost(t)).sum();
         self.queued_cost += queued_cost;
@@ -174,10 +184,34 @@ mod tests {
 
     fn one_flow(costs: &[u64], workers: usize, max_batch: usize) -> (Schedule, TaskTable) {
         let t = table(costs, 0);
-        let mut s = Schedule::new(workers, max_batch);
+        let mut s = Schedule::new(workers, max_batch, 0);
         let id = s.new_flow_id();
         s.add_flow(id, 0..costs.len() as u64, &t);
         (s, t)
+    }
+
+    #[test]
+    fn costs_below_the_floor_are_ties_that_keep_their_order() {
+        let costs = [5u64, 300, 7, 100, 2, 1000, 99, 100];
+        let t = table(&costs, 0);
+        let mut s = Schedule::new(1, 64, 100);
+        let id = s.new_flow_id();
+        s.add_flow(id, 0..costs.len() as u64, &t);
+        let mut order = Vec::new();
+        while !s.is_empty() {
+            order.extend(s.next_batch(1, &t));
+        }
+        // 1000, 300, then the two 100s in their order; the rest as submitted.
+        assert_eq!(order, vec![5, 1, 3, 7, 0, 2, 4, 6]);
+        // Without a floor, every cost counts.
+        let mut s = Schedule::new(1, 64, 0);
+        let id = s.new_flow_id();
+        s.add_flow(id, 0..costs.len() as u64, &t);
+        let mut order = Vec::new();
+        while !s.is_empty() {
+            order.extend(s.next_batch(1, &t));
+        }
+        assert_eq!(order, vec![5, 1, 3, 7, 6, 2, 0, 4]);
     }
 
     #[test]
@@ -229,7 +263,7 @@ mod tests {
             t.push(id, 1, 0);
         }
         t.push(1000, 1, 1);
-        let mut s = Schedule::new(2, 16);
+        let mut s = Schedule::new(2, 16, 0);
         let long = s.new_flow_id();
         s.add_flow(long, 0..1000, &t);
         let short = s.new_flow_id();
@@ -249,7 +283,7 @@ mod tests {
         for id in 0..10 {
             t.push(id, 1, (id / 5) as u32);
         }
-        let mut s = Schedule::new(1, 2);
+        let mut s = Schedule::new(1, 2, 0);
         s.add_flow(0, 0..5, &t);
         s.add_flow(1, 5..10, &t);
         let a = s.next_batch(usize::MAX, &t);

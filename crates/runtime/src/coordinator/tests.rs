@@ -26,6 +26,7 @@ fn settings(workers: usize) -> Settings {
         },
         window: 2,
         max_batch: 4,
+        costliest_first_from: 0,
         trace: false,
     }
 }

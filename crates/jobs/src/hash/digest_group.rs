@@ -4,8 +4,9 @@
 //! left. Independent files can share a register though, one file per lane: `md5-many` runs 8
 //! (AVX2) or 16 (AVX-512) messages through one instruction stream, several times the
 //! throughput of the fastest single-stream code on a tree of many files. The parent dispatches
-//! the largest files first, so the files of one group have similar sizes and the lanes stay
-//! busy.
+//! files from 16 KiB up largest first, so the files of one group have similar sizes and the
+//! lanes stay busy, and the smaller ones in the walk's order, so a group of them shares a few
+//! directories ([`GroupDirs`]).
 //!
 //! Files are read whole into one reused arena and hashed together when it is full or the group
 //! ends. The group's files too large for that are streamed together, a piece of each at a
@@ -434,9 +435,10 @@ fn read_slot(
 ///
 /// Only a directory holding at least [`SHARED_DIR_FILES`] of the group's files is opened: the
 /// open is a system call of its own that walks the directory's path, so for one or two files
-/// it costs more than the walks it saves. On the benchmark's mixed tree, whose files are
-/// dispatched largest first and so come from all over the tree, nearly every directory of a
-/// group held one file, and opening each cost 6-9% of the run's CPU time.
+/// it costs more than the walks it saves. On the benchmark's mixed tree, whose files from
+/// 16 KiB up are dispatched largest first and so come from all over the tree, nearly every
+/// directory of such a group holds one file (opening each cost 6-9% of the run's CPU time); its
+/// smaller files come in the walk's order, a group's from one or two directories.
 ///
 /// A file whose directory cannot be opened this way (it vanished, a component is not
 /// searchable) or whose path has no directory part is opened by its whole path, so every

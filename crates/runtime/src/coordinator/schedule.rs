@@ -190,28 +190,26 @@ mod tests {
         (s, t)
     }
 
+    /// The order one flow of `costs` is dispatched in, one task at a time.
+    fn dispatch_order(costs: &[u64], costliest_first_from: u64) -> Vec<u64> {
+        let t = table(costs, 0);
+        let mut s = Schedule::new(1, 64, costliest_first_from);
+        let id = s.new_flow_id();
+        s.add_flow(id, 0..costs.len() as u64, &t);
+        let mut order = Vec::new();
+        while !s.is_empty() {
+            order.extend(s.next_batch(1, &t));
+        }
+        order
+    }
+
     #[test]
     fn costs_below_the_floor_are_ties_that_keep_their_order() {
         let costs = [5u64, 300, 7, 100, 2, 1000, 99, 100];
-        let t = table(&costs, 0);
-        let mut s = Schedule::new(1, 64, 100);
-        let id = s.new_flow_id();
-        s.add_flow(id, 0..costs.len() as u64, &t);
-        let mut order = Vec::new();
-        while !s.is_empty() {
-            order.extend(s.next_batch(1, &t));
-        }
         // 1000, 300, then the two 100s in their order; the rest as submitted.
-        assert_eq!(order, vec![5, 1, 3, 7, 0, 2, 4, 6]);
+        assert_eq!(dispatch_order(&costs, 100), vec![5, 1, 3, 7, 0, 2, 4, 6]);
         // Without a floor, every cost counts.
-        let mut s = Schedule::new(1, 64, 0);
-        let id = s.new_flow_id();
-        s.add_flow(id, 0..costs.len() as u64, &t);
-        let mut order = Vec::new();
-        while !s.is_empty() {
-            order.extend(s.next_batch(1, &t));
-        }
-        assert_eq!(order, vec![5, 1, 3, 7, 6, 2, 0, 4]);
+        assert_eq!(dispatch_order(&costs, 0), vec![5, 1, 3, 7, 6, 2, 0, 4]);
     }
 
     #[test]

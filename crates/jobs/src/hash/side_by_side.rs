@@ -48,31 +48,28 @@ struct Lane {
     /// Bytes read so far.
     size: u64,
     state: Md5State,
-    /// Which `PIECE` of the buffer is this lane's, and the bytes in it not yet hashed.
+    /// Which `PIECE` of the buffer is this lane's, and how many bytes the last read put there.
     slot: usize,
-    start: usize,
-    end: usize,
+    len: usize,
     /// Whether the last read was the end of the file.
     ended: bool,
 }
 
 impl Lane {
-    /// Reads the lane's next piece behind what it has not hashed yet. An error is the file's
-    /// result.
+    /// Reads the lane's next piece into its slot (the last one is hashed by now). An error is
+    /// the file's result.
     fn fill(&mut self, buf: &mut [u8], at: &mut dyn FnMut(usize)) -> io::Result<()> {
         let slot = &mut buf[self.slot * PIECE..(self.slot + 1) * PIECE];
-        slot.copy_within(self.start..self.end, 0);
-        (self.start, self.end) = (0, self.end - self.start);
-        let wanted = PIECE - self.end;
+        self.len = 0;
         at(self.index);
         loop {
-            match self.file.read(&mut slot[self.end..]) {
+            match self.file.read(slot) {
                 Ok(0) => self.ended = true,
                 Ok(n) => {
-                    self.end += n;
+                    self.len = n;
                     self.size += n as u64;
                     // As `stream`: a short read that reaches the `fstat` size is the end.
-                    self.ended = n < wanted && self.size >= self.expected;
+                    self.ended = n < PIECE && self.size >= self.expected;
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(err),
@@ -125,8 +122,7 @@ pub(super) fn md5_side_by_side(
                 size: 0,
                 state: Md5State::new(),
                 slot,
-                start: 0,
-                end: 0,
+                len: 0,
                 ended: false,
             });
         }
@@ -141,8 +137,7 @@ pub(super) fn md5_side_by_side(
             if let Err(err) = lane.fill(buf, at) {
                 out[lane.index] = Some(Err(err.into()));
             } else if lane.ended {
-                let piece = &buf[lane.slot * PIECE..][lane.start..lane.end];
-                lane.state.update(piece);
+                lane.state.update(piece(buf, lane));
                 out[lane.index] = Some(Ok(lane.digest()));
             } else {
                 k += 1;
@@ -155,23 +150,22 @@ pub(super) fn md5_side_by_side(
     }
 }
 
+/// The bytes the lane's last read put in its slot.
+fn piece<'b>(buf: &'b [u8], lane: &Lane) -> &'b [u8] {
+    &buf[lane.slot * PIECE..][..lane.len]
+}
+
 /// Hashes the bytes every lane has read: side by side as far as all have whole blocks in
 /// common, the rest of each alone (only after a short read in the middle of a file).
 fn advance(engine: Md5Many, buf: &[u8], lanes: &mut [Lane]) {
-    let piece = |lane: &Lane| &buf[lane.slot * PIECE..][lane.start..lane.end];
-    let common = lanes
-        .iter()
-        .map(|lane| lane.end - lane.start)
-        .min()
-        .unwrap_or(0)
-        / 64
-        * 64;
+    let common = lanes.iter().map(|lane| lane.len).min().unwrap_or(0) / 64 * 64;
+    let mut hashed = 0;
     if lanes.len() > 1 && common > 0 {
         let mut states = [Md5State::new(); LANES];
         let mut inputs: [&[u8]; LANES] = [&[]; LANES];
         for (k, lane) in lanes.iter().enumerate() {
             states[k] = lane.state;
-            inputs[k] = &piece(lane)[..common];
+            inputs[k] = &piece(buf, lane)[..common];
         }
         // The unused lanes hash a copy of the first lane's bytes into states thrown away.
         for k in lanes.len()..LANES {
@@ -180,13 +174,11 @@ fn advance(engine: Md5Many, buf: &[u8], lanes: &mut [Lane]) {
         engine.update_many(&mut states, &inputs);
         for (k, lane) in lanes.iter_mut().enumerate() {
             lane.state = states[k];
-            lane.start += common;
         }
+        hashed = common;
     }
     for lane in lanes.iter_mut() {
-        let rest = &buf[lane.slot * PIECE..][lane.start..lane.end];
-        lane.state.update(rest);
-        lane.start = lane.end;
+        lane.state.update(&piece(buf, lane)[hashed..]);
     }
 }
 

@@ -18,7 +18,7 @@
 //! (the ancestors of each directory), so that mode stays serial.
 //!
 //! With [`Sizes::WherePaying`] a directory's regular files are only `stat`-ed for their sizes
-//! when a sample of them (the first and every [`SAMPLE_EVERY`]th, in name order) averages at
+//! when a sample of them ([`SAMPLES`] spread evenly over them in name order) averages at
 //! least [`SIZES_PAY_FROM`] bytes; the others keep size 0. Measured on a million files of ~200
 //! bytes, the `stat` of every entry was a quarter of the whole run's CPU time, and a size buys
 //! nothing there: the worker `fstat`s each file it opens anyway, and a few hundred bytes hash
@@ -44,9 +44,12 @@ use super::listing::Listing;
 use super::{NameFilter, Owned, Sizes, SkipReason, Walked};
 use crate::describe_io_error;
 
-/// With [`Sizes::WherePaying`], the sample of a directory's files: the first and every
-/// `SAMPLE_EVERY`th regular file (among those the filter keeps, in name order).
-const SAMPLE_EVERY: usize = 16;
+/// With [`Sizes::WherePaying`], the sample of a directory's files: this many regular files
+/// (among those the filter keeps), spread evenly over them in name order, the first included.
+/// Measured on a million files of ~200 bytes in 3,007 directories: the walk took 0.25 s when
+/// it sampled the first and every 16th file (62,500 `stat`s of cold inodes), 0.22 s with the
+/// first file only.
+const SAMPLES: usize = 4;
 
 /// With [`Sizes::WherePaying`], a directory whose sampled files average at least this many
 /// bytes gets every file `stat`-ed: below it, a file's hashing costs about its opening, and a
@@ -307,13 +310,13 @@ fn skipped(path: Vec<u8>, reason: SkipReason) -> Walked {
     Walked::Skipped { path, reason }
 }
 
-/// `stat`s the sample of a directory's regular files (see [`SAMPLE_EVERY`]) and decides whether
+/// `stat`s the sample of a directory's regular files (see [`SAMPLES`]) and decides whether
 /// the rest are worth it.
 fn sample(dir: BorrowedFd<'_>, entries: &Entries, files: &[usize]) -> Known {
-    let sampled: Vec<(usize, Result<u64, String>)> = files
-        .iter()
-        .step_by(SAMPLE_EVERY)
-        .map(|&i| (i, size_at(dir, entries.name(i))))
+    let picks = SAMPLES.min(files.len());
+    let sampled: Vec<(usize, Result<u64, String>)> = (0..picks)
+        .map(|k| files[k * files.len() / picks])
+        .map(|i| (i, size_at(dir, entries.name(i))))
         .collect();
     let seen: Vec<u64> = sampled
         .iter()

@@ -6,7 +6,8 @@ use super::{Needs, Record};
 use serde_json::{Map, Value};
 
 /// Rebuilds a record from its JSON object, its order key and whether it failed.
-pub type Decode = Box<dyn Fn(&Map<String, Value>, &[u8], bool, Needs) -> Result<Record, String>>;
+pub type Decode =
+    Box<dyn Fn(&Map<String, Value>, &[u8], bool, Needs) -> Result<Record, String> + Send + Sync>;
 
 /// A text field.
 pub fn text<'a>(json: &'a Map<String, Value>, key: &str) -> Result<&'a str, String> {

@@ -17,6 +17,7 @@ mod record;
 mod sink;
 pub mod stream_text;
 pub mod summary;
+mod sums_lines;
 
 pub use record::{Needs, Record, display_path, insert_path};
 pub use sink::Sink;
@@ -42,7 +43,7 @@ pub struct View {
 
 /// The results of a run, turned into records one at a time when they are written, so a
 /// million results never exist as a million records at once.
-pub trait Rows {
+pub trait Rows: Sync {
     /// How many rows (some may be absent: tasks never run).
     fn len(&self) -> usize;
     /// How rows `a` and `b` compare in the canonical output order (by path bytes, or by a
@@ -56,7 +57,8 @@ pub trait Rows {
     }
     /// Appends row `i`'s `sums` line to `line` without building its record, for rows that
     /// can (a million lines are written without a record each): `Some(false)` when the row
-    /// has no line (an error, or no result), `None` to have the record built instead.
+    /// has no line (an error, or no result), `None` to have the record built instead. Appends
+    /// nothing unless it returns `Some(true)`.
     fn push_sums(&self, _i: usize, _line: &mut Vec<u8>) -> Option<bool> {
         None
     }
@@ -81,7 +83,7 @@ pub struct TaskRows<T, O> {
     pub is_failure: fn(&supervisor_runtime::Outcome<O>) -> bool,
 }
 
-impl<T, O> Rows for TaskRows<T, O> {
+impl<T: Sync, O: Sync> Rows for TaskRows<T, O> {
     fn len(&self) -> usize {
         self.tasks.len()
     }
@@ -284,16 +286,22 @@ impl Output {
         summary: &Summary,
         skipped: u64,
     ) -> Result<Finished, String> {
-        let mut order: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows.failed(i).is_some())
-            .collect();
+        // The rows present, and the failed ones among them, in one pass over a million.
+        let mut order: Vec<usize> = Vec::with_capacity(rows.len());
+        let mut failed_rows: Vec<usize> = Vec::new();
+        for i in 0..rows.len() {
+            if let Some(failed) = rows.failed(i) {
+                order.push(i);
+                if failed {
+                    failed_rows.push(i);
+                }
+            }
+        }
         if !rows.in_order() {
             order.sort_by(|&a, &b| rows.order_cmp(a, b));
+            failed_rows.sort_by(|&a, &b| rows.order_cmp(a, b));
         }
-        let failed = order
-            .iter()
-            .filter(|&&i| rows.failed(i) == Some(true))
-            .count() as u64;
+        let failed = failed_rows.len() as u64;
         let totals = Totals {
             results: order.len() as u64,
             failed,
@@ -304,8 +312,7 @@ impl Output {
             // These formats have no room for errors: name each one on stderr (only the failed
             // rows' records are built for it: a million rows built twice took a third of the
             // time of writing a million sums).
-            let failed_rows = order.iter().filter(|&&i| rows.failed(i) == Some(true));
-            for record in failed_rows.filter_map(|&i| rows.record(i)) {
+            for record in failed_rows.iter().filter_map(|&i| rows.record(i)) {
                 if let Some(line) = &record.error_line {
                     eprintln!("supervisor: {line}");
                 }
@@ -366,21 +373,7 @@ impl Output {
                 }
             }
             Format::Sums => {
-                let mut line = Vec::new();
-                for &i in &order {
-                    line.clear();
-                    match rows.push_sums(i, &mut line) {
-                        Some(true) => self.sink.write(&line),
-                        Some(false) => {}
-                        None => {
-                            if let Some(record) = rows.record(i)
-                                && let Some(line) = &record.sums
-                            {
-                                self.sink.write(line);
-                            }
-                        }
-                    }
-                }
+                sums_lines::write(&mut self.sink, rows, &order);
                 if !self.quiet {
                     eprint!("{}", self.summary_text(summary, &totals));
                 }

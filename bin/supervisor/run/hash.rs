@@ -12,7 +12,9 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 use supervisor_jobs::PathList;
-use supervisor_jobs::hash::{Algo, DiscoverOptions, FileIo, Found, SumsStyle, push_sums_line};
+use supervisor_jobs::hash::{
+    Algo, DiscoverOptions, FileIo, Found, SumsStyle, push_sums_line_parts,
+};
 use supervisor_runtime::Outcome;
 
 /// Moves a `--algo` given before the job's name (`supervisor run --algo sha256 hash /srv`)
@@ -193,20 +195,6 @@ fn record(
     }
 }
 
-/// The longest digest kept compactly, in bytes (SHA-512, BLAKE2b-512).
-const MAX_DIGEST: usize = 64;
-
-/// `digest` in lowercase hex, in `buf`; `None` if it does not fit.
-fn hex_into<'a>(digest: &[u8], buf: &'a mut [u8; 2 * MAX_DIGEST]) -> Option<&'a str> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hex = buf.get_mut(..2 * digest.len())?;
-    for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
-        pair[0] = HEX[usize::from(byte >> 4)];
-        pair[1] = HEX[usize::from(byte & 15)];
-    }
-    std::str::from_utf8(hex).ok()
-}
-
 /// Discovery errors first, then one row per file (absent if the run stopped before it).
 struct HashRows {
     errors: Vec<(Vec<u8>, String)>,
@@ -289,9 +277,7 @@ impl Rows for HashRows {
         // Digests kept compactly are written from their bytes; any other outcome (an error,
         // no outcome) through its record.
         let digest = self.results.digest(t)?;
-        let mut hex = [0u8; 2 * MAX_DIGEST];
-        let hex = hex_into(digest, &mut hex)?;
-        push_sums_line(line, hex, &self.files.path(t), self.algo, self.style);
+        push_sums_line_parts(line, digest, self.files.parts(t), self.algo, self.style);
         Some(true)
     }
 

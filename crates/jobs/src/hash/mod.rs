@@ -34,6 +34,6 @@ pub use file_io::{FileIo, IO_URING_ENV};
 pub use listed::ListedFile;
 pub use quote::NameQuoter;
 pub use sums::{
-    ParseSumsError, SumsStyle, check_name, parse_sums_line, push_sums_line, sums_line,
-    sums_line_styled,
+    ParseSumsError, SumsStyle, check_name, parse_sums_line, push_sums_line, push_sums_line_parts,
+    sums_line, sums_line_styled,
 };

@@ -47,10 +47,79 @@ pub fn push_sums_line(
     algo: Algo,
     style: SumsStyle,
 ) {
-    let (escaped, name) = if style.zero {
-        (false, Cow::Borrowed(path))
+    push_line(line, Hex::Text(digest_hex), (path, b""), algo, style);
+}
+
+/// [`push_sums_line`] of the digest `digest` (its bytes, written in lowercase hex here) and
+/// the path `dir` + `name` (its two parts as a [`crate::PathList`] keeps them), without
+/// joining them unless the name must be escaped.
+pub fn push_sums_line_parts(
+    line: &mut Vec<u8>,
+    digest: &[u8],
+    parts: (&[u8], &[u8]),
+    algo: Algo,
+    style: SumsStyle,
+) {
+    push_line(line, Hex::Bytes(digest), parts, algo, style);
+}
+
+/// Each byte's two lowercase hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 15]];
+        byte += 1;
+    }
+    pairs
+};
+
+/// A digest as a sums line is given it.
+#[derive(Clone, Copy)]
+enum Hex<'a> {
+    /// Already in hex.
+    Text(&'a str),
+    /// Raw bytes, to write in lowercase hex.
+    Bytes(&'a [u8]),
+}
+
+impl Hex<'_> {
+    fn push_to(self, line: &mut Vec<u8>) {
+        match self {
+            Hex::Text(text) => line.extend_from_slice(text.as_bytes()),
+            Hex::Bytes(bytes) => {
+                // A byte's two digits at once, through a stack buffer appended in one piece:
+                // a million lines are written this way at the end of a run, and `hex`'s
+                // digit-by-digit encoder was a third of it.
+                let mut text = [0u8; 128];
+                let Some(text) = text.get_mut(..2 * bytes.len()) else {
+                    line.extend_from_slice(hex::encode(bytes).as_bytes());
+                    return;
+                };
+                for (pair, &byte) in text.chunks_exact_mut(2).zip(bytes) {
+                    pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+                }
+                line.extend_from_slice(text);
+            }
+        }
+    }
+}
+
+fn push_line(
+    line: &mut Vec<u8>,
+    hex: Hex<'_>,
+    (dir, name): (&[u8], &[u8]),
+    algo: Algo,
+    style: SumsStyle,
+) {
+    let escaped = !style.zero && (needs_escape(dir, algo) || needs_escape(name, algo));
+    let joined;
+    let parts: [&[u8]; 2] = if escaped {
+        joined = escape_name(&[dir, name].concat(), algo).1.into_owned();
+        [&joined, b""]
     } else {
-        escape_name(path, algo)
+        [dir, name]
     };
     if escaped {
         line.push(b'\\');
@@ -63,13 +132,13 @@ pub fn push_sums_line(
             line.extend_from_slice(format!("-{}", len.bits()).as_bytes());
         }
         line.extend_from_slice(b" (");
-        line.extend_from_slice(&name);
+        parts.iter().for_each(|part| line.extend_from_slice(part));
         line.extend_from_slice(b") = ");
-        line.extend_from_slice(digest_hex.as_bytes());
+        hex.push_to(line);
     } else {
-        line.extend_from_slice(digest_hex.as_bytes());
+        hex.push_to(line);
         line.extend_from_slice(if style.binary { b" *" } else { b"  " });
-        line.extend_from_slice(&name);
+        parts.iter().for_each(|part| line.extend_from_slice(part));
     }
     line.push(if style.zero { 0 } else { b'\n' });
 }
@@ -78,12 +147,22 @@ pub fn push_sums_line(
 /// it holds a character that must be escaped (the caller then starts the line with a
 /// backslash), else `(false, name)` unchanged.
 fn escape_name(path: &[u8], algo: Algo) -> (bool, Cow<'_, [u8]>) {
-    let specials: &[u8] = if algo == Algo::Blake3 {
+    let specials = sums_specials(algo);
+    escape(path, specials, specials)
+}
+
+/// The bytes that make the reference tool of `algo` escape a name in its sums lines.
+fn sums_specials(algo: Algo) -> &'static [u8] {
+    if algo == Algo::Blake3 {
         b"\\\n"
     } else {
         b"\\\n\r"
-    };
-    escape(path, specials, specials)
+    }
+}
+
+/// Whether [`escape_name`] would escape `path`.
+fn needs_escape(path: &[u8], algo: Algo) -> bool {
+    triggered(path, sums_specials(algo))
 }
 
 /// A name as `md5sum -c` prints it in its `NAME: OK` lines: unlike the sums lines, only a
@@ -96,14 +175,7 @@ pub fn check_name(path: &[u8]) -> (bool, Vec<u8>) {
 /// GNU's escaping: when `path` holds any of `triggers`, each of `escaped` becomes a backslash
 /// sequence (`\\`, `\n`, `\r`) and the caller marks the line with a leading backslash.
 fn escape<'a>(path: &'a [u8], triggers: &[u8], escaped: &[u8]) -> (bool, Cow<'a, [u8]>) {
-    // A SIMD scan: almost no name needs escaping, and this runs once per output line.
-    let triggered = match *triggers {
-        [a] => memchr::memchr(a, path).is_some(),
-        [a, b] => memchr::memchr2(a, b, path).is_some(),
-        [a, b, c] => memchr::memchr3(a, b, c, path).is_some(),
-        _ => path.iter().any(|b| triggers.contains(b)),
-    };
-    if !triggered {
+    if !triggered(path, triggers) {
         return (false, Cow::Borrowed(path));
     }
     let mut name = Vec::with_capacity(path.len() + 4);
@@ -116,6 +188,17 @@ fn escape<'a>(path: &'a [u8], triggers: &[u8], escaped: &[u8]) -> (bool, Cow<'a,
         }
     }
     (true, Cow::Owned(name))
+}
+
+/// Whether `path` holds any of `triggers`: a SIMD scan (almost no name needs escaping, and this
+/// runs once per output line).
+fn triggered(path: &[u8], triggers: &[u8]) -> bool {
+    match *triggers {
+        [a] => memchr::memchr(a, path).is_some(),
+        [a, b] => memchr::memchr2(a, b, path).is_some(),
+        [a, b, c] => memchr::memchr3(a, b, c, path).is_some(),
+        _ => path.iter().any(|b| triggers.contains(b)),
+    }
 }
 
 /// A line that is not in `md5sum` format.

@@ -75,12 +75,39 @@ impl Serialize for DigestBytes {
     }
 }
 
+/// Read straight from the bytes the format hands over (borrowed from the message where it can),
+/// without a buffer of their own: the parent reads a digest per file.
 impl<'de> Deserialize<'de> for DigestBytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let bytes: serde_bytes::ByteBuf = Deserialize::deserialize(deserializer)?;
-        DigestBytes::new(&bytes).ok_or_else(|| {
-            serde::de::Error::invalid_length(bytes.len(), &"a digest of at most 64 bytes")
-        })
+        deserializer.deserialize_bytes(DigestVisitor)
+    }
+}
+
+struct DigestVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DigestVisitor {
+    type Value = DigestBytes;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a digest of at most 64 bytes")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<DigestBytes, E> {
+        DigestBytes::new(bytes).ok_or_else(|| E::invalid_length(bytes.len(), &self))
+    }
+
+    /// Formats without a byte string (JSON) write the bytes as a sequence of numbers.
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<DigestBytes, A::Error> {
+        let mut bytes = [0u8; MAX_LEN];
+        let mut len = 0;
+        while let Some(byte) = seq.next_element::<u8>()? {
+            let slot = bytes
+                .get_mut(len)
+                .ok_or_else(|| serde::de::Error::invalid_length(len + 1, &self))?;
+            *slot = byte;
+            len += 1;
+        }
+        self.visit_bytes(&bytes[..len])
     }
 }
 
@@ -126,5 +153,21 @@ mod tests {
                 bincode::serde::decode_from_slice(&encoded, config).unwrap();
             assert_eq!(back, d);
         }
+        let too_long =
+            bincode::serde::encode_to_vec(serde_bytes::Bytes::new(&[1; 65]), config).unwrap();
+        assert!(
+            bincode::serde::decode_from_slice::<DigestBytes, _>(&too_long, config).is_err(),
+            "65 bytes are refused"
+        );
+    }
+
+    #[test]
+    fn round_trips_through_json_as_numbers() {
+        let d = DigestBytes::new(&[1, 2, 250]).unwrap();
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(json, "[1,2,250]");
+        assert_eq!(serde_json::from_str::<DigestBytes>(&json).unwrap(), d);
+        let too_long = serde_json::to_string(&vec![7u8; 65]).unwrap();
+        assert!(serde_json::from_str::<DigestBytes>(&too_long).is_err());
     }
 }

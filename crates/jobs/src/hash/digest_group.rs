@@ -13,12 +13,13 @@
 //! time, one per lane ([`super::side_by_side`]); one that grew past its `fstat` size while
 //! being read is streamed alone.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::c_paths::CPaths;
 use super::digest_file::{FileDigest, HashError, stream};
 use super::file_io::FileIo;
 use super::side_by_side::md5_side_by_side;
@@ -149,7 +150,7 @@ impl GroupDigester {
     /// One system call per open (relative to the file's directory), `fstat`, read and close.
     fn md5_one_by_one(&mut self, paths: &[&[u8]], at: &mut dyn FnMut(usize), out: &mut Results) {
         let mut used = 0;
-        let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
+        let names = CPaths::new(paths);
         let mut dirs = GroupDirs::new(paths, &names);
         let mut big = Vec::new();
         for (i, path) in paths.iter().enumerate() {
@@ -206,7 +207,7 @@ impl GroupDigester {
         at: &mut dyn FnMut(usize),
         out: &mut Results,
     ) {
-        let names: Vec<Option<CString>> = paths.iter().map(|p| CString::new(*p).ok()).collect();
+        let names = CPaths::new(paths);
         let mut dirs = GroupDirs::new(paths, &names);
         for i in 0..paths.len() {
             if dirs.unopened(i) {
@@ -214,13 +215,11 @@ impl GroupDigester {
                 dirs.open_dir_of(i);
             }
         }
-        let opens = names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| {
+        let opens = (0..paths.len())
+            .filter_map(|i| {
                 let op = match dirs.of(i) {
                     Some((dir, base)) => Op::Open(Some(dir), base),
-                    None => Op::Open(None, name.as_deref()?),
+                    None => Op::Open(None, names.get(i)?),
                 };
                 Some((i, op))
             })
@@ -228,8 +227,8 @@ impl GroupDigester {
         let mut opened = uring.run(opens, at).into_iter();
         let mut small: Vec<(usize, File, u64)> = Vec::new();
         let mut big: Vec<(usize, File, u64)> = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            if name.is_none() {
+        for i in 0..paths.len() {
+            if names.get(i).is_none() {
                 // As std's `open` says of a path it cannot pass to the kernel.
                 out[i] = Some(Err(HashError::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -444,37 +443,38 @@ fn read_slot(
 /// searchable) or whose path has no directory part is opened by its whole path, so every
 /// error is the one that path's own open gives. A directory is opened after `at` named the
 /// first file that needs it, so a hang there (a dead NFS server) is charged to that file.
-struct GroupDirs {
+struct GroupDirs<'a> {
     /// Each directory, and its descriptor once an open was tried (`Some(None)`: it failed).
-    dirs: Vec<(Vec<u8>, Option<Option<OwnedFd>>)>,
+    dirs: Vec<(&'a [u8], Option<Option<OwnedFd>>)>,
     /// For each file: the index of its directory in `dirs` and its last component.
-    files: Vec<Option<(usize, CString)>>,
+    files: Vec<Option<(usize, &'a CStr)>>,
 }
 
-impl GroupDirs {
-    /// Splits each path whose `name` (its whole path as a C string) is valid; opens nothing.
-    fn new(paths: &[&[u8]], names: &[Option<CString>]) -> GroupDirs {
-        let mut dirs: Vec<(Vec<u8>, Option<Option<OwnedFd>>)> = Vec::new();
+impl<'a> GroupDirs<'a> {
+    /// Splits each path that `names` holds as a C string (its last component is the tail of
+    /// that string); opens nothing.
+    fn new(paths: &[&'a [u8]], names: &'a CPaths) -> GroupDirs<'a> {
+        let mut dirs: Vec<(&'a [u8], Option<Option<OwnedFd>>)> = Vec::new();
         let files = paths
             .iter()
-            .zip(names)
-            .map(|(path, name)| {
-                name.as_ref()?;
+            .enumerate()
+            .map(|(i, path)| {
                 let split = path.iter().rposition(|&b| b == b'/')? + 1;
                 let (dir, base) = path.split_at(split);
                 if base.is_empty() || base == b"." || base == b".." {
                     return None;
                 }
-                let d = match dirs.iter().rposition(|(known, _)| known == dir) {
+                let base = names.tail(i, split)?;
+                let d = match dirs.iter().rposition(|(known, _)| *known == dir) {
                     Some(d) => d,
                     None => {
-                        dirs.push((dir.to_vec(), None));
+                        dirs.push((dir, None));
                         dirs.len() - 1
                     }
                 };
-                Some((d, CString::new(base).ok()?))
+                Some((d, base))
             })
-            .collect::<Vec<Option<(usize, CString)>>>();
+            .collect::<Vec<Option<(usize, &CStr)>>>();
         let mut shared = vec![0usize; dirs.len()];
         for (d, _) in files.iter().flatten() {
             shared[*d] += 1;
@@ -499,16 +499,16 @@ impl GroupDirs {
             && self.dirs[*d].1.is_none()
         {
             let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-            let fd = nix::fcntl::open(self.dirs[*d].0.as_slice(), flags, Mode::empty()).ok();
+            let fd = nix::fcntl::open(self.dirs[*d].0, flags, Mode::empty()).ok();
             self.dirs[*d].1 = Some(fd);
         }
     }
 
     /// File `i`'s directory and last component, if it is opened relative to it.
-    fn of(&self, i: usize) -> Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)> {
+    fn of(&self, i: usize) -> Option<(std::os::fd::BorrowedFd<'_>, &'a CStr)> {
         let (d, base) = self.files[i].as_ref()?;
         let fd = self.dirs[*d].1.as_ref()?.as_ref()?;
-        Some((fd.as_fd(), base.as_c_str()))
+        Some((fd.as_fd(), base))
     }
 }
 

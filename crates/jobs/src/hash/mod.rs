@@ -12,6 +12,7 @@
 //! messages as they do ([`NameQuoter`]).
 
 mod algo;
+mod c_paths;
 mod check_line;
 mod digest_bytes;
 mod digest_file;

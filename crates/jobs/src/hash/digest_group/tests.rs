@@ -308,7 +308,7 @@ fn only_a_directory_shared_by_enough_files_of_the_group_is_opened() {
         .collect();
     raw.extend((0..SHARED_DIR_FILES - 1).map(|i| r(&format!("/b/{i}"))));
     let raw: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
-    let names: Vec<Option<CString>> = raw.iter().map(|p| CString::new(*p).ok()).collect();
+    let names = CPaths::new(&raw);
     let mut dirs = GroupDirs::new(&raw, &names);
     for i in 0..raw.len() {
         dirs.open_dir_of(i);

@@ -227,10 +227,10 @@ impl GroupDigester {
         let mut opened = uring.run(opens, at).into_iter();
         let mut small: Vec<(usize, File, u64)> = Vec::new();
         let mut big: Vec<(usize, File, u64)> = Vec::new();
-        for i in 0..paths.len() {
+        for (i, slot) in out.iter_mut().enumerate() {
             if names.get(i).is_none() {
                 // As std's `open` says of a path it cannot pass to the kernel.
-                out[i] = Some(Err(HashError::Io(io::Error::new(
+                *slot = Some(Err(HashError::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "file name contained an unexpected NUL byte",
                 ))));
@@ -239,14 +239,14 @@ impl GroupDigester {
             let fd = match opened.next().expect("one result per open") {
                 Done::Opened(fd) => fd,
                 Done::Failed(err) => {
-                    out[i] = Some(Err(err.into()));
+                    *slot = Some(Err(err.into()));
                     continue;
                 }
                 other => unreachable!("an open ended as {other:?}"),
             };
             at(i);
             match checked_regular(File::from(fd)) {
-                Err(err) => out[i] = Some(Err(err.into())),
+                Err(err) => *slot = Some(Err(err.into())),
                 Ok((file, expected)) if expected > SIDE_BY_SIDE_MAX => {
                     big.push((i, file, expected));
                 }

@@ -36,18 +36,20 @@ pub(super) fn write(sink: &mut Sink, rows: &dyn Rows, order: &[usize]) {
             // share a cache line, and every line appended would move it between cores.
             let mut chunks = window.chunks(CHUNK).zip(buffers.iter_mut());
             let (first, first_buffer) = chunks.next().expect("a window has a chunk");
-            let others: Vec<_> = chunks
-                .map(|(chunk, slot)| {
-                    let mut buffer = std::mem::take(slot);
-                    (
-                        slot,
-                        scope.spawn(move || {
-                            render(rows, chunk, &mut buffer);
-                            buffer
-                        }),
-                    )
-                })
-                .collect();
+            let mut others = Vec::new();
+            for (chunk, slot) in chunks {
+                let mut buffer = std::mem::take(slot);
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    render(rows, chunk, &mut buffer);
+                    buffer
+                });
+                match spawned {
+                    Ok(thread) => others.push((slot, thread)),
+                    // No thread to be had (a process or memory limit): this one renders it,
+                    // the output is the same.
+                    Err(_) => render(rows, chunk, slot),
+                }
+            }
             let mut buffer = std::mem::take(first_buffer);
             render(rows, first, &mut buffer);
             *first_buffer = buffer;

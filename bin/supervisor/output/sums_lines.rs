@@ -21,15 +21,10 @@ pub(super) fn write(sink: &mut Sink, rows: &dyn Rows, order: &[usize]) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_THREADS)
-        .min(order.len().div_ceil(CHUNK));
-    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); threads.max(1)];
-    if threads <= 1 {
-        for chunk in order.chunks(CHUNK) {
-            render(rows, chunk, &mut buffers[0]);
-            sink.write(&buffers[0]);
-        }
-        return;
-    }
+        .min(order.len().div_ceil(CHUNK))
+        .max(1);
+    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); threads];
+    // With one thread, each window is one chunk, rendered here: no thread is started.
     for window in order.chunks(CHUNK * threads) {
         std::thread::scope(|scope| {
             // Each thread owns its buffer while it renders: buffers side by side in one `Vec`

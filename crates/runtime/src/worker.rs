@@ -313,12 +313,17 @@ impl<J: Job> Server<J> {
     /// one by one so each gets its own outcome.
     fn run_group(&mut self, ids: Vec<u64>, tasks: Vec<J::Task>) -> Result<(), Gone> {
         let (job, board, slot, timing) = (&mut self.job, &self.board, self.slot, self.timing);
-        // With timing, when each task was named: a task runs from its `at` to the next one's
-        // (the last to the group's end), as the scoreboard charges them.
+        // With timing, when each task was first named: a task runs from then until the next
+        // one's first naming (the last until the group's end), as the scoreboard charges them.
+        // A job may name a task again (md5 names a group's first file as it opens the group's
+        // directories and again as it reads it, after naming the others): its span still
+        // starts at the first, or the group's opening would be charged to no task at all.
         let mut named = vec![0u64; if timing { tasks.len() } else { 0 }];
         let mut at = |i: usize| {
             if let Some(t) = named.get_mut(i) {
-                *t = monotonic_us();
+                if *t == 0 {
+                    *t = monotonic_us();
+                }
                 board.mark_start_us(slot, *t);
             }
             board.begin_task(slot, ids[i], &J::label(&tasks[i]));

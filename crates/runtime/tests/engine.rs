@@ -48,6 +48,7 @@ fn main() -> std::process::ExitCode {
         .register::<Square>()
         .register::<limits::Misbehave>()
         .register::<groups::Grouped>()
+        .register::<groups::Renaming>()
         .register::<service::Service>();
     if let Some(code) = run_if_worker(&registry) {
         return code;

@@ -2,8 +2,8 @@
 //! hang inside a group charged to its own task only.
 
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
-use supervisor_runtime::{Config, Failure, Job, Notice, Observer, Outcome, Supervisor};
+use std::time::{Duration, Instant};
+use supervisor_runtime::{Config, EventLog, Failure, Job, Notice, Observer, Outcome, Supervisor};
 
 use crate::limits::assert_workers_gone;
 
@@ -64,7 +64,51 @@ impl Job for Grouped {
     }
 }
 
+/// How long [`Renaming`] works on a group after naming its first task, before it names them
+/// all in order.
+const OPENING: Duration = Duration::from_millis(3);
+
+/// Names the first task of a group, works for [`OPENING`], then names every task in order, the
+/// first one again: what the md5 job does (a group's directories are opened for its first
+/// file, which is named again when it is read, after the others were opened). Each output is
+/// the task's place in its group and the group's size.
+pub struct Renaming;
+
+impl Job for Renaming {
+    const NAME: &'static str = "renaming";
+    const GROUP: usize = 4;
+    type Setup = ();
+    type Task = u64;
+    type Output = (usize, usize);
+
+    fn start((): ()) -> Result<Self, String> {
+        Ok(Renaming)
+    }
+
+    fn run(&mut self, _: u64) -> (usize, usize) {
+        (0, 1)
+    }
+
+    fn run_group(&mut self, tasks: &[u64], at: &mut dyn FnMut(usize)) -> Vec<(usize, usize)> {
+        at(0);
+        let opened = Instant::now();
+        while opened.elapsed() < OPENING {
+            std::hint::spin_loop();
+        }
+        (0..tasks.len())
+            .map(|i| {
+                at(i);
+                (i, tasks.len())
+            })
+            .collect()
+    }
+}
+
 pub const TESTS: &[(&str, fn())] = &[
+    (
+        "a_task_named_twice_in_a_group_is_timed_from_its_first_naming",
+        a_task_named_twice_in_a_group_is_timed_from_its_first_naming,
+    ),
     (
         "grouped_tasks_come_back_in_order",
         grouped_tasks_come_back_in_order,
@@ -85,8 +129,8 @@ pub const TESTS: &[(&str, fn())] = &[
 
 struct Quiet;
 
-impl Observer<Step, (u64, usize)> for Quiet {
-    fn outcome(&mut self, _: usize, _: &Step, _: &Outcome<(u64, usize)>) {}
+impl<T, O> Observer<T, O> for Quiet {
+    fn outcome(&mut self, _: usize, _: &T, _: &Outcome<O>) {}
     fn notice(&mut self, _: &Notice<'_>) {}
 }
 
@@ -174,4 +218,43 @@ fn a_hang_in_a_group_times_out_its_task_only() {
     );
     assert_eq!(report.summary.timeouts, 1);
     assert_workers_gone(&report.summary);
+}
+
+/// The event log's span of a group's first task starts where the job first named it, so the
+/// group's opening is charged to that task: the next task starts at least [`OPENING`] later.
+/// (Timed from the last naming instead, the first task began just before the second.)
+fn a_task_named_twice_in_a_group_is_timed_from_its_first_naming() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let log = EventLog::create(&path).unwrap();
+    let mut config = Config::new(1);
+    config.events = Some(log.clone());
+    let tasks: Vec<u64> = (0..40).collect();
+    let report = Supervisor::<Renaming>::new(config, ())
+        .run(tasks, &mut Quiet)
+        .unwrap();
+    log.finish().unwrap();
+    assert_workers_gone(&report.summary);
+
+    let mut start = vec![None; 40];
+    for line in std::fs::read_to_string(&path).unwrap().lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        if event["ev"] == "task" {
+            let id = event["id"].as_u64().unwrap() as usize;
+            start[id] = Some(event["start"].as_u64().unwrap());
+        }
+    }
+    let mut groups = 0;
+    for (id, outcome) in report.outcomes.iter().enumerate() {
+        let (place, size) = outcome.as_ref().unwrap().result.clone().unwrap();
+        if place == 0 && size > 1 {
+            groups += 1;
+            let (first, second) = (start[id].unwrap(), start[id + 1].unwrap());
+            assert!(
+                second >= first + OPENING.as_micros() as u64,
+                "task {id} starts at {first} µs, the next task of its group at {second} µs"
+            );
+        }
+    }
+    assert!(groups > 0, "some tasks ran in groups");
 }

@@ -11,9 +11,11 @@ use supervisor_runtime::Job;
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct CheckTask {
     /// The name as the line gives it (relative to the working directory, like `md5sum -c`).
+    /// (One byte string on the wire, not a sequence of numbers: it crosses for every file.)
+    #[serde(with = "serde_bytes")]
     pub path: Vec<u8>,
-    /// Its size when the checksum files were read (0 if it could not be seen), for
-    /// scheduling.
+    /// Its size when the checksum files were read, for scheduling: 0 where it could not be
+    /// seen or was not worth a `stat` ([`hash::listed_sizes`]).
     pub size: u64,
     /// The digest the line asks for.
     pub algo: Algo,
@@ -50,6 +52,9 @@ impl Job for CheckJob {
     const NAME: &'static str = "check";
     const COST_IS_BYTES: bool = true;
     const GROUP: usize = hash::GROUP_FILES;
+    /// As the hash job's (see there): files from 16 KiB up largest first, the smaller ones in
+    /// the checksum files' order, so a group's files share directories.
+    const COSTLIEST_FIRST_FROM: u64 = super::HashJob::COSTLIEST_FIRST_FROM;
     type Setup = ();
     type Task = CheckTask;
     type Output = CheckOutput;

@@ -16,11 +16,12 @@ use crate::jobs::{CheckJob, CheckOutput, CheckTask};
 use crate::output::summary::Totals;
 use crate::output::{Output, Sink, View};
 use report::{Line, Report, SumsFile};
-use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use supervisor_jobs::hash::{Algo, ChecksumParser, NameQuoter, checksum_file_lines, guess_tool};
+use supervisor_jobs::hash::{
+    Algo, ChecksumParser, NameQuoter, checksum_file_lines, guess_tool, listed_sizes,
+};
 
 /// What `hash --check` was asked, in md5sum's terms.
 #[derive(Debug, Default)]
@@ -77,9 +78,7 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
                         Some(stdin.digest(line.algo))
                     } else {
                         tasks.push(CheckTask {
-                            size: std::fs::metadata(OsStr::from_bytes(&line.name))
-                                .map(|m| m.len())
-                                .unwrap_or(0),
+                            size: 0,
                             path: line.name.clone(),
                             algo: line.algo,
                         });
@@ -95,6 +94,16 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
             });
         }
         files.push(SumsFile::new(label, tool, problem, lines));
+    }
+
+    let sizes = listed_sizes(
+        &tasks
+            .iter()
+            .map(|task| task.path.as_slice())
+            .collect::<Vec<_>>(),
+    );
+    for (task, size) in tasks.iter_mut().zip(sizes) {
+        task.size = size;
     }
 
     // Plain text is written in the files' order as results come in, exactly as md5sum would;

@@ -8,8 +8,9 @@
 //! [`parse_sums_line`] reads such a line back.
 //!
 //! Checking (`hash --check`) reads checksum files as the coreutils tools do
-//! ([`checksum_file_lines`], [`ChecksumParser`], [`guess_tool`]) and names files in its
-//! messages as they do ([`NameQuoter`]).
+//! ([`checksum_file_lines`], [`ChecksumParser`], [`guess_tool`]), names files in its
+//! messages as they do ([`NameQuoter`]), and sizes the listed files for scheduling only where
+//! that pays ([`listed_sizes`]).
 
 mod algo;
 mod c_paths;
@@ -21,6 +22,7 @@ mod discover;
 mod ext_filter;
 mod file_io;
 mod listed;
+mod listed_sizes;
 mod quote;
 mod side_by_side;
 mod sums;
@@ -33,6 +35,7 @@ pub use digest_group::{GROUP_FILES, GroupDigester};
 pub use discover::{Discover, DiscoverOptions, Discovered, FileEntry, Found, SkipReason, discover};
 pub use file_io::{FileIo, IO_URING_ENV};
 pub use listed::ListedFile;
+pub use listed_sizes::listed_sizes;
 pub use quote::NameQuoter;
 pub use sums::{
     ParseSumsError, SumsStyle, check_name, parse_sums_line, push_sums_line, push_sums_line_parts,

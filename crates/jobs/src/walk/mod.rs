@@ -8,6 +8,8 @@
 mod listing;
 mod parallel;
 
+pub(crate) use parallel::{SAMPLES, SIZES_PAY_FROM};
+
 pub(crate) use listing::Listing;
 mod skip;
 #[cfg(test)]

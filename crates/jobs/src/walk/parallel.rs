@@ -49,12 +49,12 @@ use crate::describe_io_error;
 /// Measured on a million files of ~200 bytes in 3,007 directories: the walk took 0.25 s when
 /// it sampled the first and every 16th file (62,500 `stat`s of cold inodes), 0.22 s with the
 /// first file only.
-const SAMPLES: usize = 4;
+pub(crate) const SAMPLES: usize = 4;
 
 /// With [`Sizes::WherePaying`], a directory whose sampled files average at least this many
 /// bytes gets every file `stat`-ed: below it, a file's hashing costs about its opening, and a
 /// `stat` (about 2 µs here) would cost as much as the best order could save.
-const SIZES_PAY_FROM: u64 = 1024;
+pub(crate) const SIZES_PAY_FROM: u64 = 1024;
 
 /// A directory with more files than this to `stat` spreads the `stat`s over every core.
 const PARALLEL_STATS_FROM: usize = 64;

@@ -237,6 +237,19 @@ row "md5 $small_n small files: parent peak RSS" v:sup_md5_small_rss "goal" "n:10
 timeit "walk_small='$walk_time' '$small' 1 >/dev/null" "find_small=find '$small' -type f >/dev/null"
 row "walk of the $small_n small files (the hash job's discovery, info)" t:walk_small "find -type f" t:find_small - s
 note "walk: crates/jobs/examples/walk_time (hash discovery with sizes where they pay, into its compact PathList); find lists the same tree"
+# Verifying the same files from a checksum file (ours, as md5sum writes it): hash --check
+# against md5sum -c, which has no parallel mode; their outputs compared.
+cp "$o/sup_md5_small.out" "$o/small.md5"
+specs=("sup_check_small=$sup hash --check '$o/small.md5' >$o/sup_check_small.out")
+skip_unless md5sum && specs+=("md5sum_check_small=md5sum -c '$o/small.md5' >$o/md5sum_check_small.out")
+timeit "${specs[@]}"
+if skip_unless md5sum; then
+    cmp -s "$o/sup_check_small.out" "$o/md5sum_check_small.out" \
+        || { echo "bench.sh: hash --check and md5sum -c print different lines for $small" >&2; exit 1; }
+    echo "  hash --check output identical to md5sum -c's ($small_n lines)"
+fi
+check_ref=$(skip_unless md5sum && echo t:md5sum_check_small || echo "skip:md5sum not installed")
+row "md5sum -c of the $small_n small files" t:sup_check_small "md5sum -c" "$check_ref" "ratio<=1" s
 note "small files: the CPU split (user/sys) of each command is in the table of timed commands; SUPERVISOR_IO_URING=off forces the one-by-one system calls (what runs where io_uring is missing or refused)"
 
 # --- b. md5 big files ---------------------------------------------------------------------

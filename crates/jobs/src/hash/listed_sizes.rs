@@ -10,7 +10,7 @@ use crate::walk::{SAMPLES, SIZES_PAY_FROM};
 
 /// The size of each file in `paths` (raw bytes of Unix paths, relative ones from the working
 /// directory) for scheduling, decided as the walk decides them for
-/// [`super::DiscoverOptions::sizes_where_paying`]: for each run of consecutive paths in one
+/// [`super::Discover::sizes_where_paying`]: for each run of consecutive paths in one
 /// directory, a sample of a few spread evenly over the run is `stat`-ed, and only where those
 /// average at least 1 KiB is every path of the run `stat`-ed; the others get 0, as does a
 /// path that cannot be `stat`-ed (its worker reports why). Runs are sized on every core.

@@ -1,7 +1,7 @@
 //! The glue between the work (supervisor-jobs) and the engine (supervisor-runtime).
 
 mod check;
-pub use check::{CheckJob, CheckOutput, CheckTask};
+pub use check::{CheckJob, CheckList, CheckOutput};
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;

@@ -119,6 +119,39 @@ fn one_changed_byte_is_one_failure() {
     assert_same_as("md5sum", dir.path(), &done);
 }
 
+/// A check journaled to its end and resumed prints, from the journal, exactly what md5sum
+/// prints (a failed line included), with the same exit code.
+#[test]
+fn a_resumed_check_prints_what_md5sum_prints() {
+    let dir = sums_dir("md5sum", &plain_names());
+    let victim = dir.path().join("b.bin");
+    let mut data = std::fs::read(&victim).unwrap();
+    data[10] ^= 0x01;
+    std::fs::write(&victim, data).unwrap();
+    let journal = dir.path().join("check.journal");
+    let first = run(supervisor_run()
+        .arg("--journal")
+        .arg(&journal)
+        .args(["hash", "--check", "SUMS"])
+        .current_dir(dir.path()));
+    assert_same_as("md5sum", dir.path(), &first);
+    assert!(lines(&first).contains(&"b.bin: FAILED".to_owned()));
+    let resumed = run(supervisor_run()
+        .arg("-v")
+        .arg("--resume")
+        .arg(&journal)
+        .args(["hash", "--check", "SUMS"])
+        .current_dir(dir.path()));
+    assert!(
+        resumed
+            .stderr
+            .contains("resumed: 4 results from the journal, 0 run now"),
+        "{}",
+        resumed.stderr
+    );
+    assert_same_as("md5sum", dir.path(), &resumed);
+}
+
 #[test]
 fn a_missing_file_is_failed_open_or_read() {
     let dir = sums_dir("md5sum", &plain_names());

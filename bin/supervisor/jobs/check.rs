@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::sync::Arc;
+use supervisor_jobs::PathList;
 use supervisor_jobs::hash::{self, Algo, DigestBytes, FileDigest, GroupDigester, HashError};
-use supervisor_runtime::Job;
+use supervisor_runtime::{Job, TaskList};
 
 /// A file named by a checksum line.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -19,6 +21,40 @@ pub struct CheckTask {
     pub size: u64,
     /// The digest the line asks for.
     pub algo: Algo,
+}
+
+/// The files the checksum files name, as the engine asks for them: their names (and sizes)
+/// held once in a [`PathList`] that the printer reads too, and the algorithm of each; a
+/// [`CheckTask`] is made only as its file is sent.
+pub struct CheckList {
+    /// Each task's name and size.
+    pub names: Arc<PathList>,
+    /// Each task's algorithm.
+    pub algos: Vec<Algo>,
+}
+
+impl TaskList<CheckTask> for CheckList {
+    fn len(&self) -> usize {
+        self.algos.len()
+    }
+
+    fn task(&self, index: usize) -> Cow<'_, CheckTask> {
+        Cow::Owned(CheckTask {
+            path: self.names.path(index),
+            size: self.names.size(index),
+            algo: self.algos[index],
+        })
+    }
+
+    fn push_costs(
+        &self,
+        range: std::ops::Range<usize>,
+        _cost: fn(&CheckTask) -> u64,
+        out: &mut Vec<u64>,
+    ) {
+        // `CheckJob::cost` is the size.
+        out.extend(range.map(|index| self.names.size(index)));
+    }
 }
 
 /// What checking one file found.

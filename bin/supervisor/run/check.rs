@@ -9,16 +9,18 @@
 
 mod report;
 
-use super::{exit_code, supervise};
+use super::{exit_code, supervise_list};
 use crate::cli::{Format, RunOptions};
 use crate::error::{CliError, code};
-use crate::jobs::{CheckJob, CheckOutput, CheckTask};
+use crate::jobs::{CheckJob, CheckList, CheckOutput};
 use crate::output::summary::Totals;
 use crate::output::{Output, Sink, View};
-use report::{Line, Report, SumsFile};
+use report::{Hex, Line, Report, SumsFile, Target};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use supervisor_jobs::PathList;
 use supervisor_jobs::hash::{
     Algo, ChecksumParser, NameQuoter, checksum_file_lines, guess_tool, listed_sizes,
 };
@@ -50,7 +52,9 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
     let mut stdin = StdinState::Unread;
     let mut parser = ChecksumParser::new();
     let mut files = Vec::new();
-    let mut tasks = Vec::new();
+    // The listed files' names, held once (the printer reads them too), and their algorithms.
+    let mut names = PathList::new();
+    let mut algos = Vec::new();
     let sources: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -66,6 +70,7 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
         let (text, problem) = read_sums_file(source, is_stdin, &mut stdin);
         let tool = args.algo.or_else(|| guess_tool(&text)).unwrap_or_default();
         let mut lines = Vec::new();
+        let mut hexes = Vec::new();
         for (number, line) in checksum_file_lines(&text) {
             let parsed = parser
                 .parse(line, tool)
@@ -73,38 +78,30 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
             lines.push(match parsed {
                 None => Line::Improper { number },
                 Some(line) => {
-                    let result = if line.name == b"-" {
+                    let target = if line.name == b"-" {
                         // md5sum reads its standard input for a file named "-".
-                        Some(stdin.digest(line.algo))
+                        Target::Stdin(Box::new(stdin.digest(line.algo)))
                     } else {
-                        tasks.push(CheckTask {
-                            size: 0,
-                            path: line.name.clone(),
-                            algo: line.algo,
-                        });
-                        None
+                        names.push(&line.name, 0);
+                        algos.push(line.algo);
+                        Target::Task(algos.len() as u32 - 1)
                     };
                     Line::Check {
-                        task: result.is_none().then(|| tasks.len() - 1),
-                        result,
-                        hex: line.hex,
-                        name: line.name,
+                        target,
+                        hex: Hex::keep(&line.hex, &mut hexes),
                     }
                 }
             });
         }
-        files.push(SumsFile::new(label, tool, problem, lines));
+        files.push(SumsFile::new(label, tool, problem, lines, hexes));
     }
-
-    let sizes = listed_sizes(
-        &tasks
-            .iter()
-            .map(|task| task.path.as_slice())
-            .collect::<Vec<_>>(),
-    );
-    for (task, size) in tasks.iter_mut().zip(sizes) {
-        task.size = size;
+    for (i, size) in listed_sizes(&names).into_iter().enumerate() {
+        names.set_size(i, size);
     }
+    let tasks = CheckList {
+        names: Arc::new(names),
+        algos,
+    };
 
     // Plain text is written in the files' order as results come in, exactly as md5sum would;
     // json, jsonl and csv carry one record per checked line.
@@ -122,10 +119,16 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
     } else {
         Output::new(options.format, sink, options.quiet, view())
     };
-    let mut report = Report::new(files, tasks.len(), &args, quoter, text);
-    let run = supervise::<CheckJob>(options, (), tasks, &mut out, |i, _task, outcome| {
-        report.arrived(i, outcome)
-    })?;
+    let mut report = Report::new(files, Arc::clone(&tasks.names), &args, quoter, text);
+    // As a task list, so the engine hands each outcome to the report and keeps none itself
+    // (a million of them held until the end were a quarter of the parent's memory).
+    let summary = supervise_list::<CheckJob, _>(
+        options,
+        (),
+        Arc::new(tasks),
+        &mut out,
+        |i, _task, outcome| report.arrived(i, outcome),
+    )?;
     for record in report.drain_all() {
         out.push(record);
     }
@@ -145,12 +148,12 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
             failed: report.failed(),
             skipped: 0,
         };
-        out.finish_raw(&run.summary, &totals)
+        out.finish_raw(&summary, &totals)
     } else {
-        out.finish(&run.summary, 0)
+        out.finish(&summary, 0)
     }
     .map_err(CliError::Output)?;
-    Ok(match exit_code(&written, &run.summary)? {
+    Ok(match exit_code(&written, &summary)? {
         code::OK | code::TASKS_FAILED if !written.reader_went_away => verdict,
         other => other,
     })

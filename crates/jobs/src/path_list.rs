@@ -200,6 +200,22 @@ impl PathList {
         self.sizes[i]
     }
 
+    /// Replaces path `i`'s size (a list built before its sizes were known). Panics when `i` is
+    /// out of range.
+    pub fn set_size(&mut self, i: usize, size: u64) {
+        self.sizes[i] = size;
+    }
+
+    /// The runs of consecutive paths that share everything up to their last `/`, in order:
+    /// that prefix, and the range of path indices. (A directory's run is cut in two only past
+    /// 4 GiB of names.)
+    pub fn runs(&self) -> impl Iterator<Item = (&[u8], std::ops::Range<usize>)> + '_ {
+        (0..self.runs.len()).map(move |run| {
+            let (prefix, first, end) = self.run_bounds(run);
+            (prefix, first..end)
+        })
+    }
+
     /// Every path in order, as `(prefix, name, size)`, without a search per path.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], u64)> + '_ {
         (0..self.runs.len()).flat_map(move |run| {
@@ -316,6 +332,30 @@ mod tests {
         }
         let iterated: Vec<Vec<u8>> = list.iter().map(|(p, n, _)| [p, n].concat()).collect();
         assert_eq!(iterated, nasty());
+    }
+
+    #[test]
+    fn runs_are_consecutive_paths_of_one_prefix_and_sizes_can_be_set() {
+        let mut list = PathList::new();
+        for path in [&b"a/x"[..], b"a/y", b"b/x", b"a/z", b"top", b"other"] {
+            list.push(path, 0);
+        }
+        let runs: Vec<(&[u8], std::ops::Range<usize>)> = list.runs().collect();
+        assert_eq!(
+            runs,
+            [
+                (&b"a/"[..], 0..2),
+                (b"b/", 2..3),
+                (b"a/", 3..4),
+                (b"", 4..6)
+            ]
+        );
+        assert_eq!(PathList::new().runs().count(), 0);
+        list.set_size(3, 42);
+        assert_eq!(
+            (list.size(2), list.size(3), list.path(3)),
+            (0, 42, b"a/z".to_vec())
+        );
     }
 
     #[test]

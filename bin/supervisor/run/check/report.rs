@@ -11,6 +11,9 @@ use super::{CheckArgs, SumsProblem};
 use crate::jobs::CheckOutput;
 use crate::output::{self, Record};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use supervisor_jobs::PathList;
 use supervisor_jobs::hash::{Algo, NameQuoter, check_name};
 use supervisor_runtime::Outcome;
 
@@ -18,16 +21,40 @@ use supervisor_runtime::Outcome;
 pub(super) enum Line {
     /// Not a checksum line for the tool.
     Improper { number: u64 },
-    /// A file to verify.
-    Check {
-        name: Vec<u8>,
-        /// The expected digest as written.
-        hex: Vec<u8>,
-        /// The task that digests it (`None`: computed already, see `result`).
-        task: Option<usize>,
-        /// Its result, once known.
-        result: Option<CheckOutput>,
-    },
+    /// A file to verify, and the digest the line expects.
+    Check { target: Target, hex: Hex },
+}
+
+/// What a checked line names.
+pub(super) enum Target {
+    /// A listed file: its task (its name is the task's, in the run's [`PathList`]).
+    Task(u32),
+    /// `-`, standard input, digested already (md5sum reads it for a file named `-`).
+    Stdin(Box<CheckOutput>),
+}
+
+/// Where a line's expected digest (as written, hex) is in its file's `hexes`: one buffer per
+/// checksum file, not a vector per line.
+#[derive(Clone, Copy)]
+pub(super) struct Hex {
+    start: usize,
+    len: u8,
+}
+
+impl Hex {
+    /// Appends `hex` (at most 128 digits, SHA-512's) to `hexes` and says where it is.
+    pub(super) fn keep(hex: &[u8], hexes: &mut Vec<u8>) -> Hex {
+        let start = hexes.len();
+        hexes.extend_from_slice(hex);
+        Hex {
+            start,
+            len: u8::try_from(hex.len()).expect("a digest of at most 128 hex digits"),
+        }
+    }
+
+    fn of(self, hexes: &[u8]) -> &[u8] {
+        &hexes[self.start..self.start + usize::from(self.len)]
+    }
 }
 
 /// A checksum file and its lines.
@@ -37,6 +64,8 @@ pub(super) struct SumsFile {
     tool: Algo,
     problem: Option<SumsProblem>,
     lines: Vec<Line>,
+    /// The expected digests of its lines, back to back (see [`Hex`]).
+    hexes: Vec<u8>,
     /// Whether any line is a checksum line.
     proper: bool,
     counts: Counts,
@@ -56,6 +85,7 @@ impl SumsFile {
         tool: Algo,
         problem: Option<SumsProblem>,
         lines: Vec<Line>,
+        hexes: Vec<u8>,
     ) -> Self {
         let proper = lines.iter().any(|l| matches!(l, Line::Check { .. }));
         SumsFile {
@@ -63,6 +93,7 @@ impl SumsFile {
             tool,
             problem,
             lines,
+            hexes,
             proper,
             counts: Counts::default(),
         }
@@ -72,8 +103,11 @@ impl SumsFile {
 /// The printer: holds every line, the results that came in, and how far it has printed.
 pub(super) struct Report {
     files: Vec<SumsFile>,
-    /// Where each task's line is: (file, line).
-    task_lines: Vec<(usize, usize)>,
+    /// Each task's name.
+    names: Arc<PathList>,
+    /// The results that came in and are not printed yet (they come nearly in order, so few
+    /// wait here: no slot per line for a result).
+    arrived: HashMap<u32, CheckOutput>,
     /// The next file and line to print.
     file_at: usize,
     line_at: usize,
@@ -161,22 +195,15 @@ enum Verdict {
 impl Report {
     pub(super) fn new(
         files: Vec<SumsFile>,
-        tasks: usize,
+        names: Arc<PathList>,
         args: &CheckArgs,
         quoter: NameQuoter,
         text: bool,
     ) -> Self {
-        let mut task_lines = vec![(0, 0); tasks];
-        for (f, file) in files.iter().enumerate() {
-            for (l, line) in file.lines.iter().enumerate() {
-                if let Line::Check { task: Some(t), .. } = line {
-                    task_lines[*t] = (f, l);
-                }
-            }
-        }
         Report {
             files,
-            task_lines,
+            names,
+            arrived: HashMap::new(),
             file_at: 0,
             line_at: 0,
             opened: false,
@@ -196,16 +223,14 @@ impl Report {
 
     /// Takes task `task`'s outcome and returns what can be printed now.
     pub(super) fn arrived(&mut self, task: usize, outcome: &Outcome<CheckOutput>) -> Vec<Record> {
-        let (f, l) = self.task_lines[task];
-        if let Line::Check { result, .. } = &mut self.files[f].lines[l] {
-            *result = Some(match &outcome.result {
-                Ok(output) => output.clone(),
-                Err(failure) => CheckOutput::Unreadable {
-                    message: failure.to_string(),
-                    missing: false,
-                },
-            });
-        }
+        let result = match &outcome.result {
+            Ok(output) => output.clone(),
+            Err(failure) => CheckOutput::Unreadable {
+                message: failure.to_string(),
+                missing: false,
+            },
+        };
+        self.arrived.insert(task as u32, result);
         self.release(false)
     }
 
@@ -270,7 +295,7 @@ impl Report {
     /// Prints the current line; false when its result is not in yet.
     fn print_line(&mut self, batch: &mut Batch, to_the_end: bool) -> bool {
         let file = &self.files[self.file_at];
-        let (name, hex, result) = match &file.lines[self.line_at] {
+        let (target, hex) = match &file.lines[self.line_at] {
             Line::Improper { number } => {
                 if self.warn {
                     batch.stderr(&format!(
@@ -282,19 +307,25 @@ impl Report {
                 self.files[self.file_at].counts.improper += 1;
                 return true;
             }
-            Line::Check {
-                name, hex, result, ..
-            } => (name, hex, result),
+            Line::Check { target, hex } => (target, hex.of(&file.hexes)),
+        };
+        let (name, result) = match target {
+            Target::Task(t) => {
+                if !to_the_end && !self.arrived.contains_key(t) {
+                    return false;
+                }
+                (self.names.path(*t as usize), self.arrived.remove(t))
+            }
+            Target::Stdin(output) => (b"-".to_vec(), Some((**output).clone())),
         };
         let verdict = match result {
-            None if !to_the_end => return false,
             None => Verdict::NotRun,
             Some(CheckOutput::Digest(digest)) if digest.matches_hex(hex) => Verdict::Ok,
             Some(CheckOutput::Digest(digest)) => Verdict::Mismatch(digest.hex()),
             Some(CheckOutput::Unreadable { missing: true, .. }) if self.ignore_missing => {
                 Verdict::Ignored
             }
-            Some(CheckOutput::Unreadable { message, .. }) => Verdict::Unreadable(message.clone()),
+            Some(CheckOutput::Unreadable { message, .. }) => Verdict::Unreadable(message),
         };
         let status = match &verdict {
             Verdict::Ok => "OK",
@@ -307,7 +338,7 @@ impl Report {
             }
         };
         if let Verdict::Unreadable(message) = &verdict {
-            batch.stderr(&format!("{}: {message}", self.quoter.quote(name)));
+            batch.stderr(&format!("{}: {message}", self.quoter.quote(&name)));
         }
         let failed = !matches!(verdict, Verdict::Ok);
         self.checked += 1;
@@ -324,7 +355,7 @@ impl Report {
             };
             batch.records.push(record(
                 self.checked,
-                name,
+                &name,
                 hex,
                 status,
                 actual,
@@ -333,7 +364,7 @@ impl Report {
             ));
         } else if !self.status && (failed || !self.quiet) {
             // Escaped (a leading backslash) only when the name holds a newline, as md5sum.
-            let (escaped, shown) = check_name(name);
+            let (escaped, shown) = check_name(&name);
             if escaped {
                 batch.stdout.push(b'\\');
             }

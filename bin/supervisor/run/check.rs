@@ -8,6 +8,7 @@
 //! in the files' order as soon as everything before them is done ([`report`]).
 
 mod report;
+mod sums_reader;
 
 use super::{exit_code, supervise_list};
 use crate::cli::{Format, RunOptions};
@@ -20,10 +21,9 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use sums_reader::for_each_line;
 use supervisor_jobs::PathList;
-use supervisor_jobs::hash::{
-    Algo, ChecksumParser, NameQuoter, checksum_file_lines, guess_tool, listed_sizes,
-};
+use supervisor_jobs::hash::{Algo, ChecksumParser, NameQuoter, listed_sizes};
 
 /// What `hash --check` was asked, in md5sum's terms.
 #[derive(Debug, Default)]
@@ -67,11 +67,17 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
         } else {
             quoter.quote(source.as_os_str().as_bytes())
         };
-        let (text, problem) = read_sums_file(source, is_stdin, &mut stdin);
-        let tool = args.algo.or_else(|| guess_tool(&text)).unwrap_or_default();
         let mut lines = Vec::new();
         let mut hexes = Vec::new();
-        for (number, line) in checksum_file_lines(&text) {
+        let mut reader = match open_sums_file(source, is_stdin, &mut stdin) {
+            Ok(reader) => reader,
+            Err(problem) => {
+                let tool = args.algo.unwrap_or_default();
+                files.push(SumsFile::new(label, tool, Some(problem), lines, hexes));
+                continue;
+            }
+        };
+        let read = for_each_line(&mut reader, args.algo, |tool, number, line| {
             let parsed = parser
                 .parse(line, tool)
                 .filter(|line| !(is_stdin && line.name == b"-"));
@@ -92,7 +98,8 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
                     }
                 }
             });
-        }
+        });
+        let (tool, problem) = (read.tool, read.failed.then_some(SumsProblem::Read));
         files.push(SumsFile::new(label, tool, problem, lines, hexes));
     }
     for (i, size) in listed_sizes(&names).into_iter().enumerate() {
@@ -167,13 +174,18 @@ enum StdinState {
 }
 
 impl StdinState {
+    /// Standard input to read from (at its end once it was read).
+    fn reader(&mut self) -> Box<dyn Read> {
+        match std::mem::replace(self, StdinState::Consumed) {
+            StdinState::Unread => Box::new(std::io::stdin()),
+            StdinState::Consumed => Box::new(std::io::empty()),
+        }
+    }
+
     /// Everything left on standard input (nothing once it was read).
     fn take(&mut self) -> std::io::Result<Vec<u8>> {
         let mut data = Vec::new();
-        if let StdinState::Unread = self {
-            *self = StdinState::Consumed;
-            std::io::stdin().read_to_end(&mut data)?;
-        }
+        self.reader().read_to_end(&mut data)?;
         Ok(data)
     }
 
@@ -197,34 +209,18 @@ pub(super) enum SumsProblem {
     Read,
 }
 
-/// The text of a checksum file and what went wrong reading it. After a read error, only the
-/// complete lines read before it are kept.
-fn read_sums_file(
+/// A checksum file opened for reading (standard input for `-`), or why it cannot be.
+fn open_sums_file(
     path: &std::path::Path,
     is_stdin: bool,
     stdin: &mut StdinState,
-) -> (Vec<u8>, Option<SumsProblem>) {
+) -> Result<Box<dyn Read>, SumsProblem> {
     if is_stdin {
-        return match stdin.take() {
-            Ok(text) => (text, None),
-            Err(_) => (Vec::new(), Some(SumsProblem::Read)),
-        };
+        return Ok(stdin.reader());
     }
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) => {
-            let message = supervisor_jobs::describe_io_error(&e);
-            return (Vec::new(), Some(SumsProblem::Open(message)));
-        }
-    };
-    let mut text = Vec::new();
-    match file.read_to_end(&mut text) {
-        Ok(_) => (text, None),
-        Err(_) => {
-            let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            text.truncate(complete);
-            (text, Some(SumsProblem::Read))
-        }
+    match std::fs::File::open(path) {
+        Ok(file) => Ok(Box::new(file)),
+        Err(e) => Err(SumsProblem::Open(supervisor_jobs::describe_io_error(&e))),
     }
 }
 

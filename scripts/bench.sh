@@ -153,6 +153,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 o=$dir/out
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$rows"; }
 note() { echo "$*" >>"$notes"; }
+same() { cmp -s "$1" "$2" || { echo "bench.sh: $3" >&2; exit 1; }; } # FILE FILE WHAT-DIFFERS
 timeit() { python3 "$scripts/timeit_cmd.py" --runs "$runs" --store "$store" "$@"; }
 put() { python3 "$scripts/timeit_cmd.py" --store "$store" --put "$@"; }
 xargs_tree() { echo "find '$tree' -type f -print0 | xargs -0 -P $W -n256 $1 >$o/$2.out"; }
@@ -209,8 +210,7 @@ specs=("sup_md5_small=$sup --format sums hash '$small' >$o/sup_md5_small.out")
 skip_unless md5sum && specs+=("xargs_md5_small=find '$small' -type f -print0 | xargs -0 -P $W -n512 md5sum >$o/xargs_md5_small.out")
 specs+=("sup_md5_small_syscalls=SUPERVISOR_IO_URING=off $sup --format sums hash '$small' >$o/sup_md5_small_syscalls.out")
 timeit "${specs[@]}"
-cmp -s "$o/sup_md5_small.out" "$o/sup_md5_small_syscalls.out" \
-    || { echo "bench.sh: the io_uring and system-call runs differ on $small" >&2; exit 1; }
+same "$o/sup_md5_small.out" "$o/sup_md5_small_syscalls.out" "the io_uring and system-call runs differ on $small"
 if skip_unless md5sum; then
     if cmp -s <(sort "$o/sup_md5_small.out") <(sort "$o/xargs_md5_small.out"); then
         echo "  md5 digests verified against md5sum ($small_n files)"
@@ -244,8 +244,8 @@ specs=("sup_check_small=$sup hash --check '$o/small.md5' >$o/sup_check_small.out
 skip_unless md5sum && specs+=("md5sum_check_small=md5sum -c '$o/small.md5' >$o/md5sum_check_small.out")
 timeit "${specs[@]}"
 if skip_unless md5sum; then
-    cmp -s "$o/sup_check_small.out" "$o/md5sum_check_small.out" \
-        || { echo "bench.sh: hash --check and md5sum -c print different lines for $small" >&2; exit 1; }
+    same "$o/sup_check_small.out" "$o/md5sum_check_small.out" \
+        "hash --check and md5sum -c print different lines for $small"
     echo "  hash --check output identical to md5sum -c's ($small_n lines)"
 fi
 check_ref=$(skip_unless md5sum && echo t:md5sum_check_small || echo "skip:md5sum not installed")
@@ -274,7 +274,7 @@ if skip_unless b3sum; then
     fi
     timeit "sup_b3_one=$sup --format sums hash --algo blake3 '$bigfile' >$o/sup_b3_one.out" \
         "b3sum_one=b3sum '$bigfile' >$o/b3sum_one.out"
-    cmp -s "$o/sup_b3_one.out" "$o/b3sum_one.out" || { echo "bench.sh: blake3 of $bigfile differs" >&2; exit 1; }
+    same "$o/sup_b3_one.out" "$o/b3sum_one.out" "blake3 of $bigfile differs"
     row "blake3 tree" t:sup_b3_tree "xargs -P$W b3sum" t:xargs_b3_tree "ratio<=0.7" s
     row "blake3 one ${big_mb} MiB file" t:sup_b3_one "b3sum (multithreaded)" t:b3sum_one "ratio<=1.0" s
 else
@@ -381,8 +381,7 @@ specs=("sup_exec_echo=seq $exec_tasks | $sup exec -- echo {}.x >$o/sup_exec_echo
 skip_unless parallel && specs+=("par_exec_echo=seq $exec_tasks | parallel --will-cite -k -j $W echo {}.x >$o/par_exec_echo.out")
 timeit "${specs[@]}"
 if skip_unless parallel; then
-    cmp -s "$o/sup_exec_echo.out" "$o/par_exec_echo.out" \
-        || { echo "bench.sh: exec's output differs from parallel -k's" >&2; exit 1; }
+    same "$o/sup_exec_echo.out" "$o/par_exec_echo.out" "exec's output differs from parallel -k's"
     echo "  exec output identical to parallel -k's ($exec_tasks lines)"
 fi
 par_ref() { skip_unless parallel && echo "t:$1" || echo "skip:parallel not installed"; }
@@ -401,8 +400,7 @@ say "i. --events: the md5 tree with its lifecycle logged"
 python3 "$scripts/timeit_cmd.py" --runs "$((runs * 3))" --store "$store" \
     "sup_md5_plain=$sup --format sums hash '$tree' >$o/sup_md5_plain.out" \
     "sup_md5_events=$sup --format sums --events $o/events.jsonl hash '$tree' >$o/sup_md5_events.out"
-cmp -s "$o/sup_md5_plain.out" "$o/sup_md5_events.out" \
-    || { echo "bench.sh: the output differs with --events" >&2; exit 1; }
+same "$o/sup_md5_plain.out" "$o/sup_md5_events.out" "the output differs with --events"
 row "md5 tree with --events (its cost)" t:sup_md5_events "the same without --events" t:sup_md5_plain "ratio<=1.03" s
 "$bin" report "$o/events.jsonl" -o "$o/events.html" 2>/dev/null
 note "--events rows: the median of $((runs * 3)) alternating runs each"

@@ -28,6 +28,13 @@ fn sums_dir(tool: &str, names: &[&[u8]]) -> tempfile::TempDir {
     dir
 }
 
+/// Changes one bit of the file at `path`, at byte `at`.
+fn flip_a_bit(path: &Path, at: usize) {
+    let mut data = std::fs::read(path).unwrap();
+    data[at] ^= 0x01;
+    std::fs::write(path, data).unwrap();
+}
+
 fn plain_names() -> Vec<&'static [u8]> {
     NAMES.iter().map(|n| n.as_bytes()).collect()
 }
@@ -87,10 +94,7 @@ fn md5sum_file_verifies() {
 #[test]
 fn one_changed_byte_is_one_failure() {
     let dir = sums_dir("md5sum", &plain_names());
-    let victim = dir.path().join("with space.txt");
-    let mut data = std::fs::read(&victim).unwrap();
-    data[500] ^= 0x01;
-    std::fs::write(&victim, data).unwrap();
+    flip_a_bit(&dir.path().join("with space.txt"), 500);
 
     let done = check(dir.path());
     done.assert_code(1);
@@ -124,10 +128,7 @@ fn one_changed_byte_is_one_failure() {
 #[test]
 fn a_resumed_check_prints_what_md5sum_prints() {
     let dir = sums_dir("md5sum", &plain_names());
-    let victim = dir.path().join("b.bin");
-    let mut data = std::fs::read(&victim).unwrap();
-    data[10] ^= 0x01;
-    std::fs::write(&victim, data).unwrap();
+    flip_a_bit(&dir.path().join("b.bin"), 10);
     let journal = dir.path().join("check.journal");
     let first = run(supervisor_run()
         .arg("--journal")
@@ -212,10 +213,7 @@ fn a_sha256sum_file_is_recognised_by_its_digest_length() {
     assert_same_as("sha256sum", dir.path(), &done);
 
     // And a change is caught with the sha256 digests.
-    let victim = dir.path().join("a.txt");
-    let mut data = std::fs::read(&victim).unwrap();
-    data[0] ^= 0x80;
-    std::fs::write(&victim, data).unwrap();
+    flip_a_bit(&dir.path().join("a.txt"), 0);
     let done = check(dir.path());
     done.assert_code(1);
     assert_eq!(lines(&done)[0], "a.txt: FAILED");

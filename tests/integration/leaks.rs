@@ -221,6 +221,10 @@ fn workers_start_with_a_tmpdir_too_long_for_a_socket() {
     let done = crate::support::run(
         supervisor_run()
             .args(["-w", "2", "--format", "json", "fault", "--tasks", "20"])
+            // Tasks of 20 ms, so work is left when the crash comes and a replacement must
+            // start (with instant tasks the other worker could finish them all first, and the
+            // run end before the replacement was spawned).
+            .args(["--sleep-ms", "20"])
             .args(["--crash-once-on", "3", "--marker-dir"])
             .arg(&long)
             .env("TMPDIR", &long),

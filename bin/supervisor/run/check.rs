@@ -90,7 +90,8 @@ pub fn run(options: &RunOptions, args: CheckArgs) -> Result<u8, CliError> {
                     } else {
                         names.push(&line.name, 0);
                         algos.push(line.algo);
-                        Target::Task(algos.len() as u32 - 1)
+                        let task = u32::try_from(algos.len() - 1);
+                        Target::Task(task.expect("fewer than 2^32 listed files"))
                     };
                     Line::Check {
                         target,

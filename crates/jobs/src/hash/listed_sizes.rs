@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use rayon::prelude::*;
 
 use crate::PathList;
-use crate::walk::{SAMPLES, SIZES_PAY_FROM};
+use crate::walk::{sample_positions, sizes_pay};
 
 /// The size of each file in `list` (relative paths from the working directory) for
 /// scheduling, decided as the walk decides them for [`super::Discover::sizes_where_paying`]:
@@ -33,16 +33,13 @@ pub fn listed_sizes(list: &PathList) -> Vec<u64> {
 /// The sizes of one directory's run of paths: its sample's, and the rest's only if the sample
 /// says they pay.
 fn run_sizes(list: &PathList, run: Range<usize>) -> Vec<u64> {
-    let picks = SAMPLES.min(run.len());
-    let sample: Vec<usize> = (0..picks).map(|k| k * run.len() / picks).collect();
+    let sample: Vec<usize> = sample_positions(run.len()).collect();
     let seen: Vec<Option<u64>> = sample
         .iter()
         .map(|&i| size_of(list, run.start + i))
         .collect();
     let known: Vec<u64> = seen.iter().flatten().copied().collect();
-    let pays =
-        !known.is_empty() && known.iter().sum::<u64>() / known.len() as u64 >= SIZES_PAY_FROM;
-    if pays {
+    if sizes_pay(&known) {
         return run
             .into_par_iter()
             .map(|i| size_of(list, i).unwrap_or(0))

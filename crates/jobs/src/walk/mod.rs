@@ -8,7 +8,7 @@
 mod listing;
 mod parallel;
 
-pub(crate) use parallel::{SAMPLES, SIZES_PAY_FROM};
+pub(crate) use parallel::{sample_positions, sizes_pay};
 
 pub(crate) use listing::Listing;
 mod skip;

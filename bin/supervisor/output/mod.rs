@@ -21,6 +21,7 @@ mod sums_lines;
 
 pub use record::{Needs, Record, display_path, insert_path};
 pub use sink::Sink;
+pub use sums_lines::SumsPrefix;
 
 use crate::cli::Format;
 use std::borrow::Cow;
@@ -150,6 +151,9 @@ pub struct Output {
     slot_partitions: Option<Vec<u32>>,
     /// `jsonl` writes the rows given at the end (nothing was streamed: a merge).
     jsonl_at_end: bool,
+    /// `sums` lines rendered during the run are written as they are pushed (see
+    /// [`Output::stream_sums`]); once the run is over, how many leading rows they were.
+    sums_streamed: Option<usize>,
 }
 
 impl Output {
@@ -167,6 +171,7 @@ impl Output {
             share: None,
             slot_partitions: None,
             jsonl_at_end: false,
+            sums_streamed: None,
         }
     }
 
@@ -200,8 +205,37 @@ impl Output {
         self
     }
 
+    /// For `--format sums` of rows already in output order: each pushed record is the text of
+    /// the leading rows' lines (a [`SumsPrefix`]'s), written as it comes; then
+    /// [`Output::end_sums_stream`] says how many rows that was, and
+    /// [`Output::finish_rows`] writes the lines of the rows after them.
+    pub fn stream_sums(&mut self) {
+        if self.format == Format::Sums && !self.collect {
+            self.sums_streamed = Some(0);
+        }
+    }
+
+    /// Whether pushed records are `sums` text written as it comes.
+    pub fn streams_sums(&self) -> bool {
+        self.sums_streamed.is_some()
+    }
+
+    /// Writes the last of the text a [`SumsPrefix`] rendered, and notes how many leading rows
+    /// are written.
+    pub fn end_sums_stream(&mut self, prefix: SumsPrefix) {
+        let (rows, text) = prefix.finish();
+        self.sink.write(&text);
+        self.sums_streamed = Some(rows);
+    }
+
     /// Adds one result (written at once for `jsonl`).
     pub fn push(&mut self, record: Record) {
+        if self.sums_streamed.is_some() {
+            if let Some(text) = &record.sums {
+                self.sink.write(text);
+            }
+            return;
+        }
         if self.raw {
             if let Some(text) = &record.error_line {
                 self.sink.flush();
@@ -373,7 +407,11 @@ impl Output {
                 }
             }
             Format::Sums => {
-                sums_lines::write(&mut self.sink, rows, &order);
+                // Rows streamed during the run lead `order` (they were in order, and `order`
+                // holds every row with a result in row order).
+                let streamed = self.sums_streamed.unwrap_or(0).min(order.len());
+                debug_assert!(streamed == 0 || rows.in_order());
+                sums_lines::write(&mut self.sink, rows, &order[streamed..]);
                 if !self.quiet {
                     eprint!("{}", self.summary_text(summary, &totals));
                 }

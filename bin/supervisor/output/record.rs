@@ -19,6 +19,21 @@ pub struct Record {
     pub error_line: Option<String>,
 }
 
+impl Record {
+    /// Text of `sums` lines a job rendered itself, to be written as it is (see
+    /// [`super::Output::stream_sums`]): not a result of its own.
+    pub fn sums_text(text: Vec<u8>) -> Self {
+        Record {
+            order: Vec::new(),
+            failed: false,
+            json: Map::new(),
+            csv: Vec::new(),
+            sums: Some(text),
+            error_line: None,
+        }
+    }
+}
+
 /// Which of a record's views the chosen format reads, so a million records do not each build
 /// three: `json` (json, jsonl, and the table, whose rows read it), `csv`, `sums`.
 #[derive(Clone, Copy, Debug)]

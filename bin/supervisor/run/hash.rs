@@ -7,7 +7,7 @@ use crate::cli::{Format, HashArgs, JobCommand, RunOptions};
 use crate::error::CliError;
 use crate::jobs::{HashJob, HashOutput, HashTasks};
 use crate::output;
-use crate::output::{Needs, Record, Rows};
+use crate::output::{Needs, Record, Rows, SumsPrefix};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -114,31 +114,42 @@ pub fn run(options: &RunOptions, args: HashArgs) -> Result<u8, CliError> {
             u32::MAX
         ))
     })?;
-    let mut results = HashResults::new(files.len());
+    let results = HashResults::new(files.len());
     let tasks = Arc::new(tasks);
-    let summary =
-        supervise_list::<HashJob, _>(options, algo, tasks, &mut out, |index, task, outcome| {
-            results.put(index, outcome);
-            if stream {
-                vec![record(
-                    &task.path(),
-                    outcome,
-                    algo,
-                    style,
-                    Needs::of(Format::Jsonl),
-                )]
-            } else {
-                Vec::new()
-            }
-        })?;
-    skips.finish();
-    let rows = HashRows::new(
+    let mut rows = HashRows::new(
         errors,
         files,
         results,
         (algo, style),
         Needs::of(options.format),
     );
+    // `sums` lines of a walk's order are written as the results come (see `SumsPrefix`).
+    if rows.in_order() {
+        out.stream_sums();
+    }
+    let mut prefix = out.streams_sums().then(SumsPrefix::new);
+    let summary =
+        supervise_list::<HashJob, _>(options, algo, tasks, &mut out, |index, task, outcome| {
+            rows.results.put(index, outcome);
+            let mut records = Vec::new();
+            if stream {
+                records.push(record(
+                    &task.path(),
+                    outcome,
+                    algo,
+                    style,
+                    Needs::of(Format::Jsonl),
+                ));
+            }
+            if let Some(text) = prefix.as_mut().and_then(|prefix| prefix.advance(&rows)) {
+                records.push(Record::sums_text(text));
+            }
+            records
+        })?;
+    if let Some(prefix) = prefix {
+        out.end_sums_stream(prefix);
+    }
+    skips.finish();
     finish_rows(out, &rows, &summary, skips.count)
 }
 

@@ -320,12 +320,20 @@ impl Output {
         summary: &Summary,
         skipped: u64,
     ) -> Result<Finished, String> {
-        // The rows present, and the failed ones among them, in one pass over a million.
-        let mut order: Vec<usize> = Vec::with_capacity(rows.len());
+        // The rows present, and the failed ones among them, in one pass over a million. Rows
+        // whose `sums` lines were written during the run lead the order (they were in order
+        // and all present) and are only counted.
+        let streamed = self.sums_streamed.unwrap_or(0).min(rows.len());
+        debug_assert!(streamed == 0 || rows.in_order());
+        let mut present = 0u64;
+        let mut order: Vec<usize> = Vec::with_capacity(rows.len() - streamed);
         let mut failed_rows: Vec<usize> = Vec::new();
         for i in 0..rows.len() {
             if let Some(failed) = rows.failed(i) {
-                order.push(i);
+                present += 1;
+                if i >= streamed {
+                    order.push(i);
+                }
                 if failed {
                     failed_rows.push(i);
                 }
@@ -337,7 +345,7 @@ impl Output {
         }
         let failed = failed_rows.len() as u64;
         let totals = Totals {
-            results: order.len() as u64,
+            results: present,
             failed,
             skipped,
         };
@@ -407,11 +415,7 @@ impl Output {
                 }
             }
             Format::Sums => {
-                // Rows streamed during the run lead `order` (they were in order, and `order`
-                // holds every row with a result in row order).
-                let streamed = self.sums_streamed.unwrap_or(0).min(order.len());
-                debug_assert!(streamed == 0 || rows.in_order());
-                sums_lines::write(&mut self.sink, rows, &order[streamed..]);
+                sums_lines::write(&mut self.sink, rows, &order);
                 if !self.quiet {
                     eprint!("{}", self.summary_text(summary, &totals));
                 }

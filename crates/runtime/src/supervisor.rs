@@ -4,9 +4,9 @@
 //! run whose tasks are all submitted up front and that is closed at once.
 
 use crate::config::Config;
-use crate::coordinator::{Coordinator, Event, NoticeData, Settings, WorkerSignal};
+use crate::coordinator::{Coordinator, NoticeData, Settings, WorkerSignal};
 use crate::events::{RunInfo, RunSettings, TaskLabels};
-use crate::executor::{self, Control, Delivery, Executor, Input, TaskStore};
+use crate::executor::{self, Control, Delivery, Executor, FixedList, Input, TaskStore};
 use crate::observer::{Notice, Observer};
 use crate::protocol;
 use crate::report::{Outcome, Report, Summary};
@@ -247,15 +247,11 @@ impl<J: Job> Supervisor<J> {
         settings.costliest_first_from = J::COSTLIEST_FIRST_FROM;
         let abort_grace = settings.abort_grace();
         let mut coord = Coordinator::new(settings);
-        if !fixed.is_empty() {
-            let mut costs = Vec::with_capacity(fixed.len());
-            fixed.push_costs(0..fixed.len(), J::cost, &mut costs);
-            board.add_totals(costs.len() as u64, costs.iter().sum());
-            let mut ignored = Vec::new();
-            let submitted = Event::<J::Output>::Submitted { first: 0, costs };
-            coord.handle(started, submitted, &mut ignored);
-        }
-        if closed {
+        // A list's tasks are costed and scheduled on the coordinator's thread once it has
+        // asked for the workers, while they start (a million take about as long as a worker
+        // takes to start, ~30 ms). A closed run with no tasks is over before any is asked for.
+        let list = (!fixed.is_empty()).then(|| FixedList { closed });
+        if closed && list.is_none() {
             let mut ignored = Vec::new();
             coord.handle(
                 started,
@@ -308,6 +304,7 @@ impl<J: Job> Supervisor<J> {
             started,
             tracer,
             deliver_after: config.deliver_after,
+            list,
         };
         let thread = std::thread::Builder::new()
             .name("supervisor-coordinator".into())

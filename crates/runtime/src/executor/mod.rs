@@ -130,6 +130,14 @@ pub(crate) struct Executor<J: Job> {
     pub(crate) tracer: Option<Tracer>,
     /// How long outcomes may wait to be handed over together ([`crate::Config::deliver_after`]).
     pub(crate) deliver_after: Duration,
+    /// The store's fixed list, submitted once the workers are asked for (`None`: no list).
+    pub(crate) list: Option<FixedList>,
+}
+
+/// A run's fixed list of tasks, not yet submitted to the coordinator.
+pub(crate) struct FixedList {
+    /// No tasks come after the list (a closed run).
+    pub(crate) closed: bool,
 }
 
 impl<J: Job> Executor<J> {
@@ -149,6 +157,7 @@ impl<J: Job> Executor<J> {
             started,
             tracer,
             deliver_after,
+            list,
         } = self;
         let _open = inputs_tx;
         let slots = board.slots();
@@ -168,6 +177,9 @@ impl<J: Job> Executor<J> {
         let mut commands = Vec::new();
         coord.start(Instant::now(), &mut commands);
         state.perform(&mut commands);
+        if let Some(list) = list {
+            state.submit_fixed(&mut coord, list, &mut commands);
+        }
         while !coord.is_done() {
             let now = Instant::now();
             let tick_at = coord.next_deadline();
@@ -274,6 +286,28 @@ impl<J: Job> State<J> {
             self.pending_since = Some(Instant::now());
         }
         self.pending.push(delivery);
+    }
+
+    /// Submits the run's fixed list (tasks `0..`) to the coordinator, and closes the run if
+    /// nothing comes after it.
+    fn submit_fixed(
+        &mut self,
+        coord: &mut Coordinator,
+        list: FixedList,
+        commands: &mut Vec<Command<J::Output>>,
+    ) {
+        let costs = self.store.fixed_costs(J::cost);
+        self.board
+            .add_totals(costs.len() as u64, costs.iter().sum());
+        coord.handle(
+            Instant::now(),
+            Event::Submitted { first: 0, costs },
+            commands,
+        );
+        if list.closed {
+            coord.handle(Instant::now(), Event::Closed, commands);
+        }
+        self.perform(commands);
     }
 
     fn accept(

@@ -24,6 +24,13 @@ impl<T: Clone + 'static> TaskStore<T> {
         }
     }
 
+    /// The costs `cost` gives the fixed list's tasks, in order.
+    pub(crate) fn fixed_costs(&self, cost: fn(&T) -> u64) -> Vec<u64> {
+        let mut costs = Vec::with_capacity(self.fixed.len());
+        self.fixed.push_costs(0..self.fixed.len(), cost, &mut costs);
+        costs
+    }
+
     /// Adds submitted tasks numbered from `first` (the next id) and returns their ids.
     pub(crate) fn add(&mut self, first: u64, tasks: Vec<T>) -> std::ops::Range<u64> {
         if self.open.is_empty() {

@@ -250,7 +250,7 @@ impl<J: Job> Supervisor<J> {
         // A list's tasks are costed and scheduled on the coordinator's thread once it has
         // asked for the workers, while they start (a million take about as long as a worker
         // takes to start, ~30 ms). A closed run with no tasks is over before any is asked for.
-        let list = (!fixed.is_empty()).then(|| FixedList { closed });
+        let list = (!fixed.is_empty()).then_some(FixedList { closed });
         if closed && list.is_none() {
             let mut ignored = Vec::new();
             coord.handle(

@@ -89,13 +89,7 @@ impl PathList {
                 && used + name.len() <= u32::MAX as usize
         };
         if !self.runs.last().is_some_and(fits) {
-            let start = self.prefixes.len();
-            self.prefixes.extend_from_slice(prefix);
-            self.runs.push(Run {
-                first: self.ends.len(),
-                prefix: (start, self.prefixes.len()),
-                names: self.names.len(),
-            });
+            self.start_run(prefix);
         }
         let run = self.runs.last().expect("a run was just ensured");
         self.names.extend_from_slice(name);
@@ -132,13 +126,7 @@ impl PathList {
                     continue;
                 }
                 None => {
-                    let start = self.prefixes.len();
-                    self.prefixes.extend_from_slice(prefix);
-                    self.runs.push(Run {
-                        first: self.ends.len(),
-                        prefix: (start, self.prefixes.len()),
-                        names: self.names.len(),
-                    });
+                    self.start_run(prefix);
                     0
                 }
             };
@@ -148,6 +136,17 @@ impl PathList {
                 .extend(other.ends[first..end].iter().map(|&e| e + offset));
             self.sizes.extend_from_slice(&other.sizes[first..end]);
         }
+    }
+
+    /// Starts a run with `prefix` at the end of the list (its paths are pushed after).
+    fn start_run(&mut self, prefix: &[u8]) {
+        let start = self.prefixes.len();
+        self.prefixes.extend_from_slice(prefix);
+        self.runs.push(Run {
+            first: self.ends.len(),
+            prefix: (start, self.prefixes.len()),
+            names: self.names.len(),
+        });
     }
 
     fn reserve_like(&mut self, other: &PathList) {

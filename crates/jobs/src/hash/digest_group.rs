@@ -384,8 +384,9 @@ impl GroupDigester {
         }
         // Longest first, so each register's lanes hold files of similar lengths: the parent's
         // largest-first order does that across groups where it knows sizes, this within one.
+        // (Unstable: the order among equal lengths does not matter, and it sorts in place.)
         self.held
-            .sort_by_key(|(_, range)| std::cmp::Reverse(range.len()));
+            .sort_unstable_by_key(|(_, range)| std::cmp::Reverse(range.len()));
         let inputs: Vec<&[u8]> = self
             .held
             .iter()

@@ -9,11 +9,14 @@
 //! * [`guardian`]: the `exec` job's process-group guardian (a fork without exec, and waiting
 //!   for signals);
 //! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`;
+//! * [`dirents`]: a directory's entries read with `getdents64` into our own buffer, for the
+//!   parallel walk;
 //! * [`uring`]: batched opens, reads and closes on io_uring for the `hash` job, whose
 //!   submissions hand the kernel pointers into our buffers.
 //!
 //! Everything else in the crate is `#![deny(unsafe_code)]`.
 
+pub(crate) mod dirents;
 pub(crate) mod guardian;
 pub(crate) mod link;
 pub(crate) mod locale;

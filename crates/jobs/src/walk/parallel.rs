@@ -31,11 +31,10 @@
 //! [`PathList`]: crate::PathList
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use nix::dir::{Dir, Type};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
 use rayon::prelude::*;
@@ -43,6 +42,7 @@ use rayon::prelude::*;
 use super::listing::Listing;
 use super::{NameFilter, Owned, Sizes, SkipReason, Walked};
 use crate::describe_io_error;
+use crate::sys::dirents::{EntryType, for_each_entry};
 
 /// With [`Sizes::WherePaying`], the sample of a directory's files: this many regular files
 /// (among those the filter keeps), spread evenly over them in name order, the first included.
@@ -74,7 +74,7 @@ pub(super) fn walk_dir<F: NameFilter + Sync>(
         owned,
         sizes,
     };
-    match Dir::open(
+    match nix::fcntl::open(
         dir,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -96,15 +96,16 @@ enum Kind {
 }
 
 impl Kind {
-    fn of_type(t: Type) -> Kind {
-        match t {
-            Type::Directory => Kind::Dir,
-            Type::File => Kind::File,
-            Type::Symlink => Kind::Symlink,
-            Type::Fifo => Kind::Special(SkipReason::Fifo),
-            Type::Socket => Kind::Special(SkipReason::Socket),
-            Type::BlockDevice | Type::CharacterDevice => Kind::Special(SkipReason::Device),
-        }
+    fn of_type(t: EntryType) -> Option<Kind> {
+        Some(match t {
+            EntryType::Dir => Kind::Dir,
+            EntryType::File => Kind::File,
+            EntryType::Symlink => Kind::Symlink,
+            EntryType::Fifo => Kind::Special(SkipReason::Fifo),
+            EntryType::Socket => Kind::Special(SkipReason::Socket),
+            EntryType::Device => Kind::Special(SkipReason::Device),
+            EntryType::Unknown => return None,
+        })
     }
 
     fn of_stat(stat: &FileStat) -> Kind {
@@ -135,19 +136,17 @@ impl Entries {
 
 /// Reads a directory's entries (without `.` and `..`), sorted by name bytes as the serial walk
 /// sorts them.
-fn list_sorted(dir: &mut Dir) -> nix::Result<Entries> {
+fn list_sorted(dir: BorrowedFd<'_>) -> io::Result<Entries> {
     let mut names = Vec::new();
     let mut items = Vec::new();
-    for entry in dir.iter() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
+    for_each_entry(dir, |name, kind| {
         if name == b"." || name == b".." {
-            continue;
+            return;
         }
         let start = names.len();
         names.extend_from_slice(name);
-        items.push((start, names.len(), entry.file_type().map(Kind::of_type)));
-    }
+        items.push((start, names.len(), Kind::of_type(kind)));
+    })?;
     items.sort_unstable_by(|a, b| names[a.0..a.1].cmp(&names[b.0..b.1]));
     Ok(Entries { names, items })
 }
@@ -202,12 +201,21 @@ impl<F: NameFilter + Sync> Walker<'_, F> {
         }
     }
 
-    fn walk_into(&self, mut dir: Dir, path: &[u8], out: &mut Listing) {
-        let mut entries = match list_sorted(&mut dir) {
-            Ok(entries) => entries,
-            Err(errno) => return self.keep(error(path, &errno), out),
-        };
+    fn walk_into(&self, dir: OwnedFd, path: &[u8], out: &mut Listing) {
         let fd = dir.as_fd();
+        let mut entries = match list_sorted(fd) {
+            Ok(entries) => entries,
+            Err(err) => {
+                let message = describe_io_error(&err);
+                return self.keep(
+                    Walked::Error {
+                        path: path.to_vec(),
+                        message,
+                    },
+                    out,
+                );
+            }
+        };
         // A file system that gives no type in its entries: one `fstatat` each tells.
         let mut unknown = Vec::new();
         for i in 0..entries.items.len() {
@@ -250,7 +258,7 @@ impl<F: NameFilter + Sync> Walker<'_, F> {
                 let sub = join(path, entries.name(i));
                 let flags =
                     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-                match Dir::openat(fd, entries.name(i), flags, Mode::empty()) {
+                match nix::fcntl::openat(fd, entries.name(i), flags, Mode::empty()) {
                     Ok(handle) => self.walk_into(handle, &sub, &mut part),
                     Err(errno) => self.keep(error(&sub, &errno), &mut part),
                 }

@@ -80,7 +80,9 @@ impl Heartbeat {
 /// Waits up to `limit` for the SIGTERM handler's byte; true if it came.
 fn signalled(watch: &UnixStream, limit: Duration) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
+    // Rounded up: the last fraction of a millisecond before a beat would otherwise be a
+    // `poll` that returns at once, again and again (a spin of up to 1 ms every beat).
+    let ms = u16::try_from(limit.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
     let mut fds = [PollFd::new(watch.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }

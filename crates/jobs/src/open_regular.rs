@@ -1,7 +1,7 @@
 //! Opening a file that discovery listed as regular, safely, for any job that reads contents.
 
 use std::ffi::{CStr, OsStr};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -46,6 +46,19 @@ pub(crate) fn open_regular_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<(File,
     let fd = nix::fcntl::openat(dir, name, flags, Mode::empty())
         .map_err(|errno| OpenError::Io(io::Error::from_raw_os_error(errno as i32)))?;
     checked_regular(File::from(fd))
+}
+
+/// [`checked_regular`] from what the kernel has cached of the file
+/// ([`crate::sys::cached_stat`]): the same answer, except that a network or FUSE file system
+/// gives its cached size instead of asking its server, so the check cannot hang.
+pub(crate) fn checked_regular_cached(file: File) -> Result<(File, u64), OpenError> {
+    let (file_type, size) =
+        crate::sys::cached_stat::cached_type_and_size(file.as_fd()).map_err(OpenError::Io)?;
+    match file_type {
+        libc::S_IFREG => Ok((file, size)),
+        libc::S_IFDIR => Err(OpenError::IsDirectory),
+        _ => Err(OpenError::NotRegular),
+    }
 }
 
 /// `file` with its size if the open descriptor is a regular file (`fstat`), else why not.

@@ -9,6 +9,8 @@
 //! * [`guardian`]: the `exec` job's process-group guardian (a fork without exec, and waiting
 //!   for signals);
 //! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`;
+//! * [`cached_stat`]: the type and size of an open file from the kernel's cache (`statx` with
+//!   `AT_STATX_DONT_SYNC`), for the `hash` job's batched reads;
 //! * [`dirents`]: a directory's entries read with `getdents64` into our own buffer, for the
 //!   parallel walk;
 //! * [`uring`]: batched opens, reads and closes on io_uring for the `hash` job, whose
@@ -16,6 +18,7 @@
 //!
 //! Everything else in the crate is `#![deny(unsafe_code)]`.
 
+pub(crate) mod cached_stat;
 pub(crate) mod dirents;
 pub(crate) mod guardian;
 pub(crate) mod link;

@@ -122,6 +122,44 @@ impl<O: Serialize + Send + 'static> Outbox<O> {
         Ok(())
     }
 
+    /// Queues the results of a group of tasks, in order, under one lock (as [`Outbox::push`]
+    /// of each would).
+    pub(crate) fn push_all(
+        &self,
+        results: impl IntoIterator<Item = (u64, TaskResult<O>, Option<Span>)>,
+    ) -> Result<(), Gone> {
+        let mut state = lock(&self.shared.state);
+        if state.gone {
+            return Err(Gone);
+        }
+        if state.frozen {
+            drop(state);
+            loop {
+                std::thread::park();
+            }
+        }
+        let was_empty = state.pending.is_empty();
+        for (id, result, span) in results {
+            state.pending.push((id, result));
+            if let Some(span) = span {
+                state.spans.push(span);
+            }
+        }
+        let n = state.pending.len();
+        if was_empty && n > 0 {
+            state.first_at = Some(Instant::now());
+            if state.timer_idle {
+                state.timer_idle = false;
+                self.shared.wake.notify_one();
+            }
+        }
+        drop(state);
+        if n >= FLUSH_COUNT {
+            ship(&self.shared)?;
+        }
+        Ok(())
+    }
+
     /// Sends what is queued now (the worker finished its batch: the parent's next batch
     /// depends on these results).
     pub(crate) fn send_now(&self) -> Result<(), Gone> {
@@ -269,6 +307,31 @@ mod tests {
             ids.extend(decode(&bytes));
         }
         assert_eq!(ids, (0..5000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn groups_pushed_at_once_leave_in_order_among_single_results() {
+        let (tx, rx) = ipc_channel::ipc::bytes_channel().unwrap();
+        let outbox = Outbox::<u64>::start(tx).unwrap();
+        let mut id = 0;
+        // Groups of 64 between single pushes, past the flush count several times.
+        while id < 5000 {
+            outbox.push(id, TaskResult::Done(id), None).unwrap();
+            let group = (id + 1..id + 65).map(|i| (i, TaskResult::Done(i), None));
+            outbox.push_all(group).unwrap();
+            id += 65;
+        }
+        // A group pushed alone still leaves without a flush.
+        outbox
+            .push_all((id..id + 3).map(|i| (i, TaskResult::Done(i), None)))
+            .unwrap();
+        let mut ids = Vec::new();
+        while ids.len() < id as usize + 3 {
+            let bytes = recv_within(&rx, Duration::from_secs(5)).expect("sent without a flush");
+            ids.extend(decode(&bytes));
+        }
+        assert_eq!(ids, (0..id + 3).collect::<Vec<_>>());
+        outbox.close();
     }
 
     #[test]

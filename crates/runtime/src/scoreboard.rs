@@ -473,6 +473,17 @@ impl Scoreboard {
             .store(now_ms(), Ordering::Relaxed);
     }
 
+    /// Marks `tasks` tasks finished at once, adding their `cost` in all (worker side: the
+    /// tasks of a group, whose results leave together).
+    pub(crate) fn end_tasks(&self, slot: usize, tasks: u64, cost: u64) {
+        self.slot_word(slot, s::TASKS_DONE)
+            .fetch_add(tasks, Ordering::Relaxed);
+        self.slot_word(slot, s::COST_DONE)
+            .fetch_add(cost, Ordering::Relaxed);
+        self.slot_word(slot, s::CURRENT_TASK)
+            .store(0, Ordering::Release);
+    }
+
     /// Marks the running task finished, adding its cost (worker side).
     pub fn end_task(&self, slot: usize, cost: u64) {
         self.slot_word(slot, s::TASKS_DONE)

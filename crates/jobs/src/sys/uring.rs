@@ -51,6 +51,10 @@ pub(crate) enum Done {
 /// An io_uring instance for batched file I/O.
 pub(crate) struct Uring {
     ring: IoUring,
+    /// The kernel can post no completion for a successful close (5.17+).
+    skip_closed: bool,
+    /// Calls of [`Uring::run`] so far, which tag their completions.
+    calls: u32,
 }
 
 impl std::fmt::Debug for Uring {
@@ -81,7 +85,12 @@ impl Uring {
                 return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
             }
         }
-        Ok(Uring { ring })
+        let skip_closed = ring.params().is_feature_skip_cqe_on_success();
+        Ok(Uring {
+            ring,
+            skip_closed,
+            calls: 0,
+        })
     }
 
     /// Runs `ops` (each with the index of the file it is for) and returns how each ended, in
@@ -97,72 +106,85 @@ impl Uring {
         ops: Vec<(usize, Op<'_>)>,
         at: &mut dyn FnMut(usize),
     ) -> Vec<Done> {
-        let mut files = Vec::with_capacity(ops.len());
-        let mut done: Vec<Option<Done>> = Vec::with_capacity(ops.len());
-        let mut kinds = Vec::with_capacity(ops.len());
-        let mut entries = Vec::with_capacity(ops.len());
-        for (k, (file, op)) in ops.into_iter().enumerate() {
-            files.push(file);
-            done.push(None);
-            kinds.push(match op {
-                Op::Open(..) => Kind::Open,
-                Op::Read(..) => Kind::Read,
-                Op::Close(_) => Kind::Close,
-            });
-            entries.push(entry(k, op));
-        }
-        let mut next = 0;
+        let n = ops.len();
+        // Each operation's file, kind and (once it completed) outcome, in `ops`' order.
+        let mut slots: Vec<(usize, Kind, Option<Done>)> = Vec::with_capacity(n);
+        let mut ops = ops.into_iter();
+        // Completions are told apart from any a previous call left behind by this tag.
+        self.calls = self.calls.wrapping_add(1);
+        let tag = u64::from(self.calls) << 32;
         let mut running = 0usize;
-        if let Some(&first) = files.first() {
-            at(first);
+        if let Some((first, _)) = ops.as_slice().first() {
+            at(*first);
         }
-        while next < entries.len() || running > 0 {
+        while slots.len() < n || running > 0 {
             let mut pushed = false;
             {
                 let mut sq = self.ring.submission();
-                while next < entries.len() && running < ENTRIES as usize && !sq.is_full() {
+                while slots.len() < n && running < ENTRIES as usize && !sq.is_full() {
+                    let (file, op) = ops.next().expect("one operation per slot");
+                    let k = slots.len();
+                    let kind = Kind::of(&op);
+                    let mut entry = entry(op).user_data(tag | k as u64);
+                    if kind == Kind::Close && self.skip_closed {
+                        // A close that succeeds posts no completion: it counts as done now
+                        // (it names no memory of ours, so nothing waits on it).
+                        entry = entry.flags(squeue::Flags::SKIP_SUCCESS);
+                        slots.push((file, kind, Some(Done::Closed)));
+                    } else {
+                        slots.push((file, kind, None));
+                        running += 1;
+                    }
                     // SAFETY: every pointer in the entry (a path, a buffer, a descriptor, the
-                    // directory an open is relative to) is
-                    // borrowed from `ops` for the whole of this call, and this call does not
-                    // return before the operation's completion has been reaped below (or the
-                    // process aborts in `enter`), so the kernel only ever uses live memory and
-                    // open descriptors. The user data is the operation's index, used for
-                    // nothing but finding its slot.
-                    unsafe { sq.push(&entries[next]) }.expect("the queue has room");
-                    next += 1;
-                    running += 1;
+                    // directory an open is relative to) is borrowed from `ops` for the whole
+                    // of this call, and this call does not return before the operation's
+                    // completion has been reaped below (or the process aborts in `enter`), so
+                    // the kernel only ever uses live memory and open descriptors; a close
+                    // whose success posts nothing uses no memory of ours. The user data is
+                    // this call's tag and the operation's index, used for nothing but
+                    // finding its slot.
+                    unsafe { sq.push(&entry) }.expect("the queue has room");
                     pushed = true;
                 }
             }
-            let wait = if pushed {
+            let wait = if pushed || running == 0 {
                 0
             } else {
-                if let Some(lowest) = lowest_running(&done, &files) {
+                if let Some(lowest) = lowest_running(&slots) {
                     at(lowest);
                 }
                 1
             };
             enter(&self.ring, wait);
             for cqe in self.ring.completion() {
-                let k = cqe.user_data() as usize;
+                let data = cqe.user_data();
+                let k = (data & u64::from(u32::MAX)) as usize;
+                if data & !u64::from(u32::MAX) != tag || k >= slots.len() {
+                    // A skipped close of an earlier call that failed after all: nothing to do.
+                    continue;
+                }
                 let result = cqe.result();
-                done[k] = Some(if result < 0 {
+                let slot = &mut slots[k];
+                if slot.2.is_none() {
+                    running -= 1;
+                }
+                slot.2 = Some(if result < 0 {
                     Done::Failed(io::Error::from_raw_os_error(-result))
                 } else {
-                    finished(kinds[k], result)
+                    finished(slot.1, result)
                 });
-                running -= 1;
             }
         }
-        done.into_iter()
-            .map(|d| d.expect("every operation completed"))
+        slots
+            .into_iter()
+            .map(|(_, _, done)| done.expect("every operation completed"))
             .collect()
     }
 }
 
-/// The submission entry for operation `k`.
-fn entry(k: usize, op: Op<'_>) -> squeue::Entry {
-    let entry = match op {
+/// The submission entry for an operation (its user data still to be set).
+fn entry(op: Op<'_>) -> squeue::Entry {
+    match op {
         Op::Open(dir, path) => {
             let dir = dir.map_or(libc::AT_FDCWD, |dir| dir.as_raw_fd());
             opcode::OpenAt::new(types::Fd(dir), path.as_ptr())
@@ -178,16 +200,25 @@ fn entry(k: usize, op: Op<'_>) -> squeue::Entry {
         }
         // The descriptor is given up to the kernel here; its completion says it is closed.
         Op::Close(fd) => opcode::Close::new(types::Fd(fd.into_raw_fd())).build(),
-    };
-    entry.user_data(k as u64)
+    }
 }
 
 /// Which operation an entry is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Open,
     Read,
     Close,
+}
+
+impl Kind {
+    fn of(op: &Op<'_>) -> Kind {
+        match op {
+            Op::Open(..) => Kind::Open,
+            Op::Read(..) => Kind::Read,
+            Op::Close(_) => Kind::Close,
+        }
+    }
 }
 
 /// What a successful completion (`result` ≥ 0) of an operation of `kind` means.
@@ -204,11 +235,11 @@ fn finished(kind: Kind, result: i32) -> Done {
 }
 
 /// The lowest file whose operation has not completed yet.
-fn lowest_running(done: &[Option<Done>], files: &[usize]) -> Option<usize> {
-    done.iter()
-        .zip(files)
-        .filter(|(d, _)| d.is_none())
-        .map(|(_, &file)| file)
+fn lowest_running(slots: &[(usize, Kind, Option<Done>)]) -> Option<usize> {
+    slots
+        .iter()
+        .filter(|(_, _, done)| done.is_none())
+        .map(|(file, _, _)| *file)
         .min()
 }
 

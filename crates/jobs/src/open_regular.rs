@@ -8,7 +8,7 @@ use nix::sys::stat::Mode;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
 /// Why [`open_regular`] gave no file; each job maps it into its own error type.
 #[derive(Debug)]
@@ -50,26 +50,30 @@ pub(crate) fn open_regular_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<(File,
 
 /// [`checked_regular`] from what the kernel has cached of the file
 /// ([`crate::sys::cached_stat`]): the same answer, except that a network or FUSE file system
-/// gives its cached size instead of asking its server, so the check cannot hang.
+/// gives its cached size instead of asking its server, so the check cannot hang. Where
+/// `statx` is missing or refused (a kernel before 4.11, an old sandbox profile), the plain
+/// `fstat` of [`checked_regular`] answers.
 pub(crate) fn checked_regular_cached(file: File) -> Result<(File, u64), OpenError> {
-    let (file_type, size) =
-        crate::sys::cached_stat::cached_type_and_size(file.as_fd()).map_err(OpenError::Io)?;
-    match file_type {
-        libc::S_IFREG => Ok((file, size)),
-        libc::S_IFDIR => Err(OpenError::IsDirectory),
-        _ => Err(OpenError::NotRegular),
+    match crate::sys::cached_stat::cached_type_and_size(file.as_fd()) {
+        Ok((file_type, size)) => regular_by_type(file, file_type, size),
+        Err(err) if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            checked_regular(file)
+        }
+        Err(err) => Err(OpenError::Io(err)),
     }
 }
 
 /// `file` with its size if the open descriptor is a regular file (`fstat`), else why not.
 pub(crate) fn checked_regular(file: File) -> Result<(File, u64), OpenError> {
     let metadata = file.metadata().map_err(OpenError::Io)?;
-    let file_type = metadata.file_type();
-    if file_type.is_dir() {
-        return Err(OpenError::IsDirectory);
+    regular_by_type(file, metadata.mode() & libc::S_IFMT, metadata.len())
+}
+
+/// `file` and `size` if `file_type` (the `S_IFMT` bits of its mode) is a regular file's.
+fn regular_by_type(file: File, file_type: u32, size: u64) -> Result<(File, u64), OpenError> {
+    match file_type {
+        libc::S_IFREG => Ok((file, size)),
+        libc::S_IFDIR => Err(OpenError::IsDirectory),
+        _ => Err(OpenError::NotRegular),
     }
-    if !file_type.is_file() {
-        return Err(OpenError::NotRegular);
-    }
-    Ok((file, metadata.len()))
 }

@@ -31,10 +31,10 @@ pub(crate) const MAX_PATTERNS: usize = 4;
 /// Bytes per block: one AVX-512 register, or two AVX2 registers; one bit each in a `u64`.
 const BLOCK: usize = 64;
 
-/// Blocks scanned between two verifications of their candidates: the noted blocks of a
-/// chunk fit in a small array on the stack, and the chunk (8 KiB) is still in L1 when its
-/// candidates are checked.
-const CHUNK: usize = 128;
+/// Blocks scanned between two verifications of their candidates: which of them had one fits
+/// in the bits of a `u64`, and the chunk (4 KiB) is still in L1 when its candidates are
+/// checked.
+const CHUNK: usize = 64;
 
 /// The patterns, prepared for the scan.
 pub(crate) struct LineScan {
@@ -144,11 +144,11 @@ impl LineScan {
         let lasts: [__m512i; N] =
             std::array::from_fn(|k| _mm512_set1_epi8(pats[k].bytes[pats[k].last] as i8));
         let load = |from: &[u8]| -> __m512i { bytemuck::pod_read_unaligned(&from[..BLOCK]) };
-        self.count_blocks::<N>(body, counts, |window| {
-            let here = load(window);
+        self.count_blocks::<N>(body, counts, |block, ends| {
+            let here = load(block);
             let candidates = std::array::from_fn(|k| {
                 let first = _mm512_cmpeq_epi8_mask(here, firsts[k]);
-                _mm512_mask_cmpeq_epi8_mask(first, load(&window[pats[k].last..]), lasts[k])
+                _mm512_mask_cmpeq_epi8_mask(first, load(ends[k]), lasts[k])
             });
             (_mm512_cmpeq_epi8_mask(here, newline), candidates)
         })
@@ -177,11 +177,10 @@ impl LineScan {
             u64::from(_mm256_movemask_epi8(low) as u32)
                 | u64::from(_mm256_movemask_epi8(high) as u32) << HALF
         };
-        self.count_blocks::<N>(body, counts, |window| {
-            let (low, high) = (load(window), load(&window[HALF..]));
+        self.count_blocks::<N>(body, counts, |block, ends| {
+            let (low, high) = (load(block), load(&block[HALF..]));
             let candidates = std::array::from_fn(|k| {
-                let ends = &window[pats[k].last..];
-                let (end_low, end_high) = (load(ends), load(&ends[HALF..]));
+                let (end_low, end_high) = (load(ends[k]), load(&ends[k][HALF..]));
                 mask(
                     _mm256_and_si256(
                         _mm256_cmpeq_epi8(low, firsts[k]),
@@ -201,15 +200,15 @@ impl LineScan {
         })
     }
 
-    /// The scan itself, for any width: `masks(window)` gives, for the block at the start of
-    /// `window` (which also holds the longest pattern's reach past it), the newline mask and
-    /// each pattern's candidate mask.
+    /// The scan itself, for any width: `masks(block, ends)` gives, for a block and for each
+    /// pattern the block as far past it as the pattern's last byte, the newline mask and each
+    /// pattern's candidate mask.
     #[inline(always)]
     fn count_blocks<const N: usize>(
         &self,
         body: &[u8],
         counts: &mut LogCounts,
-        masks: impl Fn(&[u8]) -> (u64, [u64; N]),
+        masks: impl Fn(&[u8], [&[u8]; N]) -> (u64, [u64; N]),
     ) {
         let pats: &[Pattern; N] = self.patterns.as_slice().try_into().expect("N patterns");
         let reach = pats.iter().map(|p| p.last).max().unwrap_or(0);
@@ -225,43 +224,57 @@ impl LineScan {
         let mut fixes = [0i64; MAX_PATTERNS + 1];
         let mut fixed_until = 0;
         let mut noted = [0usize; CHUNK];
+        // The blocks, and for each pattern the bytes its last byte is compared with: all
+        // `stop` long, and walked in steps of a block without an index to check.
+        let blocks = &body[..stop];
+        let ends: [&[u8]; N] =
+            std::array::from_fn(|k| &body[pats[k].last.min(body.len())..][..stop]);
         let mut at = 0;
         while at < stop {
+            let chunk_start = at;
             let chunk_end = (at + CHUNK * BLOCK).min(stop);
-            let mut n = 0;
-            for window in body[at..chunk_end + reach]
-                .windows(BLOCK + reach)
-                .step_by(BLOCK)
-            {
-                let (newlines, candidates) = masks(window);
-                let any = candidates.iter().fold(0, |all, &c| all | c);
-                // Noted unconditionally, kept only if it had a candidate: no branch. (`n` is
-                // below the blocks seen so far, so below `CHUNK`: the `%` only spares a check.)
-                noted[n % CHUNK] = at;
-                n += usize::from(any != 0);
+            // The block loop's sums, in registers. Bit `j` from the top of `with_candidates`:
+            // block `j` of the chunk had a candidate (a bit, not a store per block).
+            let mut with_candidates = 0u64;
+            let mut chunk_hits = [0u64; N];
+            let mut chunk_lines = 0u64;
+            let mut end_blocks: [std::slice::ChunksExact<'_, u8>; N] =
+                std::array::from_fn(|k| ends[k][chunk_start..chunk_end].chunks_exact(BLOCK));
+            for block in blocks[chunk_start..chunk_end].chunks_exact(BLOCK) {
+                let (newlines, candidates) = masks(
+                    block,
+                    std::array::from_fn(|k| end_blocks[k].next().unwrap_or_default()),
+                );
                 let mut union = 0;
                 for k in 0..N {
                     union |= candidates[k];
                     // The carry in is added as a candidate at bit 0: the same carry-out,
                     // and at a newline in bit 0 the same count.
                     let (sum, out) = (!newlines).overflowing_add(union | carry[k]);
-                    hits[k] += u64::from((sum & newlines).count_ones());
+                    chunk_hits[k] += u64::from((sum & newlines).count_ones());
                     carry[k] = u64::from(out);
                 }
-                lines += u64::from(newlines.count_ones());
-                at += BLOCK;
+                with_candidates = with_candidates << 1 | u64::from(union != 0);
+                chunk_lines += u64::from(newlines.count_ones());
+            }
+            at = chunk_end;
+            for (hit, chunk_hit) in hits.iter_mut().zip(chunk_hits) {
+                *hit += chunk_hit;
+            }
+            lines += chunk_lines;
+            // Back to bit `j` for block `j`.
+            with_candidates <<= CHUNK - (at - chunk_start) / BLOCK;
+            with_candidates = with_candidates.reverse_bits();
+            let mut n = 0;
+            while with_candidates != 0 {
+                noted[n] = chunk_start + BLOCK * with_candidates.trailing_zeros() as usize;
+                with_candidates &= with_candidates - 1;
+                n += 1;
             }
             let noted = &noted[..n];
-            if self.any_suspect::<N>(body, noted, &masks, reach) {
-                fixed_until = self.correct_false::<N>(
-                    body,
-                    noted,
-                    &masks,
-                    reach,
-                    stop,
-                    fixed_until,
-                    &mut fixes,
-                );
+            if self.any_suspect::<N>(body, noted, &masks) {
+                fixed_until =
+                    self.correct_false::<N>(body, noted, &masks, stop, fixed_until, &mut fixes);
             }
         }
         // The tail, byte by byte, exactly; its first line may have begun in the blocks.
@@ -278,12 +291,20 @@ impl LineScan {
             }
         }
         counts.lines += lines;
-        for k in 0..N {
-            let below = if k == 0 { 0 } else { hits[k - 1] };
-            let count = (hits[k] - below) as i64 + fixes[k];
+        let mut below = 0;
+        for (k, &hit) in hits.iter().enumerate() {
+            let count = (hit - below) as i64 + fixes[k];
             debug_assert!(count >= 0, "pattern {k}: {count} lines after corrections");
             counts.counts[k] += count as u64;
+            below = hit;
         }
+    }
+
+    /// Where each pattern's last byte would be for a candidate in the block at `at`: the
+    /// blocks `masks` compares with the patterns' last bytes.
+    #[inline(always)]
+    fn ends_at<'b, const N: usize>(&self, body: &'b [u8], at: usize) -> [&'b [u8]; N] {
+        std::array::from_fn(|k| &body[at + self.patterns[k].last..][..BLOCK])
     }
 
     /// Whether a noted block may hold a false candidate: its first candidate of some pattern
@@ -294,13 +315,12 @@ impl LineScan {
         &self,
         body: &[u8],
         noted: &[usize],
-        masks: &impl Fn(&[u8]) -> (u64, [u64; N]),
-        reach: usize,
+        masks: &impl Fn(&[u8], [&[u8]; N]) -> (u64, [u64; N]),
     ) -> bool {
         let pats: &[Pattern; N] = self.patterns.as_slice().try_into().expect("N patterns");
         let mut suspect = false;
         for &at in noted {
-            let (_, candidates) = masks(&body[at..at + BLOCK + reach]);
+            let (_, candidates) = masks(&body[at..at + BLOCK], self.ends_at(body, at));
             for k in 0..N {
                 let c = candidates[k];
                 // With no candidate, bit 0 is checked and ignored.
@@ -321,14 +341,13 @@ impl LineScan {
         &self,
         body: &[u8],
         noted: &[usize],
-        masks: &impl Fn(&[u8]) -> (u64, [u64; N]),
-        reach: usize,
+        masks: &impl Fn(&[u8], [&[u8]; N]) -> (u64, [u64; N]),
         stop: usize,
         mut fixed_until: usize,
         fixes: &mut [i64; MAX_PATTERNS + 1],
     ) -> usize {
         for &at in noted {
-            let (_, candidates) = masks(&body[at..at + BLOCK + reach]);
+            let (_, candidates) = masks(&body[at..at + BLOCK], self.ends_at(body, at));
             let mut all = candidates.iter().fold(0, |all, &c| all | c);
             while all != 0 {
                 let bit = all.trailing_zeros();

@@ -82,5 +82,5 @@ mod sys;
 mod walk;
 
 pub use io_text::describe_io_error;
-pub use path_list::PathList;
+pub use path_list::{ImageError, PathImage, PathList};
 pub use walk::SkipReason;

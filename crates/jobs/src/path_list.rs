@@ -14,6 +14,9 @@
 
 use std::cmp::Ordering;
 
+mod image;
+pub use image::{ImageError, PathImage};
+
 /// One run of consecutive paths sharing a prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Run {

@@ -7,7 +7,8 @@
 //! 1. The parent spawns the worker with one end of a fresh `AF_UNIX` socket pair as its stdin
 //!    (inherited, like Python's spawn passes its descriptors) and sends over it a
 //!    [`BootRequest`] (protocol version, a random token, its pid, the slot) with the
-//!    scoreboard's sealed `memfd` attached (`SCM_RIGHTS`).
+//!    scoreboard's sealed `memfd` attached (`SCM_RIGHTS`), and the run's task image if it
+//!    has one (`task_image`).
 //! 2. The worker, which has run no user code yet, creates the one-shot server under umask 077
 //!    (its own process, before any other thread creates files), so the directory is private
 //!    from the start, and answers with the server's name ([`BootReply`]). Its stdin becomes
@@ -42,6 +43,9 @@ use std::time::{Duration, Instant};
 /// Largest boot message (they are a few dozen bytes).
 const BOOT_MESSAGE_MAX: usize = 4096;
 
+/// Most descriptors attached to a boot message: the scoreboard and the task image.
+const ATTACHED_MAX: usize = 2;
+
 /// A fresh socket pair: `(parent's end, worker's stdin)`.
 pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
     socketpair(
@@ -54,13 +58,15 @@ pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 
 /// The parent's side of the bootstrap with worker `pid` in `slot`, over `sock`; `board` is the
-/// scoreboard descriptor handed to the worker. Gives up after `deadline`. `sock` must stay
-/// open as long as the worker lives (see the module docs).
+/// scoreboard descriptor handed to the worker, and `image` the run's task image if it has one.
+/// Gives up after `deadline`. `sock` must stay open as long as the worker lives (see the
+/// module docs).
 pub(crate) fn parent(
     sock: &OwnedFd,
     pid: u32,
     slot: usize,
     board: BorrowedFd<'_>,
+    image: Option<BorrowedFd<'_>>,
     deadline: Duration,
 ) -> Result<Connection, Error> {
     let started = Instant::now();
@@ -70,8 +76,10 @@ pub(crate) fn parent(
         token: token.clone(),
         parent_pid: std::process::id(),
         slot: slot as u32,
+        image: image.is_some(),
     };
-    send(sock.as_raw_fd(), &protocol::encode(&request)?, Some(board))
+    let attached: Vec<BorrowedFd<'_>> = std::iter::once(board).chain(image).collect();
+    send(sock.as_raw_fd(), &protocol::encode(&request)?, &attached)
         .map_err(|e| Error::io(format!("cannot send worker {pid} its bootstrap"), e))?;
     let reply = wait_readable(sock.as_fd(), started + deadline).and_then(|ready| {
         if !ready {
@@ -118,7 +126,7 @@ pub(crate) fn parent(
     // Connected (or not): nobody needs the name any more.
     remove_socket_dir(&server);
     let connection = connected?;
-    send(sock.as_raw_fd(), protocol::CONNECTED, None)
+    send(sock.as_raw_fd(), protocol::CONNECTED, &[])
         .map_err(|e| Error::io(format!("cannot tell worker {pid} it is connected"), e))?;
     Ok(connection)
 }
@@ -146,6 +154,8 @@ pub(crate) struct Booted {
     pub(crate) results: IpcBytesSender,
     /// The scoreboard's `memfd` (sealed against resizing).
     pub(crate) board: OwnedFd,
+    /// The run's task image (a sealed `memfd`), if it has one.
+    pub(crate) image: Option<OwnedFd>,
     pub(crate) slot: usize,
     pub(crate) parent_pid: u32,
 }
@@ -155,7 +165,7 @@ pub(crate) struct Booted {
 /// not armed yet: arm it once this returns.
 pub(crate) fn worker() -> Result<Booted, Error> {
     const STDIN: RawFd = 0;
-    let (bytes, board) = receive(STDIN).map_err(|e| {
+    let (bytes, attached) = receive(STDIN).map_err(|e| {
         Error::io(
             "no bootstrap on stdin (a worker is started by a supervisor, not by hand)",
             e,
@@ -163,7 +173,7 @@ pub(crate) fn worker() -> Result<Booted, Error> {
     })?;
     let refuse = |reason: String| {
         if let Ok(frame) = protocol::encode(&BootReply::Refused(reason.clone())) {
-            let _ = send(STDIN, &frame, None);
+            let _ = send(STDIN, &frame, &[]);
         }
         Error::Protocol(reason)
     };
@@ -174,8 +184,15 @@ pub(crate) fn worker() -> Result<Booted, Error> {
             request.version
         )));
     }
-    let board =
-        board.ok_or_else(|| refuse("no scoreboard descriptor came with the bootstrap".into()))?;
+    let mut attached = attached.into_iter();
+    let board = attached
+        .next()
+        .ok_or_else(|| refuse("no scoreboard descriptor came with the bootstrap".into()))?;
+    let image = match (request.image, attached.next()) {
+        (false, _) => None,
+        (true, Some(image)) => Some(image),
+        (true, None) => return Err(refuse("no task image came with the bootstrap".into())),
+    };
     let (server, name) = {
         use nix::sys::stat::{Mode, umask};
         let old = umask(Mode::from_bits_truncate(0o077));
@@ -196,7 +213,7 @@ pub(crate) fn worker() -> Result<Booted, Error> {
         server: name.clone(),
     };
     let sent = protocol::encode(&reply).and_then(|frame| {
-        send(STDIN, &frame, None).map_err(|e| Error::io("cannot answer the bootstrap", e))
+        send(STDIN, &frame, &[]).map_err(|e| Error::io("cannot answer the bootstrap", e))
     });
     if let Err(e) = sent {
         remove_socket_dir(&name);
@@ -232,6 +249,7 @@ pub(crate) fn worker() -> Result<Booted, Error> {
         tasks: hello.tasks,
         results: hello.results,
         board,
+        image,
         slot: request.slot as usize,
         parent_pid: request.parent_pid,
     })
@@ -314,25 +332,20 @@ fn random_token() -> Result<String, Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn send(fd: RawFd, bytes: &[u8], attach: Option<BorrowedFd<'_>>) -> std::io::Result<()> {
-    let fds;
-    let cmsgs: &[ControlMessage<'_>] = match attach {
-        Some(fd) => {
-            fds = [fd.as_raw_fd()];
-            &[ControlMessage::ScmRights(&fds)]
-        }
-        None => &[],
-    };
+fn send(fd: RawFd, bytes: &[u8], attach: &[BorrowedFd<'_>]) -> std::io::Result<()> {
+    let fds: Vec<RawFd> = attach.iter().map(|fd| fd.as_raw_fd()).collect();
+    let rights = [ControlMessage::ScmRights(&fds)];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
     sendmsg::<UnixAddr>(fd, &[IoSlice::new(bytes)], cmsgs, MsgFlags::empty(), None)
         .map(drop)
         .map_err(std::io::Error::from)
 }
 
-/// One message and the descriptor attached to it, if any; an empty message means the peer
-/// closed its end.
-fn receive(fd: RawFd) -> std::io::Result<(Vec<u8>, Option<OwnedFd>)> {
+/// One message and the descriptors attached to it (at most [`ATTACHED_MAX`]); an empty
+/// message means the peer closed its end.
+fn receive(fd: RawFd) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let mut buf = vec![0u8; BOOT_MESSAGE_MAX];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let mut space = nix::cmsg_space!([RawFd; ATTACHED_MAX]);
     let (len, fds) = loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
         match recvmsg::<UnixAddr>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
@@ -349,12 +362,10 @@ fn receive(fd: RawFd) -> std::io::Result<(Vec<u8>, Option<OwnedFd>)> {
             Err(e) => return Err(e.into()),
         }
     };
-    let mut owned = fds.into_iter().map(sys::own_received_fd);
-    let first = owned.next();
-    // Anything beyond the one expected descriptor is closed as its OwnedFd drops.
-    owned.for_each(drop);
+    // Each is owned at once, so any the caller does not keep is closed as it drops.
+    let owned = fds.into_iter().map(sys::own_received_fd).collect();
     buf.truncate(len);
-    Ok((buf, first))
+    Ok((buf, owned))
 }
 
 /// Waits until `fd` is readable (or closed); false when `until` passed first.

@@ -80,4 +80,22 @@ pub trait Job: Sized + 'static {
     fn push_label(task: &Self::Task, out: &mut String) {
         out.push_str(&Self::label(task));
     }
+
+    /// True when this job's workers build the tasks of a run's fixed list from the list's
+    /// image ([`crate::TaskList::image`]) with [`Job::task_from_image`], so the parent sends
+    /// each such task as its index alone. Off by default: tasks are sent whole.
+    const TASKS_FROM_IMAGE: bool = false;
+
+    /// Task `index` of the run's fixed list, built in a worker from the list's image: the
+    /// bytes [`crate::TaskList::image`] gave, mapped read-only (and immutable) for the
+    /// worker's whole life. It must be the task the list itself gives for `index`. Called only
+    /// when [`Job::TASKS_FROM_IMAGE`] is true; an `Err` (the image is not what the job
+    /// expects) ends the worker, and its tasks are retried.
+    fn task_from_image(&mut self, image: &'static [u8], index: u64) -> Result<Self::Task, String> {
+        let _ = (image, index);
+        Err(format!(
+            "the {} job builds no task from an image",
+            Self::NAME
+        ))
+    }
 }

@@ -134,6 +134,7 @@ mod spawner;
 mod supervisor;
 #[allow(unsafe_code)]
 mod sys;
+mod task_image;
 mod task_list;
 mod units;
 mod watchdog;

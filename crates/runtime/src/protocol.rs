@@ -9,7 +9,7 @@ use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame below changes shape; a worker from another build is refused.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The parent's first message, over the private socket pair that is the worker's stdin (with
 /// the scoreboard's descriptor attached): who the parent is and the secret the worker must
@@ -22,6 +22,8 @@ pub(crate) struct BootRequest {
     /// The worker checks it is still this process's child (PDEATHSIG race).
     pub(crate) parent_pid: u32,
     pub(crate) slot: u32,
+    /// The run's task image comes attached too, after the scoreboard (see `task_image`).
+    pub(crate) image: bool,
 }
 
 /// The worker's answer over the socket pair: where its one-shot server listens.
@@ -68,6 +70,9 @@ pub(crate) struct Setup {
 pub(crate) enum ToWorker<T> {
     /// Tasks to run in order, each with its id.
     Batch(Vec<(u64, T)>),
+    /// Tasks of the run's fixed list to run in order, each as its id alone, which is its
+    /// index in the list: the worker builds each from the list's image.
+    Indexed(Vec<u64>),
     /// Finish and exit 0.
     Shutdown,
 }

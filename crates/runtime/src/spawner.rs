@@ -15,6 +15,7 @@ use crate::handshake::Connection;
 use crate::process::{ChildProcess, ExitInfo};
 use crate::protocol::{self, Setup};
 use crate::scoreboard::Scoreboard;
+use crate::task_image::{SharedImage, TaskImage};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
@@ -71,6 +72,8 @@ pub(crate) struct SpawnPlan {
     pub(crate) job: String,
     pub(crate) setup: Vec<u8>,
     pub(crate) board: Arc<Scoreboard>,
+    /// The run's task image, built before the first worker's bootstrap.
+    pub(crate) image: Arc<SharedImage>,
     pub(crate) handshake_timeout: Duration,
     /// `RLIMIT_DATA` for each worker, in bytes.
     pub(crate) memory_limit: Option<u64>,
@@ -191,7 +194,15 @@ fn handshake_one(
         .board
         .fd()
         .ok_or_else(|| Error::Protocol("the scoreboard has no descriptor".into()))?;
-    let connection = bootstrap::parent(sock, child.pid(), slot, board, plan.handshake_timeout)?;
+    let image = plan.image.get_or_build().map(TaskImage::fd);
+    let connection = bootstrap::parent(
+        sock,
+        child.pid(),
+        slot,
+        board,
+        image,
+        plan.handshake_timeout,
+    )?;
     let setup = Setup {
         job: plan.job.clone(),
         setup: plan.setup.clone(),

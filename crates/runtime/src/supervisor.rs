@@ -12,6 +12,7 @@ use crate::protocol;
 use crate::report::{Outcome, Report, Summary};
 use crate::scoreboard::{self, Scoreboard};
 use crate::spawner::{self, SpawnPlan};
+use crate::task_image::{SharedImage, TaskImage};
 use crate::task_list::TaskList;
 use crate::watchdog::Limits;
 use crate::{Error, Job};
@@ -261,12 +262,24 @@ impl<J: Job> Supervisor<J> {
         }
         let (spawn_tx, spawn_rx) = mpsc::channel();
         let cancelled = Arc::new(AtomicBool::new(false));
+        // Built by the spawner before its first worker, while this run's coordinator costs
+        // the same list (see `task_image`).
+        let image = Arc::new(if J::TASKS_FROM_IMAGE && !fixed.is_empty() {
+            let list = Arc::clone(&fixed);
+            SharedImage::new(Box::new(move || {
+                list.image()
+                    .and_then(|pieces| TaskImage::create(&pieces).ok())
+            }))
+        } else {
+            SharedImage::none()
+        });
         let plan = SpawnPlan {
             exe: config.worker_exe.clone(),
             args: config.worker_args.clone(),
             job: J::NAME.to_string(),
             setup: protocol::encode(&setup)?,
             board: Arc::clone(&board),
+            image: Arc::clone(&image),
             handshake_timeout: config.handshake_timeout,
             memory_limit: config.memory_limit,
             output: config.output,
@@ -299,6 +312,7 @@ impl<J: Job> Supervisor<J> {
             spawner,
             cancelled,
             store: TaskStore::new(fixed),
+            image,
             deliver,
             ended: Arc::clone(&ended),
             started,

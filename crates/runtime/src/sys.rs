@@ -62,6 +62,43 @@ impl Drop for SharedWords {
     }
 }
 
+/// Maps the whole of `fd`, a sealed file (a `memfd` with `F_SEAL_WRITE` and `F_SEAL_SHRINK`),
+/// read-only for the rest of the process's life. Refuses a file without both seals.
+pub(crate) fn map_sealed_for_life(fd: &OwnedFd) -> std::io::Result<&'static [u8]> {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+    let seals = SealFlag::from_bits_truncate(
+        fcntl(fd, FcntlArg::F_GET_SEALS).map_err(std::io::Error::from)?,
+    );
+    if !seals.contains(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SHRINK) {
+        return Err(std::io::Error::other("the image is not sealed"));
+    }
+    let len = nix::sys::stat::fstat(fd)
+        .map_err(std::io::Error::from)?
+        .st_size;
+    let len = usize::try_from(len).map_err(std::io::Error::other)?;
+    let Some(nonzero) = std::num::NonZeroUsize::new(len) else {
+        return Ok(&[]);
+    };
+    // SAFETY: a fresh mapping chosen by the kernel (no address hint) aliases no Rust object.
+    // The seals (checked above, and irrevocable) mean no one can write the file or shrink it
+    // below `len`, by `write` or through any mapping, so the bytes never change and every
+    // page stays backed: no SIGBUS. It is never unmapped, so `'static` holds.
+    let ptr = unsafe {
+        mmap(
+            None,
+            nonzero,
+            ProtFlags::PROT_READ,
+            MapFlags::MAP_SHARED,
+            fd,
+            0,
+        )
+    }
+    .map_err(std::io::Error::from)?;
+    // SAFETY: `ptr` is valid for `len` bytes, readable, immutable and never unmapped (above).
+    Ok(unsafe { std::slice::from_raw_parts(ptr.as_ptr().cast::<u8>(), len) })
+}
+
 /// How a reaped child ended and what it cost.
 pub(crate) struct Reaped {
     /// Raw wait status, decoded by the caller with the `libc` macros.

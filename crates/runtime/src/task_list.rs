@@ -49,6 +49,15 @@ pub trait TaskList<T: Clone>: Send + Sync + 'static {
     fn push_costs(&self, range: std::ops::Range<usize>, cost: fn(&T) -> u64, out: &mut Vec<u64>) {
         out.extend(range.map(|index| cost(&self.task(index))));
     }
+
+    /// The whole list as one image, in pieces to be written back to back, from which a
+    /// worker builds any of its tasks by index ([`crate::Job::task_from_image`]). Asked for
+    /// once per run, and only where the job sets [`crate::Job::TASKS_FROM_IMAGE`]: the engine
+    /// writes it into memory that every worker maps read-only, and then sends each task of
+    /// the list as its index. `None` (the default): tasks are sent whole.
+    fn image(&self) -> Option<Vec<Cow<'_, [u8]>>> {
+        None
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> TaskList<T> for Vec<T> {

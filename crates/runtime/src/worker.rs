@@ -131,6 +131,7 @@ fn start(registry: &Registry) -> Result<ExitCode, (u8, String)> {
         tasks: booted.tasks,
         results: booted.results,
         board: booted.board,
+        image: booted.image,
         slot: booted.slot,
         setup,
     }))
@@ -141,6 +142,7 @@ pub struct Endpoint {
     tasks: IpcBytesReceiver,
     results: IpcBytesSender,
     board: OwnedFd,
+    image: Option<OwnedFd>,
     slot: usize,
     setup: Setup,
 }
@@ -166,9 +168,25 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
         tasks,
         results,
         board,
+        image,
         slot,
         setup,
     } = endpoint;
+    // The run's task image, mapped for the worker's life: tasks sent by index are built from it.
+    let image = match image
+        .as_ref()
+        .map(crate::sys::map_sealed_for_life)
+        .transpose()
+    {
+        Ok(image) => image,
+        Err(e) => {
+            return setup_failed::<J::Output>(
+                &results,
+                J::NAME,
+                &format!("cannot map the task image: {e}"),
+            );
+        }
+    };
     // Without its scoreboard a worker could not be timed out or charged by the parent: it
     // must not run at all.
     let board = match Scoreboard::attach_fd(board) {
@@ -238,8 +256,13 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             break ExitCode::SUCCESS;
         };
         let batch = match protocol::decode::<ToWorker<J::Task>>(&bytes) {
-            Ok(ToWorker::Batch(batch)) => batch,
+            Ok(ToWorker::Batch(batch)) => Ok(batch),
+            Ok(ToWorker::Indexed(ids)) => server.tasks_from_image(image, ids),
             Ok(ToWorker::Shutdown) => break ExitCode::SUCCESS,
+            Err(e) => Err(e.to_string()),
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "supervisor worker: {e}");
                 break ExitCode::from(SETUP_EXIT);
@@ -273,6 +296,18 @@ struct Server<J: Job> {
 }
 
 impl<J: Job> Server<J> {
+    /// The tasks `ids` of the run's fixed list, built from its image.
+    fn tasks_from_image(
+        &mut self,
+        image: Option<&'static [u8]>,
+        ids: Vec<u64>,
+    ) -> Result<Vec<(u64, J::Task)>, String> {
+        let image = image.ok_or("tasks sent by index, and no task image")?;
+        ids.into_iter()
+            .map(|id| Ok((id, self.job.task_from_image(image, id)?)))
+            .collect()
+    }
+
     /// Runs a batch in order: alone, or in groups of up to [`Job::GROUP`] tasks.
     fn run_batch(&mut self, batch: Vec<(u64, J::Task)>) -> Result<(), Gone> {
         if self.timing {

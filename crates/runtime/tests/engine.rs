@@ -13,6 +13,8 @@ use supervisor_runtime::{Config, Job, Notice, Observer, Outcome, Supervisor, Tas
 mod groups;
 #[path = "harness/mod.rs"]
 mod harness;
+#[path = "engine/images.rs"]
+mod images;
 #[path = "engine/limits.rs"]
 mod limits;
 #[path = "engine/service.rs"]
@@ -49,7 +51,8 @@ fn main() -> std::process::ExitCode {
         .register::<limits::Misbehave>()
         .register::<groups::Grouped>()
         .register::<groups::Renaming>()
-        .register::<service::Service>();
+        .register::<service::Service>()
+        .register::<images::FromImage>();
     if let Some(code) = run_if_worker(&registry) {
         return code;
     }
@@ -81,6 +84,7 @@ fn main() -> std::process::ExitCode {
         .chain(limits::TESTS)
         .chain(groups::TESTS)
         .chain(service::TESTS)
+        .chain(images::TESTS)
         .chain(last)
         .copied()
         .collect::<Vec<_>>();

@@ -1,5 +1,6 @@
 //! [`ListedFile`]: a file to hash that, in the parent, is an index into the run's shared
-//! [`PathList`] instead of a path of its own.
+//! [`PathList`] instead of a path of its own, and in a worker an index into the list's image
+//! ([`PathImage`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,7 +11,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::FileEntry;
-use crate::PathList;
+use crate::{PathImage, PathList};
 
 thread_local! {
     /// Where a listed path is joined to be sent, reused from task to task (a fresh buffer
@@ -21,7 +22,8 @@ thread_local! {
 
 /// A file to hash: in the parent, path `index` of a shared [`PathList`] (16 bytes a task, no
 /// allocation of its own, where a [`FileEntry`] costs 32 bytes and a heap block for its path);
-/// in a worker, the path it was sent.
+/// in a worker, path `index` of the list's image when the task was sent as its index, or the
+/// path it was sent.
 ///
 /// It crosses to a worker exactly as a [`FileEntry`] does (the same bytes, so a journal's
 /// fingerprint of a task list is the same either way), and arrives as an owned path.
@@ -30,7 +32,15 @@ pub struct ListedFile(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Listed { list: Arc<PathList>, index: u32 },
+    Listed {
+        list: Arc<PathList>,
+        index: u32,
+    },
+    /// In a worker: path `index` of the run's list, read from its image in place.
+    Image {
+        image: &'static PathImage<'static>,
+        index: u32,
+    },
     Owned(Box<FileEntry>),
 }
 
@@ -49,11 +59,19 @@ impl ListedFile {
         ListedFile(Repr::Owned(Box::new(entry)))
     }
 
+    /// Path `index` of `image` (which must hold it): what a worker builds from the index it
+    /// was sent, with nothing copied or allocated.
+    pub fn in_image(image: &'static PathImage<'static>, index: u32) -> Self {
+        debug_assert!((index as usize) < image.len());
+        ListedFile(Repr::Image { image, index })
+    }
+
     /// The path in two parts that join to [`ListedFile::path`] (its directory up to the last
     /// `/`, then its name; or the whole path and nothing), without building it.
     pub fn parts(&self) -> (&[u8], &[u8]) {
         match &self.0 {
             Repr::Listed { list, index } => list.parts(*index as usize),
+            Repr::Image { image, index } => image.parts(*index as usize),
             Repr::Owned(entry) => (&entry.path, &[]),
         }
     }
@@ -62,6 +80,10 @@ impl ListedFile {
     pub fn path(&self) -> Cow<'_, [u8]> {
         match &self.0 {
             Repr::Listed { list, index } => Cow::Owned(list.path(*index as usize)),
+            Repr::Image { image, index } => {
+                let (prefix, name) = image.parts(*index as usize);
+                Cow::Owned([prefix, name].concat())
+            }
             Repr::Owned(entry) => Cow::Borrowed(&entry.path),
         }
     }
@@ -70,6 +92,7 @@ impl ListedFile {
     pub fn size(&self) -> u64 {
         match &self.0 {
             Repr::Listed { list, index } => list.size(*index as usize),
+            Repr::Image { image, index } => image.size(*index as usize),
             Repr::Owned(entry) => entry.size,
         }
     }
@@ -100,8 +123,8 @@ impl Serialize for ListedFile {
             Repr::Owned(owned) => {
                 entry.serialize_field("path", serde_bytes::Bytes::new(&owned.path))?;
             }
-            Repr::Listed { list, index } => {
-                let (prefix, name) = list.parts(*index as usize);
+            Repr::Listed { .. } | Repr::Image { .. } => {
+                let (prefix, name) = self.parts();
                 JOINED.with_borrow_mut(|joined| {
                     joined.clear();
                     joined.extend_from_slice(prefix);
@@ -145,21 +168,31 @@ mod tests {
         .collect()
     }
 
-    #[test]
-    fn parts_join_to_the_path_listed_or_owned() {
+    /// The entries' list, and its image read in place (leaked, as a worker holds it).
+    fn list_and_image() -> (Arc<PathList>, &'static PathImage<'static>) {
         let mut list = PathList::new();
         for e in entries() {
             list.push(&e.path, e.size);
         }
-        let list = Arc::new(list);
+        let bytes: &'static [u8] = Vec::leak(list.image().concat());
+        let image = Box::leak(Box::new(PathImage::parse(bytes).unwrap()));
+        (Arc::new(list), image)
+    }
+
+    #[test]
+    fn parts_join_to_the_path_listed_in_an_image_or_owned() {
+        let (list, image) = list_and_image();
         for (i, e) in entries().into_iter().enumerate() {
             for task in [
                 ListedFile::at(&list, i as u32),
+                ListedFile::in_image(image, i as u32),
                 ListedFile::owned(e.clone()),
             ] {
                 let (dir, name) = task.parts();
                 assert_eq!([dir, name].concat(), e.path);
                 assert_eq!(*task.path(), *e.path);
+                assert_eq!(task.size(), e.size);
+                assert_eq!(task, ListedFile::at(&list, i as u32));
             }
         }
     }
@@ -171,9 +204,19 @@ mod tests {
             list.push(&e.path, e.size);
         }
         let list = Arc::new(list);
+        let (_, image) = list_and_image();
         let tasks: Vec<ListedFile> = (0..list.len() as u32)
             .map(|i| ListedFile::at(&list, i))
             .collect();
+        for (i, task) in tasks.iter().enumerate() {
+            let config = bincode::config::standard();
+            assert_eq!(
+                bincode::serde::encode_to_vec(ListedFile::in_image(image, i as u32), config)
+                    .unwrap(),
+                bincode::serde::encode_to_vec(task, config).unwrap(),
+                "a task read from an image crosses as the same bytes"
+            );
+        }
         let config = bincode::config::standard();
         for (task, entry) in tasks.iter().zip(entries()) {
             let sent = bincode::serde::encode_to_vec(task, config).unwrap();

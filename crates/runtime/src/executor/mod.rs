@@ -23,6 +23,7 @@ use crate::report::{Outcome, Summary};
 use crate::scoreboard::{self, Scoreboard};
 use crate::spawner::{SpawnNews, SpawnRequest};
 use crate::supervisor::StopMode;
+use crate::task_image::SharedImage;
 use crate::{Error, Job};
 use ipc_channel::ipc::IpcBytesReceiver;
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub(crate) struct Executor<J: Job> {
     /// Set by `CancelSpawns`: queued spawn requests end without a process.
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) store: TaskStore<J::Task>,
+    /// The fixed list's image: once built, its tasks go to workers by index.
+    pub(crate) image: Arc<SharedImage>,
     pub(crate) deliver: Sender<Vec<Delivery<J::Output>>>,
     /// Set when the run is over, so submitters fail fast.
     pub(crate) ended: Arc<AtomicBool>,
@@ -152,6 +155,7 @@ impl<J: Job> Executor<J> {
             spawner,
             cancelled,
             store,
+            image,
             deliver,
             ended,
             started,
@@ -167,6 +171,7 @@ impl<J: Job> Executor<J> {
             spawn_tx,
             cancelled,
             store,
+            image,
             pending: Vec::new(),
             pending_since: None,
             limits_on: false,
@@ -252,6 +257,7 @@ struct State<J: Job> {
     spawn_tx: Sender<SpawnRequest>,
     cancelled: Arc<AtomicBool>,
     store: TaskStore<J::Task>,
+    image: Arc<SharedImage>,
     pending: Vec<Delivery<J::Output>>,
     /// When the oldest undelivered outcome or notice was queued.
     pending_since: Option<Instant>,
@@ -531,28 +537,45 @@ impl<J: Job> State<J> {
                     generation,
                     ids,
                 } => {
-                    let tasks: Vec<_> = ids.iter().map(|&id| self.store.get(id)).collect();
+                    // Tasks of the fixed list go by index once the workers have its image
+                    // (every worker started after it was built); they are then built here
+                    // only for the event log's labels.
+                    let indexed = self.image.built().is_some()
+                        && ids.iter().all(|&id| self.store.is_fixed(id));
+                    let labels = match (&mut self.tracer, ids.first()) {
+                        (Some(tracer), Some(_)) => tracer.labels_needed(ids.iter().copied()),
+                        _ => false,
+                    };
+                    let tasks: Vec<_> = if indexed && !labels {
+                        Vec::new()
+                    } else {
+                        ids.iter().map(|&id| self.store.get(id)).collect()
+                    };
                     // The batch's record follows: its labels are read from the tasks at hand.
-                    if let (Some(tracer), Some(&first)) = (&mut self.tracer, ids.first())
-                        && tracer.labels_needed(ids.iter().copied())
+                    if let (Some(tracer), Some(&first), true) =
+                        (&mut self.tracer, ids.first(), labels)
                     {
                         tracer.stage_labels(first, &tasks, |task, out| J::push_label(task, out));
                     }
-                    let frame = ToWorker::Batch(
-                        ids.iter()
-                            .zip(&tasks)
-                            .map(|(&id, task)| (id, task.as_ref()))
-                            .collect::<Vec<_>>(),
-                    );
+                    let first = ids.first().copied().unwrap_or(NO_TASK);
                     // Encoding our own task types cannot fail short of a bug in a Serialize
                     // impl; the worker then holds nothing and the tasks come back when it is
                     // recycled or dies.
-                    let first = ids.first().copied().unwrap_or(NO_TASK);
+                    let encoded = if indexed {
+                        protocol::encode(&ToWorker::<&J::Task>::Indexed(ids))
+                    } else {
+                        protocol::encode(&ToWorker::Batch(
+                            ids.iter()
+                                .zip(&tasks)
+                                .map(|(&id, task)| (id, task.as_ref()))
+                                .collect::<Vec<_>>(),
+                        ))
+                    };
                     if let (Some(link), Ok(bytes)) = (
                         self.links[slot]
                             .as_mut()
                             .filter(|l| l.generation == generation),
-                        protocol::encode(&frame),
+                        encoded,
                     ) && let Some(writer) = &mut link.writer
                         && writer.send(first, bytes).is_err()
                     {

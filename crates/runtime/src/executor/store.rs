@@ -46,6 +46,11 @@ impl<T: Clone + 'static> TaskStore<T> {
         first..first + n
     }
 
+    /// Whether task `id` is one of the fixed list's.
+    pub(crate) fn is_fixed(&self, id: u64) -> bool {
+        id < self.fixed.len() as u64
+    }
+
     pub(crate) fn get(&self, id: u64) -> Cow<'_, T> {
         self.try_get(id).expect("a task is held until its outcome")
     }

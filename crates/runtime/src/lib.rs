@@ -93,9 +93,18 @@
 //!   observed) and keeps what it needs of each outcome from its observer; the engine keeps
 //!   only what it schedules by (a cost and a few counters per task). The CLI's hash job holds
 //!   a million files this way in under half the memory.
+//! - **Tasks by index**: a list may also give itself as one image ([`TaskList::image`]) to a
+//!   job that builds tasks from it ([`Job::TASKS_FROM_IMAGE`], [`Job::task_from_image`]).
+//!   The spawner writes the image once into a sealed `memfd` before its first worker starts
+//!   and attaches it to every worker's bootstrap; each worker maps it read-only for its life,
+//!   and the list's tasks then cross as their indices alone. The hash job's million small
+//!   files: 3 bytes a task on the wire instead of about 60, nothing to decode or allocate per
+//!   task in the worker, and 0.95× the run's time.
 //!
 //! ## Shared state
 //!
+//! - **Task image** (`task_image`): the sealed `memfd` above, immutable once written, so a
+//!   worker may read it as plain bytes for its whole life.
 //! - **Scoreboard** ([`scoreboard`]): a `memfd` segment of atomics, one slot per worker, each
 //!   word with a single writer, sealed against resizing (a worker cannot truncate it under the
 //!   parent). The parent reads it to charge crashes and judge heartbeats; `supervisor ps`

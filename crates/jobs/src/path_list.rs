@@ -50,6 +50,34 @@ thread_local! {
     static RUN_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// The run holding path `i` of a list (or image) of `runs` runs, run `r` starting at path
+/// `first(r)` (0 for run 0, never decreasing): this thread's last answer or the run after it
+/// where either holds `i`, else a binary search; the answer becomes the hint.
+fn run_holding(i: usize, runs: usize, first: impl Fn(usize) -> usize) -> usize {
+    let holds =
+        |run: usize| run < runs && first(run) <= i && (run + 1 == runs || i < first(run + 1));
+    let hint = RUN_HINT.get();
+    let run = if holds(hint) {
+        return hint;
+    } else if holds(hint + 1) {
+        hint + 1
+    } else {
+        // The last run starting at or before `i`: `first(low) <= i` throughout.
+        let (mut low, mut high) = (0, runs);
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if first(mid) <= i {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    };
+    RUN_HINT.set(run);
+    run
+}
+
 /// Where a path is split: after its last `/` (0 when it has none).
 fn split_point(path: &[u8]) -> usize {
     path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)
@@ -177,20 +205,7 @@ impl PathList {
     }
 
     fn run_of(&self, i: usize) -> usize {
-        let holds = |run: usize| {
-            self.runs.get(run).is_some_and(|r| r.first <= i)
-                && self.runs.get(run + 1).is_none_or(|next| i < next.first)
-        };
-        let hint = RUN_HINT.get();
-        let run = if holds(hint) {
-            return hint;
-        } else if holds(hint + 1) {
-            hint + 1
-        } else {
-            self.runs.partition_point(|r| r.first <= i) - 1
-        };
-        RUN_HINT.set(run);
-        run
+        run_holding(i, self.runs.len(), |run| self.runs[run].first)
     }
 
     /// Path `i` in two parts: everything up to its last `/`, and the rest. Panics when `i`

@@ -86,12 +86,6 @@ fn u32_at(bytes: &[u8], i: usize) -> u32 {
     u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"))
 }
 
-thread_local! {
-    /// The run of the path this thread last looked up (see `PathList`'s hint of the same
-    /// name): a worker asks for its paths mostly in order. Only a hint, checked before use.
-    static RUN_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
 /// A path image, read in place: the paths of the [`PathList`] it was made from, by index.
 #[derive(Debug, Clone, Copy)]
 pub struct PathImage<'a> {
@@ -181,30 +175,7 @@ impl<'a> PathImage<'a> {
     }
 
     fn run_of(&self, i: usize) -> usize {
-        let first = |run: usize| self.run_field(run, 0);
-        let holds = |run: usize| {
-            run < self.runs() && first(run) <= i && (run + 1 == self.runs() || i < first(run + 1))
-        };
-        let hint = RUN_HINT.get();
-        let run = if holds(hint) {
-            return hint;
-        } else if holds(hint + 1) {
-            hint + 1
-        } else {
-            let (mut low, mut high) = (0, self.runs());
-            // The last run whose first path is at or before `i` (run 0's is 0).
-            while high - low > 1 {
-                let mid = (low + high) / 2;
-                if first(mid) <= i {
-                    low = mid
-                } else {
-                    high = mid
-                }
-            }
-            low
-        };
-        RUN_HINT.set(run);
-        run
+        super::run_holding(i, self.runs(), |run| self.run_field(run, 0))
     }
 
     /// Path `i` in two parts, as [`PathList::parts`] gives them. Panics when `i` is out of

@@ -28,6 +28,18 @@ pub trait Job: Sized + 'static {
     /// Runs one task. A panic is caught and reported as that task's failure.
     fn run(&mut self, task: Self::Task) -> Self::Output;
 
+    /// Runs a task again after `deaths` earlier attempts at it ended with their worker's death
+    /// (a crash, or a kill for a timeout or a hang), in a worker that may be another one.
+    ///
+    /// For jobs with a fast path that a hostile input can turn into a crash: a file mapped
+    /// into memory kills its reader with SIGBUS when the file shrinks under it, so the `logs`
+    /// job maps on the first attempt and reads here. Like [`Job::run`], a panic is caught and
+    /// reported as the task's failure. The default runs the task through [`Job::run`].
+    fn rerun(&mut self, task: Self::Task, deaths: u32) -> Self::Output {
+        let _ = deaths;
+        self.run(task)
+    }
+
     /// The most consecutive tasks of a batch a worker hands to one [`Job::run_group`] call.
     /// 1 (the default) runs every task alone through [`Job::run`].
     const GROUP: usize = 1;

@@ -9,7 +9,7 @@ use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a frame below changes shape; a worker from another build is refused.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The parent's first message, over the private socket pair that is the worker's stdin (with
 /// the scoreboard's descriptor attached): who the parent is and the secret the worker must
@@ -73,6 +73,10 @@ pub(crate) enum ToWorker<T> {
     /// Tasks of the run's fixed list to run in order, each as its id alone, which is its
     /// index in the list: the worker builds each from the list's image.
     Indexed(Vec<u64>),
+    /// One task to run through [`crate::Job::rerun`]: its id, the task (`None`: a task of the
+    /// fixed list, built from its image), and how many earlier attempts at it ended with their
+    /// worker's death.
+    Rerun(u64, Option<T>, u32),
     /// Finish and exit 0.
     Shutdown,
 }

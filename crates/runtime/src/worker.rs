@@ -255,11 +255,16 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
             // The parent closed our task channel (or died): nothing more to do.
             break ExitCode::SUCCESS;
         };
-        let batch = match protocol::decode::<ToWorker<J::Task>>(&bytes) {
-            Ok(ToWorker::Batch(batch)) => Ok(batch),
-            Ok(ToWorker::Indexed(ids)) => server.tasks_from_image(image, ids),
+        // A rerun is a batch of one whose earlier attempts' workers died.
+        let (batch, deaths) = match protocol::decode::<ToWorker<J::Task>>(&bytes) {
+            Ok(ToWorker::Batch(batch)) => (Ok(batch), 0),
+            Ok(ToWorker::Rerun(id, Some(task), deaths)) => (Ok(vec![(id, task)]), deaths),
+            Ok(ToWorker::Rerun(id, None, deaths)) => {
+                (server.tasks_from_image(image, vec![id]), deaths)
+            }
+            Ok(ToWorker::Indexed(ids)) => (server.tasks_from_image(image, ids), 0),
             Ok(ToWorker::Shutdown) => break ExitCode::SUCCESS,
-            Err(e) => Err(e.to_string()),
+            Err(e) => (Err(e.to_string()), 0),
         };
         let batch = match batch {
             Ok(batch) => batch,
@@ -268,7 +273,7 @@ fn serve<J: Job>(endpoint: Endpoint) -> ExitCode {
                 break ExitCode::from(SETUP_EXIT);
             }
         };
-        if server.run_batch(batch).is_err() {
+        if server.run_batch(batch, deaths).is_err() {
             // The parent stopped listening: nothing more to do.
             break ExitCode::SUCCESS;
         }
@@ -308,14 +313,15 @@ impl<J: Job> Server<J> {
             .collect()
     }
 
-    /// Runs a batch in order: alone, or in groups of up to [`Job::GROUP`] tasks.
-    fn run_batch(&mut self, batch: Vec<(u64, J::Task)>) -> Result<(), Gone> {
+    /// Runs a batch in order: alone, or in groups of up to [`Job::GROUP`] tasks. `deaths`:
+    /// for a rerun (a batch of one), how many earlier attempts' workers died; else 0.
+    fn run_batch(&mut self, batch: Vec<(u64, J::Task)>, deaths: u32) -> Result<(), Gone> {
         if self.timing {
             self.free_at = monotonic_us();
         }
         if J::GROUP <= 1 || batch.len() == 1 {
             for (id, task) in batch {
-                self.run_one(id, task)?;
+                self.run_one(id, task, deaths)?;
             }
             return Ok(());
         }
@@ -327,14 +333,19 @@ impl<J: Job> Server<J> {
         Ok(())
     }
 
-    fn run_one(&mut self, id: u64, task: J::Task) -> Result<(), Gone> {
+    /// Runs one task: through [`Job::run`], or [`Job::rerun`] after `deaths` earlier attempts
+    /// ended with their worker's death.
+    fn run_one(&mut self, id: u64, task: J::Task, deaths: u32) -> Result<(), Gone> {
         let cost = J::cost(&task);
         if self.timing {
             self.board.mark_start_us(self.slot, self.free_at);
         }
         self.board.begin_task(self.slot, id, &J::label(&task));
         let job = &mut self.job;
-        let result = match in_task(|| job.run(task)) {
+        let result = match in_task(|| match deaths {
+            0 => job.run(task),
+            _ => job.rerun(task, deaths),
+        }) {
             Ok(output) => TaskResult::Done(output),
             Err(payload) => TaskResult::Panicked(panic_message(payload.as_ref())),
         };
@@ -390,7 +401,7 @@ impl<J: Job> Server<J> {
             }
             _ => {
                 for (id, task) in ids.into_iter().zip(tasks) {
-                    self.run_one(id, task)?;
+                    self.run_one(id, task, 0)?;
                 }
                 Ok(())
             }

@@ -17,6 +17,8 @@ mod harness;
 mod images;
 #[path = "engine/limits.rs"]
 mod limits;
+#[path = "engine/reruns.rs"]
+mod reruns;
 #[path = "engine/service.rs"]
 mod service;
 
@@ -52,7 +54,8 @@ fn main() -> std::process::ExitCode {
         .register::<groups::Grouped>()
         .register::<groups::Renaming>()
         .register::<service::Service>()
-        .register::<images::FromImage>();
+        .register::<images::FromImage>()
+        .register::<reruns::Rerunning>();
     if let Some(code) = run_if_worker(&registry) {
         return code;
     }
@@ -85,6 +88,7 @@ fn main() -> std::process::ExitCode {
         .chain(groups::TESTS)
         .chain(service::TESTS)
         .chain(images::TESTS)
+        .chain(reruns::TESTS)
         .chain(last)
         .copied()
         .collect::<Vec<_>>();

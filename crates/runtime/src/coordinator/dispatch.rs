@@ -55,10 +55,16 @@ impl Coordinator {
                         labels: Vec::new(),
                     })
                 });
+                // Only an isolated task (a batch of one) can have been charged an attempt.
+                let deaths = match batch.as_slice() {
+                    [id] => u32::from(self.tasks.get(*id).attempts),
+                    _ => 0,
+                };
                 out.push(Command::Send {
                     slot,
                     generation,
                     ids: batch,
+                    deaths,
                 });
                 out.extend(trace);
                 progressed = true;

@@ -194,6 +194,9 @@ pub(crate) enum Command<O> {
         slot: usize,
         generation: u64,
         ids: Vec<u64>,
+        /// For a batch of one task whose earlier attempts ended with their worker's death,
+        /// how many did (the worker runs it through `Job::rerun`); 0 otherwise.
+        deaths: u32,
     },
     /// Ask the worker to exit once it has finished what it holds.
     Shutdown { slot: usize, generation: u64 },

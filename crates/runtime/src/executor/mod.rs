@@ -536,6 +536,7 @@ impl<J: Job> State<J> {
                     slot,
                     generation,
                     ids,
+                    deaths,
                 } => {
                     // Tasks of the fixed list go by index once the workers have its image
                     // (every worker started after it was built); they are then built here
@@ -561,7 +562,10 @@ impl<J: Job> State<J> {
                     // Encoding our own task types cannot fail short of a bug in a Serialize
                     // impl; the worker then holds nothing and the tasks come back when it is
                     // recycled or dies.
-                    let encoded = if indexed {
+                    let encoded = if let ([id], 1..) = (ids.as_slice(), deaths) {
+                        let task = tasks.first().filter(|_| !indexed).map(|t| t.as_ref());
+                        protocol::encode(&ToWorker::Rerun(*id, task, deaths))
+                    } else if indexed {
                         protocol::encode(&ToWorker::<&J::Task>::Indexed(ids))
                     } else {
                         protocol::encode(&ToWorker::Batch(

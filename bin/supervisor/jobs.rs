@@ -281,7 +281,16 @@ impl Job for LogsJob {
         })
     }
 
+    /// Counts in place, the file mapped: faster than reading it, but a file that shrinks
+    /// meanwhile kills this worker with SIGBUS, and the task is run again by [`Job::rerun`].
     fn run(&mut self, task: LogsTask) -> Self::Output {
+        logs::count_range_mapped(&task.range, &self.patterns, &mut self.buf)
+            .map_err(|e| e.message())
+    }
+
+    /// After a worker died on this task (a SIGBUS from a log truncated while it was mapped, or
+    /// anything else), reads it instead: a file that shrinks under a read just ends early.
+    fn rerun(&mut self, task: LogsTask, _deaths: u32) -> Self::Output {
         logs::count_range(&task.range, &self.patterns, &mut self.buf).map_err(|e| e.message())
     }
 

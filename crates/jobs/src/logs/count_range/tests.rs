@@ -1,6 +1,6 @@
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
@@ -63,8 +63,21 @@ fn count_file(data: &[u8], set: &LogPatterns) -> LogCounts {
     let whole = count_range(&task(&path, 0, size, false), set, &mut Vec::new()).unwrap();
     let open = count_range(&task(&path, 0, u64::MAX, false), set, &mut Vec::new()).unwrap();
     assert_eq!(whole, open, "(0, size) and (0, MAX) disagree");
+    for access in [
+        SMALL_WINDOWS,
+        Access::Map {
+            window: WINDOW,
+            from: 0,
+        },
+    ] {
+        let mapped = count_range_by(&task(&path, 0, size, false), set, &mut Vec::new(), access);
+        assert_eq!(mapped.unwrap(), whole, "mapped in {access:?}");
+    }
     whole
 }
+
+/// Mapped in the smallest windows there are (four pages), whatever the range's length.
+const SMALL_WINDOWS: Access = Access::Map { window: 0, from: 0 };
 
 #[test]
 fn tricky_inputs() {
@@ -193,7 +206,7 @@ fn pattern_sets() -> Vec<LogPatterns> {
     ]
 }
 
-/// Counts `data[start..end)` through `count_stream` with a tiny buffer and a reader that
+/// Counts `data[start..end)` through `count_pieces` with a tiny buffer and a reader that
 /// returns a few bytes per call, positioned like a seek (`seek`) or from 0 like gzip.
 fn count_in_memory(
     data: &[u8],
@@ -207,7 +220,14 @@ fn count_in_memory(
     let first = first.min(data.len() as u64);
     let reader = Trickle(Cursor::new(&data[first as usize..]), 3);
     let mut buf = vec![0; LineCounter::overlap(set) + room];
-    count_stream(reader, first, start, end, set, &mut buf).unwrap()
+    count_pieces(
+        &mut ReadPieces::new(reader, &mut buf),
+        first,
+        start,
+        end,
+        set,
+    )
+    .unwrap()
 }
 
 /// Hands out at most `.1` bytes per read.
@@ -422,4 +442,112 @@ fn a_log_truncated_between_its_ranges_counts_what_is_left_and_fails_nothing() {
         merged.merge(&counts);
     }
     assert_eq!(merged, reference(&data[..cut as usize], &set));
+}
+
+#[test]
+fn mapped_in_small_windows_every_range_counts_as_read() {
+    // Windows of four pages cut lines and patterns everywhere; the pieces of the mapped path
+    // carry bytes over from one window to the next as the read path does between reads.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.log");
+    let mut rng = Rng(7);
+    let mut buf = Vec::new();
+    for round in 0..6 {
+        let mut data = Vec::new();
+        while data.len() < 100_000 {
+            data.extend(random_log(&mut rng));
+        }
+        fs::write(&path, &data).unwrap();
+        let size = data.len() as u64;
+        for set in pattern_sets() {
+            let expected = reference(&data, &set);
+            for target in [size + 1, 40_000, 7_777, 1 + rng.below(size)] {
+                let mut merged = LogCounts::new(set.patterns.len());
+                for (start, end) in plan_ranges(size, false, target) {
+                    let range = task(&path, start, end, false);
+                    let mapped = count_range_by(&range, &set, &mut buf, SMALL_WINDOWS).unwrap();
+                    let read = count_range(&range, &set, &mut buf).unwrap();
+                    assert_eq!(mapped, read, "round {round}, {start}..{end}");
+                    merged.merge(&mapped);
+                }
+                assert_eq!(merged, expected, "round {round}, target {target}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_pattern_across_a_window_edge_is_found() {
+    // The first window ends at four pages; the next maps from the page holding the bytes
+    // carried over, so WARNING cut by the edge is whole in the next piece.
+    let set = LogPatterns::default();
+    let edge = 4 * crate::sys::mapped::page_size() as usize;
+    for cut in 1..7 {
+        let mut data = vec![b'x'; 3 * edge];
+        data[edge - cut..edge - cut + 7].copy_from_slice(b"WARNING");
+        data[2 * edge] = b'\n';
+        assert_eq!(
+            count_file(&data, &set),
+            counts(2, &[0, 1], data.len() as u64)
+        );
+    }
+}
+
+#[test]
+fn mapping_is_only_for_ranges_long_enough_and_files_that_can_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = LogPatterns::default();
+    // An empty file, a range past the end and an empty range: nothing to map, nothing counted.
+    let empty = dir.path().join("empty.log");
+    fs::write(&empty, b"").unwrap();
+    let path = dir.path().join("x.log");
+    fs::write(&path, b"ERROR\nWARNING\n").unwrap();
+    let mut buf = Vec::new();
+    for range in [
+        task(&empty, 0, 0, false),
+        task(&path, 100, 200, false),
+        task(&path, 3, 3, false),
+    ] {
+        let mapped = count_range_by(&range, &set, &mut buf, SMALL_WINDOWS).unwrap();
+        assert_eq!(mapped, counts(0, &[0, 0], 0), "{range:?}");
+    }
+    // A file in /proc reports a size of 0 (and could not be mapped anyway): it is read.
+    let status = task(Path::new("/proc/self/status"), 0, u64::MAX, false);
+    let mapped = count_range_by(&status, &set, &mut buf, SMALL_WINDOWS).unwrap();
+    assert!(mapped.lines > 5, "{mapped:?}");
+    // The public mapped counting of a short range is the read one.
+    assert_eq!(
+        count_range_mapped(&task(&path, 0, 14, false), &set, &mut buf).unwrap(),
+        counts(2, &[1, 1], 14)
+    );
+}
+
+#[test]
+fn a_last_line_running_far_past_the_range_end_is_finished() {
+    // Windows reach only a little past a range's end; the line holding its last byte is
+    // followed, window after window, to its newline.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.log");
+    let mut data = b"ERROR\n".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 300_000));
+    data.extend_from_slice(b"WARNING");
+    data.extend(std::iter::repeat_n(b'x', 50_000));
+    data.extend_from_slice(b"\nERROR\n");
+    fs::write(&path, &data).unwrap();
+    let set = LogPatterns::default();
+    let long_line = 300_000 + 7 + 50_000 + 1;
+    let mut buf = Vec::new();
+    for access in [
+        SMALL_WINDOWS,
+        Access::Map {
+            window: WINDOW,
+            from: 0,
+        },
+        Access::Read,
+    ] {
+        let first = count_range_by(&task(&path, 0, 10, false), &set, &mut buf, access);
+        assert_eq!(first.unwrap(), counts(2, &[1, 1], 6 + long_line), "{access:?}");
+        let rest = count_range_by(&task(&path, 10, u64::MAX, false), &set, &mut buf, access);
+        assert_eq!(rest.unwrap(), counts(1, &[1, 0], 6), "{access:?}");
+    }
 }

@@ -553,12 +553,10 @@ fn logs_pattern_order_decides_the_count_of_a_line() {
     }
 }
 
-#[test]
-fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_failure() {
-    // copytruncate: the log is cut down while workers count its ranges. Each range counts the
-    // lines it read (none past the new end), so the total lies between the counts of the kept
-    // part and of the whole file, and nothing fails, crashes or is retried.
-    let mut tree = Tree::empty();
+/// A log of 64 MiB to cut down as `copytruncate` does: its bytes, where the cut falls (the end
+/// of the last whole line within the first `keep` bytes), and the counts of the kept part and
+/// of the whole file.
+fn log_to_truncate(keep: usize) -> (Vec<u8>, usize, Expect, Expect) {
     let line = |i: u64| -> (Vec<u8>, Hit) {
         match i % 4 {
             0 => (format!("{i} ERROR disk\n").into_bytes(), Error),
@@ -572,11 +570,10 @@ fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_f
     let mut data = Vec::new();
     let mut kept = Expect::default();
     let mut whole = Expect::default();
-    // The cut: at the end of the last whole line within the first 16 MiB.
     let mut kept_len = 0;
     for i in 0.. {
         let (bytes, hit) = line(i);
-        if data.len() + bytes.len() <= 16 << 20 {
+        if data.len() + bytes.len() <= keep {
             kept.add(hit, 1);
             kept_len = data.len() + bytes.len();
         }
@@ -586,6 +583,28 @@ fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_f
             break;
         }
     }
+    (data, kept_len, kept, whole)
+}
+
+/// Cuts the file at `path` down to `len` bytes, in place.
+fn truncate(path: &std::path::Path, len: usize) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len as u64)
+        .unwrap();
+}
+
+#[test]
+fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_failure() {
+    // copytruncate: the log is cut down while workers count its ranges. Each range counts the
+    // lines it read (none past the new end), so the total lies between the counts of the kept
+    // part and of the whole file, and nothing fails. A range counted in place when the cut
+    // came kills its worker with SIGBUS, and is counted again by reading: every crash is
+    // retried.
+    let mut tree = Tree::empty();
+    let (data, kept_len, kept, whole) = log_to_truncate(16 << 20);
     // The cut must land while the ranges are counted, not after: a machine quick enough to
     // count the whole file first gets another try.
     for _attempt in 0..10 {
@@ -602,12 +621,7 @@ fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_f
             }),
             "no worker started"
         );
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(kept_len as u64)
-            .unwrap();
+        truncate(&path, kept_len);
         let done = running.finish_within(crate::support::RUN_LIMIT);
         done.assert_code(0);
         let doc = done.json();
@@ -620,12 +634,92 @@ fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_f
         );
         assert!(got.lines <= whole.lines, "{got:?} > {whole:?}");
         let summary = &doc["summary"];
-        for field in ["failed", "retried", "worker_crashes"] {
-            assert_eq!(summary[field], 0, "{field}: {}", show(&done));
-        }
+        assert_eq!(summary["failed"], 0, "{}", show(&done));
+        assert_eq!(
+            summary["retried"],
+            summary["worker_crashes"],
+            "{}",
+            show(&done)
+        );
+        crate::support::assert_all_gone(&crate::support::summary_pids(&doc));
         if got.lines < whole.lines {
             return;
         }
     }
     panic!("the cut came after the whole file was counted in 10 attempts: nothing was tested");
+}
+
+#[test]
+fn a_log_truncated_under_its_mapping_kills_only_its_worker_and_the_rerun_reads_it() {
+    // The worker is stopped while it has the log mapped, the log is cut to its first MiB,
+    // and the worker resumes: its range still had pages past the cut to read, so it dies of
+    // SIGBUS. The engine runs that range again, and the `logs` job reads it this time.
+    let mut tree = Tree::empty();
+    let (data, kept_len, kept, whole) = log_to_truncate(1 << 20);
+    // A worker stopped after the last page it touches of its last range would see no SIGBUS;
+    // that window is microseconds wide, so a second try is all it could take.
+    for _attempt in 0..5 {
+        let path = tree.add(b"app.log", &data);
+        let running = crate::support::spawn(
+            supervisor_run()
+                .args(["-w", "1", "--format", "json", "logs"])
+                .arg(tree.root()),
+        );
+        let mut worker = None;
+        assert!(
+            crate::support::wait_until(crate::support::deadline(20), || {
+                worker = crate::support::workers_of(running.pid()).first().copied();
+                worker.is_some()
+            }),
+            "no worker started"
+        );
+        let worker = worker.unwrap();
+        let name = path.as_os_str().as_encoded_bytes().to_vec();
+        let mapped = crate::support::step_until(worker, 20, || {
+            std::fs::read(format!("/proc/{worker}/maps"))
+                .is_ok_and(|maps| maps.windows(name.len()).any(|w| w == name))
+        });
+        if !mapped {
+            // It counted the whole file between two looks: nothing was tested this time.
+            running
+                .finish_within(crate::support::RUN_LIMIT)
+                .assert_code(0);
+            continue;
+        }
+        truncate(&path, kept_len);
+        crate::support::sigcont(worker);
+        let done = running.finish_within(crate::support::RUN_LIMIT);
+        done.assert_code(0);
+        let doc = done.json();
+        let summary = &doc["summary"];
+        crate::support::assert_all_gone(&crate::support::summary_pids(&doc));
+        if summary["worker_crashes"] == 0 {
+            continue;
+        }
+        assert_eq!(summary["worker_crashes"], 1, "{}", show(&done));
+        assert_eq!(summary["retried"], 1, "{}", show(&done));
+        assert_eq!(summary["failed"], 0, "{}", show(&done));
+        assert!(
+            crate::support::is_gone(worker),
+            "the worker that read past the cut is gone"
+        );
+        assert!(
+            done.stderr
+                .contains(&format!("worker {worker} (slot 0) killed by SIGBUS")),
+            "{}",
+            show(&done)
+        );
+        let counts = counted(&doc);
+        assert_eq!(counts.len(), 1, "{}", show(&done));
+        let got = counts[0].1;
+        // Ranges counted before the cut saw the whole file; the rerun and the ranges after it
+        // see the kept part.
+        assert!(
+            got.lines >= kept.lines && got.errors >= kept.errors && got.warnings >= kept.warnings,
+            "fewer than the kept part's {kept:?}: {got:?}"
+        );
+        assert!(got.lines < whole.lines, "{got:?} is the whole file's");
+        return;
+    }
+    panic!("in 5 attempts, no worker was caught with the log mapped and killed by SIGBUS");
 }

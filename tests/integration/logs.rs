@@ -596,6 +596,41 @@ fn truncate(path: &std::path::Path, len: usize) {
         .unwrap();
 }
 
+/// Starts `run -w WORKERS --format json logs` over `tree` and waits for its first worker.
+fn start_counting(tree: &Tree, workers: &str) -> (crate::support::Running, i32) {
+    let running = crate::support::spawn(
+        supervisor_run()
+            .args(["-w", workers, "--format", "json", "logs"])
+            .arg(tree.root()),
+    );
+    let mut worker = None;
+    assert!(
+        crate::support::wait_until(crate::support::deadline(20), || {
+            worker = crate::support::workers_of(running.pid()).first().copied();
+            worker.is_some()
+        }),
+        "no worker started"
+    );
+    (running, worker.unwrap())
+}
+
+/// The one file's counts in a finished run over a log cut down to its `kept` part, checked
+/// to be no fewer than that part's (ranges counted before the cut saw more), with every
+/// worker gone.
+fn counted_after_the_cut(done: &Finished, kept: Expect) -> Expect {
+    done.assert_code(0);
+    let doc = done.json();
+    crate::support::assert_all_gone(&crate::support::summary_pids(&doc));
+    let counts = counted(&doc);
+    assert_eq!(counts.len(), 1, "{}", show(done));
+    let got = counts[0].1;
+    assert!(
+        got.lines >= kept.lines && got.errors >= kept.errors && got.warnings >= kept.warnings,
+        "fewer than the kept part's {kept:?}: {got:?}"
+    );
+    got
+}
+
 #[test]
 fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_failure() {
     // copytruncate: the log is cut down while workers count its ranges. Each range counts the
@@ -609,30 +644,12 @@ fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_f
     // count the whole file first gets another try.
     for _attempt in 0..10 {
         let path = tree.add(b"app.log", &data);
-        let running = crate::support::spawn(
-            supervisor_run()
-                .args(["-w", "2", "--format", "json", "logs"])
-                .arg(tree.root()),
-        );
-        let pid = running.pid();
-        assert!(
-            crate::support::wait_until(crate::support::deadline(20), || {
-                !crate::support::workers_of(pid).is_empty()
-            }),
-            "no worker started"
-        );
+        let (running, _) = start_counting(&tree, "2");
         truncate(&path, kept_len);
         let done = running.finish_within(crate::support::RUN_LIMIT);
-        done.assert_code(0);
-        let doc = done.json();
-        let counts = counted(&doc);
-        assert_eq!(counts.len(), 1, "{}", show(&done));
-        let got = counts[0].1;
-        assert!(
-            got.lines >= kept.lines && got.errors >= kept.errors && got.warnings >= kept.warnings,
-            "fewer than the kept part's {kept:?}: {got:?}"
-        );
+        let got = counted_after_the_cut(&done, kept);
         assert!(got.lines <= whole.lines, "{got:?} > {whole:?}");
+        let doc = done.json();
         let summary = &doc["summary"];
         assert_eq!(summary["failed"], 0, "{}", show(&done));
         assert_eq!(
@@ -641,7 +658,6 @@ fn a_log_truncated_while_it_is_counted_gives_the_count_of_what_was_read_and_no_f
             "{}",
             show(&done)
         );
-        crate::support::assert_all_gone(&crate::support::summary_pids(&doc));
         if got.lines < whole.lines {
             return;
         }
@@ -660,20 +676,7 @@ fn a_log_truncated_under_its_mapping_kills_only_its_worker_and_the_rerun_reads_i
     // that window is microseconds wide, so a second try is all it could take.
     for _attempt in 0..5 {
         let path = tree.add(b"app.log", &data);
-        let running = crate::support::spawn(
-            supervisor_run()
-                .args(["-w", "1", "--format", "json", "logs"])
-                .arg(tree.root()),
-        );
-        let mut worker = None;
-        assert!(
-            crate::support::wait_until(crate::support::deadline(20), || {
-                worker = crate::support::workers_of(running.pid()).first().copied();
-                worker.is_some()
-            }),
-            "no worker started"
-        );
-        let worker = worker.unwrap();
+        let (running, worker) = start_counting(&tree, "1");
         let name = path.as_os_str().as_encoded_bytes().to_vec();
         let mapped = crate::support::step_until(worker, 20, || {
             std::fs::read(format!("/proc/{worker}/maps"))
@@ -689,10 +692,11 @@ fn a_log_truncated_under_its_mapping_kills_only_its_worker_and_the_rerun_reads_i
         truncate(&path, kept_len);
         crate::support::sigcont(worker);
         let done = running.finish_within(crate::support::RUN_LIMIT);
-        done.assert_code(0);
+        // Ranges counted before the cut saw the whole file; the rerun and the ranges after it
+        // see the kept part.
+        let got = counted_after_the_cut(&done, kept);
         let doc = done.json();
         let summary = &doc["summary"];
-        crate::support::assert_all_gone(&crate::support::summary_pids(&doc));
         if summary["worker_crashes"] == 0 {
             continue;
         }
@@ -708,15 +712,6 @@ fn a_log_truncated_under_its_mapping_kills_only_its_worker_and_the_rerun_reads_i
                 .contains(&format!("worker {worker} (slot 0) killed by SIGBUS")),
             "{}",
             show(&done)
-        );
-        let counts = counted(&doc);
-        assert_eq!(counts.len(), 1, "{}", show(&done));
-        let got = counts[0].1;
-        // Ranges counted before the cut saw the whole file; the rerun and the ranges after it
-        // see the kept part.
-        assert!(
-            got.lines >= kept.lines && got.errors >= kept.errors && got.warnings >= kept.warnings,
-            "fewer than the kept part's {kept:?}: {got:?}"
         );
         assert!(got.lines < whole.lines, "{got:?} is the whole file's");
         return;

@@ -546,7 +546,11 @@ fn a_last_line_running_far_past_the_range_end_is_finished() {
         Access::Read,
     ] {
         let first = count_range_by(&task(&path, 0, 10, false), &set, &mut buf, access);
-        assert_eq!(first.unwrap(), counts(2, &[1, 1], 6 + long_line), "{access:?}");
+        assert_eq!(
+            first.unwrap(),
+            counts(2, &[1, 1], 6 + long_line),
+            "{access:?}"
+        );
         let rest = count_range_by(&task(&path, 10, u64::MAX, false), &set, &mut buf, access);
         assert_eq!(rest.unwrap(), counts(1, &[1, 0], 6), "{access:?}");
     }

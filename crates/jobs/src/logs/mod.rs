@@ -4,8 +4,10 @@
 //!
 //! [`discover_logs`] runs in the parent and yields [`LogFound`] entries; [`LogTask::split`]
 //! (over [`plan_ranges`]) turns each file into byte-range tasks, whose work is
-//! [`count_range`] with the run's [`LogPatterns`]. [`LogCounts::merge`] adds a file's ranges
-//! back up; a line belongs to the range holding its first byte, so the sum is exact.
+//! [`count_range`] with the run's [`LogPatterns`], or [`count_range_mapped`], the same counted
+//! in place where a process may die of a file shrinking under its mapping (a supervised
+//! worker). [`LogCounts::merge`] adds a file's ranges back up; a line belongs to the range
+//! holding its first byte, so the sum is exact.
 
 mod count_range;
 mod counter;

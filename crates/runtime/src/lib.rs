@@ -78,8 +78,8 @@
 //!   isolating a poison task. The charged task's next attempt goes through [`Job::rerun`],
 //!   told how many earlier attempts' workers died, so a job can leave a fast path that an
 //!   input crashes (the `logs` job maps files, and reads them on a rerun after a SIGBUS). A
-//!   slot is refilled at once; more than R unexpected deaths in T
-//!   seconds (restart intensity) stops the run with everything finished so far.
+//!   slot is refilled at once; more than R unexpected deaths in T seconds (restart
+//!   intensity) stops the run with everything finished so far.
 //! - **Limits**: on its timer the coordinator judges each worker's scoreboard reading; a task
 //!   past `task_timeout`, or a worker whose heartbeat went silent past `heartbeat_timeout`,
 //!   gets SIGTERM then SIGKILL after `kill_grace`, and the task is charged an attempt; these
